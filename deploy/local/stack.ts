@@ -1,0 +1,144 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { ALL_TOPICS } from '@kairos/contracts';
+import { connectKafka, ensureTopics } from '@kairos/kafka';
+import { LocalStack, startLocalStack, StackPurpose } from '@kairos/local-stack';
+import { startDemoTraffic } from './demo-traffic';
+
+/**
+ * The local Kairos stack.
+ *   stack.ts                 Kafka + PostgreSQL + SMTP sink + the five services, no traffic (for other systems to drive)
+ *   stack.ts --demo          the same plus a generated shop audience sending events
+ *   stack.ts --infra-only    only Kafka, PostgreSQL and the SMTP sink
+ *   stack.ts --purpose test  free ports and throw-away data (the test harness); with --json, prints the endpoints
+ * KAFKA_BROKERS, DATABASE_URL and SMTP_URL point at existing services instead of starting local ones.
+ */
+
+interface ServiceProcess {
+  name: string;
+  healthPort: number;
+  publicPort?: number;
+  child: ChildProcess;
+}
+
+const SERVICES = [
+  { name: 'ingestion', healthPort: 9101, publicVariable: 'COLLECTOR_PORT', publicPort: 8080 },
+  { name: 'identity', healthPort: 9102 },
+  { name: 'segmentation', healthPort: 9103 },
+  { name: 'triggers', healthPort: 9104 },
+  { name: 'dispatch', healthPort: 9105, publicVariable: 'DISPATCH_PORT', publicPort: 8083 },
+] as const;
+
+const args = new Set(process.argv.slice(2));
+const purpose: StackPurpose = process.argv.includes('--purpose') && process.argv[process.argv.indexOf('--purpose') + 1] === 'test' ? 'test' : 'dev';
+const json = args.has('--json');
+const say = (line: string) => (json ? process.stderr.write(`${line}\n`) : console.log(line));
+const root = join(__dirname, '..', '..');
+
+async function main(): Promise<void> {
+  const begun = Date.now();
+  let stack: LocalStack | undefined;
+  const services: ServiceProcess[] = [];
+  let stopDemo: (() => Promise<void>) | undefined;
+  let stopping = false;
+
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    await stopDemo?.();
+    await Promise.all(services.map((service) => stopProcess(service.child)));
+    await stack?.stop();
+    say('stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  try {
+    say(`starting the Kairos ${purpose} stack…`);
+    stack = await startLocalStack({ purpose, log: say });
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ kafkaBrokers: stack.kafkaBrokers, databaseUrl: stack.databaseUrl, smtpUrl: stack.smtpUrl, inboxUrl: stack.inboxUrl })}\n`);
+    }
+    const writeKey = process.env['KAIROS_DEV_WRITE_KEY'] ?? `dev_${randomBytes(12).toString('hex')}`;
+    if (!args.has('--infra-only')) {
+      const env = {
+        ...process.env,
+        KAFKA_BROKERS: stack.kafkaBrokers,
+        DATABASE_URL: stack.databaseUrl,
+        SMTP_URL: stack.smtpUrl,
+        KAIROS_DEV_WRITE_KEY: writeKey,
+        KAFKA_TOPIC_PARTITIONS: process.env['KAFKA_TOPIC_PARTITIONS'] ?? '3',
+      };
+      // Created once here, so five services starting together do not race to create them.
+      const created = await ensureTopics(connectKafka({ brokers: stack.kafkaBrokers, clientId: 'kairos-stack' }), ALL_TOPICS, {
+        partitions: Number(env.KAFKA_TOPIC_PARTITIONS),
+      });
+      if (created.length > 0) say(`created ${created.length} topics`);
+      say('starting services…');
+      for (const service of SERVICES) {
+        const healthPort = Number(process.env[`${service.name.toUpperCase()}_HEALTH_PORT`] ?? service.healthPort);
+        const publicPort = 'publicVariable' in service ? Number(process.env[service.publicVariable] ?? service.publicPort) : undefined;
+        const child = spawn(process.execPath, ['-r', '@swc-node/register', join(root, 'services', service.name, 'src', 'main.ts')], {
+          cwd: root,
+          env: { ...env, HEALTH_PORT: String(healthPort), ...('publicVariable' in service ? { [service.publicVariable]: String(publicPort) } : {}) },
+          stdio: ['ignore', 'inherit', 'inherit'],
+        });
+        child.once('exit', (code) => {
+          if (!stopping) {
+            say(`${service.name} exited with code ${code}; stopping the stack`);
+            void shutdown(1);
+          }
+        });
+        services.push({ name: service.name, healthPort, publicPort, child });
+      }
+      await Promise.all(services.map((service) => waitForReady(service)));
+    }
+
+    say('');
+    say(`Kairos is up in ${((Date.now() - begun) / 1000).toFixed(1)} s:`);
+    for (const component of stack.components) {
+      say(`  ${component.name.padEnd(13)} ${component.endpoint}${component.external ? ' (external)' : ''}${component.detail ? `  ${component.detail}` : ''}`);
+    }
+    for (const service of services) {
+      say(`  ${service.name.padEnd(13)} health http://127.0.0.1:${service.healthPort}/health/ready${service.publicPort ? `  public http://127.0.0.1:${service.publicPort}` : ''}`);
+    }
+    if (!args.has('--infra-only')) say(`  write key     ${writeKey}   (curl -u ${writeKey}: http://127.0.0.1:${services[0].publicPort}/v1/track …)`);
+    if (args.has('--demo')) {
+      const demo = await startDemoTraffic({ brokers: stack.kafkaBrokers, collectorUrl: `http://127.0.0.1:${services[0].publicPort}`, writeKey, log: say });
+      stopDemo = demo.stop;
+    }
+    say('Press Ctrl-C to stop.');
+  } catch (error) {
+    say(`failed: ${(error as Error).message}`);
+    await shutdown(1);
+  }
+}
+
+async function waitForReady(service: ServiceProcess): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (service.child.exitCode !== null) throw new Error(`${service.name} exited during start-up`);
+    try {
+      const response = await fetch(`http://127.0.0.1:${service.healthPort}/health/ready`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${service.name} not ready after 90 s`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+void main();

@@ -1,0 +1,20 @@
+import { oneOf, text } from './variables';
+
+/** Variables every service reads; each service adds its own next to these. */
+export const kafkaVariables = {
+  KAFKA_BROKERS: text({ description: 'Comma-separated bootstrap brokers', default: '127.0.0.1:9092' }),
+  KAFKA_CLIENT_ID: text({ description: 'Client id prefix; defaults to the service name', optional: true }),
+};
+
+export const databaseVariables = {
+  DATABASE_URL: text({ description: 'PostgreSQL connection URL', default: 'postgres://postgres:postgres@127.0.0.1:5433/kairos' }),
+};
+
+export const telemetryVariables = {
+  TELEMETRY_EXPORTER: oneOf(['prometheus', 'otlp', 'none'] as const, {
+    description: 'prometheus: /metrics on the health port; otlp: push traces and metrics to OTLP_ENDPOINT',
+    default: 'prometheus',
+  }),
+  OTLP_ENDPOINT: text({ description: 'OTLP/HTTP base URL, e.g. http://collector:4318', default: 'http://127.0.0.1:4318' }),
+  LOG_LEVEL: oneOf(['debug', 'info', 'warn', 'error'] as const, { description: 'Log level', default: 'info' }),
+};

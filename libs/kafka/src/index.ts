@@ -1,0 +1,10 @@
+export * from './record';
+export * from './decoders';
+export * from './backoff';
+export * from './kafka-connection';
+export * from './record-producer';
+export * from './batch-consumer';
+export * from './topic-admin';
+export * from './trace-headers';
+export { kafkaMetrics } from './kafka-metrics';
+export * from './nest/kafka-batch.transport';

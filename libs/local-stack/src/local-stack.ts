@@ -1,0 +1,118 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedDatabase } from './embedded-database';
+import { startKafkaBroker } from './kafka-broker';
+import { freePort, portOrFail } from './ports';
+import { startSmtpSink } from './smtp-sink';
+
+export type StackPurpose = 'dev' | 'test';
+
+export interface LocalStackOptions {
+  /** dev: fixed default ports, data kept between runs. test: free ports, fresh data removed on stop. */
+  purpose: StackPurpose;
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+export interface StackComponent {
+  name: 'kafka' | 'postgres' | 'smtp';
+  /** Where it is reached; `external` when the environment pointed at an existing one. */
+  endpoint: string;
+  external: boolean;
+  detail?: string;
+}
+
+export interface LocalStack {
+  kafkaBrokers: string;
+  databaseUrl: string;
+  smtpUrl: string;
+  /** HTTP inbox of the local SMTP sink, when the sink runs. */
+  inboxUrl?: string;
+  components: StackComponent[];
+  stop(): Promise<void>;
+}
+
+async function port(purpose: StackPurpose, env: NodeJS.ProcessEnv, variable: string, fallback: number): Promise<number> {
+  if (env[variable]) return portOrFail(Number(env[variable]), variable);
+  return purpose === 'test' ? freePort() : portOrFail(fallback, variable);
+}
+
+/**
+ * Starts what the environment does not already provide: KAFKA_BROKERS, DATABASE_URL and SMTP_URL each point at an
+ * existing service; each one that is unset is started locally (Kafka from Maven Central's jars, embedded PostgreSQL,
+ * the SMTP sink). The three start in parallel; if one fails, the others are stopped before the error is raised.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? (() => undefined);
+  const fresh = options.purpose === 'test';
+  const root = env['KAIROS_DATA_DIR'] ?? join(tmpdir(), fresh ? `kairos-test-${process.pid}` : 'kairos-dev');
+  const stops: Array<() => Promise<void>> = [];
+  const components: StackComponent[] = [];
+
+  const kafka = async (): Promise<string> => {
+    if (env['KAFKA_BROKERS']) {
+      components.push({ name: 'kafka', endpoint: env['KAFKA_BROKERS'], external: true });
+      return env['KAFKA_BROKERS'];
+    }
+    const started = Date.now();
+    const broker = await startKafkaBroker({
+      port: await port(options.purpose, env, 'KAFKA_PORT', 9092),
+      controllerPort: await port(options.purpose, env, 'KAFKA_CONTROLLER_PORT', 9093),
+      dataDir: join(root, 'kafka'),
+      fresh,
+      log,
+    });
+    stops.push(broker.stop);
+    components.push({ name: 'kafka', endpoint: broker.brokers, external: false, detail: `ready in ${Date.now() - started} ms` });
+    return broker.brokers;
+  };
+  const postgres = async (): Promise<string> => {
+    if (env['DATABASE_URL']) {
+      components.push({ name: 'postgres', endpoint: redact(env['DATABASE_URL']), external: true });
+      return env['DATABASE_URL'];
+    }
+    const started = Date.now();
+    const database = await startEmbeddedDatabase({
+      port: await port(options.purpose, env, 'POSTGRES_PORT', 5433),
+      dataDir: join(root, 'postgres'),
+      fresh,
+      database: 'kairos',
+    });
+    stops.push(database.stop);
+    components.push({ name: 'postgres', endpoint: redact(database.url), external: false, detail: `ready in ${Date.now() - started} ms` });
+    return database.url;
+  };
+  let inboxUrl: string | undefined;
+  const smtp = async (): Promise<string> => {
+    if (env['SMTP_URL']) {
+      components.push({ name: 'smtp', endpoint: redact(env['SMTP_URL']), external: true });
+      return env['SMTP_URL'];
+    }
+    const sink = await startSmtpSink({
+      smtpPort: await port(options.purpose, env, 'SMTP_PORT', 1025),
+      httpPort: await port(options.purpose, env, 'SMTP_INBOX_PORT', 8025),
+      mailDir: join(root, 'mail'),
+    });
+    stops.push(sink.stop);
+    inboxUrl = sink.inboxUrl;
+    components.push({ name: 'smtp', endpoint: sink.smtpUrl, external: false, detail: `inbox ${sink.inboxUrl}` });
+    return sink.smtpUrl;
+  };
+
+  const stop = async () => {
+    await Promise.allSettled(stops.splice(0).map((stopOne) => stopOne()));
+  };
+  const results = await Promise.allSettled([kafka(), postgres(), smtp()]);
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  const [kafkaBrokers, databaseUrl, smtpUrl] = results.map((result) => (result as PromiseFulfilledResult<string>).value);
+  return { kafkaBrokers, databaseUrl, smtpUrl, inboxUrl, components, stop };
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}

@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { SMTPServer } from 'smtp-server';
+import PostalMime from 'postal-mime';
+
+export interface SmtpSinkOptions {
+  smtpPort: number;
+  httpPort: number;
+  /** Received mail is kept here as <id>.eml, so people can open it with any mail client. */
+  mailDir: string;
+}
+
+export interface StoredMessage {
+  id: string;
+  receivedAt: string;
+  envelope: { from: string; to: string[] };
+  subject: string;
+  size: number;
+}
+
+export interface RunningSmtpSink {
+  smtpUrl: string;
+  inboxUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A local SMTP server that accepts every message and keeps it: as an .eml file and through a small HTTP API
+ * (GET /messages, GET /messages/:id for headers/text/html, GET /messages/:id/raw, DELETE /messages).
+ * It is the development and test stand-in for a real relay; it speaks real SMTP, so nodemailer is used unchanged.
+ */
+export async function startSmtpSink(options: SmtpSinkOptions): Promise<RunningSmtpSink> {
+  mkdirSync(options.mailDir, { recursive: true });
+  const index = new Map<string, StoredMessage>();
+
+  const smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    size: 25 * 1024 * 1024,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', async () => {
+        const raw = Buffer.concat(chunks);
+        const id = `${Date.now()}-${randomUUID().slice(0, 8)}`;
+        writeFileSync(join(options.mailDir, `${id}.eml`), raw);
+        const parsed = await PostalMime.parse(raw).catch(() => undefined);
+        index.set(id, {
+          id,
+          receivedAt: new Date().toISOString(),
+          envelope: {
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+          },
+          subject: parsed?.subject ?? '',
+          size: raw.length,
+        });
+        callback();
+      });
+    },
+  });
+
+  const readRaw = (id: string): Buffer | undefined =>
+    index.has(id) ? readFileSync(join(options.mailDir, `${id}.eml`)) : undefined;
+
+  const http = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const send = (status: number, body: unknown, type = 'application/json') => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(type === 'application/json' ? JSON.stringify(body) : (body as string | Buffer));
+    };
+    const url = new URL(req.url ?? '/', 'http://sink');
+    const parts = url.pathname.split('/').filter(Boolean);
+    if (parts[0] !== 'messages') return send(404, { error: 'not found; try GET /messages' });
+    if (req.method === 'DELETE' && parts.length === 1) {
+      index.clear();
+      for (const file of readdirSync(options.mailDir)) rmSync(join(options.mailDir, file));
+      return send(200, { deleted: true });
+    }
+    if (req.method !== 'GET') return send(405, { error: 'method not allowed' });
+    if (parts.length === 1) {
+      const to = url.searchParams.get('to');
+      const messages = [...index.values()].filter((message) => !to || message.envelope.to.includes(to));
+      return send(200, { count: messages.length, messages });
+    }
+    const raw = readRaw(parts[1]);
+    if (!raw) return send(404, { error: `no message ${parts[1]}` });
+    if (parts[2] === 'raw') return send(200, raw, 'message/rfc822');
+    const parsed = await PostalMime.parse(raw);
+    return send(200, {
+      ...index.get(parts[1]),
+      headers: parsed.headers,
+      from: parsed.from,
+      to: parsed.to,
+      text: parsed.text,
+      html: parsed.html,
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    smtp.on('error', reject);
+    smtp.listen(options.smtpPort, '127.0.0.1', () => resolve());
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.on('error', reject);
+    http.listen(options.httpPort, '127.0.0.1', () => resolve());
+  });
+  return {
+    smtpUrl: `smtp://127.0.0.1:${options.smtpPort}`,
+    inboxUrl: `http://127.0.0.1:${options.httpPort}/messages`,
+    async stop() {
+      await new Promise<void>((resolve) => smtp.close(() => resolve()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,174 @@
+import { ConsoleLogger, DynamicModule, Global, INestApplication, INestMicroservice, LoggerService, Module, Provider, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ALL_TOPICS, deadLetterTopic, TopicSpec } from '@kairos/contracts';
+import { connectKafka, ensureTopics, KafkaBatchTransport, KafkaConnectionSettings, RecordProducer, TopicSubscription } from '@kairos/kafka';
+import { connectAndMigrate, DatabaseOptions } from '@kairos/persistence';
+import { Telemetry, TelemetryOptions } from '@kairos/telemetry';
+import { DataSource } from 'typeorm';
+import { HealthServer } from './health-server';
+import { KAFKA, SERVICE_NAME } from './runtime.tokens';
+
+export interface ServiceOptions {
+  name: string;
+  /** The service's own Nest module: its consumers (@EventPattern), controllers, use cases, repositories. */
+  module: Type<unknown>;
+  kafka: KafkaConnectionSettings;
+  telemetry: Omit<TelemetryOptions, 'serviceName'>;
+  healthPort: number;
+  /** Topics consumed; each needs exactly one @EventPattern handler. Consumer group: kairos-<name>. */
+  subscriptions?: readonly TopicSubscription[];
+  /** Topics created at start-up when missing; the whole catalogue unless narrowed. */
+  topics?: readonly TopicSpec[];
+  topicPartitions?: number;
+  /** A public HTTP API (collector, dispatch endpoints); absent for services that only consume. */
+  http?: { port: number; host?: string; bodyLimit?: number };
+  database?: DatabaseOptions;
+  /** Extra providers made available to the service module, typically its validated configuration. */
+  providers?: Provider[];
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface RunningService {
+  logger: LoggerService;
+  health: HealthServer;
+  producer: RecordProducer;
+  app: INestApplication | INestMicroservice;
+  transport: KafkaBatchTransport;
+  dataSource?: DataSource;
+  /** Graceful stop: drain readiness, finish and commit the batch in hand, leave the group, flush the producer. */
+  stop(): Promise<void>;
+}
+
+const LOG_LEVELS = {
+  debug: ['debug', 'log', 'warn', 'error', 'fatal'],
+  info: ['log', 'warn', 'error', 'fatal'],
+  warn: ['warn', 'error', 'fatal'],
+  error: ['error', 'fatal'],
+} as const;
+
+/**
+ * Starts one Kairos service: telemetry, Kafka topics and producer, database migrations, the Nest module with its
+ * Kafka handlers (and public HTTP API, if any), and the health server. Every step logs what it did; a failure at any
+ * step undoes the steps before it and rejects, so a service that cannot work does not pretend to.
+ */
+export async function runService(options: ServiceOptions): Promise<RunningService> {
+  const logger = new ConsoleLogger(options.name, { json: !process.stdout.isTTY, logLevels: [...LOG_LEVELS[options.logLevel ?? 'info']] });
+  const undo: Array<() => Promise<unknown>> = [];
+  const rollback = async () => {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    const started = Date.now();
+    const telemetry = Telemetry.start({ serviceName: options.name, ...options.telemetry });
+    undo.push(() => telemetry.shutdown());
+    const health = new HealthServer(options.name, telemetry.metricsHandler);
+    await health.listen(options.healthPort);
+    undo.push(() => health.close());
+
+    const kafka = connectKafka(options.kafka);
+    const groupId = `kairos-${options.name}`;
+    const created = await ensureTopics(kafka, [...(options.topics ?? ALL_TOPICS), deadLetterTopic(groupId)], { partitions: options.topicPartitions });
+    if (created.length > 0) logger.log(`created topics: ${created.join(', ')}`);
+    const producer = new RecordProducer(kafka);
+    await producer.connect();
+    undo.push(() => producer.disconnect());
+
+    let dataSource: DataSource | undefined;
+    if (options.database) {
+      const database = await connectAndMigrate(options.database);
+      dataSource = database.dataSource;
+      undo.push(() => database.dataSource.destroy());
+      logger.log(database.applied.length > 0 ? `applied migrations: ${database.applied.join(', ')}` : 'database schema up to date');
+      health.register('database', async (): Promise<true> => {
+        await database.dataSource.query('SELECT 1');
+        return true;
+      });
+    }
+
+    const transport = new KafkaBatchTransport({
+      kafka,
+      groupId,
+      producer,
+      subscriptions: options.subscriptions ?? [],
+      log: (level, message) => (level === 'error' ? logger.error(message) : level === 'warn' ? logger.warn(message) : logger.log(message)),
+    });
+    const root = rootModule(options, kafka, producer, dataSource);
+    let app: INestApplication | INestMicroservice;
+    if (options.http) {
+      const adapter = new FastifyAdapter({ bodyLimit: options.http.bodyLimit ?? 1024 * 1024, keepAliveTimeout: 65_000 });
+      const httpApp = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, abortOnError: false });
+      httpApp.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
+      await httpApp.startAllMicroservices();
+      await httpApp.listen(options.http.port, options.http.host ?? '0.0.0.0');
+      app = httpApp;
+    } else {
+      const microservice = await NestFactory.createMicroservice(root, { strategy: transport, logger, abortOnError: false });
+      await microservice.listen();
+      app = microservice;
+    }
+    undo.push(() => app.close());
+    health.register('kafka', () => (transport.batchConsumer || (options.subscriptions ?? []).length === 0 ? true : 'consumer not running'));
+    logger.log(
+      `started in ${Date.now() - started} ms: health http://127.0.0.1:${options.healthPort}/health/ready` +
+        (options.http ? `, api http://127.0.0.1:${options.http.port}` : '') +
+        `, consuming ${(options.subscriptions ?? []).map((subscription) => subscription.topic).join(', ') || 'nothing'}`,
+    );
+
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        const begun = Date.now();
+        logger.log('stopping');
+        health.markStopping();
+        // undo runs in reverse: the Nest app (consumer finishes its batch, commits, leaves the group; HTTP stops),
+        // then the database, the producer (flushing what is queued), the health server and telemetry.
+        await rollback();
+        logger.log(`stopped in ${Date.now() - begun} ms`);
+      })());
+    return { logger, health, producer, app, transport, dataSource, stop };
+  } catch (error) {
+    await rollback();
+    throw error;
+  }
+}
+
+function rootModule(options: ServiceOptions, kafka: unknown, producer: RecordProducer, dataSource: DataSource | undefined): DynamicModule {
+  @Global()
+  @Module({})
+  class KairosRuntimeModule {}
+
+  const providers: Provider[] = [
+    { provide: SERVICE_NAME, useValue: options.name },
+    { provide: KAFKA, useValue: kafka },
+    { provide: RecordProducer, useValue: producer },
+    ...(dataSource ? [{ provide: DataSource, useValue: dataSource }] : []),
+    ...(options.providers ?? []),
+  ];
+  const runtime: DynamicModule = { module: KairosRuntimeModule, providers, exports: providers };
+  return { module: class KairosServiceRoot {}, imports: [runtime, options.module] };
+}
+
+/** Runs a service as the process's main program: stops gracefully on SIGTERM/SIGINT, exits non-zero on failure. */
+export function runAsMain(start: () => Promise<RunningService>): void {
+  start().then(
+    (service) => {
+      const onSignal = (signal: string) => {
+        service.logger.log(`received ${signal}`);
+        service.stop().then(
+          () => process.exit(0),
+          (error: Error) => {
+            service.logger.error(`stop failed: ${error.message}`);
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', () => onSignal('SIGTERM'));
+      process.once('SIGINT', () => onSignal('SIGINT'));
+    },
+    (error: Error) => {
+      console.error(`failed to start: ${error.message}`);
+      process.exit(1);
+    },
+  );
+}

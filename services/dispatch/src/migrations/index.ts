@@ -1,0 +1,2 @@
+/** Applied in order by the runtime at start-up; the schema never comes from synchronize. */
+export const dispatchMigrations = [];

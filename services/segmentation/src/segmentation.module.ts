@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+
+/** The segmentation stage. Its consumers, use cases and repositories arrive with its own issue. */
+@Module({})
+export class SegmentationModule {}
