@@ -112,6 +112,8 @@ async function waitUntilReady(brokers: string, child: ChildProcess, timeoutMs: n
     try {
       await admin.connect();
       await admin.describeCluster();
+      // Creates __consumer_offsets, so the first consumer group does not meet "coordinator not available".
+      await admin.describeGroups(['kairos-readiness']);
       await admin.disconnect();
       // Metadata answers before the producer-id manager has loaded; services start producing right away.
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, initialRetryTime: 100 } });

@@ -22,7 +22,8 @@ export function createDataSource(options: DatabaseOptions): DataSource {
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each',
     synchronize: false,
-    extra: { max: options.poolSize ?? 10, application_name: `kairos-${options.schema}` },
+    // Raw SQL of the hot path (plain pg, batched) and migrations both land in the service's schema.
+    extra: { max: options.poolSize ?? 10, application_name: `kairos-${options.schema}`, options: `-c search_path="${options.schema}"` },
   });
 }
 

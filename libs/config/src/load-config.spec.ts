@@ -1,0 +1,37 @@
+import { ConfigError, loadConfig } from './load-config';
+import { integer, oneOf, port, text } from './variables';
+
+const variables = {
+  KAFKA_BROKERS: text({ description: 'brokers', default: '127.0.0.1:9092' }),
+  HEALTH_PORT: port(9101, 'health'),
+  BATCH_SIZE: integer({ description: 'batch', default: 100, minimum: 1 }),
+  MODE: oneOf(['a', 'b'] as const, { description: 'mode', default: 'a' }),
+  SECRET: text({ description: 'required secret' }),
+};
+
+describe('loadConfig', () => {
+  it('fills defaults and converts numbers', () => {
+    expect(loadConfig(variables, { SECRET: 's', HEALTH_PORT: '9200' })).toEqual({
+      KAFKA_BROKERS: '127.0.0.1:9092',
+      HEALTH_PORT: 9200,
+      BATCH_SIZE: 100,
+      MODE: 'a',
+      SECRET: 's',
+    });
+  });
+
+  it('names every variable that is wrong, with the value it got', () => {
+    let error: unknown;
+    try {
+      loadConfig(variables, { HEALTH_PORT: '70000', BATCH_SIZE: 'many', MODE: 'c' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('SECRET is required but not set');
+    expect(message).toContain('HEALTH_PORT must be <= 65535 (got "70000")');
+    expect(message).toContain('BATCH_SIZE must be integer (got "many")');
+    expect(message).toContain('MODE must be equal to one of the allowed values (a, b) (got "c")');
+  });
+});

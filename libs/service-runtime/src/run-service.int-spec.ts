@@ -1,0 +1,61 @@
+import { Controller, Inject, Module } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { TopicSpec } from '@kairos/contracts';
+import { BatchContext, DecodedRecord, jsonDecoder, RecordProducer } from '@kairos/kafka';
+import { readTopic, serviceTestEnv, testStack, uniqueName } from '@kairos/testing';
+import { runService } from './run-service';
+
+const input = uniqueName('runtime-in');
+const output = uniqueName('runtime-out');
+const spec = (name: string): TopicSpec => ({ name, key: 'k', value: 'v', partitions: 2, cleanupPolicy: 'delete', retentionMs: -1, description: 'test' });
+
+/** A miniature pipeline stage: reads orders, writes their totals, through the runtime's producer. */
+@Controller()
+class OrderTotalsConsumer {
+  constructor(@Inject(RecordProducer) private readonly producer: RecordProducer) {}
+
+  @EventPattern(input)
+  async onOrders(@Payload() records: DecodedRecord<{ id: string; items: number[] }>[], @Ctx() context: BatchContext): Promise<void> {
+    expect(context.topic).toBe(input);
+    await this.producer.send(
+      output,
+      records.map((record) => ({ key: record.key, value: JSON.stringify({ id: record.data.id, total: record.data.items.reduce((a, b) => a + b, 0) }) })),
+    );
+  }
+}
+
+@Module({ controllers: [OrderTotalsConsumer] })
+class OrderTotalsModule {}
+
+describe('runService', () => {
+  it('runs a Nest stage that consumes batches through the Kafka transport and produces, with health and metrics', async () => {
+    const env = await serviceTestEnv();
+    const service = await runService({
+      name: uniqueName('runtime'),
+      module: OrderTotalsModule,
+      kafka: { brokers: testStack().kafkaBrokers, clientId: 'runtime-int-spec', logLevel: 'error' },
+      telemetry: { exporter: 'prometheus', otlpEndpoint: 'http://127.0.0.1:4318' },
+      healthPort: Number(env.HEALTH_PORT),
+      topics: [spec(input), spec(output)],
+      subscriptions: [{ topic: input, decoder: jsonDecoder() }],
+      logLevel: 'warn',
+    });
+    try {
+      await service.producer.send(input, [
+        { key: 'c1', value: JSON.stringify({ id: 'o1', items: [10, 20] }) },
+        { key: 'c2', value: JSON.stringify({ id: 'o2', items: [5] }) },
+      ]);
+      const totals = await readTopic(testStack().kafkaBrokers, output, 2);
+      expect(totals.map((record) => JSON.parse(record.value!.toString())).sort((a, b) => a.id.localeCompare(b.id))).toEqual([
+        { id: 'o1', total: 30 },
+        { id: 'o2', total: 5 },
+      ]);
+      // The producer wrote W3C trace context, so the hop from input to output is one trace.
+      expect(totals[0].headers['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+      const metrics = await (await fetch(`http://127.0.0.1:${env.HEALTH_PORT}/metrics`)).text();
+      expect(metrics).toMatch(/kairos_kafka_consumed_records_total\{[^}]*topic="runtime-in-[^"]+"[^}]*\} 2/);
+    } finally {
+      await service.stop();
+    }
+  });
+});

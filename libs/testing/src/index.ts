@@ -1,0 +1,3 @@
+export * from './test-stack';
+export * from './topic-reader';
+export * from './service-lifecycle';

@@ -1,0 +1,34 @@
+import { randomUUID } from 'node:crypto';
+
+export interface TestStack {
+  kafkaBrokers: string;
+  databaseUrl: string;
+  smtpUrl: string;
+  /** The SMTP sink's HTTP inbox, when the harness started the sink. */
+  inboxUrl?: string;
+}
+
+/** The real stack the harness started (or the environment pointed at). */
+export function testStack(): TestStack {
+  const { KAFKA_BROKERS, DATABASE_URL, SMTP_URL, SMTP_INBOX_URL } = process.env;
+  if (!KAFKA_BROKERS || !DATABASE_URL || !SMTP_URL) {
+    throw new Error('integration tests need the stack: run them through `npm test` (or jest -c jest.int.config.ts), which starts it');
+  }
+  return { kafkaBrokers: KAFKA_BROKERS, databaseUrl: DATABASE_URL, smtpUrl: SMTP_URL, inboxUrl: SMTP_INBOX_URL };
+}
+
+/** A name no other test uses: tests share one broker and one database, and never each other's topics or schemas. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Polls until `probe` returns a value other than undefined, or fails with the last value seen. */
+export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
