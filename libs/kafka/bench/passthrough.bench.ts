@@ -3,7 +3,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort, KAFKA_VERSION, startKafkaBroker } from '@kairos/local-stack';
-import { BatchConsumer, connectKafka, ensureTopics, rawDecoder, RecordProducer } from '@kairos/kafka';
+import { BatchConsumer, connectKafka, ensureTopics, rawDecoder, RecordProducer } from '../src';
 
 /**
  * The ceiling for every Kairos stage: records of ~500 bytes produced to a topic, passed through one consume->produce
