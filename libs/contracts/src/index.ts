@@ -2,3 +2,4 @@ export * from './topic-spec';
 export * from './topics';
 export * from './dead-letter';
 export * from './schema-validator';
+export * from './events';

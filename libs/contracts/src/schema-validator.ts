@@ -19,15 +19,22 @@ export class SchemaValidator {
   private readonly compiled = new Map<string, ValidateFunction>();
 
   constructor(schemas: readonly object[], options: Options = {}) {
-    this.ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, ...options });
+    // strictRequired off: `if/then` blocks name required fields that the outer schema defines.
+    this.ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, ...options });
     addFormats(this.ajv);
     for (const schema of schemas) this.ajv.addSchema(schema);
+    // Compile now, so a broken schema fails at start-up rather than at the first record.
+    for (const schema of schemas) {
+      const id = (schema as { $id?: string }).$id;
+      if (id) this.functionFor(id);
+    }
   }
 
   validate<T>(schemaId: string, value: unknown): ValidationResult<T> {
     const check = this.functionFor(schemaId);
     if (check(value)) return { valid: true, value: value as T };
-    return { valid: false, issues: (check.errors ?? []).map(toIssue) };
+    // An `if` failure only repeats the error of its `then` branch, reported on its own.
+    return { valid: false, issues: (check.errors ?? []).filter((error) => error.keyword !== 'if').map(toIssue) };
   }
 
   private functionFor(schemaId: string): ValidateFunction {

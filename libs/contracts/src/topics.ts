@@ -9,7 +9,7 @@ const DAY = 24 * 60 * 60 * 1000;
 export const Topics = {
   raw: {
     name: 'kairos.events.raw.v1',
-    key: 'messageId, or none; the intake re-keys',
+    key: 'userId ?? anonymousId from the collector (keeps one person\'s events in order through the intake); producers may use any key',
     value: 'kairos:segment-event.v1 (as sent; may be invalid — that is what the intake checks)',
     partitions: 6,
     cleanupPolicy: 'delete',

@@ -11,6 +11,7 @@ export type HealthCheck = () => Promise<string | true> | string | true;
 export class HealthServer {
   private readonly checks = new Map<string, HealthCheck>();
   private server: Server | undefined;
+  private started = false;
   private stopping = false;
 
   constructor(
@@ -20,6 +21,11 @@ export class HealthServer {
 
   register(name: string, check: HealthCheck): void {
     this.checks.set(name, check);
+  }
+
+  /** Readiness is false until start-up has finished: topics, migrations, consumer group joined, HTTP listening. */
+  markStarted(): void {
+    this.started = true;
   }
 
   /** Readiness fails from now on, so load balancers drain this instance before it stops. */
@@ -45,8 +51,8 @@ export class HealthServer {
 
   async readiness(): Promise<{ ready: boolean; checks: Record<string, string> }> {
     const checks: Record<string, string> = {};
-    let ready = !this.stopping;
-    if (this.stopping) checks['lifecycle'] = 'stopping';
+    let ready = this.started && !this.stopping;
+    checks['lifecycle'] = this.stopping ? 'stopping' : this.started ? 'ok' : 'starting';
     for (const [name, check] of this.checks) {
       try {
         const result = await check();

@@ -21,8 +21,17 @@ export interface ServiceOptions {
   /** Topics created at start-up when missing; the whole catalogue unless narrowed. */
   topics?: readonly TopicSpec[];
   topicPartitions?: number;
+  /** Where a consumer group without committed offsets starts; the beginning (replay) unless said otherwise. */
+  fromBeginning?: boolean;
   /** A public HTTP API (collector, dispatch endpoints); absent for services that only consume. */
-  http?: { port: number; host?: string; bodyLimit?: number };
+  http?: {
+    port: number;
+    host?: string;
+    bodyLimit?: number;
+    /** false: Nest registers no body parsers, so `configure` can install its own (the collector reads raw bytes). */
+    bodyParser?: boolean;
+    configure?: (app: NestFastifyApplication) => void;
+  };
   database?: DatabaseOptions;
   /** Extra providers made available to the service module, typically its validated configuration. */
   providers?: Provider[];
@@ -91,16 +100,19 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       groupId,
       producer,
       subscriptions: options.subscriptions ?? [],
+      fromBeginning: options.fromBeginning,
       log: (level, message) => (level === 'error' ? logger.error(message) : level === 'warn' ? logger.warn(message) : logger.log(message)),
     });
     const root = rootModule(options, kafka, producer, dataSource);
     let app: INestApplication | INestMicroservice;
     if (options.http) {
       const adapter = new FastifyAdapter({ bodyLimit: options.http.bodyLimit ?? 1024 * 1024, keepAliveTimeout: 65_000 });
-      const httpApp = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, abortOnError: false });
+      const httpApp = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, abortOnError: false, bodyParser: options.http.bodyParser ?? true });
+      options.http.configure?.(httpApp);
       httpApp.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
-      await httpApp.startAllMicroservices();
+      // Listen first: the public API (the collector) need not wait for the consumer group to form.
       await httpApp.listen(options.http.port, options.http.host ?? '0.0.0.0');
+      await httpApp.startAllMicroservices();
       app = httpApp;
     } else {
       const microservice = await NestFactory.createMicroservice(root, { strategy: transport, logger, abortOnError: false });
@@ -109,6 +121,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     }
     undo.push(() => app.close());
     health.register('kafka', () => (transport.batchConsumer || (options.subscriptions ?? []).length === 0 ? true : 'consumer not running'));
+    health.markStarted();
     logger.log(
       `started in ${Date.now() - started} ms: health http://127.0.0.1:${options.healthPort}/health/ready` +
         (options.http ? `, api http://127.0.0.1:${options.http.port}` : '') +

@@ -2,10 +2,17 @@ import { BatchConsumer, ConsumedRecord, connectKafka, rawDecoder, RecordProducer
 import { uniqueName } from './test-stack';
 
 /**
- * Reads a topic from the beginning with a throw-away consumer group until `count` records arrived (or the timeout),
- * as an analyst or a downstream stage would see it.
+ * Reads a topic from the beginning with a throw-away consumer group until `count` records that `matches` accepts
+ * arrived (or the timeout), as an analyst or a downstream stage would see it. Tests share topics, so they match on
+ * ids of their own.
  */
-export async function readTopic(brokers: string, topic: string, count: number, timeoutMs = 30_000): Promise<ConsumedRecord[]> {
+export async function readTopic(
+  brokers: string,
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+  matches: (record: ConsumedRecord) => boolean = () => true,
+): Promise<ConsumedRecord[]> {
   const kafka = connectKafka({ brokers, clientId: 'kairos-test-reader', logLevel: 'error' });
   const producer = new RecordProducer(kafka);
   const records: ConsumedRecord[] = [];
@@ -19,7 +26,7 @@ export async function readTopic(brokers: string, topic: string, count: number, t
         topic,
         decoder: rawDecoder,
         handler: async (batch) => {
-          records.push(...batch);
+          records.push(...batch.filter(matches));
           if (records.length >= count) done();
         },
       },

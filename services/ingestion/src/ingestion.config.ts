@@ -1,12 +1,24 @@
-import { ConfigOf, databaseVariables, integer, kafkaVariables, loadConfig, port, telemetryVariables } from '@kairos/config';
+import { boolean, ConfigOf, databaseVariables, integer, kafkaVariables, loadConfig, port, telemetryVariables, text } from '@kairos/config';
 
 export const ingestionVariables = {
   ...kafkaVariables,
   ...databaseVariables,
   ...telemetryVariables,
   HEALTH_PORT: port(9101, 'Health and metrics port'),
-  COLLECTOR_PORT: port(8080, 'Public HTTP port'),
+  COLLECTOR_PORT: port(8080, 'Public HTTP port of the Segment-compatible collector'),
   KAFKA_TOPIC_PARTITIONS: integer({ description: 'Partitions for topics this service creates', default: 6, minimum: 1 }),
+  KAIROS_SOURCES: text({
+    description: 'Sources as JSON: [{"id":"web","writeKey":"…","collectIp":false}]. Production has no default source.',
+    optional: true,
+  }),
+  KAIROS_DEV_WRITE_KEY: text({ description: 'Write key of the development source "dev" (set by the local stack only)', optional: true }),
+  RAW_KAFKA_SOURCE_ID: text({
+    description: 'Source of raw-topic records that carry neither kairos-source-id nor kairos-write-key; empty to refuse them',
+    default: 'kafka',
+  }),
+  DEDUPE_WINDOW_HOURS: integer({ description: 'How long a messageId is remembered per source (at least 24)', default: 48, minimum: 24 }),
+  COLLECTOR_MAX_PENDING_MB: integer({ description: 'Bytes waiting for the broker above which the collector answers 429', default: 32, minimum: 1 }),
+  INTAKE_FROM_BEGINNING: boolean({ description: 'A new consumer group starts at the beginning of the raw topic', default: true }),
 };
 
 export type IngestionConfig = ConfigOf<typeof ingestionVariables>;

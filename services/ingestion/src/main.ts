@@ -1,22 +1,45 @@
 import 'reflect-metadata';
+import { DEFAULT_LIMITS } from '@kairos/intake';
+import { rawDecoder } from '@kairos/kafka';
+import { Topics } from '@kairos/contracts';
 import { runAsMain, runService } from '@kairos/service-runtime';
-import { ingestionMigrations } from './migrations';
-import { IngestionModule } from './ingestion.module';
+import { configureCollectorHttp } from './collector/http-setup';
 import { loadIngestionConfig } from './ingestion.config';
+import { IngestionModule } from './ingestion.module';
+import { INGESTION_SETTINGS, IngestionSettings } from './ingestion.settings';
+import { ingestionMigrations } from './migrations';
+import { SourceRegistry } from './sources/source-registry';
 
-export function startIngestion(env: NodeJS.ProcessEnv = process.env) {
+export async function startIngestion(env: NodeJS.ProcessEnv = process.env) {
   const config = loadIngestionConfig(env);
-  return runService({
+  const sources = SourceRegistry.fromConfig(config.KAIROS_SOURCES, config.KAIROS_DEV_WRITE_KEY);
+  const settings: IngestionSettings = {
+    limits: DEFAULT_LIMITS,
+    rawKafkaSourceId: config.RAW_KAFKA_SOURCE_ID,
+    dedupeWindowHours: config.DEDUPE_WINDOW_HOURS,
+    maxPendingBytes: config.COLLECTOR_MAX_PENDING_MB * 1024 * 1024,
+  };
+  const service = await runService({
     name: 'ingestion',
     module: IngestionModule,
     kafka: { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'kairos-ingestion' },
     telemetry: { exporter: config.TELEMETRY_EXPORTER, otlpEndpoint: config.OTLP_ENDPOINT },
     healthPort: config.HEALTH_PORT,
     topicPartitions: config.KAFKA_TOPIC_PARTITIONS,
-    http: { port: config.COLLECTOR_PORT },
+    // Raw bytes, not JSON: the intake itself judges bad input and answers with the rejected topic, not the DLQ.
+    subscriptions: [{ topic: Topics.raw.name, decoder: rawDecoder }],
+    fromBeginning: config.INTAKE_FROM_BEGINNING,
+    // Gzipped batches are bounded after decompression by the collector; this bounds what is read at all.
+    http: { port: config.COLLECTOR_PORT, bodyLimit: 5 * 1024 * 1024, bodyParser: false, configure: configureCollectorHttp },
     database: { url: config.DATABASE_URL, schema: 'ingestion', migrations: ingestionMigrations },
+    providers: [
+      { provide: SourceRegistry, useValue: sources },
+      { provide: INGESTION_SETTINGS, useValue: settings },
+    ],
     logLevel: config.LOG_LEVEL,
   });
+  if (sources.size === 0) service.logger.warn('no sources are configured (KAIROS_SOURCES): the collector answers 401 to every request');
+  return service;
 }
 
 if (require.main === module) runAsMain(() => startIngestion());

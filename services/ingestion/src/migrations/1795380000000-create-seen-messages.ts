@@ -12,6 +12,8 @@ export class CreateSeenMessages1795380000000 implements MigrationInterface {
       CREATE TABLE seen_messages (
         source_id     text        NOT NULL,
         message_id    text        NOT NULL,
+        raw_partition integer     NOT NULL,
+        raw_offset    bigint      NOT NULL,
         first_seen_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (source_id, message_id)
       )`);

@@ -1,0 +1,92 @@
+import segmentEventSchema from '../schemas/segment-event.v1.schema.json';
+import acceptedEventSchema from '../schemas/accepted-event.v1.schema.json';
+import rejectedEventSchema from '../schemas/rejected-event.v1.schema.json';
+
+export const EVENT_SCHEMAS: readonly object[] = [segmentEventSchema, acceptedEventSchema, rejectedEventSchema];
+
+export const SchemaIds = {
+  segmentEvent: 'kairos:segment-event.v1',
+  acceptedEvent: 'kairos:accepted-event.v1',
+  rejectedEvent: 'kairos:rejected-event.v1',
+} as const;
+
+export type SegmentEventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';
+
+/** The known fields of a Segment tracking-spec event; see schemas/segment-event.v1.schema.json. */
+export interface SegmentEventFields {
+  type: SegmentEventType;
+  messageId?: string;
+  userId?: string | number;
+  anonymousId?: string | number;
+  previousId?: string | number;
+  groupId?: string | number;
+  event?: string;
+  name?: string;
+  category?: string;
+  properties?: Record<string, unknown>;
+  traits?: Record<string, unknown>;
+  context?: Record<string, unknown> & { traits?: Record<string, unknown>; consent?: Record<string, unknown>; ip?: string; userAgent?: string };
+  integrations?: Record<string, unknown>;
+  timestamp?: string;
+  originalTimestamp?: string;
+  sentAt?: string;
+}
+
+/** A Segment event as sent: the known fields, and any others the sender added (the spec is open). */
+export interface SegmentEvent extends SegmentEventFields {
+  [field: string]: unknown;
+}
+
+export interface EventIdentifiers {
+  userId?: string;
+  anonymousId?: string;
+  previousId?: string;
+  email?: string;
+}
+
+/** See schemas/accepted-event.v1.schema.json. */
+export interface AcceptedEvent extends Omit<SegmentEventFields, 'userId' | 'anonymousId' | 'previousId' | 'groupId'> {
+  [field: string]: unknown;
+  messageId: string;
+  sourceId: string;
+  receivedAt: string;
+  timestamp: string;
+  userId?: string;
+  anonymousId?: string;
+  previousId?: string;
+  groupId?: string;
+  identifiers: EventIdentifiers;
+}
+
+export const REJECTION_REASONS = [
+  'invalid_json',
+  'invalid_encoding',
+  'schema_violation',
+  'size_violation',
+  'depth_violation',
+  'missing_identity',
+  'unknown_source',
+  'timestamp_out_of_range',
+] as const;
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
+
+/** See schemas/rejected-event.v1.schema.json. */
+export interface RejectedEvent {
+  reason: RejectionReason;
+  detail: string;
+  sourceId?: string;
+  messageId?: string;
+  rejectedAt: string;
+  via: 'http' | 'kafka';
+  origin?: { topic: string; partition: number; offset: string };
+  payloadBase64: string;
+}
+
+/** Headers the collector puts on the raw records it writes; a Kafka producer may set kairos-write-key itself. */
+export const RawEventHeaders = {
+  sourceId: 'kairos-source-id',
+  writeKey: 'kairos-write-key',
+  receivedAt: 'kairos-received-at',
+  ip: 'kairos-client-ip',
+  batchSentAt: 'kairos-batch-sent-at',
+} as const;
