@@ -9,6 +9,11 @@ export interface ProducerOptions {
   lingerMs?: number;
   /** Records per produce request at most. */
   maxBatchRecords?: number;
+  /**
+   * Bytes per produce request at most. The broker refuses a partition's batch over message.max.bytes (1 MiB by
+   * default), and a refused request leaves kafkajs' idempotent sequence numbers out of step; staying below avoids both.
+   */
+  maxRequestBytes?: number;
   /** publish() refuses new records (ProducerBackpressureError) while this many bytes wait for the broker. */
   maxQueuedBytes?: number;
   compression?: 'none' | 'gzip';
@@ -34,7 +39,9 @@ interface Pending {
  * the next batch fills up.
  */
 export class RecordProducer {
-  private readonly producer: Producer;
+  private producer: Producer;
+  private readonly kafka: Kafka;
+  private readonly maxRequestBytes: number;
   private readonly lingerMs: number;
   private readonly maxBatchRecords: number;
   private readonly maxQueuedBytes: number;
@@ -44,20 +51,28 @@ export class RecordProducer {
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private connected = false;
+  /** Requests go out one at a time: kafkajs' idempotent mode tracks sequence numbers for one request in flight. */
+  private lastRequest: Promise<unknown> = Promise.resolve();
 
   constructor(kafka: Kafka, options: ProducerOptions = {}) {
-    // Unbounded retries keep idempotence intact (a retry after a give-up could reorder); callers are protected by
-    // maxQueuedBytes instead, which turns a broker outage into back-pressure rather than memory growth.
-    this.producer = kafka.producer({
+    this.kafka = kafka;
+    this.producer = RecordProducer.create(kafka);
+    this.maxRequestBytes = options.maxRequestBytes ?? 900 * 1024;
+    this.lingerMs = options.lingerMs ?? 2;
+    this.maxBatchRecords = options.maxBatchRecords ?? 2_000;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
+    this.compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+  }
+
+  // Unbounded retries keep idempotence intact (a retry after a give-up could reorder); callers are protected by
+  // maxQueuedBytes instead, which turns a broker outage into back-pressure rather than memory growth.
+  private static create(kafka: Kafka): Producer {
+    return kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5_000 },
     });
-    this.lingerMs = options.lingerMs ?? 2;
-    this.maxBatchRecords = options.maxBatchRecords ?? 2_000;
-    this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
-    this.compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   }
 
   async connect(): Promise<void> {
@@ -65,23 +80,18 @@ export class RecordProducer {
     this.connected = true;
   }
 
-  /** Sends records in one request and resolves when the broker acknowledged all of them. */
+  /** Sends records (in as few requests as the size cap allows) and resolves when the broker acknowledged all of them. */
   async send(topic: string, records: OutgoingRecord[], parent?: Context): Promise<void> {
-    if (records.length === 0) return;
-    await this.producer.send({
-      topic,
-      acks: -1,
-      compression: this.compression,
-      messages: records.map((record) => toMessage(record, parent)),
-    });
-    kafkaMetrics().produced.add(records.length, { topic });
+    for (const chunk of chunkByBytes(records.map((record) => toMessage(record, parent)), this.maxRequestBytes, this.maxBatchRecords)) {
+      await this.request([{ topic, messages: chunk }]);
+    }
   }
 
   /** Queues one record for the next batched request; resolves once the broker acknowledged it. */
   publish(topic: string, record: OutgoingRecord, parent?: Context): Promise<void> {
     if (!this.connected) return Promise.reject(new Error('producer is not connected'));
     const message = toMessage(record, parent);
-    const bytes = byteLength(message.value) + byteLength(message.key);
+    const bytes = messageBytes(message);
     if (this.queuedBytes + bytes > this.maxQueuedBytes) {
       return Promise.reject(new ProducerBackpressureError(`${this.queuedBytes} bytes already wait for the broker`));
     }
@@ -129,7 +139,7 @@ export class RecordProducer {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatchRecords);
+        const batch = this.takeBatch();
         const byTopic = new Map<string, Message[]>();
         for (const pending of batch) {
           const messages = byTopic.get(pending.topic) ?? [];
@@ -137,12 +147,7 @@ export class RecordProducer {
           byTopic.set(pending.topic, messages);
         }
         try {
-          await this.producer.sendBatch({
-            acks: -1,
-            compression: this.compression,
-            topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-          });
-          for (const [topic, messages] of byTopic) kafkaMetrics().produced.add(messages.length, { topic });
+          await this.request([...byTopic].map(([topic, messages]) => ({ topic, messages })));
           for (const pending of batch) pending.resolve();
         } catch (error) {
           for (const pending of batch) pending.reject(error as Error);
@@ -154,6 +159,66 @@ export class RecordProducer {
       this.inFlight = undefined;
     }
   }
+
+  /** The next queued records that fit one request. A single record larger than the cap goes alone (and may fail). */
+  private takeBatch(): Pending[] {
+    let bytes = 0;
+    let count = 0;
+    while (count < this.queue.length && count < this.maxBatchRecords) {
+      const next = this.queue[count].bytes;
+      if (count > 0 && bytes + next > this.maxRequestBytes) break;
+      bytes += next;
+      count++;
+    }
+    return this.queue.splice(0, count);
+  }
+
+  private request(topicMessages: Array<{ topic: string; messages: Message[] }>): Promise<void> {
+    const next = this.lastRequest.then(() => this.sendNow(topicMessages));
+    this.lastRequest = next.catch(() => undefined);
+    return next;
+  }
+
+  private async sendNow(topicMessages: Array<{ topic: string; messages: Message[] }>): Promise<void> {
+    try {
+      await this.producer.sendBatch({ acks: -1, compression: this.compression, topicMessages });
+    } catch (error) {
+      // Seen in the ingestion benchmark before requests were capped by size: after the broker refused an oversized
+      // batch, every later request of that kafkajs producer failed with OUT_OF_ORDER_SEQUENCE_NUMBER. A new producer
+      // has a new id and fresh sequence numbers, so one refused request cannot wedge the process.
+      await this.replaceProducer();
+      throw error;
+    }
+    for (const { topic, messages } of topicMessages) kafkaMetrics().produced.add(messages.length, { topic });
+  }
+
+  private async replaceProducer(): Promise<void> {
+    const broken = this.producer;
+    this.producer = RecordProducer.create(this.kafka);
+    await broken.disconnect().catch(() => undefined);
+    if (this.connected) await this.producer.connect();
+  }
+}
+
+/** Per-record framing in a record batch, roughly: length, attributes, deltas, key/value lengths, header count. */
+const RECORD_OVERHEAD = 32;
+
+function chunkByBytes(messages: Message[], maxBytes: number, maxRecords: number): Message[][] {
+  const chunks: Message[][] = [];
+  let current: Message[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = messageBytes(message);
+    if (current.length > 0 && (bytes + size > maxBytes || current.length >= maxRecords)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(message);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
 
 function toMessage(record: OutgoingRecord, parent?: Context): Message {
@@ -162,10 +227,18 @@ function toMessage(record: OutgoingRecord, parent?: Context): Message {
     value: record.value,
     headers: injectTraceHeaders({ ...(record.headers ?? {}) }, parent),
     timestamp: record.timestamp,
+    partition: record.partition,
   };
 }
 
-function byteLength(value: Message['value'] | Message['key']): number {
+/** What a record adds to a request, roughly: key, value, headers and per-record framing. */
+function messageBytes(message: Message): number {
+  let headers = 0;
+  for (const [name, value] of Object.entries(message.headers ?? {})) headers += name.length + byteLength(value as string | Buffer);
+  return byteLength(message.value) + byteLength(message.key) + headers + RECORD_OVERHEAD;
+}
+
+function byteLength(value: Message['value'] | Message['key'] | undefined): number {
   if (value == null) return 0;
   return typeof value === 'string' ? Buffer.byteLength(value) : (value as Buffer).length;
 }

@@ -20,6 +20,8 @@ export interface OutgoingRecord {
   value: string | Buffer | null;
   headers?: Record<string, string>;
   timestamp?: string;
+  /** Only where a test or tool must place a record; Kairos otherwise partitions by key. */
+  partition?: number;
 }
 
 /** A record a handler refused for a reason of its domain; it goes to the dead-letter topic with that detail. */

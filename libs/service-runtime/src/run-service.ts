@@ -12,7 +12,7 @@ import { KAFKA, SERVICE_NAME } from './runtime.tokens';
 export interface ServiceOptions {
   name: string;
   /** The service's own Nest module: its consumers (@EventPattern), controllers, use cases, repositories. */
-  module: Type<unknown>;
+  module: Type<unknown> | DynamicModule;
   kafka: KafkaConnectionSettings;
   telemetry: Omit<TelemetryOptions, 'serviceName'>;
   healthPort: number;

@@ -1,4 +1,4 @@
-import { boolean, ConfigOf, databaseVariables, integer, kafkaVariables, loadConfig, port, telemetryVariables, text } from '@kairos/config';
+import { boolean, ConfigOf, databaseVariables, integer, kafkaVariables, loadConfig, oneOf, port, telemetryVariables, text } from '@kairos/config';
 
 export const ingestionVariables = {
   ...kafkaVariables,
@@ -18,6 +18,10 @@ export const ingestionVariables = {
   }),
   DEDUPE_WINDOW_HOURS: integer({ description: 'How long a messageId is remembered per source (at least 24)', default: 48, minimum: 24 }),
   COLLECTOR_MAX_PENDING_MB: integer({ description: 'Bytes waiting for the broker above which the collector answers 429', default: 32, minimum: 1 }),
+  INGESTION_ROLE: oneOf(['all', 'collector', 'intake'] as const, {
+    description: 'collector: HTTP only; intake: raw-topic consumer only; all: both (default). Lets each scale on its own.',
+    default: 'all',
+  }),
   INTAKE_FROM_BEGINNING: boolean({ description: 'A new consumer group starts at the beginning of the raw topic', default: true }),
 };
 

@@ -19,26 +19,29 @@ export async function startIngestion(env: NodeJS.ProcessEnv = process.env) {
     dedupeWindowHours: config.DEDUPE_WINDOW_HOURS,
     maxPendingBytes: config.COLLECTOR_MAX_PENDING_MB * 1024 * 1024,
   };
+  const collector = config.INGESTION_ROLE !== 'intake';
+  const intake = config.INGESTION_ROLE !== 'collector';
   const service = await runService({
     name: 'ingestion',
-    module: IngestionModule,
+    module: IngestionModule.forRole(config.INGESTION_ROLE),
     kafka: { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'kairos-ingestion' },
     telemetry: { exporter: config.TELEMETRY_EXPORTER, otlpEndpoint: config.OTLP_ENDPOINT },
     healthPort: config.HEALTH_PORT,
     topicPartitions: config.KAFKA_TOPIC_PARTITIONS,
     // Raw bytes, not JSON: the intake itself judges bad input and answers with the rejected topic, not the DLQ.
-    subscriptions: [{ topic: Topics.raw.name, decoder: rawDecoder }],
+    subscriptions: intake ? [{ topic: Topics.raw.name, decoder: rawDecoder }] : [],
     fromBeginning: config.INTAKE_FROM_BEGINNING,
     // Gzipped batches are bounded after decompression by the collector; this bounds what is read at all.
-    http: { port: config.COLLECTOR_PORT, bodyLimit: 5 * 1024 * 1024, bodyParser: false, configure: configureCollectorHttp },
-    database: { url: config.DATABASE_URL, schema: 'ingestion', migrations: ingestionMigrations },
+    http: collector ? { port: config.COLLECTOR_PORT, bodyLimit: 5 * 1024 * 1024, bodyParser: false, configure: configureCollectorHttp } : undefined,
+    // Only the intake keeps state (the seen messageIds); a collector-only replica needs no database.
+    database: intake ? { url: config.DATABASE_URL, schema: 'ingestion', migrations: ingestionMigrations } : undefined,
     providers: [
       { provide: SourceRegistry, useValue: sources },
       { provide: INGESTION_SETTINGS, useValue: settings },
     ],
     logLevel: config.LOG_LEVEL,
   });
-  if (sources.size === 0) service.logger.warn('no sources are configured (KAIROS_SOURCES): the collector answers 401 to every request');
+  if (collector && sources.size === 0) service.logger.warn('no sources are configured (KAIROS_SOURCES): the collector answers 401 to every request');
   return service;
 }
 
