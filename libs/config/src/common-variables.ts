@@ -1,4 +1,4 @@
-import { oneOf, text } from './variables';
+import { integer, oneOf, port, text } from './variables';
 
 /** Variables every service reads; each service adds its own next to these. */
 export const kafkaVariables = {
@@ -18,3 +18,14 @@ export const telemetryVariables = {
   OTLP_ENDPOINT: text({ description: 'OTLP/HTTP base URL, e.g. http://collector:4318', default: 'http://127.0.0.1:4318' }),
   LOG_LEVEL: oneOf(['debug', 'info', 'warn', 'error'] as const, { description: 'Log level', default: 'info' }),
 };
+
+/** What every Kairos service reads: Kafka, PostgreSQL, telemetry, its health port and topic partitions. */
+export function serviceVariables(healthPort: number) {
+  return {
+    ...kafkaVariables,
+    ...databaseVariables,
+    ...telemetryVariables,
+    HEALTH_PORT: port(healthPort, 'Health and metrics port'),
+    KAFKA_TOPIC_PARTITIONS: integer({ description: 'Partitions for topics this service creates', default: 6, minimum: 1 }),
+  };
+}

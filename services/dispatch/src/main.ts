@@ -1,21 +1,16 @@
 import 'reflect-metadata';
-import { runAsMain, runService } from '@kairos/service-runtime';
-import { dispatchMigrations } from './migrations';
-import { DispatchModule } from './dispatch.module';
+import { commonServiceOptions, runAsMain, runService } from '@kairos/service-runtime';
 import { loadDispatchConfig } from './dispatch.config';
+import { DispatchModule } from './dispatch.module';
+import { dispatchMigrations } from './migrations';
 
 export function startDispatch(env: NodeJS.ProcessEnv = process.env) {
   const config = loadDispatchConfig(env);
   return runService({
-    name: 'dispatch',
+    ...commonServiceOptions('dispatch', config),
     module: DispatchModule,
-    kafka: { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'kairos-dispatch' },
-    telemetry: { exporter: config.TELEMETRY_EXPORTER, otlpEndpoint: config.OTLP_ENDPOINT },
-    healthPort: config.HEALTH_PORT,
-    topicPartitions: config.KAFKA_TOPIC_PARTITIONS,
     http: { port: config.DISPATCH_PORT },
     database: { url: config.DATABASE_URL, schema: 'dispatch', migrations: dispatchMigrations },
-    logLevel: config.LOG_LEVEL,
   });
 }
 

@@ -1,12 +1,8 @@
-import { boolean, ConfigOf, databaseVariables, integer, kafkaVariables, loadConfig, oneOf, port, telemetryVariables, text } from '@kairos/config';
+import { boolean, ConfigOf, integer, loadConfig, oneOf, port, serviceVariables, text } from '@kairos/config';
 
 export const ingestionVariables = {
-  ...kafkaVariables,
-  ...databaseVariables,
-  ...telemetryVariables,
-  HEALTH_PORT: port(9101, 'Health and metrics port'),
+  ...serviceVariables(9101),
   COLLECTOR_PORT: port(8080, 'Public HTTP port of the Segment-compatible collector'),
-  KAFKA_TOPIC_PARTITIONS: integer({ description: 'Partitions for topics this service creates', default: 6, minimum: 1 }),
   KAIROS_SOURCES: text({
     description: 'Sources as JSON: [{"id":"web","writeKey":"…","collectIp":false}]. Production has no default source.',
     optional: true,

@@ -57,6 +57,8 @@ describe('ingestion against the real stack', () => {
       expect(Date.parse(event.receivedAt)).not.toBeNaN();
       expect(Date.parse(event.timestamp)).not.toBeNaN();
       expect(event.context?.['library']).toMatchObject({ name: '@segment/analytics-node' });
+      // analytics-node puts no userAgent in the context; the collector adds the one of the HTTP request.
+      expect(event.context?.['userAgent']).toBe('analytics-node-next/latest');
     }
     expect(events.find((event) => event.type === 'identify')?.identifiers.email).toBe(`anna.${run}@example.ch`);
     expect(events.find((event) => event.type === 'alias')?.identifiers).toEqual({ userId, previousId: `anon-${run}` });

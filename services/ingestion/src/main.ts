@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { DEFAULT_LIMITS } from '@kairos/intake';
 import { rawDecoder } from '@kairos/kafka';
 import { Topics } from '@kairos/contracts';
-import { runAsMain, runService } from '@kairos/service-runtime';
+import { commonServiceOptions, runAsMain, runService } from '@kairos/service-runtime';
 import { configureCollectorHttp } from './collector/http-setup';
 import { loadIngestionConfig } from './ingestion.config';
 import { IngestionModule } from './ingestion.module';
@@ -22,12 +22,8 @@ export async function startIngestion(env: NodeJS.ProcessEnv = process.env) {
   const collector = config.INGESTION_ROLE !== 'intake';
   const intake = config.INGESTION_ROLE !== 'collector';
   const service = await runService({
-    name: 'ingestion',
+    ...commonServiceOptions('ingestion', config),
     module: IngestionModule.forRole(config.INGESTION_ROLE),
-    kafka: { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'kairos-ingestion' },
-    telemetry: { exporter: config.TELEMETRY_EXPORTER, otlpEndpoint: config.OTLP_ENDPOINT },
-    healthPort: config.HEALTH_PORT,
-    topicPartitions: config.KAFKA_TOPIC_PARTITIONS,
     // Raw bytes, not JSON: the intake itself judges bad input and answers with the rejected topic, not the DLQ.
     subscriptions: intake ? [{ topic: Topics.raw.name, decoder: rawDecoder }] : [],
     fromBeginning: config.INTAKE_FROM_BEGINNING,
@@ -39,7 +35,6 @@ export async function startIngestion(env: NodeJS.ProcessEnv = process.env) {
       { provide: SourceRegistry, useValue: sources },
       { provide: INGESTION_SETTINGS, useValue: settings },
     ],
-    logLevel: config.LOG_LEVEL,
   });
   if (collector && sources.size === 0) service.logger.warn('no sources are configured (KAIROS_SOURCES): the collector answers 401 to every request');
   return service;

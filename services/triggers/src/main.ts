@@ -1,21 +1,15 @@
 import 'reflect-metadata';
-import { runAsMain, runService } from '@kairos/service-runtime';
-import { triggersMigrations } from './migrations';
-import { TriggersModule } from './triggers.module';
+import { commonServiceOptions, runAsMain, runService } from '@kairos/service-runtime';
 import { loadTriggersConfig } from './triggers.config';
+import { TriggersModule } from './triggers.module';
+import { triggersMigrations } from './migrations';
 
 export function startTriggers(env: NodeJS.ProcessEnv = process.env) {
   const config = loadTriggersConfig(env);
   return runService({
-    name: 'triggers',
+    ...commonServiceOptions('triggers', config),
     module: TriggersModule,
-    kafka: { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'kairos-triggers' },
-    telemetry: { exporter: config.TELEMETRY_EXPORTER, otlpEndpoint: config.OTLP_ENDPOINT },
-    healthPort: config.HEALTH_PORT,
-    topicPartitions: config.KAFKA_TOPIC_PARTITIONS,
-
     database: { url: config.DATABASE_URL, schema: 'triggers', migrations: triggersMigrations },
-    logLevel: config.LOG_LEVEL,
   });
 }
 

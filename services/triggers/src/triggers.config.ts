@@ -1,12 +1,7 @@
-import { ConfigOf, databaseVariables, integer, kafkaVariables, loadConfig, port, telemetryVariables } from '@kairos/config';
+import { ConfigOf, loadConfig, serviceVariables } from '@kairos/config';
 
 export const triggersVariables = {
-  ...kafkaVariables,
-  ...databaseVariables,
-  ...telemetryVariables,
-  HEALTH_PORT: port(9104, 'Health and metrics port'),
-
-  KAFKA_TOPIC_PARTITIONS: integer({ description: 'Partitions for topics this service creates', default: 6, minimum: 1 }),
+  ...serviceVariables(9104),
 };
 
 export type TriggersConfig = ConfigOf<typeof triggersVariables>;

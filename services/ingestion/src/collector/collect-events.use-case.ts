@@ -12,6 +12,8 @@ export interface Delivery {
   source: Source;
   receivedAt: Date;
   ip: string | undefined;
+  /** The HTTP client's User-Agent, for events whose context has none (server SDKs rarely set one). */
+  userAgent?: string;
   /** sentAt of a batch request, for events without their own. */
   batchSentAt?: string;
 }
@@ -56,7 +58,7 @@ export class CollectEventsUseCase {
       if (exceedsDepth(event, this.settings.limits.maxDepth)) {
         return refuse('depth_violation', `nested deeper than ${this.settings.limits.maxDepth}`, stringifyOrEmpty(event));
       }
-      const withId = isObject(event) && event['messageId'] === undefined ? { ...event, messageId: randomUUID() } : event;
+      const withId = isObject(event) ? enrich(event, delivery) : event;
       const payload = JSON.stringify(withId);
       const messageId = isObject(withId) && typeof withId['messageId'] === 'string' ? withId['messageId'] : undefined;
       if (Buffer.byteLength(payload) > this.settings.limits.maxEventBytes) {
@@ -88,6 +90,17 @@ export class CollectEventsUseCase {
       ...(delivery.ip && delivery.source.collectIp ? { [RawEventHeaders.ip]: delivery.ip } : {}),
     };
   }
+}
+
+/** What the collector adds to an event it is about to write: a messageId when absent, the client's user agent. */
+function enrich(event: Record<string, unknown>, delivery: Delivery): Record<string, unknown> {
+  const enriched: Record<string, unknown> = { ...event };
+  if (event['messageId'] === undefined) enriched['messageId'] = randomUUID();
+  const context = isObject(event['context']) ? event['context'] : undefined;
+  if (delivery.userAgent && context?.['userAgent'] === undefined && (context || event['context'] === undefined)) {
+    enriched['context'] = { ...context, userAgent: delivery.userAgent };
+  }
+  return enriched;
 }
 
 /** A value nested tens of thousands deep overflows JSON.stringify's recursion; its trace is then empty. */

@@ -57,7 +57,7 @@ export class CollectorController {
     source ??= this.sources.byWriteKey(isRecord(body) && typeof body['writeKey'] === 'string' ? body['writeKey'] : undefined);
     if (!source) return answer(401, { success: false, error: headerKey === undefined ? 'missing write key' : 'unknown write key' });
 
-    const delivery: Delivery = { source, receivedAt, ip: request.ip };
+    const delivery: Delivery = { source, receivedAt, ip: request.ip, userAgent: header(request.headers['user-agent']) };
     try {
       if (!isBatch) {
         const [result] = await this.collect.execute([withoutWriteKey(body)], delivery, endpoint as SegmentEventType);

@@ -1,0 +1,16 @@
+import { ConfigOf, serviceVariables } from '@kairos/config';
+import { ServiceOptions } from './run-service';
+
+type CommonConfig = ConfigOf<ReturnType<typeof serviceVariables>>;
+
+/** The runService options every service derives the same way from its configuration. */
+export function commonServiceOptions(name: string, config: CommonConfig): Pick<ServiceOptions, 'name' | 'kafka' | 'telemetry' | 'healthPort' | 'topicPartitions' | 'logLevel'> {
+  return {
+    name,
+    kafka: { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? `kairos-${name}` },
+    telemetry: { exporter: config.TELEMETRY_EXPORTER, otlpEndpoint: config.OTLP_ENDPOINT },
+    healthPort: config.HEALTH_PORT,
+    topicPartitions: config.KAFKA_TOPIC_PARTITIONS,
+    logLevel: config.LOG_LEVEL,
+  };
+}
