@@ -76,6 +76,8 @@ export class BatchConsumer {
       sessionTimeout: options.sessionTimeoutMs ?? 10_000,
       heartbeatInterval: 3_000,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+      // A fetch returns as soon as records exist; this only bounds how long an idle fetch holds up a stop.
+      maxWaitTimeInMs: 1_000,
       allowAutoTopicCreation: false,
     });
     this.retry = options.retry ?? DEFAULT_RETRY;

