@@ -1,5 +1,5 @@
 import { DeadLetterHeaders, DeadLetterReason, deadLetterTopic } from '@kairos/contracts';
-import { trace, SpanKind, SpanStatusCode, Link } from '@opentelemetry/api';
+import { Link, ObservableCallback, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { backoffDelay, DEFAULT_RETRY, RetryPolicy } from './backoff';
 import { RecordDecoder } from './decoders';
@@ -84,13 +84,15 @@ export class BatchConsumer {
     this.subscriptions = new Map(options.subscriptions.map((subscription) => [subscription.topic, subscription]));
     this.dlqTopic = deadLetterTopic(options.groupId).name;
     this.log = options.log ?? (() => undefined);
-    kafkaMetrics().lag.addCallback((observer) => {
-      for (const [key, value] of this.lag) {
-        const [topic, partition] = key.split('#');
-        observer.observe(value, { group: options.groupId, topic, partition });
-      }
-    });
+    kafkaMetrics().lag.addCallback(this.observeLag);
   }
+
+  private readonly observeLag: ObservableCallback = (observer) => {
+    for (const [key, value] of this.lag) {
+      const [topic, partition] = key.split('#');
+      observer.observe(value, { group: this.options.groupId, topic, partition });
+    }
+  };
 
   async start(): Promise<void> {
     await this.consumer.connect();
@@ -109,6 +111,7 @@ export class BatchConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.consumer.disconnect();
+    kafkaMetrics().lag.removeCallback(this.observeLag);
   }
 
   /** Consumer lag per "topic#partition" as of the last batch, for health and metrics. */

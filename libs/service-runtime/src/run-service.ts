@@ -108,6 +108,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     if (options.http) {
       const adapter = new FastifyAdapter({ bodyLimit: options.http.bodyLimit ?? 1024 * 1024, keepAliveTimeout: 65_000 });
       const httpApp = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, abortOnError: false, bodyParser: options.http.bodyParser ?? true });
+      undo.push(() => httpApp.close());
       options.http.configure?.(httpApp);
       httpApp.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
       // Listen first: the public API (the collector) need not wait for the consumer group to form.
@@ -116,10 +117,10 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       app = httpApp;
     } else {
       const microservice = await NestFactory.createMicroservice(root, { strategy: transport, logger, abortOnError: false });
+      undo.push(() => microservice.close());
       await microservice.listen();
       app = microservice;
     }
-    undo.push(() => app.close());
     health.register('kafka', () => (transport.batchConsumer || (options.subscriptions ?? []).length === 0 ? true : 'consumer not running'));
     health.markStarted();
     logger.log(
