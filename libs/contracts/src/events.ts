@@ -78,7 +78,7 @@ export interface RejectedEvent {
   messageId?: string;
   rejectedAt: string;
   via: 'http' | 'kafka';
-  origin?: { topic: string; partition: number; offset: string };
+  origin?: { topic: string; partition: number; offset: string; index?: number };
   payloadBase64: string;
 }
 
@@ -88,5 +88,4 @@ export const RawEventHeaders = {
   writeKey: 'kairos-write-key',
   receivedAt: 'kairos-received-at',
   ip: 'kairos-client-ip',
-  batchSentAt: 'kairos-batch-sent-at',
 } as const;

@@ -9,8 +9,8 @@ const DAY = 24 * 60 * 60 * 1000;
 export const Topics = {
   raw: {
     name: 'kairos.events.raw.v1',
-    key: 'userId ?? anonymousId from the collector (keeps one person\'s events in order through the intake); producers may use any key',
-    value: 'kairos:segment-event.v1 (as sent; may be invalid — that is what the intake checks)',
+    key: 'userId ?? anonymousId of the (first) event from the collector, keeping one person\'s events in order; producers may use any key',
+    value: 'kairos:segment-event.v1, or a Segment batch envelope {batch: [...]} of them (as sent; may be invalid — that is what the intake checks)',
     partitions: 6,
     cleanupPolicy: 'delete',
     retentionMs: 7 * DAY,

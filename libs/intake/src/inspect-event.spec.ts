@@ -1,10 +1,23 @@
 import { DEFAULT_LIMITS } from './intake-limits';
-import { inspectEvent, inspectEventBytes } from './inspect-event';
+import { inspectEvent } from './inspect-event';
+import { inspectRawRecord } from './raw-record';
+
+/** The judgement of a single-event raw record: the whole record's, or its one event's. */
+function inspectEventBytes(bytes: Uint8Array | null, limits: typeof DEFAULT_LIMITS) {
+  const record = inspectRawRecord(bytes, limits);
+  return record.ok ? record.value.entries[0].outcome : record;
+}
 
 const bytes = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
+/** A valid track event of exactly `size` bytes. */
+function exactly(size: number): Buffer {
+  const shell = JSON.stringify({ type: 'track', event: 'Padded', userId: 'u1', properties: { pad: '' } });
+  return Buffer.from(shell.replace('"pad":""', `"pad":"${'x'.repeat(size - shell.length)}"`));
+}
+
 const track = { type: 'track', event: 'Order Completed', userId: 'u1', properties: { total: 42 } };
 
-describe('inspectEventBytes', () => {
+describe('inspectRawRecord with a single event', () => {
   it('accepts a valid track event', () => {
     expect(inspectEventBytes(bytes(track), DEFAULT_LIMITS)).toEqual({ ok: true, value: track });
   });
@@ -14,15 +27,50 @@ describe('inspectEventBytes', () => {
     ['non-JSON bytes', bytes('hello kafka'), 'invalid_json'],
     ['an empty record', null, 'invalid_json'],
     ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]), 'invalid_encoding'],
-    ['32 KB + 1 byte', Buffer.alloc(32 * 1024 + 1, 0x20), 'size_violation'],
+    ['an event of 32 KB + 1 byte', exactly(32 * 1024 + 1), 'size_violation'],
     ['a huge string', bytes({ ...track, properties: { note: 'x'.repeat(40_000) } }), 'size_violation'],
     ['objects nested 40 deep', bytes(`{"type":"track","event":"e","userId":"u","properties":${'{"a":'.repeat(40)}1${'}'.repeat(40)}}`), 'depth_violation'],
   ])('rejects %s', (_what, input, reason) => {
     expect(inspectEventBytes(input, DEFAULT_LIMITS)).toMatchObject({ ok: false, reason });
   });
 
+  it('accepts an event of exactly 32 KB', () => {
+    expect(inspectEventBytes(exactly(32 * 1024), DEFAULT_LIMITS).ok).toBe(true);
+  });
+
   it('does not count brackets inside strings as nesting', () => {
     expect(inspectEventBytes(bytes({ ...track, properties: { text: '[[[[{{{{'.repeat(20) } }), DEFAULT_LIMITS).ok).toBe(true);
+  });
+
+  it('refuses nesting far beyond the limit without overflowing the stack', () => {
+    const deep = `{"type":"track","event":"e","userId":"u","properties":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    expect(inspectEventBytes(Buffer.from(deep), { ...DEFAULT_LIMITS, maxEventBytes: 1_000_000, maxBatchBytes: 1_000_000 })).toMatchObject({ ok: false, reason: 'depth_violation' });
+  });
+});
+
+describe('inspectRawRecord with a batch envelope', () => {
+  it('judges each event on its own, applying the batch context and sentAt', () => {
+    const record = inspectRawRecord(
+      bytes({ batch: [track, { type: 'track', userId: 'u2' }, { type: 'page', anonymousId: 'a', context: { locale: 'de-CH' } }], sentAt: '2026-11-22T10:00:00Z', context: { library: { name: 'sdk' } } }),
+      DEFAULT_LIMITS,
+    );
+    expect(record.ok).toBe(true);
+    if (!record.ok) return;
+    expect(record.value.batchSentAt).toBe('2026-11-22T10:00:00Z');
+    expect(record.value.entries.map((entry) => [entry.index, entry.outcome.ok])).toEqual([[0, true], [1, false], [2, true]]);
+    expect(record.value.entries[1].outcome).toMatchObject({ reason: 'schema_violation' });
+    expect(record.value.entries[2].outcome).toMatchObject({ ok: true, value: { context: { library: { name: 'sdk' }, locale: 'de-CH' } } });
+    expect(JSON.parse(record.value.entries[1].payload)).toEqual({ type: 'track', userId: 'u2', context: { library: { name: 'sdk' } } });
+  });
+
+  it('refuses the whole record when it has too many events or is too large', () => {
+    expect(inspectRawRecord(bytes({ batch: Array.from({ length: 2_501 }, () => track) }), DEFAULT_LIMITS)).toMatchObject({ ok: false, reason: 'size_violation' });
+    expect(inspectRawRecord(Buffer.alloc(500 * 1024 + 1, 0x20), DEFAULT_LIMITS)).toMatchObject({ ok: false, reason: 'size_violation' });
+  });
+
+  it('refuses one oversized event of a batch and keeps the others', () => {
+    const record = inspectRawRecord(bytes({ batch: [{ ...track, properties: { blob: 'x'.repeat(33_000) } }, track] }), DEFAULT_LIMITS);
+    expect(record.ok && record.value.entries.map((entry) => entry.outcome.ok)).toEqual([false, true]);
   });
 });
 

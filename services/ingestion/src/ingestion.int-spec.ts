@@ -129,6 +129,40 @@ describe('ingestion against the real stack', () => {
     expect(await rejected(1, (event) => event.messageId === `mixed-${run}-37` && event.via === 'http')).toHaveLength(1);
   });
 
+  it('judges each event of a batch envelope produced straight to the raw topic', async () => {
+    const userId = `envelope-${run}`;
+    await producer.send(Topics.raw.name, [
+      {
+        key: userId,
+        value: JSON.stringify({
+          batch: [
+            { type: 'track', event: 'First', userId, messageId: `env-${run}-0` },
+            { type: 'track', userId, messageId: `env-${run}-1` },
+            { type: 'page', userId, name: 'Home' },
+          ],
+          context: { locale: 'de-CH' },
+        }),
+      },
+    ]);
+    const events = await accepted(2, (event) => event.userId === userId);
+    expect(events.map((event) => event.context?.['locale'])).toEqual(['de-CH', 'de-CH']);
+    // The page had no messageId: it gets one from its position, batch index included, so a replay reproduces it.
+    expect(events.find((event) => event.type === 'page')?.messageId).toMatch(new RegExp(`^kafka-${Topics.raw.name.replace(/\./g, '\\.')}-\\d+-\\d+-2$`));
+    const [refused] = await rejected(1, (event) => event.messageId === `env-${run}-1` || (event.origin?.index === 1 && Buffer.from(event.payloadBase64, 'base64').toString().includes(`env-${run}-1`)));
+    expect(refused).toMatchObject({ reason: 'schema_violation', via: 'kafka', origin: { index: 1 } });
+  });
+
+  it('accepts a full batch of 2,500 events near 500 KB, whose enriched envelope no longer fits one raw record', async () => {
+    const userId = `full-${run}`;
+    const event = { type: 'track', event: 'Viewed', userId, properties: { pad: 'p'.repeat(120) } };
+    const body = JSON.stringify({ batch: Array.from({ length: 2_500 }, () => event) });
+    expect(Buffer.byteLength(body)).toBeGreaterThan(450 * 1024);
+    const response = await post('/v1/batch', body);
+    expect(await response.json()).toMatchObject({ success: true, accepted: 2_500, rejected: 0 });
+    const events = await accepted(2_500, (candidate) => candidate.userId === userId, 60_000);
+    expect(new Set(events.map((candidate) => candidate.messageId)).size).toBe(2_500);
+  });
+
   it('emits a replayed messageId once, however it arrives', async () => {
     const event = { type: 'track', event: 'Paid', userId: `replay-${run}`, messageId: `replay-${run}` };
     for (let attempt = 0; attempt < 3; attempt++) expect((await post('/v1/batch', JSON.stringify({ batch: [event] }))).status).toBe(200);

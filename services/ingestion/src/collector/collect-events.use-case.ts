@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { RawEventHeaders, RejectedEvent, RejectionReason, SegmentEventType } from '@kairos/contracts';
-import { exceedsDepth, inspectEvent } from '@kairos/intake';
+import { judgeEvent } from '@kairos/intake';
 import { OutgoingRecord } from '@kairos/kafka';
 import { ingestionMetrics } from '../ingestion-metrics';
 import { INGESTION_SETTINGS, IngestionSettings } from '../ingestion.settings';
@@ -18,14 +18,18 @@ export interface Delivery {
   batchSentAt?: string;
 }
 
+/** How the accepted events of one request reach the raw topic: one record, a single event or a batch envelope. */
+export type RawShape = 'single' | 'batch';
+
 export type EventResult =
   | { index: number; messageId: string; status: 'accepted' }
   | { index: number; messageId?: string; status: 'rejected'; reason: RejectionReason; detail: string };
 
 /**
- * Takes the events of one request: checks each one as the intake will, writes the valid ones to the raw topic and the
- * others to the rejected topic, and resolves once the broker has acknowledged all of them. The answer says, per event,
- * accepted or rejected and why (Segment itself answers 200 and drops bad events silently).
+ * Takes the events of one request: checks each one as the intake will, writes the valid ones to the raw topic as one
+ * record (the batch envelope SDKs post, so a 100-event request costs one Kafka record, not 100), the others to the
+ * rejected topic, and resolves once the broker has acknowledged both. The answer says, per event, accepted or rejected
+ * and why (Segment itself answers 200 and drops bad events silently).
  */
 @Injectable()
 export class CollectEventsUseCase {
@@ -38,40 +42,61 @@ export class CollectEventsUseCase {
     return this.eventLog.pendingBytes > this.settings.maxPendingBytes;
   }
 
-  async execute(events: readonly unknown[], delivery: Delivery, forcedType?: SegmentEventType): Promise<EventResult[]> {
-    const raw: OutgoingRecord[] = [];
+  async execute(events: readonly unknown[], delivery: Delivery, shape: RawShape, forcedType?: SegmentEventType): Promise<EventResult[]> {
+    const valid: Array<{ payload: string; key: string | undefined }> = [];
     const rejected: RejectedEvent[] = [];
     const results: EventResult[] = events.map((candidate, index) => {
-      const event = forcedType && isObject(candidate) ? { ...candidate, type: forcedType } : candidate;
-      const refuse = (reason: RejectionReason, detail: string, payload: string, messageId?: string): EventResult => {
-        rejected.push({
-          reason,
-          detail,
-          sourceId: delivery.source.id,
-          ...(messageId ? { messageId } : {}),
-          rejectedAt: delivery.receivedAt.toISOString(),
-          via: 'http',
-          payloadBase64: Buffer.from(payload).toString('base64'),
-        });
-        return { index, ...(messageId ? { messageId } : {}), status: 'rejected', reason, detail };
-      };
-      if (exceedsDepth(event, this.settings.limits.maxDepth)) {
-        return refuse('depth_violation', `nested deeper than ${this.settings.limits.maxDepth}`, stringifyOrEmpty(event));
+      const typed = forcedType && isObject(candidate) ? { ...candidate, type: forcedType } : candidate;
+      const event = isObject(typed) ? enrich(typed, delivery) : typed;
+      const messageId = isObject(event) && typeof event['messageId'] === 'string' ? event['messageId'] : undefined;
+      const { outcome, payload } = judgeEvent(event, this.settings.limits);
+      if (outcome.ok) {
+        valid.push({ payload, key: personKey(outcome.value.userId ?? outcome.value.anonymousId) });
+        return { index, messageId: messageId as string, status: 'accepted' };
       }
-      const withId = isObject(event) ? enrich(event, delivery) : event;
-      const payload = JSON.stringify(withId);
-      const messageId = isObject(withId) && typeof withId['messageId'] === 'string' ? withId['messageId'] : undefined;
-      if (Buffer.byteLength(payload) > this.settings.limits.maxEventBytes) {
-        return refuse('size_violation', `event is ${Buffer.byteLength(payload)} bytes; at most ${this.settings.limits.maxEventBytes}`, payload, messageId);
-      }
-      const inspected = inspectEvent(withId, this.settings.limits);
-      if (!inspected.ok) return refuse(inspected.reason, inspected.detail, payload, messageId);
-      raw.push({ key: partitionKey(inspected.value.userId ?? inspected.value.anonymousId), value: payload, headers: this.headers(delivery) });
-      return { index, messageId: messageId as string, status: 'accepted' };
+      rejected.push({
+        reason: outcome.reason,
+        detail: outcome.detail,
+        sourceId: delivery.source.id,
+        ...(messageId ? { messageId } : {}),
+        rejectedAt: delivery.receivedAt.toISOString(),
+        via: 'http',
+        payloadBase64: Buffer.from(payload).toString('base64'),
+      });
+      return { index, ...(messageId ? { messageId } : {}), status: 'rejected', reason: outcome.reason, detail: outcome.detail };
     });
-    await Promise.all([this.eventLog.appendRaw(raw), this.eventLog.appendRejected(rejected)]);
+    await Promise.all([this.appendRaw(valid, delivery, shape), this.eventLog.appendRejected(rejected)]);
     for (const result of results) if (result.status === 'rejected') ingestionMetrics().rejected.add(1, { reason: result.reason, via: 'http' });
     return results;
+  }
+
+  /**
+   * The events are already JSON text; the envelope is put around them without parsing or serialising them again.
+   * Keyed by the first event's person: a browser SDK's batch is one person's, so their events stay in order; a
+   * server SDK's batch mixes people, whose relative order Segment does not promise either.
+   */
+  private appendRaw(valid: Array<{ payload: string; key: string | undefined }>, delivery: Delivery, shape: RawShape): Promise<void> {
+    if (valid.length === 0) return Promise.resolve();
+    const headers = this.headers(delivery);
+    if (shape === 'single' && valid.length === 1) return this.eventLog.appendRaw([{ key: valid[0].key ?? null, value: valid[0].payload, headers }]);
+    const sentAt = delivery.batchSentAt ? `,"sentAt":${JSON.stringify(delivery.batchSentAt)}` : '';
+    // Enrichment (messageIds, user agent) can grow a full request past the intake's record limit: split if so.
+    const records: OutgoingRecord[] = [];
+    let chunk: typeof valid = [];
+    let bytes = 0;
+    const flush = () => {
+      records.push({ key: chunk[0].key ?? null, value: `{"batch":[${chunk.map((event) => event.payload).join(',')}]${sentAt}}`, headers });
+      chunk = [];
+      bytes = 0;
+    };
+    for (const event of valid) {
+      const size = Buffer.byteLength(event.payload) + 1;
+      if (chunk.length > 0 && bytes + size > this.settings.limits.maxBatchBytes - 1_024) flush();
+      chunk.push(event);
+      bytes += size;
+    }
+    flush();
+    return this.eventLog.appendRaw(records);
   }
 
   /** A body that could not be read at all still leaves a trace on the rejected topic. */
@@ -86,7 +111,6 @@ export class CollectEventsUseCase {
     return {
       [RawEventHeaders.sourceId]: delivery.source.id,
       [RawEventHeaders.receivedAt]: delivery.receivedAt.toISOString(),
-      ...(delivery.batchSentAt ? { [RawEventHeaders.batchSentAt]: delivery.batchSentAt } : {}),
       ...(delivery.ip && delivery.source.collectIp ? { [RawEventHeaders.ip]: delivery.ip } : {}),
     };
   }
@@ -103,20 +127,10 @@ function enrich(event: Record<string, unknown>, delivery: Delivery): Record<stri
   return enriched;
 }
 
-/** A value nested tens of thousands deep overflows JSON.stringify's recursion; its trace is then empty. */
-function stringifyOrEmpty(value: unknown): string {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return '';
-  }
-}
-
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Keyed by person, so one person's events stay in order through the intake. */
-function partitionKey(id: string | number | undefined): string | null {
-  return id === undefined ? null : String(id).trim();
+function personKey(id: string | number | undefined): string | undefined {
+  return id === undefined ? undefined : String(id).trim();
 }

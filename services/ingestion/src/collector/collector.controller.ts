@@ -1,5 +1,6 @@
 import { Controller, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import { SegmentEventType } from '@kairos/contracts';
+import { withBatchDefaults } from '@kairos/intake';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ingestionMetrics } from '../ingestion-metrics';
 import { INGESTION_SETTINGS, IngestionSettings } from '../ingestion.settings';
@@ -60,7 +61,7 @@ export class CollectorController {
     const delivery: Delivery = { source, receivedAt, ip: request.ip, userAgent: header(request.headers['user-agent']) };
     try {
       if (!isBatch) {
-        const [result] = await this.collect.execute([withoutWriteKey(body)], delivery, endpoint as SegmentEventType);
+        const [result] = await this.collect.execute([withoutWriteKey(body)], delivery, 'single', endpoint as SegmentEventType);
         return result.status === 'accepted'
           ? answer(200, { success: true, messageId: result.messageId })
           : answer(400, { success: false, reason: result.reason, error: result.detail });
@@ -70,9 +71,8 @@ export class CollectorController {
       if (events.length > this.settings.limits.maxBatchEvents) {
         return answer(413, { success: false, reason: 'size_violation', error: `${events.length} events; at most ${this.settings.limits.maxBatchEvents} per batch` });
       }
-      const shared = { context: body['context'], integrations: body['integrations'] };
       delivery.batchSentAt = typeof body['sentAt'] === 'string' ? body['sentAt'] : undefined;
-      const results = await this.collect.execute(events.map((event) => withBatchDefaults(event, shared)), delivery);
+      const results = await this.collect.execute(events.map((event) => withBatchDefaults(event, body)), delivery, 'batch');
       const errors = results.filter((result) => result.status === 'rejected');
       return answer(200, { success: true, accepted: results.length - errors.length, rejected: errors.length, errors });
     } catch (error) {
@@ -103,11 +103,3 @@ function withoutWriteKey(body: unknown): unknown {
   return event;
 }
 
-/** Batch-level context and integrations apply to every event, which may override single fields. */
-function withBatchDefaults(event: unknown, shared: { context: unknown; integrations: unknown }): unknown {
-  if (!isRecord(event)) return event;
-  const merged: Record<string, unknown> = { ...event };
-  if (isRecord(shared.context)) merged['context'] = { ...shared.context, ...(isRecord(event['context']) ? event['context'] : {}) };
-  if (isRecord(shared.integrations)) merged['integrations'] = { ...shared.integrations, ...(isRecord(event['integrations']) ? event['integrations'] : {}) };
-  return merged;
-}

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AcceptedEvent, RawEventHeaders, RejectedEvent, Topics } from '@kairos/contracts';
-import { acceptedKey, acceptEvent, inspectEventBytes, Outcome, reject } from '@kairos/intake';
+import { acceptedKey, acceptEvent, inspectRawRecord, RawEntry } from '@kairos/intake';
 import { ConsumedRecord } from '@kairos/kafka';
 import { ingestionMetrics } from '../ingestion-metrics';
 import { INGESTION_SETTINGS, IngestionSettings } from '../ingestion.settings';
@@ -21,9 +21,9 @@ interface Candidate {
 }
 
 /**
- * Raw records -> accepted or rejected, exactly one record out per record in, except replayed messageIds, which are
- * counted and not re-emitted. Events from the HTTP collector and from producers writing straight to the raw topic
- * take this same path, so both are judged identically.
+ * Raw records -> accepted or rejected: exactly one record out per event in (a raw record holds one event, or a batch
+ * of them as the collector writes it), except replayed messageIds, which are counted and not re-emitted. Events from
+ * the HTTP collector and from producers writing straight to the raw topic take this same path and are judged alike.
  */
 @Injectable()
 export class IntakeRawEventsUseCase {
@@ -38,9 +38,21 @@ export class IntakeRawEventsUseCase {
     const candidates: Candidate[] = [];
     const rejected: RejectedEvent[] = [];
     for (const record of records) {
-      const judged = this.judge(record);
-      if (judged.ok) candidates.push(judged.value);
-      else rejected.push(rejection(record, judged.reason, judged.detail, this.sourceIdOf(record)));
+      const source = this.sourceOf(record);
+      if (!source) {
+        rejected.push(rejection(record, undefined, 'unknown_source', this.unknownSourceDetail(record), record.headers[RawEventHeaders.sourceId], record.value));
+        continue;
+      }
+      const payload = inspectRawRecord(record.value, this.settings.limits);
+      if (!payload.ok) {
+        rejected.push(rejection(record, undefined, payload.reason, payload.detail, source.id, record.value));
+        continue;
+      }
+      for (const entry of payload.value.entries) {
+        const judged = this.accept(record, source, entry, payload.value.batchSentAt);
+        if ('event' in judged) candidates.push(judged);
+        else rejected.push(judged);
+      }
     }
 
     // The same messageId twice within one batch: the first is the sighting, the rest are duplicates.
@@ -61,29 +73,27 @@ export class IntakeRawEventsUseCase {
     return { accepted: accepted.length, rejected: rejected.length, duplicates };
   }
 
-  private judge(record: ConsumedRecord): Outcome<Candidate> {
-    const source = this.sourceOf(record);
-    if (!source) return reject('unknown_source', this.unknownSourceDetail(record));
-    const inspected = inspectEventBytes(record.value, this.settings.limits);
-    if (!inspected.ok) return inspected;
-    const receivedAt = new Date(record.headers[RawEventHeaders.receivedAt] ?? Number(record.timestamp));
+  private accept(record: ConsumedRecord, source: Source, entry: RawEntry, batchSentAt: string | undefined): Candidate | RejectedEvent {
+    if (!entry.outcome.ok) return rejection(record, entry.index, entry.outcome.reason, entry.outcome.detail, source.id, Buffer.from(entry.payload));
+    const position = `kafka-${record.topic}-${record.partition}-${record.offset}${entry.index === undefined ? '' : `-${entry.index}`}`;
     const accepted = acceptEvent(
-      inspected.value,
+      entry.outcome.value,
       {
         sourceId: source.id,
-        receivedAt,
-        // Derived from the record's position, so a replay of the raw topic gives the event the same id.
-        messageId: `kafka-${record.topic}-${record.partition}-${record.offset}`,
-        batchSentAt: record.headers[RawEventHeaders.batchSentAt],
+        receivedAt: new Date(record.headers[RawEventHeaders.receivedAt] ?? Number(record.timestamp)),
+        // Derived from the event's position, so a replay of the raw topic gives it the same id.
+        messageId: position,
+        batchSentAt,
         ip: source.collectIp ? record.headers[RawEventHeaders.ip] : undefined,
       },
       this.settings.limits,
     );
-    if (!accepted.ok) return accepted;
+    if (!accepted.ok) return rejection(record, entry.index, accepted.reason, accepted.detail, source.id, Buffer.from(entry.payload));
     const event = accepted.value;
     return {
-      ok: true,
-      value: { key: acceptedKey(event), event, sighting: { sourceId: source.id, messageId: event.messageId, partition: record.partition, offset: record.offset } },
+      key: acceptedKey(event),
+      event,
+      sighting: { sourceId: source.id, messageId: event.messageId, partition: record.partition, offset: record.offset, index: entry.index ?? 0 },
     };
   }
 
@@ -97,10 +107,6 @@ export class IntakeRawEventsUseCase {
     return fallback ? { id: fallback, writeKey: '', collectIp: false } : undefined;
   }
 
-  private sourceIdOf(record: ConsumedRecord): string | undefined {
-    return this.sourceOf(record)?.id ?? record.headers[RawEventHeaders.sourceId];
-  }
-
   private unknownSourceDetail(record: ConsumedRecord): string {
     if (record.headers[RawEventHeaders.sourceId]) return `no source with id ${record.headers[RawEventHeaders.sourceId]}`;
     if (record.headers[RawEventHeaders.writeKey]) return 'the kairos-write-key header names no source';
@@ -108,14 +114,21 @@ export class IntakeRawEventsUseCase {
   }
 }
 
-function rejection(record: ConsumedRecord, reason: RejectedEvent['reason'], detail: string, sourceId: string | undefined): RejectedEvent {
+function rejection(
+  record: ConsumedRecord,
+  index: number | undefined,
+  reason: RejectedEvent['reason'],
+  detail: string,
+  sourceId: string | undefined,
+  payload: Buffer | null,
+): RejectedEvent {
   return {
     reason,
     detail,
     ...(sourceId ? { sourceId } : {}),
     rejectedAt: new Date().toISOString(),
     via: 'kafka',
-    origin: { topic: Topics.raw.name, partition: record.partition, offset: record.offset },
-    payloadBase64: (record.value ?? Buffer.alloc(0)).toString('base64'),
+    origin: { topic: Topics.raw.name, partition: record.partition, offset: record.offset, ...(index === undefined ? {} : { index }) },
+    payloadBase64: (payload ?? Buffer.alloc(0)).toString('base64'),
   };
 }

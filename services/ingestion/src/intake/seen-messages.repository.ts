@@ -7,6 +7,8 @@ export interface Sighting {
   /** Where in the raw topic this copy sits; lets a redelivered record recognise its own earlier sighting. */
   partition: number;
   offset: string;
+  /** The event's index in a batch record; 0 for a single-event record. */
+  index: number;
 }
 
 /**
@@ -26,11 +28,11 @@ export class SeenMessagesRepository {
     if (sightings.length === 0) return new Set();
     const rows: Array<{ source_id: string; message_id: string }> = await this.dataSource.query(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) AS t(source_id, message_id, raw_partition, raw_offset)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::int[]) AS t(source_id, message_id, raw_partition, raw_offset, raw_index)
        ),
        inserted AS (
-         INSERT INTO seen_messages (source_id, message_id, raw_partition, raw_offset)
-         SELECT source_id, message_id, raw_partition, raw_offset FROM input
+         INSERT INTO seen_messages (source_id, message_id, raw_partition, raw_offset, raw_index)
+         SELECT source_id, message_id, raw_partition, raw_offset, raw_index FROM input
          ON CONFLICT (source_id, message_id) DO NOTHING
          RETURNING source_id, message_id
        )
@@ -38,8 +40,8 @@ export class SeenMessagesRepository {
        UNION
        SELECT s.source_id, s.message_id FROM seen_messages s
          JOIN input i ON i.source_id = s.source_id AND i.message_id = s.message_id
-                     AND i.raw_partition = s.raw_partition AND i.raw_offset = s.raw_offset`,
-      [sightings.map((s) => s.sourceId), sightings.map((s) => s.messageId), sightings.map((s) => s.partition), sightings.map((s) => s.offset)],
+                     AND i.raw_partition = s.raw_partition AND i.raw_offset = s.raw_offset AND i.raw_index = s.raw_index`,
+      [sightings.map((s) => s.sourceId), sightings.map((s) => s.messageId), sightings.map((s) => s.partition), sightings.map((s) => s.offset), sightings.map((s) => s.index)],
     );
     return new Set(rows.map((row) => sightingKey(row.source_id, row.message_id)));
   }

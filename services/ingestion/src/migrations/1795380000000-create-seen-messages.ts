@@ -14,6 +14,7 @@ export class CreateSeenMessages1795380000000 implements MigrationInterface {
         message_id    text        NOT NULL,
         raw_partition integer     NOT NULL,
         raw_offset    bigint      NOT NULL,
+        raw_index     integer     NOT NULL,
         first_seen_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (source_id, message_id)
       )`);
