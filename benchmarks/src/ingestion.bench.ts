@@ -6,6 +6,7 @@ import autocannon from 'autocannon';
 import { ALL_TOPICS, Topics } from '@kairos/contracts';
 import { connectKafka, ensureTopics, RecordProducer } from '@kairos/kafka';
 import { freePort, startLocalStack } from '@kairos/local-stack';
+import { pacedLoad } from './paced-load';
 import { measurePassthrough } from './passthrough';
 import { runBenchmark, writeReport } from './report';
 
@@ -15,7 +16,8 @@ import { runBenchmark, writeReport } from './report';
  * 2. the intake: BENCH_INTAKE_RECORDS (200,000) Segment events of ~500 bytes already on the raw topic, then the
  *    ingestion service (its own process) started; records/s from raw to accepted, and the ratio to the ceiling;
  * 3. the HTTP collector: autocannon posting /v1/batch (100 events a request) for BENCH_HTTP_SECONDS (20) over
- *    BENCH_HTTP_CONNECTIONS (20); events/s durably in Kafka and request latency.
+ *    BENCH_HTTP_CONNECTIONS (20) for the most events/s durably in Kafka; then BENCH_PACED_EVENTS (20,000) events/s
+ *    as evenly spaced requests for the latency at that rate (paced-load.ts).
  * Each is measured in a service process of its own role (INGESTION_ROLE=intake, then collector), as they scale in
  * production; on two cores a process running both would halve each.
  */
@@ -126,18 +128,17 @@ runBenchmark(async () => {
         `latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`,
     );
 
-    const pacedRequests = Math.max(1, Math.floor(okRequests / HTTP_SECONDS / 2));
-    console.log(`collector, paced: ${pacedRequests * 100} events/s (half the maximum) for ${HTTP_SECONDS} s`);
-    const paced = await autocannon({
+    // The target load, evenly spaced: 20,000 events/s as 200 requests of 100 events.
+    const pacedEvents = Number(process.env['BENCH_PACED_EVENTS'] ?? 20_000);
+    console.log(`collector, paced: ${pacedEvents.toLocaleString()} events/s evenly spaced for ${HTTP_SECONDS} s`);
+    const paced = await pacedLoad({
       url: `http://127.0.0.1:${collectorPort}/v1/batch`,
-      method: 'POST',
-      connections: HTTP_CONNECTIONS,
-      overallRate: pacedRequests,
-      duration: HTTP_SECONDS,
       headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}` },
       body,
+      requestsPerSecond: pacedEvents / 100,
+      seconds: HTTP_SECONDS,
     });
-    console.log(`  latency p50 ${paced.latency.p50} ms, p99 ${paced.latency.p99} ms (${paced.non2xx} non-2xx)`);
+    console.log(`  ${paced.ok} of ${paced.requests} requests answered 200; latency p50 ${paced.latencyMs.p50} ms, p99 ${paced.latencyMs.p99} ms, max ${paced.latencyMs.max} ms`);
 
     writeReport('ingestion', {
       ceiling,
@@ -152,11 +153,7 @@ runBenchmark(async () => {
           non2xx: result.non2xx,
           latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
         },
-        paced: {
-          eventsPerSecond: pacedRequests * 100,
-          non2xx: paced.non2xx,
-          latencyMs: { p50: paced.latency.p50, p90: paced.latency.p90, p99: paced.latency.p99, max: paced.latency.max },
-        },
+        paced: { eventsPerSecond: pacedEvents, evenlySpaced: true, ...paced },
         ratioToPassthrough: Number((httpEventsPerSecond / ceiling.passthroughRecordsPerSecond).toFixed(3)),
       },
     });
