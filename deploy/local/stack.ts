@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ALL_TOPICS } from '@kairos/contracts';
+import { ALL_TOPICS, deadLetterTopic } from '@kairos/contracts';
 import { connectKafka, ensureTopics } from '@kairos/kafka';
 import { LocalStack, startLocalStack, StackPurpose } from '@kairos/local-stack';
 import { startDemoTraffic } from './demo-traffic';
@@ -73,7 +73,8 @@ async function main(): Promise<void> {
         KAFKA_TOPIC_PARTITIONS: process.env['KAFKA_TOPIC_PARTITIONS'] ?? '3',
       };
       // Created once here, so five services starting together do not race to create them.
-      const created = await ensureTopics(connectKafka({ brokers: stack.kafkaBrokers, clientId: 'kairos-stack' }), ALL_TOPICS, {
+      const topics = [...ALL_TOPICS, ...SERVICES.map((service) => deadLetterTopic(`kairos-${service.name}`))];
+      const created = await ensureTopics(connectKafka({ brokers: stack.kafkaBrokers, clientId: 'kairos-stack' }), topics, {
         partitions: Number(env.KAFKA_TOPIC_PARTITIONS),
       });
       if (created.length > 0) say(`created ${created.length} topics`);

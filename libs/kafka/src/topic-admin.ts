@@ -1,5 +1,5 @@
 import { TopicSpec } from '@kairos/contracts';
-import { Kafka } from 'kafkajs';
+import { Admin, Kafka } from 'kafkajs';
 
 export interface EnsureTopicsOptions {
   replicationFactor?: number;
@@ -21,7 +21,7 @@ export async function ensureTopics(kafka: Kafka, topics: readonly TopicSpec[], o
     if (missing.length === 0) return [];
     try {
       await admin.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         topics: missing.map((topic) => ({
           topic: topic.name,
           numPartitions: options.partitions ?? topic.partitions,
@@ -36,12 +36,32 @@ export async function ensureTopics(kafka: Kafka, topics: readonly TopicSpec[], o
       // Another instance created some of them at the same moment; that is the state we want.
       if (!isAlreadyExists(error)) throw error;
     }
-    // Leaders may still be moving in; metadata for every partition must be served before anyone produces.
-    await admin.fetchTopicMetadata({ topics: missing.map((topic) => topic.name) });
+    await untilLeadersElected(admin, missing.map((topic) => topic.name));
     return missing.map((topic) => topic.name);
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * Right after creation a broker can still answer "does not host this topic-partition" for a while; producing or
+ * subscribing then fails. Polls metadata until every partition of every topic has a leader (30 s at most).
+ */
+async function untilLeadersElected(admin: Admin, topics: string[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let problem = 'no metadata yet';
+  while (Date.now() < deadline) {
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      const leaderless = metadata.topics.filter((topic) => topic.partitions.length === 0 || topic.partitions.some((partition) => partition.leader < 0));
+      if (leaderless.length === 0) return;
+      problem = `no leader yet for ${leaderless.map((topic) => topic.name).join(', ')}`;
+    } catch (error) {
+      problem = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`topics not ready after 30 s: ${problem}`);
 }
 
 function isAlreadyExists(error: unknown): boolean {
