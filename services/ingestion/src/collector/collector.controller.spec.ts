@@ -17,11 +17,14 @@ class FakeEventLog {
   pendingBytes = 0;
   failWith: Error | undefined;
   raw: unknown[] = [];
+  rejected: unknown[] = [];
   async appendRaw(records: unknown[]): Promise<void> {
     if (this.failWith) throw this.failWith;
     this.raw.push(...records);
   }
-  async appendRejected(): Promise<void> {}
+  async appendRejected(events: unknown[]): Promise<void> {
+    this.rejected.push(...events);
+  }
 }
 
 describe('CollectorController (Fastify in process, fake event log)', () => {
