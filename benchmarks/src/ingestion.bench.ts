@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { ALL_TOPICS, Topics } from '@kairos/contracts';
 import { connectKafka, ensureTopics, RecordProducer } from '@kairos/kafka';
-import { freePort, startLocalStack } from '@kairos/local-stack';
+import { freePort, startLocalStack, stopChild, waitUntilHealthy } from '@kairos/local-stack';
 import { pacedLoad } from './paced-load';
 import { measurePassthrough } from './passthrough';
 import { runBenchmark, writeReport } from './report';
@@ -86,17 +86,10 @@ runBenchmark(async () => {
         },
       });
       stopService = async () => {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
         stopService = undefined;
+        await stopChild(child, 30_000);
       };
-      for (;;) {
-        if (child.exitCode !== null) throw new Error(`the ${role} service exited with ${child.exitCode}`);
-        const ready = await fetch(`http://127.0.0.1:${healthPort}/health/ready`).then((response) => response.ok, () => false);
-        if (ready) return;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await waitUntilHealthy(`the ${role} service`, child, healthPort);
     };
     const acceptedCount = async () => (await admin.fetchTopicOffsets(Topics.accepted.name)).reduce((sum, partition) => sum + Number(partition.high), 0);
     await startService('intake');

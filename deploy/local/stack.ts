@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ALL_TOPICS, deadLetterTopic } from '@kairos/contracts';
 import { connectKafka, ensureTopics } from '@kairos/kafka';
-import { LocalStack, startLocalStack, StackPurpose } from '@kairos/local-stack';
+import { LocalStack, startLocalStack, StackPurpose, stopChild, waitUntilHealthy } from '@kairos/local-stack';
 import { startDemoTraffic } from './demo-traffic';
 
 /**
@@ -36,9 +36,14 @@ const json = args.has('--json');
 const say = (line: string) => (json ? process.stderr.write(`${line}\n`) : console.log(line));
 const root = join(__dirname, '..', '..');
 
+// Whoever started us may be gone (a crashed test runner) and its pipes with it; a log line must not then kill the
+// stack halfway through stopping Kafka and PostgreSQL.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+
 async function main(): Promise<void> {
   const begun = Date.now();
   let stack: LocalStack | undefined;
+  let starting: Promise<LocalStack> | undefined;
   const services: ServiceProcess[] = [];
   let stopDemo: (() => Promise<void>) | undefined;
   let stopping = false;
@@ -48,8 +53,10 @@ async function main(): Promise<void> {
     stopping = true;
     say('stopping…');
     await stopDemo?.();
-    await Promise.all(services.map((service) => stopProcess(service.child)));
-    await stack?.stop();
+    await Promise.all(services.map((service) => stopChild(service.child, 30_000)));
+    // A stop during start-up waits for the start to finish, so nothing it launched is left running.
+    const started = stack ?? (await starting?.catch(() => undefined));
+    await started?.stop();
     say('stopped');
     process.exit(code);
   };
@@ -58,7 +65,8 @@ async function main(): Promise<void> {
 
   try {
     say(`starting the Kairos ${purpose} stack…`);
-    stack = await startLocalStack({ purpose, log: say });
+    starting = startLocalStack({ purpose, log: say });
+    stack = await starting;
     if (json) {
       process.stdout.write(`${JSON.stringify({ kafkaBrokers: stack.kafkaBrokers, databaseUrl: stack.databaseUrl, smtpUrl: stack.smtpUrl, inboxUrl: stack.inboxUrl })}\n`);
     }
@@ -95,7 +103,7 @@ async function main(): Promise<void> {
         });
         services.push({ name: service.name, healthPort, publicPort, child });
       }
-      await Promise.all(services.map((service) => waitForReady(service)));
+      await Promise.all(services.map((service) => waitUntilHealthy(service.name, service.child, service.healthPort)));
     }
 
     say('');
@@ -116,30 +124,6 @@ async function main(): Promise<void> {
     say(`failed: ${(error as Error).message}`);
     await shutdown(1);
   }
-}
-
-async function waitForReady(service: ServiceProcess): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (service.child.exitCode !== null) throw new Error(`${service.name} exited during start-up`);
-    try {
-      const response = await fetch(`http://127.0.0.1:${service.healthPort}/health/ready`);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${service.name} not ready after 90 s`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 void main();

@@ -82,7 +82,9 @@ export class RecordProducer {
 
   /** Sends records (in as few requests as the size cap allows) and resolves when the broker acknowledged all of them. */
   async send(topic: string, records: OutgoingRecord[], parent?: Context): Promise<void> {
-    for (const chunk of chunkByBytes(records.map((record) => toMessage(record, parent)), this.maxRequestBytes, this.maxBatchRecords)) {
+    const messages = records.map((record) => toMessage(record, parent));
+    while (messages.length > 0) {
+      const chunk = messages.splice(0, countThatFits(messages, messageBytes, this.maxRequestBytes, this.maxBatchRecords));
       await this.request([{ topic, messages: chunk }]);
     }
   }
@@ -160,17 +162,9 @@ export class RecordProducer {
     }
   }
 
-  /** The next queued records that fit one request. A single record larger than the cap goes alone (and may fail). */
+  /** The next queued records that fit one request. */
   private takeBatch(): Pending[] {
-    let bytes = 0;
-    let count = 0;
-    while (count < this.queue.length && count < this.maxBatchRecords) {
-      const next = this.queue[count].bytes;
-      if (count > 0 && bytes + next > this.maxRequestBytes) break;
-      bytes += next;
-      count++;
-    }
-    return this.queue.splice(0, count);
+    return this.queue.splice(0, countThatFits(this.queue, (pending) => pending.bytes, this.maxRequestBytes, this.maxBatchRecords));
   }
 
   private request(topicMessages: Array<{ topic: string; messages: Message[] }>): Promise<void> {
@@ -203,22 +197,17 @@ export class RecordProducer {
 /** Per-record framing in a record batch, roughly: length, attributes, deltas, key/value lengths, header count. */
 const RECORD_OVERHEAD = 32;
 
-function chunkByBytes(messages: Message[], maxBytes: number, maxRecords: number): Message[][] {
-  const chunks: Message[][] = [];
-  let current: Message[] = [];
+/** How many leading items fit one request; at least one, so a record larger than the cap goes alone (and may fail). */
+function countThatFits<T>(items: readonly T[], sizeOf: (item: T) => number, maxBytes: number, maxRecords: number): number {
   let bytes = 0;
-  for (const message of messages) {
-    const size = messageBytes(message);
-    if (current.length > 0 && (bytes + size > maxBytes || current.length >= maxRecords)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(message);
-    bytes += size;
+  let count = 0;
+  while (count < items.length && count < maxRecords) {
+    const next = sizeOf(items[count]);
+    if (count > 0 && bytes + next > maxBytes) break;
+    bytes += next;
+    count++;
   }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  return count;
 }
 
 function toMessage(record: OutgoingRecord, parent?: Context): Message {

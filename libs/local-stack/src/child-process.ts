@@ -33,3 +33,15 @@ export function killStale(pid: number | undefined): void {
     // already gone
   }
 }
+
+/** Polls a child service's readiness endpoint until it answers 200; fails if the child exits first or time runs out. */
+export async function waitUntilHealthy(name: string, child: ChildProcess, healthPort: number, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} during start-up`);
+    const ready = await fetch(`http://127.0.0.1:${healthPort}/health/ready`).then((response) => response.ok, () => false);
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error(`${name} not ready after ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -5,3 +5,4 @@ export { startEmbeddedDatabase } from './embedded-database';
 export { startSmtpSink } from './smtp-sink';
 export type { StoredMessage } from './smtp-sink';
 export { freePort } from './ports';
+export { stopChild, waitUntilHealthy } from './child-process';

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedDatabase } from './embedded-database';
@@ -102,6 +103,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const stop = async () => {
     await Promise.allSettled(stops.splice(0).map((stopOne) => stopOne()));
+    // Throw-away data goes whole, mail and logs included, so test runs leave nothing in the temp folder.
+    if (fresh) rmSync(root, { recursive: true, force: true });
   };
   const results = await Promise.allSettled([kafka(), postgres(), smtp()]);
   const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');

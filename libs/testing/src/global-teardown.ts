@@ -1,4 +1,7 @@
-/** Stops the stack global-setup started: SIGTERM lets it stop Kafka and PostgreSQL and remove their data. */
+/**
+ * Stops the stack global-setup started: SIGTERM lets it stop Kafka and PostgreSQL and remove their data.
+ * Jest loads this file with Node's own require, where the @kairos/* aliases do not resolve, so it imports nothing.
+ */
 export default async function globalTeardown(): Promise<void> {
   const child = globalThis.__KAIROS_STACK__;
   if (!child || child.exitCode !== null) return;
