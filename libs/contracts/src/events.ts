@@ -1,13 +1,35 @@
 import segmentEventSchema from '../schemas/segment-event.v1.schema.json';
 import acceptedEventSchema from '../schemas/accepted-event.v1.schema.json';
 import rejectedEventSchema from '../schemas/rejected-event.v1.schema.json';
+import identifierSchema from '../schemas/identifier.v1.schema.json';
+import resolvedEventSchema from '../schemas/resolved-event.v1.schema.json';
+import profileMergeSchema from '../schemas/profile-merge.v1.schema.json';
+import erasureRequestSchema from '../schemas/erasure-request.v1.schema.json';
+import profileErasureSchema from '../schemas/profile-erasure.v1.schema.json';
+import suppressedIdentifierSchema from '../schemas/suppressed-identifier.v1.schema.json';
 
-export const EVENT_SCHEMAS: readonly object[] = [segmentEventSchema, acceptedEventSchema, rejectedEventSchema];
+export const EVENT_SCHEMAS: readonly object[] = [
+  segmentEventSchema,
+  acceptedEventSchema,
+  rejectedEventSchema,
+  identifierSchema,
+  resolvedEventSchema,
+  profileMergeSchema,
+  erasureRequestSchema,
+  profileErasureSchema,
+  suppressedIdentifierSchema,
+];
 
 export const SchemaIds = {
   segmentEvent: 'kairos:segment-event.v1',
   acceptedEvent: 'kairos:accepted-event.v1',
   rejectedEvent: 'kairos:rejected-event.v1',
+  identifier: 'kairos:identifier.v1',
+  resolvedEvent: 'kairos:resolved-event.v1',
+  profileMerge: 'kairos:profile-merge.v1',
+  erasureRequest: 'kairos:erasure-request.v1',
+  profileErasure: 'kairos:profile-erasure.v1',
+  suppressedIdentifier: 'kairos:suppressed-identifier.v1',
 } as const;
 
 export type SegmentEventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';

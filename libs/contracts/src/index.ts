@@ -3,3 +3,4 @@ export * from './topics';
 export * from './dead-letter';
 export * from './schema-validator';
 export * from './events';
+export * from './identity';
