@@ -24,7 +24,7 @@ interface ServiceProcess {
 
 const SERVICES = [
   { name: 'ingestion', healthPort: 9101, publicVariable: 'COLLECTOR_PORT', publicPort: 8080 },
-  { name: 'identity', healthPort: 9102 },
+  { name: 'identity', healthPort: 9102, publicVariable: 'IDENTITY_API_PORT', publicPort: 8081 },
   { name: 'segmentation', healthPort: 9103 },
   { name: 'triggers', healthPort: 9104 },
   { name: 'dispatch', healthPort: 9105, publicVariable: 'DISPATCH_PORT', publicPort: 8083 },

@@ -4,10 +4,12 @@ import { integer, oneOf, port, text } from './variables';
 export const kafkaVariables = {
   KAFKA_BROKERS: text({ description: 'Comma-separated bootstrap brokers', default: '127.0.0.1:9092' }),
   KAFKA_CLIENT_ID: text({ description: 'Client id prefix; defaults to the service name', optional: true }),
+  KAFKA_GROUP_ID: text({ description: 'Consumer group; defaults to kairos-<service> (a replay into a fresh schema uses a fresh group)', optional: true }),
 };
 
 export const databaseVariables = {
   DATABASE_URL: text({ description: 'PostgreSQL connection URL', default: 'postgres://postgres:postgres@127.0.0.1:5433/kairos' }),
+  DATABASE_SCHEMA: text({ description: "The service's own schema; defaults to the service name", optional: true }),
 };
 
 export const telemetryVariables = {

@@ -58,8 +58,9 @@ class MemoryStore {
   }
 
   private write(changes: GraphChanges): void {
-    for (const { id, survivorId } of changes.mergedAway) {
-      this.profiles.set(id, { ...this.profiles.get(id)!, mergedInto: survivorId });
+    for (const { survivorId, ...row } of changes.mergedAway) {
+      this.profiles.set(row.id, { ...row, mergedInto: survivorId });
+      const id = row.id;
       for (const owners of this.links.values()) owners.delete(id);
     }
     for (const { identifierCount: _count, ...row } of changes.profiles) this.profiles.set(row.id, row);
@@ -102,7 +103,7 @@ describe('IdentityGraph', () => {
     expect(login.profileId).toBe(known.profileId);
     expect(login.resolution.mergedProfileIds).toEqual([newDevice.profileId]);
     expect(login.merges).toEqual([
-      expect.objectContaining({ loserId: newDevice.profileId, survivorId: known.profileId, reason: 'shared_identifier', identifiers: [anon('laptop-a')] }),
+      expect.objectContaining({ loserId: newDevice.profileId, survivorId: known.profileId, reason: 'shared_identifier', identifiers: [user('u1'), anon('laptop-a')] }),
     ]);
     expect(graph.snapshot()).toEqual({ [known.profileId]: ['anonymous_id:laptop-a', 'anonymous_id:phone-a', 'user_id:u1'] });
     expect(graph.profiles.get(newDevice.profileId)?.mergedInto).toBe(known.profileId);

@@ -42,8 +42,8 @@ export interface GraphChanges {
   profiles: Array<Omit<ProfileState, 'links'> & { identifierCount: number }>;
   /** Links created or changed (moved by a merge, lastSeenAt), with their profile. */
   links: Array<LinkState & { profileId: string }>;
-  /** Profiles merged away: their rows point at the survivor, their links are gone. */
-  mergedAway: Array<{ id: string; survivorId: string }>;
+  /** Profiles merged away (also those founded and merged within the same batch): their rows point at the survivor, their links are gone. */
+  mergedAway: Array<Omit<ProfileState, 'links'> & { survivorId: string }>;
   merges: ProfileMerge[];
 }
 
@@ -74,7 +74,7 @@ export class IdentityGraph {
   private readonly index = new Map<string, string[]>();
   private changedProfiles = new Set<string>();
   private changedLinks = new Map<string, Set<string>>();
-  private mergedAway = new Map<string, string>();
+  private mergedAway = new Map<string, Omit<ProfileState, 'links'> & { survivorId: string }>();
   private merges: ProfileMerge[] = [];
 
   constructor(
@@ -144,9 +144,10 @@ export class IdentityGraph {
       candidates = this.candidatesFor(active);
       const refusal = this.refusal(candidates, active, observation.at);
       if (!refusal) break;
-      const weakestType = this.rules.weakestFirst(active)[0]!;
-      const index = active.map((identifier) => identifier.type).lastIndexOf(weakestType);
-      demoted.push({ identifier: active.splice(index, 1)[0]!, reason: refusal });
+      const [weakestType] = this.rules.weakestFirst(active);
+      const index = active.map((identifier) => identifier.type).lastIndexOf(weakestType ?? '');
+      const [weakest] = active.splice(index, 1);
+      if (weakest) demoted.push({ identifier: weakest, reason: refusal });
     }
 
     const merges: ProfileMerge[] = [];
@@ -155,15 +156,15 @@ export class IdentityGraph {
       // Nothing may match on its own: the event belongs to whoever last used its strongest identifier (a shared
       // device's anonymous page view goes to the customer who used the device last); failing that, to a new profile.
       profile = this.lastUserOf(demoted.map((demotion) => demotion.identifier)) ?? this.found(observation);
-    } else if (candidates.length === 0) {
+    } else if (!candidates[0]) {
       profile = this.found(observation);
     } else {
-      const [oldest] = candidates;
-      if (before(observation, oldest!)) {
+      const oldest = candidates[0];
+      if (before(observation, oldest)) {
         profile = this.found(observation);
         for (const loser of candidates) merges.push(this.merge(loser, profile, observation, 'earlier_event', active));
       } else {
-        profile = oldest!;
+        profile = oldest;
         for (const loser of candidates.slice(1)) merges.push(this.merge(loser, profile, observation, 'shared_identifier', active));
       }
     }
@@ -201,9 +202,12 @@ export class IdentityGraph {
       links: [...this.changedLinks].flatMap(([profileId, keys]) => {
         const profile = this.profiles.get(profileId);
         if (!profile) return [];
-        return [...keys].map((key) => ({ ...profile.links.get(key)!, profileId }));
+        return [...keys].flatMap((key) => {
+          const link = profile.links.get(key);
+          return link ? [{ ...link, profileId }] : [];
+        });
       }),
-      mergedAway: [...this.mergedAway].map(([id, survivorId]) => ({ id, survivorId })),
+      mergedAway: [...this.mergedAway.values()],
       merges: this.merges,
     };
     this.changedProfiles = new Set();
@@ -300,7 +304,8 @@ export class IdentityGraph {
       for (const identifier of identifiers.filter((candidate) => candidate.type === type)) {
         const key = identifierKey(identifier);
         const users = this.linkedProfiles(identifier).map((id) => this.loaded(id));
-        users.sort((a, b) => b.links.get(key)!.lastSeenAt - a.links.get(key)!.lastSeenAt || (a.id < b.id ? -1 : 1));
+        const lastSeen = (profile: ProfileState) => profile.links.get(key)?.lastSeenAt ?? 0;
+        users.sort((a, b) => lastSeen(b) - lastSeen(a) || (a.id < b.id ? -1 : 1));
         if (users[0]) return users[0];
       }
     }
@@ -337,6 +342,8 @@ export class IdentityGraph {
   }
 
   private merge(loser: ProfileState, survivor: ProfileState, observation: Observation, reason: ProfileMerge['reason'], bridge: readonly Identifier[]): ProfileMerge {
+    const loserKeys = new Set(loser.links.keys());
+    const survivorKeys = new Set(survivor.links.keys());
     for (const [key, link] of loser.links) {
       const kept = survivor.links.get(key);
       if (kept) {
@@ -354,15 +361,16 @@ export class IdentityGraph {
     this.changedProfiles.delete(loser.id);
     this.changedLinks.delete(loser.id);
     this.changedProfiles.add(survivor.id);
-    this.mergedAway.set(loser.id, survivor.id);
-    for (const [id, survivorId] of this.mergedAway) if (survivorId === loser.id) this.mergedAway.set(id, survivor.id);
+    const { links: _links, ...row } = loser;
+    this.mergedAway.set(loser.id, { ...row, survivorId: survivor.id });
+    for (const away of this.mergedAway.values()) if (away.survivorId === loser.id) away.survivorId = survivor.id;
     const merge: ProfileMerge = {
       loserId: loser.id,
       survivorId: survivor.id,
       mergedAt: new Date(observation.at).toISOString(),
       messageId: observation.messageId,
       reason,
-      identifiers: reason === 'earlier_event' ? [...bridge] : bridge.filter((identifier) => loser.links.has(identifierKey(identifier))),
+      identifiers: reason === 'earlier_event' ? [...bridge] : bridge.filter((identifier) => loserKeys.has(identifierKey(identifier)) || survivorKeys.has(identifierKey(identifier))),
     };
     this.merges.push(merge);
     return merge;

@@ -88,8 +88,6 @@ export function exceedsLimit(times: readonly number[], rule: Pick<IdentityRule, 
   if (times.length <= rule.limit) return false;
   if (rule.windowMs === undefined) return true;
   const sorted = [...times].sort((a, b) => a - b);
-  for (let end = rule.limit; end < sorted.length; end++) {
-    if (sorted[end]! - sorted[end - rule.limit]! < rule.windowMs) return true;
-  }
-  return false;
+  // limit + 1 values within one span: the value `limit` places after another is less than a window later.
+  return sorted.some((time, end) => end >= rule.limit && time - (sorted[end - rule.limit] ?? time) < (rule.windowMs ?? 0));
 }

@@ -236,7 +236,7 @@ export class BatchConsumer {
   }
 }
 
-function toConsumedRecord(topic: string, partition: number, message: KafkaMessage): ConsumedRecord {
+export function toConsumedRecord(topic: string, partition: number, message: KafkaMessage): ConsumedRecord {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(message.headers ?? {})) {
     if (value === undefined) continue;

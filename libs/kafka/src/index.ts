@@ -8,3 +8,4 @@ export * from './topic-admin';
 export * from './trace-headers';
 export { kafkaMetrics } from './kafka-metrics';
 export * from './nest/kafka-batch.transport';
+export * from './topic-snapshot';

@@ -20,3 +20,6 @@ export function connectKafka(settings: KafkaConnectionSettings): Kafka {
     connectionTimeout: 3_000,
   });
 }
+
+/** The connection type, for code outside this library that hands a connection on (kafkajs stays wrapped here). */
+export type KafkaClient = Kafka;

@@ -68,3 +68,15 @@ function isAlreadyExists(error: unknown): boolean {
   const errors = (error as { errors?: Array<{ type?: string }> }).errors;
   return Array.isArray(errors) && errors.length > 0 && errors.every((entry) => entry.type === 'TOPIC_ALREADY_EXISTS');
 }
+
+/** How many partitions a topic has (0 when it does not exist). */
+export async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => ({ topics: [] }));
+    return metadata.topics[0]?.partitions.length ?? 0;
+  } finally {
+    await admin.disconnect();
+  }
+}

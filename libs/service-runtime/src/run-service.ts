@@ -16,8 +16,10 @@ export interface ServiceOptions {
   kafka: KafkaConnectionSettings;
   telemetry: Omit<TelemetryOptions, 'serviceName'>;
   healthPort: number;
-  /** Topics consumed; each needs exactly one @EventPattern handler. Consumer group: kairos-<name>. */
+  /** Topics consumed; each needs exactly one @EventPattern handler. */
   subscriptions?: readonly TopicSubscription[];
+  /** The consumer group; kairos-<name> unless said otherwise (a replay into a fresh store uses a fresh group). */
+  groupId?: string;
   /** Topics created at start-up when missing; the whole catalogue unless narrowed. */
   topics?: readonly TopicSpec[];
   topicPartitions?: number;
@@ -76,7 +78,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     undo.push(() => health.close());
 
     const kafka = connectKafka(options.kafka);
-    const groupId = `kairos-${options.name}`;
+    const groupId = options.groupId ?? `kairos-${options.name}`;
     const created = await ensureTopics(kafka, [...(options.topics ?? ALL_TOPICS), deadLetterTopic(groupId)], { partitions: options.topicPartitions });
     if (created.length > 0) logger.log(`created topics: ${created.join(', ')}`);
     const producer = new RecordProducer(kafka);

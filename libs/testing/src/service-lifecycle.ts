@@ -15,6 +15,7 @@ export async function serviceTestEnv(extra: Record<string, string> = {}): Promis
     HEALTH_PORT: String(await freePort()),
     COLLECTOR_PORT: String(await freePort()),
     DISPATCH_PORT: String(await freePort()),
+    IDENTITY_API_PORT: String(await freePort()),
     KAFKA_TOPIC_PARTITIONS: '2',
     TELEMETRY_EXPORTER: 'prometheus',
     LOG_LEVEL: 'warn',

@@ -10,7 +10,7 @@ export function startDispatch(env: NodeJS.ProcessEnv = process.env) {
     ...commonServiceOptions('dispatch', config),
     module: DispatchModule,
     http: { port: config.DISPATCH_PORT },
-    database: { url: config.DATABASE_URL, schema: 'dispatch', migrations: dispatchMigrations },
+    database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'dispatch', migrations: dispatchMigrations },
   });
 }
 

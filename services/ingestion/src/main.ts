@@ -30,7 +30,7 @@ export async function startIngestion(env: NodeJS.ProcessEnv = process.env) {
     // Gzipped batches are bounded after decompression by the collector; this bounds what is read at all.
     http: collector ? { port: config.COLLECTOR_PORT, bodyLimit: 5 * 1024 * 1024, bodyParser: false, configure: configureCollectorHttp } : undefined,
     // Only the intake keeps state (the seen messageIds); a collector-only replica needs no database.
-    database: intake ? { url: config.DATABASE_URL, schema: 'ingestion', migrations: ingestionMigrations } : undefined,
+    database: intake ? { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'ingestion', migrations: ingestionMigrations } : undefined,
     providers: [
       { provide: SourceRegistry, useValue: sources },
       { provide: INGESTION_SETTINGS, useValue: settings },

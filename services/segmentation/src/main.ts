@@ -9,7 +9,7 @@ export function startSegmentation(env: NodeJS.ProcessEnv = process.env) {
   return runService({
     ...commonServiceOptions('segmentation', config),
     module: SegmentationModule,
-    database: { url: config.DATABASE_URL, schema: 'segmentation', migrations: segmentationMigrations },
+    database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'segmentation', migrations: segmentationMigrations },
   });
 }
 

@@ -9,7 +9,7 @@ export function startTriggers(env: NodeJS.ProcessEnv = process.env) {
   return runService({
     ...commonServiceOptions('triggers', config),
     module: TriggersModule,
-    database: { url: config.DATABASE_URL, schema: 'triggers', migrations: triggersMigrations },
+    database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'triggers', migrations: triggersMigrations },
   });
 }
 

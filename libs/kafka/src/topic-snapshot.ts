@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka } from 'kafkajs';
+import { ConsumedRecord } from './record';
+import { toConsumedRecord } from './batch-consumer';
+
+/**
+ * Reads a topic from the beginning up to its end as of the call, and hands over every record in order per
+ * partition: how a service rebuilds a small table from a compacted topic at start-up (the suppression list).
+ * It uses a throwaway consumer group, removed afterwards, and commits nothing.
+ */
+export async function readTopicToEnd(kafka: Kafka, topic: string, onRecords: (records: ConsumedRecord[]) => Promise<void> | void, timeoutMs = 60_000): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const groupId = `kairos-snapshot-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const ends = new Map(offsets.map((partition) => [partition.partition, BigInt(partition.high)]));
+    const pending = new Set(offsets.filter((partition) => BigInt(partition.high) > BigInt(partition.low)).map((partition) => partition.partition));
+    if (pending.size === 0) return 0;
+    let read = 0;
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`reading ${topic} to its end took over ${timeoutMs} ms`)), timeoutMs);
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            const end = ends.get(batch.partition) ?? 0n;
+            const records = batch.messages.filter((message) => BigInt(message.offset) < end).map((message) => toConsumedRecord(batch.topic, batch.partition, message));
+            if (records.length > 0) await onRecords(records);
+            read += records.length;
+            // lastOffset() also covers the tail of a compacted partition, where offsets have gaps.
+            if (BigInt(batch.lastOffset()) + 1n >= end) pending.delete(batch.partition);
+            if (pending.size === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+    await done;
+    return read;
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
+  }
+}

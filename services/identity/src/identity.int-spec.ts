@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import { AcceptedEvent, ALL_TOPICS, deadLetterTopic, DeadLetterHeaders, ProfileErasure, ProfileMerge, ResolvedEvent, Topics } from '@kairos/contracts';
+import { ConsumedRecord, connectKafka, ensureTopics, partitionCount, RecordProducer } from '@kairos/kafka';
+import { RunningService } from '@kairos/service-runtime';
+import { readTopic, serviceTestEnv, testStack } from '@kairos/testing';
+import { Client } from 'pg';
+import { startIdentity } from './main';
+
+const json = <T>(record: ConsumedRecord): T => JSON.parse(record.value!.toString()) as T;
+const T0 = Date.parse('2026-03-02T08:00:00Z');
+
+describe('identity against the real stack', () => {
+  const { kafkaBrokers, databaseUrl } = testStack();
+  const kafka = connectKafka({ brokers: kafkaBrokers, clientId: 'identity-int-spec', logLevel: 'error' });
+  const producer = new RecordProducer(kafka);
+  const database = new Client({ connectionString: databaseUrl });
+  const run = randomUUID().slice(0, 8); // every identifier of this file carries it
+  const started: RunningService[] = [];
+  /** The erasure API of the first instance started on each schema. */
+  const apiPorts = new Map<string, string>();
+  let sequence = 0;
+
+  /** An accepted event as the intake writes it; identifiers are given as the intake normalises them. */
+  function accepted(identifiers: AcceptedEvent['identifiers'], minute: number, extra: Partial<AcceptedEvent> = {}): AcceptedEvent {
+    sequence += 1;
+    const at = new Date(T0 + minute * 60_000).toISOString();
+    return {
+      type: identifiers.userId ? 'identify' : 'page',
+      messageId: `${run}-m${sequence}`,
+      sourceId: 'test',
+      receivedAt: at,
+      timestamp: at,
+      ...(identifiers.userId ? { userId: identifiers.userId } : {}),
+      ...(identifiers.anonymousId ? { anonymousId: identifiers.anonymousId } : {}),
+      ...(identifiers.email ? { traits: { email: identifiers.email } } : {}),
+      identifiers,
+      ...extra,
+    };
+  }
+  const id = (name: string) => `${name}-${run}`;
+
+  async function send(events: AcceptedEvent[], partition?: number): Promise<void> {
+    await producer.send(
+      Topics.accepted.name,
+      events.map((event) => ({ key: event.identifiers.userId ?? event.identifiers.anonymousId ?? event.messageId, value: JSON.stringify(event), ...(partition === undefined ? {} : { partition }) })),
+    );
+  }
+
+  async function startInstance(schema: string, group: string): Promise<{ service: RunningService }> {
+    const env = await serviceTestEnv({ DATABASE_SCHEMA: schema, KAFKA_GROUP_ID: group });
+    const service = await startIdentity(env);
+    started.push(service);
+    if (!apiPorts.has(schema)) apiPorts.set(schema, env['IDENTITY_API_PORT']!);
+    return { service };
+  }
+
+  /** profile id -> its identifiers, for the profiles holding identifiers of this run. */
+  async function graphOf(schema: string, runTag = run): Promise<Record<string, string[]>> {
+    const { rows } = await database.query<{ profile_id: string; identifiers: string[] }>(
+      `SELECT profile_id, array_agg(identifier ORDER BY identifier) AS identifiers FROM "${schema}".links
+       WHERE profile_id IN (SELECT profile_id FROM "${schema}".links WHERE identifier LIKE $1)
+       GROUP BY profile_id ORDER BY profile_id`,
+      [`%${runTag}%`],
+    );
+    return Object.fromEntries(rows.map((row) => [row.profile_id, row.identifiers]));
+  }
+
+  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe().catch(() => undefined);
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** A marker event on every partition: once each is resolved, everything before it on its partition was too. */
+  async function sendMarkers(tag: string): Promise<string[]> {
+    const partitions = await partitionCount(kafka, Topics.accepted.name);
+    const markers: string[] = [];
+    for (let partition = 0; partition < partitions; partition++) {
+      const marker = accepted({ anonymousId: `marker-${tag}-${partition}-${run}` }, 0);
+      markers.push(`anonymous_id:${marker.identifiers.anonymousId}`);
+      await send([marker], partition);
+    }
+    return markers;
+  }
+
+  const caughtUp = (schema: string, markers: string[]) =>
+    waitFor(`${schema} to resolve its markers`, async () => {
+      const { rows } = await database.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".links WHERE identifier = ANY($1)`, [markers]);
+      return Number(rows[0]!.n) === markers.length ? true : undefined;
+    });
+
+  beforeAll(async () => {
+    // The test writes before any instance started (which would create the topics).
+    await ensureTopics(kafka, ALL_TOPICS, { partitions: 2 });
+    await producer.connect();
+    await database.connect();
+  });
+  afterAll(async () => {
+    await Promise.all(started.map((service) => service.stop()));
+    await producer.disconnect();
+    await database.end();
+  });
+
+  it('re-keys events by profile onto the resolved topic and publishes the merge of two journeys joined by an e-mail', async () => {
+    await startInstance(`identity_a_${run}`, `kairos-identity-a-${run}`);
+    const events = [
+      accepted({ anonymousId: id('laptop') }, 0),
+      accepted({ anonymousId: id('phone') }, 1),
+      accepted({ anonymousId: id('laptop'), email: `anna-${run}@example.ch` }, 2),
+      accepted({ anonymousId: id('phone'), email: `anna-${run}@example.ch` }, 3),
+      accepted({ userId: id('anna'), anonymousId: id('phone') }, 4),
+    ];
+    // One browser's events, in order on one partition (as the collector keeps one request's batch).
+    await send(events, 0);
+    const messageIds = new Set(events.map((event) => event.messageId));
+    const records = await readTopic(kafkaBrokers, Topics.resolved.name, 5, 60_000, (record) => messageIds.has(json<ResolvedEvent>(record).messageId));
+    const resolved = records.map((record) => ({ key: record.key!.toString(), event: json<ResolvedEvent>(record) }));
+
+    const laptop = resolved.find(({ event }) => event.messageId === events[0]!.messageId)!.event.profileId;
+    const phone = resolved.find(({ event }) => event.messageId === events[1]!.messageId)!.event.profileId;
+    expect(phone).not.toBe(laptop);
+    for (const { key, event } of resolved) expect(key).toBe(event.profileId);
+    const join = resolved.find(({ event }) => event.messageId === events[3]!.messageId)!.event;
+    expect(join.profileId).toBe(laptop); // the older profile survives
+    expect(join.resolution.mergedProfileIds).toEqual([phone]);
+    expect(resolved.find(({ event }) => event.messageId === events[4]!.messageId)!.event).toMatchObject({
+      profileId: laptop,
+      resolution: { linked: [{ type: 'user_id', value: id('anna') }] },
+    });
+
+    const [merge] = await readTopic(kafkaBrokers, Topics.merges.name, 1, 30_000, (record) => record.key?.toString() === phone && record.value !== null);
+    expect(json<ProfileMerge>(merge!)).toMatchObject({ loserId: phone, survivorId: laptop, reason: 'shared_identifier', identifiers: [{ type: 'anonymous_id', value: id('phone') }, { type: 'email', value: `anna-${run}@example.ch` }] });
+    expect(await graphOf(`identity_a_${run}`)).toEqual({
+      [laptop]: [`anonymous_id:${id('laptop')}`, `anonymous_id:${id('phone')}`, `email:anna-${run}@example.ch`, `user_id:${id('anna')}`],
+    });
+  });
+
+  it('resolves a replayed messageId to the same profile and dead-letters an event with no usable identifier', async () => {
+    const event = accepted({ userId: id('replayed') }, 10);
+    const blocked = accepted({ anonymousId: 'anonymous' }, 11, { messageId: `${run}-blocked` });
+    await send([event, blocked, event]);
+    const records = await readTopic(kafkaBrokers, Topics.resolved.name, 2, 60_000, (record) => json<ResolvedEvent>(record).messageId === event.messageId);
+    expect(new Set(records.map((record) => json<ResolvedEvent>(record).profileId)).size).toBe(1);
+    const [dead] = await readTopic(kafkaBrokers, deadLetterTopic(`kairos-identity-a-${run}`).name, 1, 30_000, (record) => record.value?.toString().includes(`${run}-blocked`) ?? false);
+    expect(dead!.headers[DeadLetterHeaders.reason]).toBe('rejected');
+    expect(dead!.headers[DeadLetterHeaders.detail]).toContain('anonymous_id "anonymous" (blocked)');
+  });
+
+  it('erases the whole component of a bridge identifier, keeps it erased, and a replay into an empty database does not resurrect it', async () => {
+    const schema = `identity_a_${run}`;
+    const email = `bridge-${run}@example.ch`;
+    await send([
+      accepted({ anonymousId: id('web') }, 20),
+      accepted({ anonymousId: id('app') }, 21),
+      accepted({ anonymousId: id('web'), email }, 22),
+      accepted({ anonymousId: id('app'), email: ` Bridge-${run}@Example.CH ` }, 23, { identifiers: { anonymousId: id('app'), email } }),
+    ]);
+    const profile = await waitFor('the bridged profile', async () => {
+      const graph = await graphOf(schema, `bridge-${run}`);
+      const entry = Object.entries(graph).find(([, identifiers]) => identifiers.length === 3);
+      return entry?.[0];
+    });
+
+    const apiPort = apiPorts.get(schema)!;
+    const response = await fetch(`http://127.0.0.1:${apiPort}/internal/erasures`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ requestId: `erase-${run}`, identifier: { type: 'email', value: ` BRIDGE-${run}@example.ch` } }),
+    });
+    expect(response.status).toBe(200);
+    const result = (await response.json()) as { erasure: ProfileErasure };
+    expect(result.erasure.profileIds).toContain(profile);
+    expect(result.erasure.identifierCount).toBe(3);
+    expect(await graphOf(schema, `bridge-${run}`)).toEqual({});
+    const { rows } = await database.query(`SELECT * FROM "${schema}".profiles WHERE id = ANY($1::uuid[])`, [result.erasure.profileIds]);
+    expect(rows).toEqual([]);
+
+    const [erasure] = await readTopic(kafkaBrokers, Topics.erasures.name, 1, 30_000, (record) => json<ProfileErasure>(record).requestId === `erase-${run}`);
+    expect(json<ProfileErasure>(erasure!).profileIds).toEqual(result.erasure.profileIds);
+    const tombstones = await readTopic(kafkaBrokers, Topics.merges.name, result.erasure.profileIds.length, 30_000, (record) => record.value === null && result.erasure.profileIds.includes(record.key!.toString()));
+    expect(tombstones).toHaveLength(result.erasure.profileIds.length);
+
+    // Bad requests are refused with the reason; an unknown profile is a 404.
+    const bad = await fetch(`http://127.0.0.1:${apiPort}/internal/erasures`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"identifier":{"type":"email"}}' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toContain('invalid erasure request');
+    const unknown = await fetch(`http://127.0.0.1:${apiPort}/internal/erasures`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ profileId: randomUUID() }) });
+    expect(unknown.status).toBe(404);
+
+    // New events of the erased customer are dropped, not resolved into a new profile.
+    const afterwards = accepted({ anonymousId: id('web') }, 30);
+    const markers = await sendMarkers('after-erasure');
+    await send([afterwards]);
+    await caughtUp(schema, markers);
+    await caughtUp(schema, await sendMarkers('after-erasure-2'));
+    expect(await graphOf(schema, id('web'))).toEqual({});
+
+    // A replay of the whole accepted topic into an empty schema, with a fresh consumer group.
+    const replay = `identity_replay_${run}`;
+    await startInstance(replay, `kairos-identity-replay-${run}`);
+    await caughtUp(replay, await sendMarkers('replay'));
+    expect(await graphOf(replay, `bridge-${run}`)).toEqual({});
+    expect(await graphOf(replay, id('web'))).toEqual({});
+    expect(await graphOf(replay, id('app'))).toEqual({});
+    // ...while everything else of this run is back, with the same profile ids.
+    expect(await graphOf(replay, id('anna'))).toEqual(await graphOf(schema, id('anna')));
+  });
+
+  it('two instances in one consumer group, with a rebalance mid-stream, build exactly the graph one instance builds', async () => {
+    const stream = (half: number): AcceptedEvent[] => {
+      const events: AcceptedEvent[] = [];
+      for (let c = half * 60; c < (half + 1) * 60; c++) {
+        const minute = (c * 7) % 50;
+        events.push(accepted({ anonymousId: id(`c${c}-web`) }, minute));
+        events.push(accepted({ anonymousId: id(`c${c}-app`) }, minute + 1));
+        events.push(accepted({ anonymousId: id(`c${c}-web`), email: `c${c}-${run}@example.ch` }, minute + 2));
+        events.push(accepted({ userId: id(`c${c}`), anonymousId: id(`c${c}-app`) }, minute + 3));
+        events.push(accepted({ userId: id(`c${c}`), email: `c${c}-${run}@example.ch` }, minute + 4));
+        // A late page view, older than the profile it joins: processed after the others.
+        events.push(accepted({ anonymousId: id(`c${c}-app`) }, minute - 30));
+      }
+      return events;
+    };
+    const one = `identity_one_${run}`;
+    const two = `identity_two_${run}`;
+    await send(stream(0));
+    await startInstance(one, `kairos-identity-one-${run}`);
+    const first = await startInstance(two, `kairos-identity-two-${run}`);
+    const halfway = await sendMarkers('half');
+    await Promise.all([caughtUp(one, halfway), caughtUp(two, halfway)]);
+
+    // The second instance joins while the second half streams in: the group rebalances mid-stream.
+    const joining = startInstance(two, `kairos-identity-two-${run}`);
+    for (const chunk of chunks(stream(1), 30)) await send(chunk);
+    const second = await joining;
+    const end = await sendMarkers('end');
+    await Promise.all([caughtUp(one, end), caughtUp(two, end)]);
+
+    const expected = await graphOf(one);
+    expect(Object.keys(expected).length).toBeGreaterThanOrEqual(120);
+    expect(await graphOf(two)).toEqual(expected);
+    // Both instances of the group consumed accepted events (the lag map has an entry per partition it processed).
+    for (const instance of [first, second]) {
+      const partitions = [...(instance.service.transport.batchConsumer?.currentLag().keys() ?? [])].filter((key) => key.startsWith(Topics.accepted.name));
+      expect(partitions.length).toBeGreaterThan(0);
+    }
+  });
+
+});
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}
