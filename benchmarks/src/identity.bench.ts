@@ -1,0 +1,184 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { AcceptedEvent, ALL_TOPICS, Topics } from '@kairos/contracts';
+import { BatchConsumer, connectKafka, ensureTopics, rawDecoder, RecordProducer } from '@kairos/kafka';
+import { freePort, startLocalStack, stopChild, waitUntilHealthy } from '@kairos/local-stack';
+import { Client } from 'pg';
+import { measurePassthrough, percentile } from './passthrough';
+import { runBenchmark, writeReport } from './report';
+
+/**
+ * npm run bench:identity — in one run, on the real broker and PostgreSQL:
+ * 1. the passthrough ceiling (BENCH_CEILING_RECORDS, 200,000);
+ * 2. a graph of BENCH_IDENTIFIERS (1,000,000) identifiers seeded into the identity service's schema
+ *    (profiles of user_id + anonymous_id + email);
+ * 3. BENCH_IDENTITY_EVENTS (100,000) accepted events, 80% of known profiles, 15% new anonymous visitors, 5% logins
+ *    that merge such a visitor into a known profile, produced as fast as possible: resolutions/s through the
+ *    identity service (its own process), and its RSS at the end;
+ * 4. the same mix at BENCH_PACED_RATE (1,000) events/s for 10 s: per-event latency accepted -> resolved.
+ */
+
+const IDENTIFIERS = Number(process.env['BENCH_IDENTIFIERS'] ?? 1_000_000);
+const EVENTS = Number(process.env['BENCH_IDENTITY_EVENTS'] ?? 100_000);
+const PACED_RATE = Number(process.env['BENCH_PACED_RATE'] ?? 1_000);
+const PARTITIONS = 3;
+const ROOT = join(__dirname, '..', '..');
+const SCHEMA = 'identity_bench';
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+/** The mix: deterministic per index, so a run can be repeated. */
+function mixEvent(index: number, profiles: number, prefix: string): AcceptedEvent {
+  const slot = index % 100;
+  const known = 1 + ((index * 7919) % profiles);
+  const at = new Date(T0 + 86_400_000 + index).toISOString();
+  const base = { messageId: `${prefix}-${index}`, sourceId: 'bench', receivedAt: at, timestamp: at, properties: { product_id: `p-${index % 500}`, price: 79, currency: 'CHF' } };
+  if (slot < 80) return { ...base, type: 'track', event: 'Product Viewed', userId: `u${known}`, identifiers: { userId: `u${known}`, anonymousId: `a${known}` } };
+  if (slot < 95) return { ...base, type: 'page', anonymousId: `${prefix}-n${index}`, identifiers: { anonymousId: `${prefix}-n${index}` } };
+  // A login merging the visitor of 15 events earlier (slot 80..94 of this hundred) into a known customer.
+  const visitor = index - 15;
+  return { ...base, type: 'identify', userId: `u${known}`, identifiers: { userId: `u${known}`, anonymousId: `${prefix}-n${visitor}` } };
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+runBenchmark(async () => {
+  const stack = await startLocalStack({ purpose: 'test', env: { ...process.env, SMTP_URL: 'unused' }, log: console.log });
+  const kafka = connectKafka({ brokers: stack.kafkaBrokers, clientId: 'kairos-bench', logLevel: 'error' });
+  const admin = kafka.admin();
+  await admin.connect();
+  const database = new Client({ connectionString: stack.databaseUrl });
+  await database.connect();
+  let stopService: (() => Promise<void>) | undefined;
+  try {
+    const ceiling = await measurePassthrough({
+      brokers: stack.kafkaBrokers,
+      records: Number(process.env['BENCH_CEILING_RECORDS'] ?? 200_000),
+      partitions: PARTITIONS,
+      latencySeconds: 5,
+      log: console.log,
+    });
+    await ensureTopics(kafka, ALL_TOPICS, { partitions: PARTITIONS });
+
+    const healthPort = await freePort();
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'services', 'identity', 'src', 'main.ts')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: stack.kafkaBrokers,
+        DATABASE_URL: stack.databaseUrl,
+        DATABASE_SCHEMA: SCHEMA,
+        HEALTH_PORT: String(healthPort),
+        IDENTITY_API_PORT: String(await freePort()),
+        KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
+        LOG_LEVEL: 'warn',
+      },
+    });
+    stopService = async () => {
+      stopService = undefined;
+      await stopChild(child, 30_000);
+    };
+    await waitUntilHealthy('the identity service', child, healthPort);
+
+    const profiles = Math.floor(IDENTIFIERS / 3);
+    console.log(`seeding ${(profiles * 3).toLocaleString()} identifiers in ${profiles.toLocaleString()} profiles…`);
+    const seeded = performance.now();
+    await database.query(`SET search_path = ${SCHEMA}`);
+    await database.query(
+      `INSERT INTO profiles (id, origin_at_ms, origin_event_id, merge_count, identifier_count)
+       SELECT md5('p' || i)::uuid, $1, 'seed/' || i, 0, 3 FROM generate_series(1, $2::int) i`,
+      [T0, profiles],
+    );
+    for (const [type, value] of [['user_id', `'u' || i`], ['anonymous_id', `'a' || i`], ['email', `'c' || i || '@example.ch'`]] as const) {
+      await database.query(
+        `INSERT INTO links (identifier, profile_id, type, value, linked_at_ms, last_seen_at_ms)
+         SELECT '${type}:' || ${value}, md5('p' || i)::uuid, '${type}', ${value}, $1, $1 FROM generate_series(1, $2::int) i`,
+        [T0, profiles],
+      );
+    }
+    await database.query('ANALYZE profiles; ANALYZE links');
+    console.log(`  seeded in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);
+
+    const resolvedCount = async () => (await admin.fetchTopicOffsets(Topics.resolved.name)).reduce((sum, partition) => sum + Number(partition.high), 0);
+    const producer = new RecordProducer(kafka, { maxBatchRecords: 5_000, lingerMs: 5 });
+    await producer.connect();
+    const send = (event: AcceptedEvent) => producer.publish(Topics.accepted.name, { key: event.identifiers.userId ?? event.identifiers.anonymousId ?? null, value: JSON.stringify(event) });
+
+    console.log(`resolving ${EVENTS.toLocaleString()} events (80% known, 15% new anonymous, 5% merges)…`);
+    const started = performance.now();
+    for (let offset = 0; offset < EVENTS; offset += 10_000) {
+      await Promise.all(Array.from({ length: Math.min(10_000, EVENTS - offset) }, (_, index) => send(mixEvent(offset + index, profiles, 'drain'))));
+    }
+    let resolved = 0;
+    while ((resolved = await resolvedCount()) < EVENTS) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (performance.now() - started > 900_000) throw new Error(`identity stalled at ${resolved} resolved events`);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const rate = EVENTS / seconds;
+    const rss = rssMb(child.pid ?? 0);
+    const ratio = rate / ceiling.passthroughRecordsPerSecond;
+    console.log(`  ${Math.round(rate).toLocaleString()} resolutions/s (${(ratio * 100).toFixed(0)}% of the passthrough ceiling); service RSS ${rss} MB`);
+
+    // Paced: latency per event from our send to the resolved record's timestamp (identity's produce time).
+    const sentAt = new Map<string, number>();
+    const latencies: number[] = [];
+    const reader = new BatchConsumer(kafka, {
+      groupId: `bench-reader-${Date.now()}`,
+      producer,
+      fromBeginning: false,
+      subscriptions: [
+        {
+          topic: Topics.resolved.name,
+          decoder: rawDecoder,
+          handler: async (records) => {
+            for (const record of records) {
+              const messageId = (JSON.parse(record.value?.toString() ?? '{}') as { messageId?: string }).messageId ?? '';
+              const sent = sentAt.get(messageId);
+              if (sent !== undefined) latencies.push(Number(record.timestamp) - sent);
+            }
+          },
+        },
+      ],
+    });
+    await reader.start();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    console.log(`paced: ${PACED_RATE.toLocaleString()} events/s for 10 s…`);
+    const pacedTotal = PACED_RATE * 10;
+    const pacedStart = Date.now();
+    for (let index = 0; index < pacedTotal; index++) {
+      const due = pacedStart + (index * 1000) / PACED_RATE;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const event = mixEvent(EVENTS + index, profiles, 'paced');
+      sentAt.set(event.messageId, Date.now());
+      void send(event);
+    }
+    const deadline = Date.now() + 60_000;
+    while (latencies.length < pacedTotal && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    await reader.stop();
+    await producer.disconnect();
+    latencies.sort((a, b) => a - b);
+    const latency = { samples: latencies.length, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) };
+    console.log(`  latency accepted -> resolved: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms (${latency.samples} samples)`);
+
+    writeReport('identity', {
+      ceiling,
+      graph: { identifiers: profiles * 3, profiles },
+      mix: { knownProfiles: 0.8, newAnonymous: 0.15, merges: 0.05 },
+      saturated: { events: EVENTS, seconds: Number(seconds.toFixed(2)), resolutionsPerSecond: Math.round(rate), ratioToPassthrough: Number(ratio.toFixed(3)), serviceRssMb: rss },
+      paced: { eventsPerSecond: PACED_RATE, seconds: 10, latencyMs: latency },
+      target: { resolutionsPerSecond: 50_000, p95Ms: 7 },
+    });
+  } finally {
+    await stopService?.();
+    await database.end();
+    await admin.disconnect();
+    await stack.stop();
+  }
+});
