@@ -48,7 +48,7 @@ export class EraseProfileUseCase {
       const identifiers = named && !component.identifiers.some((id) => id.type === named.type && id.value === named.value) ? [...component.identifiers, named] : component.identifiers;
       const suppressed: SuppressedIdentifier[] = identifiers.map((identifier) => ({ hash: suppressionHash(identifier), type: identifier.type, requestId: request.requestId, erasedAt }));
       const erasure: ProfileErasure = { requestId: request.requestId, profileIds: component.profileIds, identifierCount: identifiers.length, erasedAt };
-      await this.repository.suppress(manager, suppressed);
+      await this.repository.suppress(suppressed, manager);
       await this.repository.recordErasure(manager, erasure);
       await this.log.appendErasure(erasure, survivors[0] ?? request.requestId, suppressed);
       this.writer.forgetErased(suppressed.map((entry) => entry.hash));

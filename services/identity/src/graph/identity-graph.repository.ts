@@ -42,18 +42,6 @@ export class IdentityGraphRepository {
     return new Set(rows.map((row) => row.hash));
   }
 
-  /** Adds entries (from the suppressions topic at start-up); returns how many were new. */
-  async addSuppressions(entries: ReadonlyArray<{ hash: string; type: string; requestId: string; erasedAt: string }>): Promise<number> {
-    if (entries.length === 0) return 0;
-    const inserted: Array<{ hash: string }> = await this.dataSource.query(
-      `INSERT INTO suppressed_identifiers (hash, type, request_id, erased_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
-       ON CONFLICT (hash) DO NOTHING RETURNING hash`,
-      [entries.map((e) => e.hash), entries.map((e) => e.type), entries.map((e) => e.requestId), entries.map((e) => e.erasedAt)],
-    );
-    return inserted.length;
-  }
-
   /** Resolves a profile id (a merged-away one too) to the surviving profile, or undefined when it is unknown. */
   async survivorOf(manager: EntityManager, profileId: string): Promise<string | undefined> {
     const rows: Array<{ id: string }> = await manager.query(
@@ -118,13 +106,16 @@ export class IdentityGraphRepository {
     return row && { profileIds: row.profile_ids, identifierCount: row.identifier_count, erasedAt: row.erased_at.toISOString() };
   }
 
-  async suppress(manager: EntityManager, entries: ReadonlyArray<{ hash: string; type: string; requestId: string; erasedAt: string }>): Promise<void> {
-    if (entries.length === 0) return;
-    await manager.query(
+  /** Adds identifiers to the suppression list (an erasure, or the suppressions topic at start-up); returns how many were new. */
+  async suppress(entries: ReadonlyArray<{ hash: string; type: string; requestId: string; erasedAt: string }>, manager: EntityManager = this.dataSource.manager): Promise<number> {
+    if (entries.length === 0) return 0;
+    const inserted: Array<{ hash: string }> = await manager.query(
       `INSERT INTO suppressed_identifiers (hash, type, request_id, erased_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) ON CONFLICT (hash) DO NOTHING`,
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+       ON CONFLICT (hash) DO NOTHING RETURNING hash`,
       [entries.map((e) => e.hash), entries.map((e) => e.type), entries.map((e) => e.requestId), entries.map((e) => e.erasedAt)],
     );
+    return inserted.length;
   }
 
   private transaction(manager: EntityManager, version: number): GraphTransaction {

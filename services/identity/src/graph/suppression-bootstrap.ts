@@ -30,7 +30,7 @@ export class SuppressionBootstrap implements OnModuleInit {
         }
         return [checked.value];
       });
-      added += await this.repository.addSuppressions(entries);
+      added += await this.repository.suppress(entries);
     });
     this.logger.log(`suppression list: ${read} records on ${Topics.suppressions.name}, ${added} new to the database`);
   }
