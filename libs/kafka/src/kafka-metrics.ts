@@ -5,6 +5,7 @@ interface KafkaInstruments {
   deadLettered: Counter;
   produced: Counter;
   batchDuration: Histogram;
+  produceDuration: Histogram;
   lag: ObservableGauge;
 }
 
@@ -22,6 +23,11 @@ export function kafkaMetrics(): KafkaInstruments {
       deadLettered: meter.createCounter('kairos_kafka_dead_lettered_records', { description: 'Records written to a DLQ' }),
       produced: meter.createCounter('kairos_kafka_produced_records', { description: 'Records acknowledged by the broker' }),
       batchDuration: meter.createHistogram('kairos_kafka_batch_duration_ms', { description: 'Handler time per batch', unit: 'ms' }),
+      produceDuration: meter.createHistogram('kairos_kafka_produce_duration_seconds', {
+        description: 'Produce requests from sending to the broker acknowledging (acks from all in-sync replicas)',
+        unit: 's',
+        advice: { explicitBucketBoundaries: [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5] },
+      }),
       lag: meter.createObservableGauge('kairos_kafka_consumer_lag', { description: 'High watermark minus next offset' }),
     };
   }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Context } from '@opentelemetry/api';
 import { CompressionTypes, Kafka, Message, Producer } from 'kafkajs';
 import { kafkaMetrics } from './kafka-metrics';
@@ -174,8 +175,10 @@ export class RecordProducer {
   }
 
   private async sendNow(topicMessages: Array<{ topic: string; messages: Message[] }>): Promise<void> {
+    const started = performance.now();
     try {
       await this.producer.sendBatch({ acks: -1, compression: this.compression, topicMessages });
+      kafkaMetrics().produceDuration.record((performance.now() - started) / 1000);
     } catch (error) {
       // Seen in the ingestion benchmark before requests were capped by size: after the broker refused an oversized
       // batch, every later request of that kafkajs producer failed with OUT_OF_ORDER_SEQUENCE_NUMBER. A new producer

@@ -54,6 +54,7 @@ describe('runService', () => {
       expect(totals[0].headers['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
       const metrics = await (await fetch(`http://127.0.0.1:${env.HEALTH_PORT}/metrics`)).text();
       expect(metrics).toMatch(/kairos_kafka_consumed_records_total\{[^}]*topic="runtime-in-[^"]+"[^}]*\} 2/);
+      expect(metrics).toMatch(/^kairos_event_loop_delay_seconds\{[^}]*quantile="0.99"[^}]*\} [\d.e-]+$/m);
     } finally {
       await service.stop();
     }

@@ -8,6 +8,7 @@ import { MeterProvider, MetricReader, PeriodicExportingMetricReader } from '@ope
 import { BatchSpanProcessor, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { recordEventLoopDelay } from './event-loop-metrics';
 
 export type TelemetryExporter = 'prometheus' | 'otlp' | 'none';
 
@@ -28,6 +29,7 @@ export class Telemetry {
     private readonly tracerProvider: NodeTracerProvider,
     private readonly meterProvider: MeterProvider,
     private readonly prometheus: PrometheusExporter | undefined,
+    private readonly stopEventLoopDelay: () => void,
   ) {}
 
   static start(options: TelemetryOptions): Telemetry {
@@ -51,7 +53,8 @@ export class Telemetry {
     tracerProvider.register();
     const meterProvider = new MeterProvider({ resource, readers });
     metrics.setGlobalMeterProvider(meterProvider);
-    return new Telemetry(tracerProvider, meterProvider, prometheus);
+    const stopEventLoopDelay = recordEventLoopDelay(meterProvider.getMeter('kairos.runtime'));
+    return new Telemetry(tracerProvider, meterProvider, prometheus, stopEventLoopDelay);
   }
 
   /** Serves the Prometheus exposition format; undefined unless the exporter is prometheus. */
@@ -61,6 +64,7 @@ export class Telemetry {
   }
 
   async shutdown(): Promise<void> {
+    this.stopEventLoopDelay();
     await Promise.allSettled([this.tracerProvider.shutdown(), this.meterProvider.shutdown()]);
   }
 }

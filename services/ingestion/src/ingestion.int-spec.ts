@@ -16,6 +16,7 @@ describe('ingestion against the real stack', () => {
   const producer = new RecordProducer(connectKafka({ brokers: kafkaBrokers, clientId: 'ingestion-int-spec', logLevel: 'error' }));
   let service: RunningService;
   let collector: string;
+  let healthPort: string;
   const run = randomUUID().slice(0, 8); // every id in this run carries it, so other tests' records never match
 
   const accepted = (count: number, match: (event: AcceptedEvent) => boolean, timeoutMs = 30_000) =>
@@ -28,6 +29,7 @@ describe('ingestion against the real stack', () => {
   async function start(): Promise<void> {
     const env = await serviceTestEnv({ KAIROS_SOURCES: SOURCES });
     collector = `http://127.0.0.1:${env['COLLECTOR_PORT']}`;
+    healthPort = env['HEALTH_PORT'];
     service = await startIngestion(env);
   }
 
@@ -127,6 +129,13 @@ describe('ingestion against the real stack', () => {
     expect(new Set(through.map((event) => event.messageId)).size).toBe(99);
     expect(through.some((event) => event.messageId === `mixed-${run}-37`)).toBe(false);
     expect(await rejected(1, (event) => event.messageId === `mixed-${run}-37` && event.via === 'http')).toHaveLength(1);
+
+    // Every answer is timed, by status; so are the broker's acknowledgements behind the 200s.
+    const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+    for (const status of ['200', '400', '401', '413']) {
+      expect(metrics).toMatch(new RegExp(`^kairos_collector_request_duration_seconds_count\\{[^}]*status="${status}"[^}]*\\} [1-9]`, 'm'));
+    }
+    expect(metrics).toMatch(/^kairos_kafka_produce_duration_seconds_count(\{[^}]*\})? [1-9]/m);
   });
 
   it('judges each event of a batch envelope produced straight to the raw topic', async () => {

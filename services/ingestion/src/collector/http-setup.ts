@@ -1,8 +1,10 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ingestionMetrics } from '../ingestion-metrics';
 
 /**
  * Bodies reach the collector as raw bytes (whatever the content type: browser SDKs send text/plain to avoid CORS
  * preflights), so it can gunzip, bound and decode them itself. CORS is open: browser SDKs post from shop pages.
+ * Every answer's time is recorded from the request's arrival (kairos_collector_request_duration_seconds).
  */
 export function configureCollectorHttp(app: NestFastifyApplication): void {
   const fastify = app.getHttpAdapter().getInstance();
@@ -21,6 +23,10 @@ export function configureCollectorHttp(app: NestFastifyApplication): void {
         .send();
       return;
     }
+    done();
+  });
+  fastify.addHook('onResponse', (_request, reply, done) => {
+    ingestionMetrics().requestDuration.record(reply.elapsedTime / 1000, { status: String(reply.statusCode) });
     done();
   });
 }
