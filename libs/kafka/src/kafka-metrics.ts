@@ -1,4 +1,5 @@
 import { Counter, Histogram, metrics, ObservableGauge } from '@opentelemetry/api';
+import { LATENCY_BUCKETS_SECONDS } from '@kairos/telemetry';
 
 interface KafkaInstruments {
   consumed: Counter;
@@ -26,7 +27,7 @@ export function kafkaMetrics(): KafkaInstruments {
       produceDuration: meter.createHistogram('kairos_kafka_produce_duration_seconds', {
         description: 'Produce requests from sending to the broker acknowledging (acks from all in-sync replicas)',
         unit: 's',
-        advice: { explicitBucketBoundaries: [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5] },
+        advice: { explicitBucketBoundaries: LATENCY_BUCKETS_SECONDS },
       }),
       lag: meter.createObservableGauge('kairos_kafka_consumer_lag', { description: 'High watermark minus next offset' }),
     };

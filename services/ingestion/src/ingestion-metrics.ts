@@ -1,4 +1,5 @@
 import { Counter, Histogram, metrics } from '@opentelemetry/api';
+import { LATENCY_BUCKETS_SECONDS } from '@kairos/telemetry';
 
 interface IngestionInstruments {
   accepted: Counter;
@@ -22,7 +23,7 @@ export function ingestionMetrics(): IngestionInstruments {
       requestDuration: meter.createHistogram('kairos_collector_request_duration_seconds', {
         description: 'Collector requests from their first byte to the answer (for 200: until Kafka acknowledged), by status',
         unit: 's',
-        advice: { explicitBucketBoundaries: [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5] },
+        advice: { explicitBucketBoundaries: LATENCY_BUCKETS_SECONDS },
       }),
     };
   })();
