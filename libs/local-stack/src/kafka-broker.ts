@@ -166,7 +166,9 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Run
     await run('java', [...jvm, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config, '--ignore-formatted']);
   }
 
-  const child = spawn('java', [...jvm, '-cp', classpath, 'kafka.Kafka', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own: Ctrl-C in a terminal signals the whole foreground group, and the broker must outlive
+  // the services, which leave their consumer groups and flush their producers on the way out; stop() ends it after them.
+  const child = spawn('java', [...jvm, '-cp', classpath, 'kafka.Kafka', config], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const console = createWriteStream(join(options.dataDir, 'kafka.out'));
   child.stdout.pipe(console);
   child.stderr.pipe(console);
