@@ -25,7 +25,7 @@ import { runBenchmark, writeReport } from './report';
 const INTAKE_RECORDS = Number(process.env['BENCH_INTAKE_RECORDS'] ?? 200_000);
 const HTTP_SECONDS = Number(process.env['BENCH_HTTP_SECONDS'] ?? 20);
 const HTTP_CONNECTIONS = Number(process.env['BENCH_HTTP_CONNECTIONS'] ?? 20);
-const PACED_ROUNDS = Number(process.env['BENCH_PACED_ROUNDS'] ?? 3);
+const PACED_ROUNDS = Math.max(1, Number(process.env['BENCH_PACED_ROUNDS'] ?? 3));
 const PARTITIONS = 3;
 const ROOT = join(__dirname, '..', '..');
 
@@ -113,7 +113,8 @@ runBenchmark(async () => {
 
     // The target load, evenly spaced (200 requests of 100 events a second for 20,000 events/s), in rounds: one
     // round's p99 on a shared 2-core machine moves with whatever else runs, so the report gives each and the median.
-    // Before the saturation run, whose half a gigabyte of log the kernel is still writing back for a while after.
+    // Before the saturation run, whose aftermath (half a gigabyte of fresh log, heaps grown under overload) is not the
+    // steady state at this rate.
     const pacedEvents = Number(process.env['BENCH_PACED_EVENTS'] ?? 20_000);
     const pacedRound = async (label: string, seconds: number) => {
       console.log(`collector, ${label}: ${pacedEvents.toLocaleString()} events/s evenly spaced for ${seconds} s`);
@@ -134,8 +135,8 @@ runBenchmark(async () => {
       );
       return round;
     };
-    // A freshly started process runs unoptimised code for its first seconds (and the broker is still writing back the
-    // intake's log): reported as warmUp, apart from the rounds.
+    // A freshly started process (the collector, the load generator) runs unoptimised code for its first seconds:
+    // reported as warmUp, apart from the rounds.
     const warmUp = await pacedRound('warm-up', 10);
     const rounds = [];
     for (let round = 1; round <= PACED_ROUNDS; round++) rounds.push(await pacedRound(`paced round ${round}/${PACED_ROUNDS}`, HTTP_SECONDS));
