@@ -18,6 +18,13 @@ export interface KafkaBrokerOptions {
   /** Folder for the log segments; wiped first when `fresh` is set (tests). */
   dataDir: string;
   fresh: boolean;
+  /**
+   * Run in a process group of its own (the development stack): Ctrl-C in a terminal signals the whole foreground
+   * group, and the broker must outlive the services, which leave their consumer groups and flush their producers on
+   * the way out; stop() ends it after them, and a broker orphaned by a killed stack is found by its pid file. Test
+   * stacks stay in the group, so killing the group leaves no broker behind in a throw-away directory.
+   */
+  ownProcessGroup?: boolean;
   cacheDir?: string;
   log?: (line: string) => void;
 }
@@ -166,9 +173,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Run
     await run('java', [...jvm, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config, '--ignore-formatted']);
   }
 
-  // A process group of its own: Ctrl-C in a terminal signals the whole foreground group, and the broker must outlive
-  // the services, which leave their consumer groups and flush their producers on the way out; stop() ends it after them.
-  const child = spawn('java', [...jvm, '-cp', classpath, 'kafka.Kafka', config], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('java', [...jvm, '-cp', classpath, 'kafka.Kafka', config], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup ?? false });
   const console = createWriteStream(join(options.dataDir, 'kafka.out'));
   child.stdout.pipe(console);
   child.stderr.pipe(console);

@@ -62,6 +62,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       controllerPort: await port(options.purpose, env, 'KAFKA_CONTROLLER_PORT', 9093),
       dataDir: join(root, 'kafka'),
       fresh,
+      ownProcessGroup: options.purpose === 'dev',
       log,
     });
     stops.push(broker.stop);
