@@ -27,7 +27,8 @@ export function runLoadGenerator(spec: LoadSpec): Promise<PacedLoadResult | Satu
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.on('error', reject);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the result is only complete once stdout has been read to its end.
+    child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`the load generator exited with ${code}`));
       try {
         resolve(JSON.parse(output));
