@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AcceptedEvent, ALL_TOPICS, Topics } from '@kairos/contracts';
 import { BatchConsumer, connectKafka, ensureTopics, rawDecoder, RecordProducer } from '@kairos/kafka';
-import { freePort, startLocalStack, stopChild, waitUntilHealthy } from '@kairos/local-stack';
+import { freePort, startLocalStack } from '@kairos/local-stack';
 import { Client } from 'pg';
 import { measurePassthrough, percentile } from './passthrough';
 import { runBenchmark, writeReport } from './report';
+import { startServiceProcess } from './service-process';
 
 /**
  * npm run bench:identity — in one run, on the real broker and PostgreSQL:
@@ -24,7 +23,6 @@ const IDENTIFIERS = Number(process.env['BENCH_IDENTIFIERS'] ?? 1_000_000);
 const EVENTS = Number(process.env['BENCH_IDENTITY_EVENTS'] ?? 100_000);
 const PACED_RATE = Number(process.env['BENCH_PACED_RATE'] ?? 1_000);
 const PARTITIONS = 3;
-const ROOT = join(__dirname, '..', '..');
 const SCHEMA = 'identity_bench';
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
@@ -65,25 +63,22 @@ runBenchmark(async () => {
     await ensureTopics(kafka, ALL_TOPICS, { partitions: PARTITIONS });
 
     const healthPort = await freePort();
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'services', 'identity', 'src', 'main.ts')], {
-      cwd: ROOT,
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: {
-        ...process.env,
+    const service = await startServiceProcess(
+      'identity',
+      {
         KAFKA_BROKERS: stack.kafkaBrokers,
         DATABASE_URL: stack.databaseUrl,
         DATABASE_SCHEMA: SCHEMA,
-        HEALTH_PORT: String(healthPort),
         IDENTITY_API_PORT: String(await freePort()),
         KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
-        LOG_LEVEL: 'warn',
       },
-    });
+      healthPort,
+    );
     stopService = async () => {
       stopService = undefined;
-      await stopChild(child, 30_000);
+      await service.stop();
     };
-    await waitUntilHealthy('the identity service', child, healthPort);
+    const { child } = service;
 
     const profiles = Math.floor(IDENTIFIERS / 3);
     console.log(`seeding ${(profiles * 3).toLocaleString()} identifiers in ${profiles.toLocaleString()} profiles…`);

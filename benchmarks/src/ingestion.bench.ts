@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ALL_TOPICS, Topics } from '@kairos/contracts';
 import { connectKafka, ensureTopics, RecordProducer } from '@kairos/kafka';
-import { freePort, startLocalStack, stopChild, waitUntilHealthy } from '@kairos/local-stack';
+import { freePort, startLocalStack } from '@kairos/local-stack';
 import { runLoadGenerator } from './load-generator';
 import { measurePassthrough } from './passthrough';
 import { runBenchmark, writeReport } from './report';
+import { startServiceProcess } from './service-process';
 
 /**
  * npm run bench:ingestion — in one run, on the real broker and PostgreSQL:
@@ -27,7 +26,6 @@ const HTTP_SECONDS = Number(process.env['BENCH_HTTP_SECONDS'] ?? 20);
 const HTTP_CONNECTIONS = Number(process.env['BENCH_HTTP_CONNECTIONS'] ?? 20);
 const PACED_ROUNDS = Math.max(1, Number(process.env['BENCH_PACED_ROUNDS'] ?? 3));
 const PARTITIONS = 3;
-const ROOT = join(__dirname, '..', '..');
 
 function shopEvent(index: number, withMessageId: boolean): Record<string, unknown> {
   return {
@@ -71,26 +69,23 @@ runBenchmark(async () => {
     const collectorPort = await freePort();
     const healthPort = await freePort();
     const startService = async (role: 'intake' | 'collector') => {
-      const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'services', 'ingestion', 'src', 'main.ts')], {
-        cwd: ROOT,
-        stdio: ['ignore', 'inherit', 'inherit'],
-        env: {
-          ...process.env,
+      const service = await startServiceProcess(
+        'ingestion',
+        {
           INGESTION_ROLE: role,
           KAFKA_BROKERS: stack.kafkaBrokers,
           DATABASE_URL: stack.databaseUrl,
           KAIROS_SOURCES: JSON.stringify([{ id: 'bench', writeKey }]),
           COLLECTOR_PORT: String(collectorPort),
-          HEALTH_PORT: String(healthPort),
           KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
-          LOG_LEVEL: 'warn',
         },
-      });
+        healthPort,
+        `the ${role} service`,
+      );
       stopService = async () => {
         stopService = undefined;
-        await stopChild(child, 30_000);
+        await service.stop();
       };
-      await waitUntilHealthy(`the ${role} service`, child, healthPort);
     };
     const acceptedCount = async () => (await admin.fetchTopicOffsets(Topics.accepted.name)).reduce((sum, partition) => sum + Number(partition.high), 0);
     await startService('intake');
