@@ -1,5 +1,7 @@
 import { DeadLetterHeaders, deadLetterTopic, TopicSpec } from '@kairos/contracts';
 import { BatchConsumer, Subscription } from './batch-consumer';
+import { DependencyUnavailableError } from './failure';
+import { OwnedPartition, PartitionOwnership } from './partition-ownership';
 import { jsonDecoder, rawDecoder } from './decoders';
 import { connectKafka } from './kafka-connection';
 import { ConsumedRecord, DecodedRecord } from './record';
@@ -24,8 +26,8 @@ describe('BatchConsumer against the real broker', () => {
   });
   afterAll(() => producer.disconnect());
 
-  function consumer<T>(groupId: string, subscription: Subscription<T>): BatchConsumer {
-    const created = new BatchConsumer(kafka, { groupId, producer, subscriptions: [subscription], retry: FAST_RETRY });
+  function consumer<T>(groupId: string, subscription: Subscription<T>, options: Partial<ConstructorParameters<typeof BatchConsumer>[1]> = {}): BatchConsumer {
+    const created = new BatchConsumer(kafka, { groupId, producer, subscriptions: [subscription], retry: FAST_RETRY, ...options });
     consumers.push(created);
     return created;
   }
@@ -53,13 +55,13 @@ describe('BatchConsumer against the real broker', () => {
     consumers.splice(0);
 
     await producer.send(topic, Array.from({ length: 10 }, (_, index) => ({ key: 'later', value: JSON.stringify({ index: 1000 + index }) })));
+    // A marker on every partition after the new records: once all three are in, an uncommitted backlog would have been too.
+    await producer.send(topic, [0, 1, 2].map((partition) => ({ partition, value: JSON.stringify({ index: -1 - partition }) })));
     const afterRestart: number[] = [];
     const second = consumer(groupId, { topic, decoder: jsonDecoder<{ index: number }>(), handler: async (records) => void afterRestart.push(...records.map((record) => record.data.index)) });
     await second.start();
-    await until(() => afterRestart.length >= 10, 30_000, 'the 10 new records');
-    // Give a wrongly uncommitted backlog the chance to show up before asserting it did not.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    expect(afterRestart.sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, index) => 1000 + index));
+    await until(() => afterRestart.filter((index) => index < 0).length === 3, 30_000, 'the markers of all three partitions');
+    expect(afterRestart.filter((index) => index >= 0).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, index) => 1000 + index));
   });
 
   it('dead-letters a poison record with its reason and keeps processing the records around it', async () => {
@@ -132,8 +134,95 @@ describe('BatchConsumer against the real broker', () => {
     await producer.send(topic, [{ key: 'k', value: 'after' }]);
     const next: string[] = [];
     await consumer(groupId, { topic, decoder: rawDecoder, handler: async (records) => void next.push(...records.map((record) => record.value?.toString() ?? '')) }).start();
+    // One partition, in order: when 'after' arrives, a re-delivered batch would have arrived before it.
     await until(() => next.includes('after'), 30_000, 'the record produced after the stop');
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(next).toEqual(['after']);
   });
+
+  it('waits out a dependency outage for as long as it lasts: stalled, then resumed, nothing dead-lettered', async () => {
+    const topic = uniqueName('outage');
+    const groupId = uniqueName('group');
+    await ensureTopics(kafka, [topicSpec(topic, 1), deadLetterTopic(groupId)]);
+    await producer.send(topic, Array.from({ length: 50 }, (_, index) => ({ key: 'k', value: String(index) })));
+
+    // The first calls fail the way an unreachable SMTP server would; then an unrecognised error while the dependency
+    // check still reports the database down; then everything is healthy again.
+    let calls = 0;
+    let databaseDown = true;
+    const handled: string[] = [];
+    const stallsSeen: string[] = [];
+    const created = consumer(
+      groupId,
+      {
+        topic,
+        decoder: rawDecoder,
+        handler: async (records) => {
+          calls += 1;
+          if (calls <= 6) throw new DependencyUnavailableError('smtp', 'connect ECONNREFUSED 127.0.0.1:2525');
+          if (calls <= 9) throw new Error('something odd while the database is away');
+          databaseDown = false;
+          handled.push(...records.map((record) => record.value?.toString() ?? ''));
+        },
+      },
+      {
+        // Far more outage retries than FAST_RETRY's two attempts: a counted failure would have dead-lettered.
+        outageRetry: { attempts: Number.POSITIVE_INFINITY, initialDelayMs: 20, maxDelayMs: 40 },
+        dependencyCheck: async () => (databaseDown ? 'database unavailable: ECONNREFUSED' : undefined),
+      },
+    );
+    await created.start();
+    await until(() => created.stalls().length > 0, 30_000, 'the partition to be reported stalled');
+    stallsSeen.push(...created.stalls().map((stall) => stall.reason));
+    await until(() => handled.length === 50, 30_000, 'all 50 records after the outage');
+    expect(stallsSeen[0]).toContain('smtp unavailable');
+    expect(created.stalls()).toEqual([]);
+    expect(calls).toBeGreaterThanOrEqual(10);
+    // Dead-lettering happens before the batch commits; the batch is done, so the DLQ would hold anything by now.
+    const [dlq] = await admin(async (client) => client.fetchTopicOffsets(deadLetterTopic(groupId).name));
+    expect(dlq?.high).toBe('0');
+  });
+
+  it('keeps partition p of co-partitioned topics on one member and tells the ownership hooks what moved', async () => {
+    const topics = [uniqueName('copart-a'), uniqueName('copart-b')];
+    const groupId = uniqueName('group');
+    await ensureTopics(kafka, topics.map((topic) => topicSpec(topic, 4)));
+    const events: string[] = [];
+    const owners = [new PartitionOwnership(), new PartitionOwnership()];
+    owners.forEach((ownership, member) =>
+      ownership.listen({
+        assigned: (partitions: readonly OwnedPartition[]) => void events.push(`${member}+${partitions.length}`),
+        revoked: (partitions: readonly OwnedPartition[]) => void events.push(`${member}-${partitions.length}`),
+      }),
+    );
+    const member = (index: number) =>
+      new BatchConsumer(kafka, {
+        groupId,
+        producer,
+        ownership: owners[index],
+        subscriptions: topics.map((topic) => ({ topic, decoder: rawDecoder, handler: async () => undefined })),
+      });
+    const first = member(0);
+    consumers.push(first);
+    await first.start();
+    await until(() => owners[0]!.partitions().length === 8, 30_000, 'the first member to own all 8 partitions');
+    const second = member(1);
+    consumers.push(second);
+    await second.start();
+    await until(() => owners[1]!.partitions().length === 4 && owners[0]!.partitions().length === 4, 30_000, 'the partitions to be split 4 and 4');
+    for (const ownership of owners) {
+      const numbers = (topic: string) => ownership.partitions().filter((owned) => owned.topic === topic).map((owned) => owned.partition).sort();
+      expect(numbers(topics[0]!)).toEqual(numbers(topics[1]!));
+    }
+    expect(events).toEqual(expect.arrayContaining(['0+8', '0-4', '1+4']));
+  });
 });
+
+async function admin<T>(work: (client: ReturnType<ReturnType<typeof connectKafka>['admin']>) => Promise<T>): Promise<T> {
+  const client = connectKafka({ brokers: brokersFromHarness(), clientId: 'kafka-int-spec-admin', logLevel: 'error' }).admin();
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.disconnect();
+  }
+}

@@ -1,9 +1,12 @@
 import { DeadLetterHeaders, DeadLetterReason, deadLetterTopic } from '@kairos/contracts';
 import { Link, ObservableCallback, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { backoffDelay, DEFAULT_RETRY, RetryPolicy } from './backoff';
+import { Consumer, EachBatchPayload, Kafka, KafkaMessage, PartitionAssigners } from 'kafkajs';
+import { backoffDelay, DEFAULT_RETRY, OUTAGE_RETRY, RetryPolicy } from './backoff';
+import { coPartitionedAssigner } from './co-partitioned-assigner';
 import { RecordDecoder } from './decoders';
+import { describeError, outageReason } from './failure';
 import { kafkaMetrics } from './kafka-metrics';
+import { PartitionOwnership } from './partition-ownership';
 import { BatchOutcome, ConsumedRecord, DecodedRecord } from './record';
 import { RecordProducer } from './record-producer';
 import { extractTraceContext } from './trace-headers';
@@ -11,6 +14,8 @@ import { extractTraceContext } from './trace-headers';
 export interface BatchContext {
   topic: string;
   partition: number;
+  /** The partition's end as of this fetch: records at or after it did not exist yet. lag = highWatermark - lastOffset - 1. */
+  highWatermark: string;
   /** Keeps the group membership alive during long work; call between slow steps. */
   heartbeat(): Promise<void>;
 }
@@ -29,7 +34,17 @@ export interface BatchConsumerOptions {
   subscriptions: readonly Subscription<unknown>[];
   /** Where dead letters are produced; the consumer group's DLQ topic must exist (ensureTopics). */
   producer: RecordProducer;
+  /** Attempts for a failure that is not an outage, before the batch is split and poison records are dead-lettered. */
   retry?: RetryPolicy;
+  /** Back-off while a dependency is down; there is no last attempt, processing waits for as long as it takes. */
+  outageRetry?: RetryPolicy;
+  /**
+   * Asked when a handler fails with an error not recognisably an outage: a reason when a dependency is down (the
+   * failure then counts as an outage), undefined when everything is healthy (the records are at fault).
+   */
+  dependencyCheck?: () => Promise<string | undefined>;
+  /** Told of every assignment and revocation, and awaited before the partition's next batch is handled. */
+  ownership?: PartitionOwnership;
   /** Partitions processed in parallel; records of one partition are always processed in order. */
   partitionsConsumedConcurrently?: number;
   /** Where a group without committed offsets starts: the beginning (replay) or only new records. */
@@ -37,6 +52,15 @@ export interface BatchConsumerOptions {
   sessionTimeoutMs?: number;
   maxBytesPerPartition?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+/** A partition whose processing waits for a dependency. */
+export interface Stall {
+  topic: string;
+  partition: number;
+  since: number;
+  reason: string;
+  attempts: number;
 }
 
 interface Failure {
@@ -60,6 +84,11 @@ const MAX_SPAN_LINKS = 64;
 export class BatchConsumer {
   private readonly consumer: Consumer;
   private readonly retry: RetryPolicy;
+  private readonly outageRetry: RetryPolicy;
+  private readonly ownership: PartitionOwnership;
+  private readonly stalled = new Map<string, Stall>();
+  /** Wakes the back-off sleeps when stop() is called, so a consumer waiting out an outage stops at once. */
+  private readonly stopSignal = new AbortController();
   private readonly subscriptions: Map<string, Subscription<unknown>>;
   private readonly lag = new Map<string, number>();
   private readonly dlqTopic: string;
@@ -79,8 +108,17 @@ export class BatchConsumer {
       // A fetch returns as soon as records exist; this only bounds how long an idle fetch holds up a stop.
       maxWaitTimeInMs: 1_000,
       allowAutoTopicCreation: false,
+      // Co-partitioned first (partition p of every topic to one member: what per-partition state needs); round robin
+      // stays in the list so a rolling upgrade from members that only know it still forms a group.
+      partitionAssigners: [coPartitionedAssigner, PartitionAssigners.roundRobin],
     });
     this.retry = options.retry ?? DEFAULT_RETRY;
+    this.outageRetry = options.outageRetry ?? OUTAGE_RETRY;
+    this.ownership = options.ownership ?? new PartitionOwnership();
+    const { GROUP_JOIN, CRASH, STOP } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, ({ payload }) => void this.ownership.update(payload.memberAssignment).catch((error) => this.log('error', `partition assignment hook failed: ${describeError(error)}`)));
+    this.consumer.on(CRASH, () => void this.ownership.releaseAll().catch(() => undefined));
+    this.consumer.on(STOP, () => void this.ownership.releaseAll().catch(() => undefined));
     this.subscriptions = new Map(options.subscriptions.map((subscription) => [subscription.topic, subscription]));
     this.dlqTopic = deadLetterTopic(options.groupId).name;
     this.log = options.log ?? (() => undefined);
@@ -110,8 +148,15 @@ export class BatchConsumer {
   /** Finishes the batch in hand, commits its offsets and leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopSignal.abort();
     await this.consumer.disconnect();
+    await this.ownership.releaseAll().catch(() => undefined);
     kafkaMetrics().lag.removeCallback(this.observeLag);
+  }
+
+  /** Partitions whose processing is waiting for a dependency (readiness reports them). */
+  stalls(): Stall[] {
+    return [...this.stalled.values()];
   }
 
   /** Consumer lag per "topic#partition" as of the last batch, for health and metrics. */
@@ -125,7 +170,10 @@ export class BatchConsumer {
     if (!subscription) throw new Error(`no subscription for ${batch.topic}`); // we subscribe from this map, so only a kafkajs bug gets here
     const started = Date.now();
     const records = batch.messages.map((message) => toConsumedRecord(batch.topic, batch.partition, message));
-    const context: BatchContext = { topic: batch.topic, partition: batch.partition, heartbeat };
+    const context: BatchContext = { topic: batch.topic, partition: batch.partition, highWatermark: batch.highWatermark, heartbeat: () => this.heartbeat(heartbeat) };
+    const stillOwned = () => isRunning() && !isStale() && !this.stopping;
+    // An assignment hook (a state store loading or fencing the partition) finishes before the partition's records go in.
+    await this.ownership.settled();
 
     const links: Link[] = records.slice(0, MAX_SPAN_LINKS).flatMap((record) => {
       const producerSpan = trace.getSpanContext(extractTraceContext(record.headers));
@@ -143,8 +191,8 @@ export class BatchConsumer {
             if (result.ok) decoded.push({ ...record, data: result.data });
             else failures.push({ record, reason: result.reason, detail: result.detail, attempts: 0 });
           }
-          failures.push(...(await this.handleWithRetries(subscription, decoded, context, () => isRunning() && !isStale())));
-          if (failures.length > 0) await this.deadLetter(failures);
+          failures.push(...(await this.handleWithRetries(subscription, decoded, context, stillOwned)));
+          if (failures.length > 0) await this.untilDone('dead-lettering', context, stillOwned, () => this.deadLetter(failures));
           kafkaMetrics().consumed.add(records.length, { group: this.options.groupId, topic: batch.topic });
           resolveOffset(batch.lastOffset());
           await commitOffsetsIfNecessary();
@@ -184,29 +232,104 @@ export class BatchConsumer {
     return failures;
   }
 
+  /**
+   * Runs the handler until it succeeds, or until it failed `retry.attempts` times while its dependencies were
+   * healthy. A failure caused by an outage (recognised by the error, or by the dependency check) is not counted: the
+   * partition waits with back-off for as long as the outage lasts, reported as stalled, and nothing is dead-lettered.
+   */
   private async attempt(
     subscription: Subscription<unknown>,
     records: DecodedRecord<unknown>[],
     context: BatchContext,
     stillOwned: () => boolean,
   ): Promise<{ ok: true; rejected: Failure[] } | { ok: false; error: string }> {
+    let failures = 0;
     let lastError = '';
-    for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
+    for (;;) {
       try {
         const outcome = await subscription.handler(records, context);
-        const rejected = (outcome?.rejected ?? []).map((rejection) => ({ record: rejection.record, reason: 'rejected' as const, detail: rejection.detail, attempts: attempt }));
+        this.clearStall(context);
+        const rejected = (outcome?.rejected ?? []).map((rejection) => ({ record: rejection.record, reason: 'rejected' as const, detail: rejection.detail, attempts: failures + 1 }));
         return { ok: true, rejected };
       } catch (error) {
-        lastError = error instanceof Error ? error.message : String(error);
-      }
-      // The partition may have moved to another instance, or we are shutting down: give the batch back uncommitted.
-      if (this.stopping || !stillOwned()) throw new Error(`stopped while retrying: ${lastError}`);
-      if (attempt < this.retry.attempts) {
-        await new Promise((resolve) => setTimeout(resolve, backoffDelay(this.retry, attempt)));
+        lastError = describeError(error);
+        // The partition may have moved to another instance, or we are shutting down: give the batch back uncommitted.
+        if (!stillOwned()) throw new Error(`stopped while retrying: ${lastError}`);
+        const outage = outageReason(error) ?? (await this.options.dependencyCheck?.().catch((check: unknown) => describeError(check)));
+        if (outage) {
+          await this.waitOut(context, outage, stillOwned);
+          continue;
+        }
+        failures += 1;
+        if (failures >= this.retry.attempts) return { ok: false, error: lastError };
+        await this.sleep(backoffDelay(this.retry, failures));
         await context.heartbeat();
       }
     }
-    return { ok: false, error: lastError };
+  }
+
+  /** Repeats a step the broker must take (dead-lettering) until it succeeds; only an outage can make it fail. */
+  private async untilDone(what: string, context: BatchContext, stillOwned: () => boolean, step: () => Promise<void>): Promise<void> {
+    for (;;) {
+      try {
+        await step();
+        this.clearStall(context);
+        return;
+      } catch (error) {
+        if (!stillOwned()) throw new Error(`stopped while ${what}: ${describeError(error)}`);
+        await this.waitOut(context, `${what} failed: ${describeError(error)}`, stillOwned);
+      }
+    }
+  }
+
+  /** One back-off step of an outage: marks the partition stalled (cleared by the next success) and keeps the membership. */
+  private async waitOut(context: BatchContext, reason: string, stillOwned: () => boolean): Promise<void> {
+    const key = `${context.topic}#${context.partition}`;
+    const stall = this.stalled.get(key) ?? { topic: context.topic, partition: context.partition, since: Date.now(), reason, attempts: 0 };
+    stall.reason = reason;
+    stall.attempts += 1;
+    this.stalled.set(key, stall);
+    if (stall.attempts === 1 || stall.attempts % 10 === 0) {
+      this.log('warn', `${key} waits for a dependency (attempt ${stall.attempts}, ${Math.round((Date.now() - stall.since) / 1000)} s): ${reason}`);
+    }
+    await this.sleep(backoffDelay(this.outageRetry, Math.min(stall.attempts, 30)));
+    if (!stillOwned()) throw new Error(`stopped while waiting for a dependency: ${reason}`);
+    await context.heartbeat();
+  }
+
+  private clearStall(context: BatchContext): void {
+    const key = `${context.topic}#${context.partition}`;
+    const stall = this.stalled.get(key);
+    if (!stall) return;
+    this.stalled.delete(key);
+    this.log('info', `${key} resumed after ${Math.round((Date.now() - stall.since) / 1000)} s waiting for a dependency`);
+  }
+
+  /**
+   * kafkajs' heartbeat, tolerant of a broker that is down (the outage we may be waiting out); a heartbeat refused
+   * because the group is rebalancing is passed on, so the batch is given back and the partition can move.
+   */
+  private async heartbeat(heartbeat: () => Promise<void>): Promise<void> {
+    try {
+      await heartbeat();
+    } catch (error) {
+      const type = (error as { type?: string }).type;
+      if (type === 'REBALANCE_IN_PROGRESS' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID' || type === 'FENCED_INSTANCE_ID') throw error;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopSignal.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const signal = this.stopSignal.signal;
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   private async deadLetter(failures: Failure[]): Promise<void> {

@@ -9,3 +9,6 @@ export * from './trace-headers';
 export { kafkaMetrics } from './kafka-metrics';
 export * from './nest/kafka-batch.transport';
 export * from './topic-snapshot';
+export * from './failure';
+export * from './partition-ownership';
+export * from './co-partitioned-assigner';

@@ -2,7 +2,7 @@ import { ConsoleLogger, DynamicModule, Global, INestApplication, INestMicroservi
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ALL_TOPICS, deadLetterTopic, TopicSpec } from '@kairos/contracts';
-import { connectKafka, ensureTopics, KafkaBatchTransport, KafkaConnectionSettings, RecordProducer, TopicSubscription } from '@kairos/kafka';
+import { connectKafka, ensureTopics, KafkaBatchTransport, KafkaConnectionSettings, PartitionOwnership, RecordProducer, TopicSubscription } from '@kairos/kafka';
 import { connectAndMigrate, DatabaseOptions } from '@kairos/persistence';
 import { Telemetry, TelemetryOptions } from '@kairos/telemetry';
 import { DataSource } from 'typeorm';
@@ -86,6 +86,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     undo.push(() => producer.disconnect());
 
     let dataSource: DataSource | undefined;
+    let databaseCheck: (() => Promise<string | undefined>) | undefined;
     if (options.database) {
       const database = await connectAndMigrate(options.database);
       dataSource = database.dataSource;
@@ -95,7 +96,11 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
         await database.dataSource.query('SELECT 1');
         return true;
       });
+      databaseCheck = () => probeDatabase(database.dataSource);
     }
+
+    // Whoever keeps state per partition (state stores) listens here; the consumer awaits them before each batch.
+    const ownership = new PartitionOwnership();
 
     const transport = new KafkaBatchTransport({
       kafka,
@@ -103,9 +108,12 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       producer,
       subscriptions: options.subscriptions ?? [],
       fromBeginning: options.fromBeginning,
+      ownership,
+      // A handler failure while the database does not answer is an outage to wait out, never a poison record.
+      dependencyCheck: databaseCheck,
       log: (level, message) => (level === 'error' ? logger.error(message) : level === 'warn' ? logger.warn(message) : logger.log(message)),
     });
-    const root = rootModule(options, kafka, producer, dataSource);
+    const root = rootModule(options, kafka, producer, ownership, dataSource);
     let app: INestApplication | INestMicroservice;
     if (options.http) {
       const adapter = new FastifyAdapter({ bodyLimit: options.http.bodyLimit ?? 1024 * 1024, keepAliveTimeout: 65_000 });
@@ -124,6 +132,13 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       app = microservice;
     }
     health.register('kafka', () => (transport.batchConsumer || (options.subscriptions ?? []).length === 0 ? true : 'consumer not running'));
+    // Not ready while any partition waits for a dependency: lag grows, nothing is dead-lettered, and this says why.
+    health.register('processing', () => {
+      const stalls = transport.batchConsumer?.stalls() ?? [];
+      if (stalls.length === 0) return true;
+      const oldest = Math.min(...stalls.map((stall) => stall.since));
+      return `${stalls.length} partition(s) waiting for a dependency for ${Math.round((Date.now() - oldest) / 1000)} s: ${stalls[0].reason}`;
+    });
     health.markStarted();
     logger.log(
       `started in ${Date.now() - started} ms: health http://127.0.0.1:${options.healthPort}/health/ready` +
@@ -149,7 +164,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
   }
 }
 
-function rootModule(options: ServiceOptions, kafka: unknown, producer: RecordProducer, dataSource: DataSource | undefined): DynamicModule {
+function rootModule(options: ServiceOptions, kafka: unknown, producer: RecordProducer, ownership: PartitionOwnership, dataSource: DataSource | undefined): DynamicModule {
   @Global()
   @Module({})
   class KairosRuntimeModule {}
@@ -158,11 +173,23 @@ function rootModule(options: ServiceOptions, kafka: unknown, producer: RecordPro
     { provide: SERVICE_NAME, useValue: options.name },
     { provide: KAFKA, useValue: kafka },
     { provide: RecordProducer, useValue: producer },
+    { provide: PartitionOwnership, useValue: ownership },
     ...(dataSource ? [{ provide: DataSource, useValue: dataSource }] : []),
     ...(options.providers ?? []),
   ];
   const runtime: DynamicModule = { module: KairosRuntimeModule, providers, exports: providers };
   return { module: class KairosServiceRoot {}, imports: [runtime, options.module] };
+}
+
+/** Undefined when the database answers within 3 s; otherwise why not. */
+async function probeDatabase(dataSource: DataSource): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('database did not answer within 3 s'), 3_000)));
+  try {
+    return await Promise.race([dataSource.query('SELECT 1').then(() => undefined, (error: Error) => `database unavailable: ${error.message}`), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Runs a service as the process's main program: stops gracefully on SIGTERM/SIGINT, exits non-zero on failure. */

@@ -1,0 +1,41 @@
+import { describeError, DependencyUnavailableError, outageReason } from './failure';
+import { ProducerBackpressureError } from './record-producer';
+
+/** Errors shaped as node-postgres, TypeORM and kafkajs raise them (their classes are not imported: only shapes matter). */
+function pgError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+describe('outageReason', () => {
+  it.each([
+    ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5433'), { code: 'ECONNREFUSED' }), 'connection failed (ECONNREFUSED)'],
+    ['PostgreSQL shutting down', pgError('57P01', 'terminating connection due to administrator command'), 'SQLSTATE 57P01'],
+    ['a statement timeout', pgError('57014', 'canceling statement due to statement timeout'), 'SQLSTATE 57014'],
+    ['a lock timeout', pgError('55P03', 'canceling statement due to lock timeout'), 'SQLSTATE 55P03'],
+    ['a TypeORM QueryFailedError around a connection loss', Object.assign(new Error('Query failed'), { name: 'QueryFailedError', driverError: pgError('08006', 'connection failure') }), 'SQLSTATE 08006'],
+    ['node-postgres losing its connection', new Error('Connection terminated unexpectedly'), 'database unavailable: Connection terminated unexpectedly'],
+    ['a kafkajs request timeout', Object.assign(new Error('Request timed out'), { name: 'KafkaJSRequestTimeoutError' }), 'broker unavailable (KafkaJSRequestTimeoutError)'],
+    ['producer back-pressure', new ProducerBackpressureError('64 MB wait'), 'broker back-pressure'],
+    ['a dependency the handler names', new DependencyUnavailableError('smtp', '421 try later'), 'smtp unavailable: 421 try later'],
+    ['an outage wrapped as a cause', new Error('publishing failed', { cause: Object.assign(new Error('connect ECONNRESET'), { code: 'ECONNRESET' }) }), 'connection failed (ECONNRESET)'],
+  ])('recognises %s', (_name, error, expected) => {
+    expect(outageReason(error)).toContain(expected);
+  });
+
+  it.each([
+    ['a plain bug', new TypeError("Cannot read properties of undefined (reading 'email')")],
+    ['a constraint violation', pgError('23505', 'duplicate key value violates unique constraint')],
+    ['a record the broker refuses for its size', Object.assign(new Error('The request included a message larger than the max message size'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' })],
+    ['a thrown string', 'no'],
+  ])('does not excuse %s', (_name, error) => {
+    expect(outageReason(error)).toBeUndefined();
+  });
+});
+
+describe('describeError', () => {
+  it('says what an object thrown as an error holds instead of "[object Object]"', () => {
+    expect(describeError({ code: 'E1', detail: 'x' })).toBe('{"code":"E1","detail":"x"}');
+    expect(describeError(new TypeError('bad'))).toBe('TypeError: bad');
+    expect(describeError(new Error('plain'))).toBe('plain');
+  });
+});
