@@ -49,3 +49,15 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, onRecords: (re
     await admin.disconnect();
   }
 }
+
+/** The end (high watermark) of every partition of a topic: the offset the next record will get. */
+export async function endOffsets(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((partition) => [partition.partition, BigInt(partition.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,5 @@
+export * from './state-store';
+export * from './state-transaction';
+export * from './stateful-processor';
+export * from './timer';
+export { CreateStateStore1795600000000 } from './create-state-store.migration';

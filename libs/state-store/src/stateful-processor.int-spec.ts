@@ -1,0 +1,213 @@
+import { TopicSpec } from '@kairos/contracts';
+import { BatchConsumer, connectKafka, ConsumedRecord, DecodedRecord, endOffsets, ensureTopics, jsonDecoder, PartitionOwnership, RecordProducer } from '@kairos/kafka';
+import { connectAndMigrate } from '@kairos/persistence';
+import { readTopic, testStack, uniqueName } from '@kairos/testing';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { CreateStateStore1795600000000 } from './create-state-store.migration';
+import { StateStore } from './state-store';
+import { Output, StatefulInput, StatefulProcessor } from './stateful-processor';
+import { StateAccess } from './state-transaction';
+
+/** An input: a customer's event at `at`, asking for a reminder `remindInMs` later (replacing an earlier one). */
+interface Tick {
+  key: string;
+  n: number;
+  at: number;
+  remindInMs?: number;
+  marker?: boolean;
+}
+
+interface Counter {
+  count: number;
+  last: number;
+}
+
+function topicSpec(name: string, partitions: number): TopicSpec {
+  return { name, key: 'customer', value: 'tick', partitions, cleanupPolicy: 'delete', retentionMs: -1, description: 'test' };
+}
+
+const json = <T>(record: ConsumedRecord): T => JSON.parse(record.value!.toString()) as T;
+
+describe('StatefulProcessor with a StateStore, against the real broker and PostgreSQL', () => {
+  const { kafkaBrokers, databaseUrl } = testStack();
+  const kafka = connectKafka({ brokers: kafkaBrokers, clientId: 'state-store-int-spec', logLevel: 'error' });
+  const producer = new RecordProducer(kafka);
+  const database = new Client({ connectionString: databaseUrl });
+  const running: Array<{ stop(): Promise<void> }> = [];
+  const dataSources: DataSource[] = [];
+
+  beforeAll(async () => {
+    await producer.connect();
+    await database.connect();
+  });
+  afterEach(async () => {
+    for (const instance of running.splice(0).reverse()) await instance.stop();
+  });
+  afterAll(async () => {
+    await Promise.all(dataSources.map((dataSource) => dataSource.destroy()));
+    await producer.disconnect();
+    await database.end();
+  });
+
+  /** One instance of a stage: its own consumer, ownership, store object and processor, sharing the schema and group. */
+  async function instance(name: string, schema: string, groupId: string, input: string, output: string) {
+    const { dataSource } = await connectAndMigrate({ url: databaseUrl, schema, migrations: [CreateStateStore1795600000000], poolSize: 4 });
+    dataSources.push(dataSource);
+    const store = new StateStore<Counter>({ dataSource, name: 'counters' });
+    const ownership = new PartitionOwnership();
+    const applied: Array<StatefulInput<Tick>> = [];
+    const apply = async (step: StatefulInput<Tick>, state: StateAccess<Counter>): Promise<Output[]> => {
+      applied.push(step);
+      if (step.kind === 'timer') {
+        return [{ topic: output, record: { key: step.key, value: JSON.stringify({ fired: step.timer.name, key: step.key, dueAt: step.timer.dueAt, by: name }) } }];
+      }
+      const tick = step.record.data;
+      if (tick.marker) return [{ topic: output, record: { key: step.key, value: JSON.stringify({ marker: tick.n }) } }];
+      const counter = (await state.get(step.key)) ?? { count: 0, last: -1 };
+      state.put(step.key, { count: counter.count + 1, last: tick.n });
+      if (tick.remindInMs !== undefined) state.setTimer(step.key, 'remind', tick.at + tick.remindInMs, { n: tick.n });
+      return [];
+    };
+    const processor = new StatefulProcessor<Counter, Tick>({
+      store,
+      producer,
+      ownership,
+      topics: [input],
+      keyOf: (record) => record.data.key,
+      eventTime: (record) => record.data.at,
+      apply,
+      endOffsets: (topic) => endOffsets(kafka, topic),
+    });
+    const consumer = new BatchConsumer(kafka, {
+      groupId,
+      producer,
+      ownership,
+      subscriptions: [{ topic: input, decoder: jsonDecoder<Tick>(), handler: (records: DecodedRecord<Tick>[], context) => processor.handleBatch(records, context) }],
+    });
+    processor.start();
+    await consumer.start();
+    const handle = {
+      name,
+      store,
+      ownership,
+      applied,
+      processor,
+      async stop() {
+        await consumer.stop();
+        await processor.stop();
+      },
+    };
+    running.push(handle);
+    return handle;
+  }
+
+  async function send(topic: string, ticks: Tick[]): Promise<void> {
+    for (let i = 0; i < ticks.length; i += 5_000) {
+      await producer.send(topic, ticks.slice(i, i + 5_000).map((tick) => ({ key: tick.key, value: JSON.stringify(tick) })));
+    }
+  }
+
+  async function count(sql: string, parameters: unknown[]): Promise<number> {
+    const { rows } = await database.query<{ n: string }>(sql, parameters);
+    return Number(rows[0]!.n);
+  }
+
+  async function until(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  /** A marker on every partition of the input: once each is applied, everything before it on its partition was. */
+  async function markers(topic: string, partitions: number): Promise<void> {
+    await producer.send(topic, [...Array(partitions).keys()].map((partition) => ({ partition, key: `marker-${partition}`, value: JSON.stringify({ key: `marker-${partition}`, n: -1, at: Date.now(), marker: true }) })));
+  }
+
+  it('a redelivered batch leaves the store unchanged: a second consumer group re-reads the topic and applies nothing', async () => {
+    const schema = uniqueName('state_redeliver').replace(/-/g, '_');
+    const input = uniqueName('ticks');
+    const output = uniqueName('out');
+    await ensureTopics(kafka, [topicSpec(input, 2), topicSpec(output, 2)]);
+    const ticks = Array.from({ length: 200 }, (_, n) => ({ key: `c${n % 10}`, n, at: Date.now() }));
+    await send(input, ticks);
+    const first = await instance('first', schema, uniqueName('group'), input, output);
+    await until('200 ticks counted', async () => (await count(`SELECT coalesce(sum((value->>'count')::int), 0) AS n FROM "${schema}".state_entries`, [])) === 200);
+    const before = await database.query(`SELECT key, value FROM "${schema}".state_entries ORDER BY key`);
+    await first.stop();
+    running.splice(0);
+
+    // A fresh group starts from offset 0: Kafka redelivers every record; the store's offsets say they are applied.
+    const again = await instance('again', schema, uniqueName('group'), input, output);
+    await markers(input, 2);
+    await until('both markers applied', () => again.applied.filter((step) => step.kind === 'record' && step.record.data.marker).length === 2);
+    expect(again.applied.filter((step) => step.kind === 'record' && !step.record.data.marker)).toEqual([]);
+    expect((await database.query(`SELECT key, value FROM "${schema}".state_entries ORDER BY key`)).rows).toEqual(before.rows);
+  });
+
+  it('a rebalance moves state and timers with the partition: no count lost or doubled, each timer fires once, on its new owner', async () => {
+    const schema = uniqueName('state_rebalance').replace(/-/g, '_');
+    const input = uniqueName('ticks');
+    const output = uniqueName('out');
+    const groupId = uniqueName('group');
+    await ensureTopics(kafka, [topicSpec(input, 4), topicSpec(output, 4)]);
+    const keys = Array.from({ length: 40 }, (_, index) => `customer-${index}`);
+    const a = await instance('a', schema, groupId, input, output);
+    // First round: reminders far away, set by instance a.
+    await send(input, keys.map((key, n) => ({ key, n, at: Date.now(), remindInMs: 600_000 })));
+    await until('40 pending timers', async () => (await count(`SELECT count(*) AS n FROM "${schema}".state_timers`, [])) === 40);
+
+    const b = await instance('b', schema, groupId, input, output);
+    await until('the partitions split between a and b', () => a.ownership.partitions().length === 2 && b.ownership.partitions().length === 2);
+    // Second round, after the move: every key's reminder is replaced by one due in 3 s.
+    const at = Date.now();
+    await send(input, keys.map((key, n) => ({ key, n: 100 + n, at, remindInMs: 3_000 })));
+    await until('every reminder fired and removed', async () => (await count(`SELECT count(*) AS n FROM "${schema}".state_timers`, [])) === 0, 60_000);
+
+    const counts = await database.query<{ key: string; count: number }>(`SELECT key, (value->>'count')::int AS count FROM "${schema}".state_entries ORDER BY key`);
+    expect(counts.rows).toHaveLength(40);
+    for (const row of counts.rows) expect(row.count).toBe(2);
+
+    // Everything a fired timer publishes is acknowledged before its row is deleted: a marker now comes after all of it.
+    await producer.send(output, [0, 1, 2, 3].map((partition) => ({ partition, value: JSON.stringify({ marker: partition }) })));
+    const records = await readTopic(kafkaBrokers, output, 44, 30_000);
+    const fired = records
+      .map((record) => ({ partition: record.partition, value: json<{ fired?: string; key: string; dueAt: number; by: string }>(record) }))
+      .filter(({ value }) => value.fired);
+    expect(fired).toHaveLength(40);
+    expect(new Set(fired.map(({ value }) => value.key)).size).toBe(40);
+    for (const { value } of fired) expect(value.dueAt).toBe(at + 3_000);
+    // Output and input have the same partition count and key, so the output partition is the key's input partition:
+    // each reminder fired on the instance that owns that partition now, whichever instance set it.
+    for (const { partition, value } of fired) expect({ key: value.key, owner: (value.by === 'a' ? a : b).ownership.owns(input, partition) }).toEqual({ key: value.key, owner: true });
+    expect(new Set(fired.map(({ value }) => value.by))).toEqual(new Set(['a', 'b']));
+  });
+
+  it('100,000 timers survive a restart and each fires once', async () => {
+    const schema = uniqueName('state_timers').replace(/-/g, '_');
+    const input = uniqueName('ticks');
+    const output = uniqueName('out');
+    const groupId = uniqueName('group');
+    await ensureTopics(kafka, [topicSpec(input, 2), topicSpec(output, 2)]);
+    const total = 100_000;
+    const at = Date.now();
+    // Due 45 s from now, spread over 5 s: long enough to load them all and restart before the first comes due.
+    await send(input, Array.from({ length: total }, (_, n) => ({ key: `k${n}`, n, at, remindInMs: 45_000 + (n % 5_000) })));
+    const first = await instance('first', schema, groupId, input, output);
+    await until('100,000 pending timers', async () => (await count(`SELECT count(*) AS n FROM "${schema}".state_timers`, [])) === total, 90_000);
+    expect(first.applied.filter((step) => step.kind === 'timer')).toEqual([]);
+    await first.stop();
+    running.splice(0);
+
+    const second = await instance('second', schema, groupId, input, output);
+    await until('every timer fired and removed', async () => (await count(`SELECT count(*) AS n FROM "${schema}".state_timers`, [])) === 0, 120_000);
+    expect(second.applied.filter((step) => step.kind === 'timer')).toHaveLength(total);
+    await producer.send(output, [0, 1].map((partition) => ({ partition, value: JSON.stringify({ marker: partition }) })));
+    const records = await readTopic(kafkaBrokers, output, total + 2, 60_000);
+    const fired = records.map((record) => json<{ fired?: string; key: string }>(record)).filter((value) => value.fired);
+    expect(fired).toHaveLength(total);
+    expect(new Set(fired.map((value) => value.key)).size).toBe(total);
+  });
+});

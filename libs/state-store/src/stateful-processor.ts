@@ -1,0 +1,219 @@
+import { BatchContext, DecodedRecord, OutgoingRecord, OwnedPartition, PartitionOwnership, RecordProducer } from '@kairos/kafka';
+import { DueTimers } from './due-timers';
+import { StateStore } from './state-store';
+import { StateAccess, StateTransaction } from './state-transaction';
+import { Timer } from './timer';
+
+/** One input of a profile's ordered path: a record of an input topic, or one of its timers coming due. */
+export type StatefulInput<T> = { kind: 'record'; key: string; at: number; record: DecodedRecord<T> } | { kind: 'timer'; key: string; at: number; timer: Timer };
+
+/** A record to publish; outputs carry deterministic ids, since a crash before the state commit publishes them again. */
+export interface Output {
+  topic: string;
+  record: OutgoingRecord;
+}
+
+export interface StatefulProcessorOptions<S, T> {
+  store: StateStore<S>;
+  producer: RecordProducer;
+  ownership: PartitionOwnership;
+  /** The co-partitioned input topics; owning partition p of them is owning partition p of the state. */
+  topics: readonly string[];
+  keyOf(record: DecodedRecord<T>): string;
+  /** Event time of a record (epoch ms): what stream time, and so timers during a replay, follow. */
+  eventTime(record: DecodedRecord<T>): number;
+  apply(input: StatefulInput<T>, state: StateAccess<S>): Promise<Output[]> | Output[];
+  /** High watermarks of a topic by partition: whether a newly owned partition has a backlog to replay first. */
+  endOffsets(topic: string): Promise<Map<number, bigint>>;
+  /** Wall clock; injectable for tests. */
+  clock?: () => number;
+  /** Timers fired per transaction at most. */
+  timersPerRound?: number;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+interface PartitionProgress {
+  /** Records behind the end, per input topic, as of the last batch (or of acquisition). */
+  lag: Map<string, bigint>;
+  /** Work on the partition, one at a time: batches and timer rounds never interleave. */
+  queue: Promise<unknown>;
+}
+
+/**
+ * The ordered path of a stateful stage: records of the owned partitions and their timers go through `apply` one at a
+ * time, per partition, against a StateStore.
+ *
+ * - Effectively once: records whose offsets the committed state reflects are skipped; outputs are published (and
+ *   acknowledged) before the state commit, so a crash in between publishes them again — with the same ids — and never
+ *   loses them.
+ * - Timers are state: set and cancelled in the same transaction as the state. Before each record, the timers due at
+ *   or before the stream time (the latest event time seen) fire first, so a replay makes the live run's decisions.
+ *   While a partition is caught up (no lag), the wall clock fires them too; while it replays a backlog it does not,
+ *   or a timer would fire before the records that were meant to cancel it.
+ * - Ownership: partitions are acquired (fencing the previous owner) when assigned and released when revoked; their
+ *   timers move with them because they are rows of the partition.
+ */
+export class StatefulProcessor<S, T> {
+  private readonly progress = new Map<number, PartitionProgress>();
+  private readonly clock: () => number;
+  private readonly log: NonNullable<StatefulProcessorOptions<S, T>['log']>;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private running = false;
+
+  constructor(private readonly options: StatefulProcessorOptions<S, T>) {
+    this.clock = options.clock ?? Date.now;
+    this.log = options.log ?? (() => undefined);
+    options.ownership.listen({ assigned: (partitions) => this.assigned(partitions), revoked: (partitions) => this.revoked(partitions) });
+  }
+
+  /** Starts firing timers by the wall clock. */
+  start(): void {
+    this.running = true;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    await this.ticking;
+    await Promise.all([...this.progress.values()].map((progress) => progress.queue));
+  }
+
+  /** The handler of every input topic's batches. */
+  async handleBatch(records: readonly DecodedRecord<T>[], context: BatchContext): Promise<void> {
+    // Normally acquired by the assignment hook; if that failed (the database was down), acquire now — or fail as an
+    // outage, which the consumer waits out.
+    if (!this.options.store.owned(context.partition)) await this.acquire([context.partition]);
+    return this.exclusive(context.partition, async () => {
+      const transaction = this.options.store.begin(context.partition);
+      const fresh = records.filter((record) => BigInt(record.offset) >= transaction.nextOffset(context.topic));
+      await transaction.preload(fresh.map((record) => this.options.keyOf(record)));
+      const due = new DueTimers(this.options.store, transaction);
+      const outputs: Output[] = [];
+      for (const record of fresh) {
+        const at = this.options.eventTime(record);
+        transaction.observe(at);
+        await this.fireDue(transaction, due, transaction.streamTime, outputs);
+        outputs.push(...(await this.options.apply({ kind: 'record', key: this.options.keyOf(record), at, record }, transaction.access(at))));
+      }
+      const last = BigInt(records[records.length - 1].offset);
+      transaction.advance(context.topic, last + 1n);
+      await this.publish(outputs);
+      await this.options.store.commit(transaction);
+      this.progress.get(context.partition)?.lag.set(context.topic, BigInt(context.highWatermark) - last - 1n);
+      if (this.isLive(context.partition)) this.schedule(0);
+    });
+  }
+
+  /** Whether the partition is caught up on every input topic, so that the wall clock drives its timers. */
+  isLive(partition: number): boolean {
+    const progress = this.progress.get(partition);
+    return !!progress && [...progress.lag.values()].every((lag) => lag <= 0n);
+  }
+
+  private async fireDue(transaction: StateTransaction<S>, due: DueTimers<S>, upTo: number, outputs: Output[], limit = Number.POSITIVE_INFINITY): Promise<number> {
+    let fired = 0;
+    while (fired < limit) {
+      const timer = await due.next(upTo);
+      if (!timer) break;
+      transaction.cancelTimer(timer.key, timer.name);
+      transaction.observe(timer.dueAt);
+      outputs.push(...(await this.options.apply({ kind: 'timer', key: timer.key, at: timer.dueAt, timer }, transaction.access(timer.dueAt))));
+      fired += 1;
+    }
+    return fired;
+  }
+
+  /** One round of wall-clock firing for every live partition with a timer due; then sleeps until the next is due. */
+  private tick(): Promise<void> {
+    return (this.ticking = (async () => {
+      const limit = this.options.timersPerRound ?? 1_000;
+      let again = false;
+      for (const owned of this.options.store.ownedPartitions()) {
+        if (!this.running || !this.isLive(owned.partition)) continue;
+        const now = this.clock();
+        try {
+          const nextDue = owned.nextDue ?? (await this.options.store.refreshNextDue(owned));
+          if (nextDue > now) continue;
+          const fired = await this.exclusive(owned.partition, async () => {
+            if (this.options.store.owned(owned.partition) !== owned) return 0;
+            const transaction = this.options.store.begin(owned.partition);
+            const outputs: Output[] = [];
+            const count = await this.fireDue(transaction, new DueTimers(this.options.store, transaction), now, outputs, limit);
+            await this.publish(outputs);
+            await this.options.store.commit(transaction);
+            await this.options.store.refreshNextDue(owned);
+            return count;
+          });
+          if (fired >= limit) again = true;
+        } catch (error) {
+          // The partition moved, or a dependency is down: the timers stay pending and are tried again.
+          owned.nextDue = undefined;
+          this.log('warn', `timers of partition ${owned.partition} of ${this.options.store.name} not fired: ${(error as Error).message}`);
+        }
+      }
+      this.ticking = undefined;
+      this.schedule(again ? 0 : this.untilNextDue());
+    })());
+  }
+
+  private untilNextDue(): number {
+    const now = this.clock();
+    let earliest = now + 1_000; // re-check at least every second (a failed round, a partition turning live)
+    for (const owned of this.options.store.ownedPartitions()) if (this.isLive(owned.partition) && owned.nextDue !== undefined) earliest = Math.min(earliest, owned.nextDue);
+    return Math.max(0, earliest - now);
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.running || this.ticking) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+  }
+
+  private async publish(outputs: readonly Output[]): Promise<void> {
+    if (outputs.length === 0) return;
+    await Promise.all(outputs.map((output) => this.options.producer.publish(output.topic, output.record)));
+  }
+
+  private async assigned(partitions: readonly OwnedPartition[]): Promise<void> {
+    await this.acquire(this.partitionNumbers(partitions));
+  }
+
+  private async acquire(partitions: readonly number[]): Promise<void> {
+    const numbers = partitions.filter((partition) => !this.options.store.owned(partition));
+    if (numbers.length === 0) return;
+    const ends = new Map(await Promise.all(this.options.topics.map(async (topic) => [topic, await this.options.endOffsets(topic)] as const)));
+    for (const partition of numbers) {
+      const progress = this.progress.get(partition) ?? { lag: new Map(), queue: Promise.resolve() };
+      this.progress.set(partition, progress);
+      await this.exclusive(partition, async () => {
+        if (this.options.store.owned(partition)) return;
+        const owned = await this.options.store.acquire(partition);
+        for (const topic of this.options.topics) progress.lag.set(topic, (ends.get(topic)?.get(partition) ?? 0n) - (owned.offsets.get(topic) ?? 0n));
+      });
+      this.log('info', `${this.options.store.name}: partition ${partition} acquired (${this.isLive(partition) ? 'live' : 'replaying its backlog first'})`);
+    }
+    this.schedule(0);
+  }
+
+  private async revoked(partitions: readonly OwnedPartition[]): Promise<void> {
+    for (const partition of this.partitionNumbers(partitions)) {
+      if (this.options.topics.some((topic) => this.options.ownership.owns(topic, partition))) continue;
+      await this.exclusive(partition, async () => this.options.store.release(partition));
+      this.progress.delete(partition);
+    }
+  }
+
+  private partitionNumbers(partitions: readonly OwnedPartition[]): number[] {
+    return [...new Set(partitions.filter((owned) => this.options.topics.includes(owned.topic)).map((owned) => owned.partition))];
+  }
+
+  private exclusive<R>(partition: number, work: () => Promise<R>): Promise<R> {
+    const progress = this.progress.get(partition);
+    if (!progress) return work();
+    const next = progress.queue.then(work);
+    progress.queue = next.catch(() => undefined);
+    return next;
+  }
+}
