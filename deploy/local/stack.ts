@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { ALL_TOPICS, deadLetterTopic } from '@kairos/contracts';
 import { connectKafka, ensureTopics } from '@kairos/kafka';
 import { LocalStack, startLocalStack, StackPurpose, stopChild, waitUntilHealthy } from '@kairos/local-stack';
@@ -12,6 +13,8 @@ import { startDemoTraffic } from './demo-traffic';
  *   stack.ts --demo          the same plus a generated shop audience sending events
  *   stack.ts --infra-only    only Kafka, PostgreSQL and the SMTP sink
  *   stack.ts --purpose test  free ports and throw-away data (the test harness); with --json, prints the endpoints
+ *   stack.ts --control       also reads commands on stdin, one per line, for fault tests: `restart kafka <down ms>`,
+ *                            `restart postgres <down ms>`; answers each with a JSON line on stdout when it is done
  * KAFKA_BROKERS, DATABASE_URL and SMTP_URL point at existing services instead of starting local ones.
  */
 
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
     if (json) {
       process.stdout.write(`${JSON.stringify({ kafkaBrokers: stack.kafkaBrokers, databaseUrl: stack.databaseUrl, smtpUrl: stack.smtpUrl, inboxUrl: stack.inboxUrl })}\n`);
     }
+    if (args.has('--control')) acceptControlCommands(stack);
     const writeKey = process.env['KAIROS_DEV_WRITE_KEY'] ?? `dev_${randomBytes(12).toString('hex')}`;
     if (!args.has('--infra-only')) {
       const env = {
@@ -124,6 +128,24 @@ async function main(): Promise<void> {
     say(`failed: ${(error as Error).message}`);
     await shutdown(1);
   }
+}
+
+/** Fault tests run in a Jest worker, which cannot host the broker or PostgreSQL; they ask this process to restart them. */
+function acceptControlCommands(stack: LocalStack): void {
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (line) => {
+    const [verb, component, downMs] = line.trim().split(/\s+/);
+    const answer = (result: object) => process.stdout.write(`${JSON.stringify({ command: line.trim(), ...result })}\n`);
+    if (verb !== 'restart' || (component !== 'kafka' && component !== 'postgres')) {
+      answer({ error: 'unknown command; try "restart kafka 2000" or "restart postgres 20000"' });
+      return;
+    }
+    say(`restarting ${component} (down for ${Number(downMs ?? 0)} ms)…`);
+    stack.restart(component, Number(downMs ?? 0)).then(
+      () => answer({ done: true }),
+      (error: Error) => answer({ error: error.message }),
+    );
+  });
 }
 
 void main();

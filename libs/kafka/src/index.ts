@@ -12,3 +12,4 @@ export * from './topic-snapshot';
 export * from './failure';
 export * from './partition-ownership';
 export * from './co-partitioned-assigner';
+export * from './nest/handler-errors.filter';

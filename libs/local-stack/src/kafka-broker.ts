@@ -32,6 +32,8 @@ export interface KafkaBrokerOptions {
 export interface RunningKafka {
   brokers: string;
   stop(): Promise<void>;
+  /** Stops the broker (SIGTERM, as an operator would), keeps its data, starts it again after `downMs`: fault tests. */
+  restart(downMs?: number): Promise<void>;
 }
 
 export function defaultCacheDir(): string {
@@ -173,24 +175,33 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Run
     await run('java', [...jvm, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config, '--ignore-formatted']);
   }
 
-  const child = spawn('java', [...jvm, '-cp', classpath, 'kafka.Kafka', config], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup ?? false });
-  const console = createWriteStream(join(options.dataDir, 'kafka.out'));
-  child.stdout.pipe(console);
-  child.stderr.pipe(console);
-  writeFileSync(pidFile, String(child.pid));
   const brokers = `127.0.0.1:${options.port}`;
-  try {
-    await waitUntilReady(brokers, child, 120_000, logFile);
-  } catch (error) {
-    await stopChild(child, 5_000);
-    throw error;
-  }
+  const launch = async (): Promise<ChildProcess> => {
+    const child = spawn('java', [...jvm, '-cp', classpath, 'kafka.Kafka', config], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup ?? false });
+    const console = createWriteStream(join(options.dataDir, 'kafka.out'), { flags: 'a' });
+    child.stdout?.pipe(console);
+    child.stderr?.pipe(console);
+    writeFileSync(pidFile, String(child.pid));
+    try {
+      await waitUntilReady(brokers, child, 120_000, logFile);
+    } catch (error) {
+      await stopChild(child, 5_000);
+      throw error;
+    }
+    return child;
+  };
+  let child = await launch();
   return {
     brokers,
     async stop() {
       await stopChild(child, 30_000);
       rmSync(pidFile, { force: true });
       if (options.fresh) rmSync(options.dataDir, { recursive: true, force: true });
+    },
+    async restart(downMs = 0) {
+      await stopChild(child, 30_000);
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      child = await launch();
     },
   };
 }

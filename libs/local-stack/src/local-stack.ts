@@ -31,6 +31,8 @@ export interface LocalStack {
   inboxUrl?: string;
   components: StackComponent[];
   stop(): Promise<void>;
+  /** Stops a component this stack started, keeps its data and starts it again after `downMs` (the fault tests). */
+  restart(component: 'kafka' | 'postgres', downMs: number): Promise<void>;
 }
 
 async function port(purpose: StackPurpose, env: NodeJS.ProcessEnv, variable: string, fallback: number): Promise<number> {
@@ -50,6 +52,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const root = env['KAIROS_DATA_DIR'] ?? join(tmpdir(), fresh ? `kairos-test-${process.pid}` : 'kairos-dev');
   const stops: Array<() => Promise<void>> = [];
   const components: StackComponent[] = [];
+  const restarts = new Map<'kafka' | 'postgres', (downMs: number) => Promise<void>>();
 
   const kafka = async (): Promise<string> => {
     if (env['KAFKA_BROKERS']) {
@@ -66,6 +69,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log,
     });
     stops.push(broker.stop);
+    restarts.set('kafka', broker.restart);
     components.push({ name: 'kafka', endpoint: broker.brokers, external: false, detail: `ready in ${Date.now() - started} ms` });
     return broker.brokers;
   };
@@ -82,6 +86,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       database: 'kairos',
     });
     stops.push(database.stop);
+    restarts.set('postgres', database.restart);
     components.push({ name: 'postgres', endpoint: redact(database.url), external: false, detail: `ready in ${Date.now() - started} ms` });
     return database.url;
   };
@@ -114,7 +119,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     throw failed.reason;
   }
   const [kafkaBrokers, databaseUrl, smtpUrl] = results.map((result) => (result as PromiseFulfilledResult<string>).value);
-  return { kafkaBrokers, databaseUrl, smtpUrl, inboxUrl, components, stop };
+  const restart = async (component: 'kafka' | 'postgres', downMs: number) => {
+    const restartOne = restarts.get(component);
+    if (!restartOne) throw new Error(`${component} was not started by this stack (it is external), so it cannot be restarted`);
+    await restartOne(downMs);
+  };
+  return { kafkaBrokers, databaseUrl, smtpUrl, inboxUrl, components, stop, restart };
 }
 
 function redact(url: string): string {

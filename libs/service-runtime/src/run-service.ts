@@ -2,7 +2,7 @@ import { ConsoleLogger, DynamicModule, Global, INestApplication, INestMicroservi
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ALL_TOPICS, deadLetterTopic, TopicSpec } from '@kairos/contracts';
-import { connectKafka, ensureTopics, KafkaBatchTransport, KafkaConnectionSettings, PartitionOwnership, RecordProducer, TopicSubscription } from '@kairos/kafka';
+import { connectKafka, ensureTopics, KafkaBatchTransport, KafkaConnectionSettings, KafkaHandlerErrorsFilter, PartitionOwnership, RecordProducer, TopicSubscription } from '@kairos/kafka';
 import { connectAndMigrate, DatabaseOptions } from '@kairos/persistence';
 import { Telemetry, TelemetryOptions } from '@kairos/telemetry';
 import { DataSource } from 'typeorm';
@@ -120,7 +120,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       const httpApp = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, abortOnError: false, bodyParser: options.http.bodyParser ?? true });
       undo.push(() => httpApp.close());
       options.http.configure?.(httpApp);
-      httpApp.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
+      httpApp.connectMicroservice({ strategy: transport }, { inheritAppConfig: true }).useGlobalFilters(new KafkaHandlerErrorsFilter());
       // Listen first: the public API (the collector) need not wait for the consumer group to form.
       await httpApp.listen(options.http.port, options.http.host ?? '0.0.0.0');
       await httpApp.startAllMicroservices();
@@ -128,6 +128,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     } else {
       const microservice = await NestFactory.createMicroservice(root, { strategy: transport, logger, abortOnError: false });
       undo.push(() => microservice.close());
+      microservice.useGlobalFilters(new KafkaHandlerErrorsFilter());
       await microservice.listen();
       app = microservice;
     }

@@ -1,3 +1,5 @@
 export * from './test-stack';
 export * from './topic-reader';
 export * from './service-lifecycle';
+export * from './service-process';
+export * from './controlled-stack';

@@ -1,0 +1,38 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { stopChild, waitUntilHealthy } from '@kairos/local-stack';
+
+const ROOT = join(__dirname, '..', '..', '..');
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  /** SIGTERM: the graceful stop an orchestrator asks for. */
+  stop(): Promise<void>;
+  /** SIGKILL: a crash, with no chance to finish a batch or commit. */
+  kill(): Promise<void>;
+}
+
+/** Starts services/<name> as a process of its own (as it runs in production) and waits until it reports ready. */
+export async function startServiceProcess(name: string, env: Record<string, string>, healthPort: number, label = `the ${name} service`): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'services', name, 'src', 'main.ts')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env, HEALTH_PORT: String(healthPort) },
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const service: ServiceProcess = {
+    child,
+    stop: () => stopChild(child, 30_000),
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  try {
+    await waitUntilHealthy(label, child, healthPort);
+  } catch (error) {
+    await service.stop();
+    throw error;
+  }
+  return service;
+}
