@@ -1,4 +1,4 @@
-import cors from '@fastify/cors';
+import cors, { FastifyCorsOptions } from '@fastify/cors';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ingestionMetrics } from '../ingestion-metrics';
 
@@ -8,14 +8,14 @@ import { ingestionMetrics } from '../ingestion-metrics';
  * Authorization header or the body, not in a cookie — allowing credentials would only let any site send requests
  * carrying the visitor's cookies for this host, which nothing here reads.
  */
-const COLLECTOR_CORS = {
+const COLLECTOR_CORS: FastifyCorsOptions = {
   origin: '*',
   methods: ['POST', 'OPTIONS'],
   allowedHeaders: ['authorization', 'content-type', 'content-encoding'],
   credentials: false,
   // A day: a browser asks once per page origin and endpoint, not before every batch.
   maxAge: 86_400,
-} as const;
+};
 
 /**
  * Bodies reach the collector as raw bytes (whatever the content type: browser SDKs send text/plain to avoid CORS
