@@ -14,7 +14,8 @@ export async function startServiceProcess(name: string, env: Record<string, stri
   const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'services', name, 'src', 'main.ts')], {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, ...env, HEALTH_PORT: String(healthPort), LOG_LEVEL: 'warn' },
+    // The benchmark broker is a single node, unless the environment says otherwise: one copy of each partition.
+    env: { KAFKA_REPLICATION_FACTOR: '1', KAFKA_MIN_INSYNC_REPLICAS: '1', ...process.env, ...env, HEALTH_PORT: String(healthPort), LOG_LEVEL: 'warn' },
   });
   const service = { child, stop: () => stopChild(child, 30_000) };
   try {

@@ -9,3 +9,4 @@ export * from './trace-headers';
 export { kafkaMetrics } from './kafka-metrics';
 export * from './nest/kafka-batch.transport';
 export * from './topic-snapshot';
+export * from './topic-catalogue';
