@@ -43,7 +43,7 @@ async function main(args: readonly string[]): Promise<number> {
 
   const problems = [
     ...state.topics.filter((topic) => !topic.actual).map(({ spec }) => `${spec.name} is missing (created by ${spec.owner === 'admin' ? 'this command with --create' : `the ${spec.owner} service, or this command with --create`})`),
-    ...state.topics.flatMap(({ spec, differences }) => differences.map((difference) => `${spec.name}: ${difference}`)),
+    ...state.topics.filter((topic) => topic.differences.length > 0).map(({ spec, differences }) => `${spec.name}: ${differences.join(', ')}`),
     ...(state.coPartitioning ? [state.coPartitioning] : []),
   ];
   console.log(problems.length === 0 ? '\nthe cluster matches the catalogue' : `\n${problems.join('\n')}`);
