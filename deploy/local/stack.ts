@@ -2,8 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ALL_TOPICS, deadLetterTopic } from '@kairos/contracts';
-import { connectKafka, ensureTopics } from '@kairos/kafka';
+import { deadLetterTopic } from '@kairos/contracts';
+import { connectKafka, createCatalogueTopics } from '@kairos/kafka';
 import { LocalStack, startLocalStack, StackPurpose, stopChild, waitUntilHealthy } from '@kairos/local-stack';
 import { startDemoTraffic } from './demo-traffic';
 
@@ -11,7 +11,7 @@ import { startDemoTraffic } from './demo-traffic';
  * The local Kairos stack.
  *   stack.ts                 Kafka + PostgreSQL + SMTP sink + the five services, no traffic (for other systems to drive)
  *   stack.ts --demo          the same plus a generated shop audience sending events
- *   stack.ts --infra-only    only Kafka, PostgreSQL and the SMTP sink
+ *   stack.ts --infra-only    only Kafka (with the topic catalogue), PostgreSQL and the SMTP sink
  *   stack.ts --purpose test  free ports and throw-away data (the test harness); with --json, prints the endpoints
  *   stack.ts --control       also reads commands on stdin, one per line, for fault tests: `restart kafka <down ms>`,
  *                            `restart postgres <down ms>`; answers each with a JSON line on stdout when it is done
@@ -70,6 +70,16 @@ async function main(): Promise<void> {
     say(`starting the Kairos ${purpose} stack…`);
     starting = startLocalStack({ purpose, log: say });
     stack = await starting;
+    // Created once here, as `npm run topics -- --create` does, so services starting together find them and the
+    // tests' services (which get two partitions) find the catalogue as they would create it. One broker: one copy.
+    const partitions = process.env['KAFKA_TOPIC_PARTITIONS'] ?? (purpose === 'test' ? '2' : '3');
+    const topicEnv = { KAFKA_TOPIC_PARTITIONS: partitions, KAFKA_REPLICATION_FACTOR: '1', KAFKA_MIN_INSYNC_REPLICAS: '1' };
+    const created = await createCatalogueTopics(
+      connectKafka({ brokers: stack.kafkaBrokers, clientId: 'kairos-stack' }),
+      { partitions: Number(partitions), replicationFactor: 1, minInsyncReplicas: 1 },
+      SERVICES.map((service) => deadLetterTopic(`kairos-${service.name}`)),
+    );
+    if (created.length > 0) say(`created ${created.length} topics`);
     if (json) {
       process.stdout.write(`${JSON.stringify({ kafkaBrokers: stack.kafkaBrokers, databaseUrl: stack.databaseUrl, smtpUrl: stack.smtpUrl, inboxUrl: stack.inboxUrl })}\n`);
     }
@@ -82,14 +92,8 @@ async function main(): Promise<void> {
         DATABASE_URL: stack.databaseUrl,
         SMTP_URL: stack.smtpUrl,
         KAIROS_DEV_WRITE_KEY: writeKey,
-        KAFKA_TOPIC_PARTITIONS: process.env['KAFKA_TOPIC_PARTITIONS'] ?? '3',
+        ...topicEnv,
       };
-      // Created once here, so five services starting together do not race to create them.
-      const topics = [...ALL_TOPICS, ...SERVICES.map((service) => deadLetterTopic(`kairos-${service.name}`))];
-      const created = await ensureTopics(connectKafka({ brokers: stack.kafkaBrokers, clientId: 'kairos-stack' }), topics, {
-        partitions: Number(env.KAFKA_TOPIC_PARTITIONS),
-      });
-      if (created.length > 0) say(`created ${created.length} topics`);
       say('starting services…');
       for (const service of SERVICES) {
         const healthPort = Number(process.env[`${service.name.toUpperCase()}_HEALTH_PORT`] ?? service.healthPort);

@@ -1,4 +1,5 @@
-import { integer, oneOf, port, text } from './variables';
+import { ConfigError } from './load-config';
+import { ConfigOf, integer, oneOf, port, text } from './variables';
 
 /** Variables every service reads; each service adds its own next to these. */
 export const kafkaVariables = {
@@ -6,6 +7,45 @@ export const kafkaVariables = {
   KAFKA_CLIENT_ID: text({ description: 'Client id prefix; defaults to the service name', optional: true }),
   KAFKA_GROUP_ID: text({ description: 'Consumer group; defaults to kairos-<service> (a replay into a fresh schema uses a fresh group)', optional: true }),
 };
+
+/** How the topics a service owns are created, and how long it waits for the ones others create. */
+export const topicVariables = {
+  KAFKA_TOPIC_PARTITIONS: integer({ description: 'Partitions for topics this service creates', default: 6, minimum: 1 }),
+  KAFKA_REPLICATION_FACTOR: integer({
+    description: 'Copies of each partition of the topics this service creates; at most the number of brokers (1 for a single dev broker)',
+    default: 3,
+    minimum: 1,
+  }),
+  KAFKA_MIN_INSYNC_REPLICAS: integer({
+    description: 'min.insync.replicas of the topics this service creates: copies that must have a write before it is acknowledged; at most the replication factor',
+    default: 2,
+    minimum: 1,
+  }),
+  KAFKA_TOPIC_WAIT_SECONDS: integer({ description: 'How long start-up waits for topics other owners create before it fails', default: 120, minimum: 0 }),
+};
+
+export interface TopicConfig {
+  partitions: number;
+  replicationFactor: number;
+  minInsyncReplicas: number;
+  waitSeconds: number;
+}
+
+/** The topic variables as one value, checked together (each alone was checked by loadConfig). */
+export function topicConfig(config: ConfigOf<typeof topicVariables>): TopicConfig {
+  if (config.KAFKA_MIN_INSYNC_REPLICAS > config.KAFKA_REPLICATION_FACTOR) {
+    throw new ConfigError(
+      `invalid configuration: KAFKA_MIN_INSYNC_REPLICAS must be <= KAFKA_REPLICATION_FACTOR (got ${config.KAFKA_MIN_INSYNC_REPLICAS} and ` +
+        `${config.KAFKA_REPLICATION_FACTOR}): no write with acks=all could ever be acknowledged`,
+    );
+  }
+  return {
+    partitions: config.KAFKA_TOPIC_PARTITIONS,
+    replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+    minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS,
+    waitSeconds: config.KAFKA_TOPIC_WAIT_SECONDS,
+  };
+}
 
 export const databaseVariables = {
   DATABASE_URL: text({ description: 'PostgreSQL connection URL', default: 'postgres://postgres:postgres@127.0.0.1:5433/kairos' }),
@@ -21,13 +61,13 @@ export const telemetryVariables = {
   LOG_LEVEL: oneOf(['debug', 'info', 'warn', 'error'] as const, { description: 'Log level', default: 'info' }),
 };
 
-/** What every Kairos service reads: Kafka, PostgreSQL, telemetry, its health port and topic partitions. */
+/** What every Kairos service reads: Kafka and its topics, PostgreSQL, telemetry, its health port. */
 export function serviceVariables(healthPort: number) {
   return {
     ...kafkaVariables,
+    ...topicVariables,
     ...databaseVariables,
     ...telemetryVariables,
     HEALTH_PORT: port(healthPort, 'Health and metrics port'),
-    KAFKA_TOPIC_PARTITIONS: integer({ description: 'Partitions for topics this service creates', default: 6, minimum: 1 }),
   };
 }

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from './load-config';
 import { integer, oneOf, port, text } from './variables';
+import { topicConfig, topicVariables } from './common-variables';
 
 const variables = {
   KAFKA_BROKERS: text({ description: 'brokers', default: '127.0.0.1:9092' }),
@@ -33,5 +34,23 @@ describe('loadConfig', () => {
     expect(message).toContain('HEALTH_PORT must be <= 65535 (got "70000")');
     expect(message).toContain('BATCH_SIZE must be integer (got "many")');
     expect(message).toContain('MODE must be equal to one of the allowed values (a, b) (got "c")');
+  });
+});
+
+describe('topicConfig', () => {
+  const topics = (env: NodeJS.ProcessEnv) => topicConfig(loadConfig(topicVariables, env));
+
+  it('defaults to three copies, two of them in sync', () => {
+    expect(topics({})).toEqual({ partitions: 6, replicationFactor: 3, minInsyncReplicas: 2, waitSeconds: 120 });
+  });
+
+  it('refuses more in-sync replicas than copies, naming both variables', () => {
+    expect(() => topics({ KAFKA_REPLICATION_FACTOR: '1' })).toThrow(
+      'invalid configuration: KAFKA_MIN_INSYNC_REPLICAS must be <= KAFKA_REPLICATION_FACTOR (got 2 and 1): no write with acks=all could ever be acknowledged',
+    );
+  });
+
+  it('refuses a replication factor of zero at boot', () => {
+    expect(() => topics({ KAFKA_REPLICATION_FACTOR: '0' })).toThrow('KAFKA_REPLICATION_FACTOR must be >= 1 (got "0")');
   });
 });

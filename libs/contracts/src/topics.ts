@@ -1,13 +1,18 @@
-import { TopicSpec } from './topic-spec';
+import { CatalogueTopic, TopicSpec } from './topic-spec';
 
 const DAY = 24 * 60 * 60 * 1000;
 
+/** The topics keyed by profileId that stateful stages read together: one partition count for all of them. */
+const PROFILE = 'profile';
+
 /**
- * The topic catalogue: every topic Kairos reads or writes. Services create missing topics from it at start-up and
- * subscribe only to names taken from here. docs/architecture.md shows the same list as a table.
+ * The topic catalogue: every topic Kairos reads or writes, and who creates it. A service creates the topics it owns
+ * (the ones it produces) at start-up and waits for the others it uses; it subscribes only to names taken from here.
+ * docs/architecture.md shows the same list as a table.
  */
 export const Topics = {
   raw: {
+    owner: 'ingestion',
     name: 'kairos.events.raw.v1',
     key: 'userId ?? anonymousId of the (first) event from the collector, keeping one person\'s events in order; producers may use any key',
     value: 'kairos:segment-event.v1, or a Segment batch envelope {batch: [...]} of them (as sent; may be invalid — that is what the intake checks)',
@@ -17,6 +22,7 @@ export const Topics = {
     description: 'Events as SDKs and the HTTP collector produce them.',
   },
   accepted: {
+    owner: 'ingestion',
     name: 'kairos.events.accepted.v1',
     key: 'userId ?? anonymousId (the identity stage re-keys by profileId)',
     value: 'kairos:accepted-event.v1',
@@ -26,6 +32,7 @@ export const Topics = {
     description: 'Validated, normalised, de-duplicated events: the replayable log everything downstream derives from.',
   },
   rejected: {
+    owner: 'ingestion',
     name: 'kairos.events.rejected.v1',
     key: 'source id',
     value: 'kairos:rejected-event.v1',
@@ -35,6 +42,8 @@ export const Topics = {
     description: 'Every input the intake refused, with a typed reason and the original bytes.',
   },
   resolved: {
+    owner: 'identity',
+    coPartitionGroup: PROFILE,
     name: 'kairos.events.resolved.v1',
     key: 'profileId',
     value: 'kairos:resolved-event.v1',
@@ -44,6 +53,8 @@ export const Topics = {
     description: 'Accepted events re-keyed by canonical profile.',
   },
   merges: {
+    owner: 'identity',
+    coPartitionGroup: PROFILE,
     name: 'kairos.identity.merges.v1',
     key: 'loser profileId',
     value: 'kairos:profile-merge.v1',
@@ -53,6 +64,8 @@ export const Topics = {
     description: 'Profile merges (loser -> survivor); later stages move the loser state to the survivor.',
   },
   erasureRequests: {
+    // Operators (and the identity API) produce requests; identity, their one consumer, is the stage that needs it.
+    owner: 'identity',
     name: 'kairos.identity.erasure-requests.v1',
     key: 'requestId',
     value: 'kairos:erasure-request.v1',
@@ -62,6 +75,8 @@ export const Topics = {
     description: 'Requests to erase a customer (by profile id or identifier); the identity service carries them out.',
   },
   erasures: {
+    owner: 'identity',
+    coPartitionGroup: PROFILE,
     name: 'kairos.identity.erasures.v1',
     key: 'profileId (the survivor of the erased component)',
     value: 'kairos:profile-erasure.v1',
@@ -71,6 +86,7 @@ export const Topics = {
     description: 'Erased profiles: every stage deletes what it holds under these profile ids.',
   },
   suppressions: {
+    owner: 'identity',
     name: 'kairos.identity.suppressions.v1',
     key: 'identifier hash',
     value: 'kairos:suppressed-identifier.v1',
@@ -80,6 +96,8 @@ export const Topics = {
     description: 'Erased identifiers (hashed); events carrying one are dropped, also when the accepted topic is replayed.',
   },
   segmentChanges: {
+    owner: 'segmentation',
+    coPartitionGroup: PROFILE,
     name: 'kairos.segments.changes.v1',
     key: 'profileId',
     value: 'kairos:segment-change.v1',
@@ -89,6 +107,8 @@ export const Topics = {
     description: 'Segment enter/exit changes.',
   },
   profileSnapshots: {
+    owner: 'segmentation',
+    coPartitionGroup: PROFILE,
     name: 'kairos.profiles.snapshots.v1',
     key: 'profileId',
     value: 'kairos:profile-snapshot.v1',
@@ -98,6 +118,8 @@ export const Topics = {
     description: 'Latest state of each profile (traits, consent, aggregates, segments).',
   },
   dispatchRequests: {
+    owner: 'triggers',
+    coPartitionGroup: PROFILE,
     name: 'kairos.dispatch.requests.v1',
     key: 'profileId',
     value: 'kairos:dispatch-request.v1',
@@ -107,6 +129,8 @@ export const Topics = {
     description: 'Messages to send, each with a deterministic dispatchId.',
   },
   deliveryOutcomes: {
+    owner: 'dispatch',
+    coPartitionGroup: PROFILE,
     name: 'kairos.dispatch.outcomes.v1',
     key: 'profileId',
     value: 'kairos:delivery-outcome.v1',
@@ -116,6 +140,8 @@ export const Topics = {
     description: 'What was sent, suppressed, failed — and why. Read by analysts.',
   },
   journeyOutcomes: {
+    owner: 'triggers',
+    coPartitionGroup: PROFILE,
     name: 'kairos.journeys.outcomes.v1',
     key: 'profileId',
     value: 'kairos:journey-outcome.v1',
@@ -125,6 +151,7 @@ export const Topics = {
     description: 'Journey entries, steps, exits and goals. Read by analysts.',
   },
   definitions: {
+    owner: 'admin',
     name: 'kairos.definitions.v1',
     key: 'definition kind/id',
     value: 'kairos:definition.v1',
@@ -133,11 +160,28 @@ export const Topics = {
     retentionMs: -1,
     description: 'Published segments, triggers, journeys, templates and sources; every service hot-reloads them.',
   },
-} as const satisfies Record<string, TopicSpec>;
+} as const satisfies Record<string, CatalogueTopic>;
 
 export type TopicName = (typeof Topics)[keyof typeof Topics]['name'];
 
-export const ALL_TOPICS: readonly TopicSpec[] = Object.values(Topics);
+export const ALL_TOPICS: readonly CatalogueTopic[] = Object.values(Topics);
+
+/** The catalogue entry of a topic name, if it is one. */
+export function catalogueTopic(name: string): CatalogueTopic | undefined {
+  return ALL_TOPICS.find((topic) => topic.name === name);
+}
+
+/**
+ * The co-partition groups among `topics` that have two or more of them: what a service that uses these topics must
+ * check has one partition count per group.
+ */
+export function coPartitionGroups(topics: readonly TopicSpec[]): Array<{ group: string; topics: string[] }> {
+  const groups = new Map<string, Set<string>>();
+  for (const topic of topics) {
+    if (topic.coPartitionGroup) groups.set(topic.coPartitionGroup, (groups.get(topic.coPartitionGroup) ?? new Set()).add(topic.name));
+  }
+  return [...groups].filter(([, names]) => names.size > 1).map(([group, names]) => ({ group, topics: [...names] }));
+}
 
 /**
  * Each consumer group has its own dead-letter topic, so a poison record is replayed to exactly the consumer that

@@ -13,3 +13,4 @@ export * from './failure';
 export * from './partition-ownership';
 export * from './co-partitioned-assigner';
 export * from './nest/handler-errors.filter';
+export * from './topic-catalogue';

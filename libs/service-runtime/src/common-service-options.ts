@@ -1,17 +1,17 @@
-import { ConfigOf, serviceVariables } from '@kairos/config';
+import { ConfigOf, serviceVariables, topicConfig } from '@kairos/config';
 import { ServiceOptions } from './run-service';
 
 type CommonConfig = ConfigOf<ReturnType<typeof serviceVariables>>;
 
 /** The runService options every service derives the same way from its configuration. */
-export function commonServiceOptions(name: string, config: CommonConfig): Pick<ServiceOptions, 'name' | 'kafka' | 'groupId' | 'telemetry' | 'healthPort' | 'topicPartitions' | 'logLevel'> {
+export function commonServiceOptions(name: string, config: CommonConfig): Pick<ServiceOptions, 'name' | 'kafka' | 'groupId' | 'telemetry' | 'healthPort' | 'topicSettings' | 'logLevel'> {
   return {
     name,
     kafka: { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? `kairos-${name}` },
     groupId: config.KAFKA_GROUP_ID,
     telemetry: { exporter: config.TELEMETRY_EXPORTER, otlpEndpoint: config.OTLP_ENDPOINT },
     healthPort: config.HEALTH_PORT,
-    topicPartitions: config.KAFKA_TOPIC_PARTITIONS,
+    topicSettings: topicConfig(config),
     logLevel: config.LOG_LEVEL,
   };
 }

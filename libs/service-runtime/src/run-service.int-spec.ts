@@ -1,7 +1,7 @@
 import { Controller, Inject, Module } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { TopicSpec } from '@kairos/contracts';
-import { BatchContext, DecodedRecord, jsonDecoder, RecordProducer } from '@kairos/kafka';
+import { BatchContext, connectKafka, DecodedRecord, ensureTopics, jsonDecoder, RecordProducer } from '@kairos/kafka';
 import { readTopic, serviceTestEnv, testStack, uniqueName } from '@kairos/testing';
 import { runService } from './run-service';
 
@@ -36,7 +36,7 @@ describe('runService', () => {
       kafka: { brokers: testStack().kafkaBrokers, clientId: 'runtime-int-spec', logLevel: 'error' },
       telemetry: { exporter: 'prometheus', otlpEndpoint: 'http://127.0.0.1:4318' },
       healthPort: Number(env.HEALTH_PORT),
-      topics: [spec(input), spec(output)],
+      ownedTopics: [spec(input), spec(output)],
       subscriptions: [{ topic: input, decoder: jsonDecoder() }],
       logLevel: 'warn',
     });
@@ -55,6 +55,62 @@ describe('runService', () => {
       const metrics = await (await fetch(`http://127.0.0.1:${env.HEALTH_PORT}/metrics`)).text();
       expect(metrics).toMatch(/kairos_kafka_consumed_records_total\{[^}]*topic="runtime-in-[^"]+"[^}]*\} 2/);
       expect(metrics).toMatch(/^kairos_event_loop_delay_seconds\{[^}]*quantile="0.99"[^}]*\} [\d.e-]+$/m);
+    } finally {
+      await service.stop();
+    }
+  });
+});
+
+describe('runService topics', () => {
+  const later = uniqueName('runtime-later');
+
+  @Controller()
+  class LaterConsumer {
+    @EventPattern(later)
+    async onRecords(): Promise<void> {
+      // Nothing to do: these tests are about start-up.
+    }
+  }
+
+  @Module({ controllers: [LaterConsumer] })
+  class LaterModule {}
+
+  const options = async (waitSeconds: number) => {
+    const env = await serviceTestEnv();
+    return {
+      healthPort: Number(env.HEALTH_PORT),
+      options: {
+        name: uniqueName('runtime-waiting'),
+        module: LaterModule,
+        kafka: { brokers: testStack().kafkaBrokers, clientId: 'runtime-int-spec', logLevel: 'error' as const },
+        telemetry: { exporter: 'none' as const, otlpEndpoint: 'http://127.0.0.1:4318' },
+        healthPort: Number(env.HEALTH_PORT),
+        ownedTopics: [],
+        subscriptions: [{ topic: later, decoder: jsonDecoder() }],
+        topicSettings: { replicationFactor: 1, minInsyncReplicas: 1, waitSeconds },
+        logLevel: 'error' as const,
+      },
+    };
+  };
+
+  it('fails start-up when a topic another owner creates is still missing after the bounded wait', async () => {
+    const { options: bounded } = await options(1);
+    await expect(runService(bounded)).rejects.toThrow(`gave up after 1 s waiting for topic ${later} (created by its owner)`);
+  });
+
+  it('waits, not ready, for a subscribed topic it does not own, and starts once its owner created it', async () => {
+    const { healthPort, options: waiting } = await options(60);
+    const starting = runService(waiting);
+    const ready = async () => fetch(`http://127.0.0.1:${healthPort}/health/ready`).catch(() => undefined);
+    let answer = await ready();
+    while (!answer) answer = await new Promise((resolve) => setTimeout(resolve, 100)).then(ready);
+    expect(answer.status).toBe(503);
+    expect(await answer.json()).toMatchObject({ status: 'not ready', checks: { lifecycle: 'starting' } });
+
+    await ensureTopics(connectKafka({ brokers: testStack().kafkaBrokers, clientId: 'runtime-int-spec' }), [spec(later)]);
+    const service = await starting;
+    try {
+      expect((await ready())?.status).toBe(200);
     } finally {
       await service.stop();
     }

@@ -2,12 +2,13 @@ import { ConsoleLogger, DynamicModule, Global, INestApplication, INestMicroservi
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ALL_TOPICS, deadLetterTopic, TopicSpec } from '@kairos/contracts';
-import { connectKafka, ensureTopics, KafkaBatchTransport, KafkaConnectionSettings, KafkaHandlerErrorsFilter, PartitionOwnership, RecordProducer, TopicSubscription } from '@kairos/kafka';
+import { connectKafka, KafkaBatchTransport, KafkaConnectionSettings, KafkaHandlerErrorsFilter, PartitionOwnership, RecordProducer, TopicSettings, TopicSubscription } from '@kairos/kafka';
 import { connectAndMigrate, DatabaseOptions } from '@kairos/persistence';
 import { Telemetry, TelemetryOptions } from '@kairos/telemetry';
 import { DataSource } from 'typeorm';
 import { HealthServer } from './health-server';
 import { KAFKA, SERVICE_NAME } from './runtime.tokens';
+import { prepareServiceTopics } from './service-topics';
 
 export interface ServiceOptions {
   name: string;
@@ -20,9 +21,12 @@ export interface ServiceOptions {
   subscriptions?: readonly TopicSubscription[];
   /** The consumer group; kairos-<name> unless said otherwise (a replay into a fresh store uses a fresh group). */
   groupId?: string;
-  /** Topics created at start-up when missing; the whole catalogue unless narrowed. */
-  topics?: readonly TopicSpec[];
-  topicPartitions?: number;
+  /** Topics created at start-up when missing (with the dead-letter topic): the catalogue's topics this service owns unless said otherwise. */
+  ownedTopics?: readonly TopicSpec[];
+  /** Topics written to that another owner creates: start-up waits for them, as for subscribed topics it does not own. */
+  produces?: readonly string[];
+  /** How owned topics are created, and how long start-up waits for others' topics (120 s unless said otherwise). */
+  topicSettings?: TopicSettings & { waitSeconds?: number };
   /** Where a consumer group without committed offsets starts; the beginning (replay) unless said otherwise. */
   fromBeginning?: boolean;
   /** A public HTTP API (collector, dispatch endpoints); absent for services that only consume. */
@@ -79,8 +83,14 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
 
     const kafka = connectKafka(options.kafka);
     const groupId = options.groupId ?? `kairos-${options.name}`;
-    const created = await ensureTopics(kafka, [...(options.topics ?? ALL_TOPICS), deadLetterTopic(groupId)], { partitions: options.topicPartitions });
-    if (created.length > 0) logger.log(`created topics: ${created.join(', ')}`);
+    await prepareServiceTopics(kafka, {
+      owned: [...(options.ownedTopics ?? ALL_TOPICS.filter((topic) => topic.owner === options.name)), deadLetterTopic(groupId)],
+      used: [...(options.subscriptions ?? []).map((subscription) => subscription.topic), ...(options.produces ?? [])],
+      settings: options.topicSettings ?? {},
+      waitSeconds: options.topicSettings?.waitSeconds ?? 120,
+      log: (message) => logger.log(message),
+      warn: (message) => logger.warn(message),
+    });
     const producer = new RecordProducer(kafka);
     await producer.connect();
     undo.push(() => producer.disconnect());

@@ -16,7 +16,10 @@ export async function serviceTestEnv(extra: Record<string, string> = {}): Promis
     COLLECTOR_PORT: String(await freePort()),
     DISPATCH_PORT: String(await freePort()),
     IDENTITY_API_PORT: String(await freePort()),
+    // As the harness created the catalogue: two partitions, one copy on the one broker.
     KAFKA_TOPIC_PARTITIONS: '2',
+    KAFKA_REPLICATION_FACTOR: '1',
+    KAFKA_MIN_INSYNC_REPLICAS: '1',
     TELEMETRY_EXPORTER: 'prometheus',
     LOG_LEVEL: 'warn',
     ...extra,

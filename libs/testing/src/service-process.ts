@@ -17,7 +17,8 @@ export async function startServiceProcess(name: string, env: Record<string, stri
   const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'services', name, 'src', 'main.ts')], {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env, HEALTH_PORT: String(healthPort) },
+    // A local broker is a single node unless the environment says otherwise: one copy of each partition.
+    env: { KAFKA_REPLICATION_FACTOR: '1', KAFKA_MIN_INSYNC_REPLICAS: '1', LOG_LEVEL: 'warn', ...process.env, ...env, HEALTH_PORT: String(healthPort) },
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const service: ServiceProcess = {

@@ -73,11 +73,27 @@ describe('CollectorController (Fastify in process, fake event log)', () => {
     expect(response.json()).toMatchObject({ success: false, error: 'the event log did not acknowledge: broker down' });
   });
 
-  it('answers CORS pre-flights for browser SDKs', async () => {
-    const response = await app.getHttpAdapter().getInstance().inject({ method: 'OPTIONS', url: '/v1/batch', headers: { origin: 'https://shop.example' } });
+  it('answers CORS pre-flights for browser SDKs from any origin, without credentials', async () => {
+    const response = await app.getHttpAdapter().getInstance().inject({
+      method: 'OPTIONS',
+      url: '/v1/batch',
+      headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
     expect(response.statusCode).toBe(204);
-    expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
-    expect(response.headers['access-control-allow-headers']).toContain('authorization');
+    const cors = Object.fromEntries(Object.entries(response.headers).filter(([name]) => name.startsWith('access-control-')));
+    expect(cors).toEqual({
+      'access-control-allow-origin': '*',
+      'access-control-allow-methods': 'POST, OPTIONS',
+      'access-control-allow-headers': 'authorization, content-type, content-encoding',
+      'access-control-max-age': '86400',
+    });
+  });
+
+  it('lets a browser read the answer to a cross-origin post, without credentials', async () => {
+    const response = await post('/v1/track', JSON.stringify({ event: 'e', anonymousId: 'a' }), { origin: 'https://shop.example', 'content-type': 'text/plain' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['access-control-allow-origin']).toBe('*');
+    expect(response.headers['access-control-allow-credentials']).toBeUndefined();
   });
 
   it('reads text/plain bodies, as browser SDKs send them to avoid pre-flights', async () => {

@@ -1,0 +1,39 @@
+import { ALL_TOPICS, CatalogueTopic, coPartitionGroups, TopicSpec } from '@kairos/contracts';
+import { Kafka } from 'kafkajs';
+import { checkCoPartitioning, describeTopics, ensureTopics, TopicDescription, topicDifferences, TopicSettings } from './topic-admin';
+
+/**
+ * Creates the whole catalogue up front (and `extra` topics, e.g. dead-letter topics): what `npm run topics -- --create`,
+ * the local stack and the test harness do, so that services owning nothing a consumer needs need not start first.
+ */
+export function createCatalogueTopics(kafka: Kafka, settings: TopicSettings, extra: readonly TopicSpec[] = []): Promise<string[]> {
+  return ensureTopics(kafka, [...ALL_TOPICS, ...extra], settings);
+}
+
+export interface CatalogueTopicState {
+  spec: CatalogueTopic;
+  /** Absent: the topic does not exist. */
+  actual?: TopicDescription;
+  /** Where it differs from the catalogue and the settings it would be created with. */
+  differences: string[];
+}
+
+export interface CatalogueState {
+  topics: CatalogueTopicState[];
+  /** Why the existing co-partitioned topics would stop a service from starting, if they would. */
+  coPartitioning?: string;
+}
+
+/** The catalogue as the cluster has it: each topic's settings and differences, and the co-partition check. */
+export async function inspectCatalogue(kafka: Kafka, settings: TopicSettings): Promise<CatalogueState> {
+  const described = new Map((await describeTopics(kafka, ALL_TOPICS.map((topic) => topic.name))).map((topic) => [topic.name, topic]));
+  const topics = ALL_TOPICS.map((spec) => {
+    const actual = described.get(spec.name);
+    return { spec, actual, differences: actual ? topicDifferences(spec, actual, settings) : [] };
+  });
+  const coPartitioning = await checkCoPartitioning(kafka, coPartitionGroups(ALL_TOPICS.filter((topic) => described.has(topic.name)))).then(
+    () => undefined,
+    (error: Error) => error.message,
+  );
+  return { topics, coPartitioning };
+}
