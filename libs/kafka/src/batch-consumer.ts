@@ -4,7 +4,7 @@ import { Consumer, EachBatchPayload, Kafka, KafkaMessage, PartitionAssigners } f
 import { backoffDelay, DEFAULT_RETRY, OUTAGE_RETRY, RetryPolicy } from './backoff';
 import { coPartitionedAssigner } from './co-partitioned-assigner';
 import { RecordDecoder } from './decoders';
-import { describeError, outageReason } from './failure';
+import { describeError, outageReason, PartitionMovedError } from './failure';
 import { kafkaMetrics } from './kafka-metrics';
 import { PartitionOwnership } from './partition-ownership';
 import { BatchOutcome, ConsumedRecord, DecodedRecord } from './record';
@@ -255,6 +255,10 @@ export class BatchConsumer {
         lastError = describeError(error);
         // The partition may have moved to another instance, or we are shutting down: give the batch back uncommitted.
         if (!stillOwned()) throw new Error(`stopped while retrying: ${lastError}`);
+        if (error instanceof PartitionMovedError) {
+          await this.waitOut(context, `${lastError}; waiting for the rebalance to take the partition away`, stillOwned);
+          continue;
+        }
         const outage = outageReason(error) ?? (await this.options.dependencyCheck?.().catch((check: unknown) => describeError(check)));
         if (outage) {
           await this.waitOut(context, outage, stillOwned);

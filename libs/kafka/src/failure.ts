@@ -17,6 +17,15 @@ export class DependencyUnavailableError extends Error {
   }
 }
 
+/**
+ * The handler found that its partition now belongs to another instance (a state store's fencing epoch moved on):
+ * the batch is neither poison nor retried as is; the consumer waits until kafkajs notices the rebalance and takes
+ * the batch back uncommitted.
+ */
+export class PartitionMovedError extends Error {
+  override readonly name: string = 'PartitionMovedError';
+}
+
 /** Network errors of Node's own sockets: the peer is down or unreachable, not the record at fault. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 

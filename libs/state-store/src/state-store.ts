@@ -1,3 +1,4 @@
+import { PartitionMovedError } from '@kairos/kafka';
 import { LRUCache } from 'lru-cache';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
@@ -5,7 +6,7 @@ import { StateTransaction } from './state-transaction';
 import { Timer } from './timer';
 
 /** Another instance took the partition over (its epoch is newer): this instance must drop the partition's work. */
-export class PartitionFencedError extends Error {
+export class PartitionFencedError extends PartitionMovedError {
   override readonly name = 'PartitionFencedError';
 }
 

@@ -5,7 +5,7 @@ import { readTopic, testStack, uniqueName } from '@kairos/testing';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { CreateStateStore1795600000000 } from './create-state-store.migration';
-import { StateStore } from './state-store';
+import { PartitionFencedError, StateStore } from './state-store';
 import { Output, StatefulInput, StatefulProcessor } from './stateful-processor';
 import { StateAccess } from './state-transaction';
 
@@ -125,6 +125,31 @@ describe('StatefulProcessor with a StateStore, against the real broker and Postg
   async function markers(topic: string, partitions: number): Promise<void> {
     await producer.send(topic, [...Array(partitions).keys()].map((partition) => ({ partition, key: `marker-${partition}`, value: JSON.stringify({ key: `marker-${partition}`, n: -1, at: Date.now(), marker: true }) })));
   }
+
+  it('fences a former owner: once another instance acquired the partition, the old owner\'s commit is refused and writes nothing', async () => {
+    const schema = uniqueName('state_fence').replace(/-/g, '_');
+    const { dataSource } = await connectAndMigrate({ url: databaseUrl, schema, migrations: [CreateStateStore1795600000000], poolSize: 2 });
+    dataSources.push(dataSource);
+    const before = new StateStore<Counter>({ dataSource, name: 'counters' });
+    const after = new StateStore<Counter>({ dataSource, name: 'counters' });
+    await before.acquire(0);
+    const late = before.begin(0);
+    late.access(0).put('customer', { count: 99, last: 99 });
+    late.advance('ticks', 10n);
+
+    await after.acquire(0); // the rebalance gave partition 0 to another instance
+    const current = after.begin(0);
+    current.access(0).put('customer', { count: 1, last: 1 });
+    current.advance('ticks', 1n);
+    await after.commit(current);
+
+    await expect(before.commit(late)).rejects.toThrow(new PartitionFencedError(`partition 0 of store counters was taken over by another instance`));
+    expect(before.owned(0)).toBeUndefined();
+    const { rows } = await database.query(`SELECT key, value FROM "${schema}".state_entries`);
+    expect(rows).toEqual([{ key: 'customer', value: { count: 1, last: 1 } }]);
+    const offsets = await database.query(`SELECT offsets FROM "${schema}".state_partitions`);
+    expect(offsets.rows).toEqual([{ offsets: { ticks: '1' } }]);
+  });
 
   it('a redelivered batch leaves the store unchanged: a second consumer group re-reads the topic and applies nothing', async () => {
     const schema = uniqueName('state_redeliver').replace(/-/g, '_');

@@ -1,6 +1,6 @@
 import { BatchContext, DecodedRecord, OutgoingRecord, OwnedPartition, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { DueTimers } from './due-timers';
-import { StateStore } from './state-store';
+import { PartitionFencedError, StateStore } from './state-store';
 import { StateAccess, StateTransaction } from './state-transaction';
 import { Timer } from './timer';
 
@@ -55,6 +55,8 @@ interface PartitionProgress {
  */
 export class StatefulProcessor<S, T> {
   private readonly progress = new Map<number, PartitionProgress>();
+  /** Partitions another instance fenced us out of: only a new assignment (not a lazy acquire) takes them back. */
+  private readonly fenced = new Set<number>();
   private readonly clock: () => number;
   private readonly log: NonNullable<StatefulProcessorOptions<S, T>['log']>;
   private timer: NodeJS.Timeout | undefined;
@@ -84,7 +86,10 @@ export class StatefulProcessor<S, T> {
   async handleBatch(records: readonly DecodedRecord<T>[], context: BatchContext): Promise<void> {
     // Normally acquired by the assignment hook; if that failed (the database was down), acquire now — or fail as an
     // outage, which the consumer waits out.
-    if (!this.options.store.owned(context.partition)) await this.acquire([context.partition]);
+    if (!this.options.store.owned(context.partition)) {
+      if (this.fenced.has(context.partition)) throw new PartitionFencedError(`partition ${context.partition} of store ${this.options.store.name} belongs to another instance now`);
+      await this.acquire([context.partition]);
+    }
     return this.exclusive(context.partition, async () => {
       const transaction = this.options.store.begin(context.partition);
       const fresh = records.filter((record) => BigInt(record.offset) >= transaction.nextOffset(context.topic));
@@ -100,7 +105,7 @@ export class StatefulProcessor<S, T> {
       const last = BigInt(records[records.length - 1].offset);
       transaction.advance(context.topic, last + 1n);
       await this.publish(outputs);
-      await this.options.store.commit(transaction);
+      await this.commit(transaction);
       this.progress.get(context.partition)?.lag.set(context.topic, BigInt(context.highWatermark) - last - 1n);
       if (this.isLive(context.partition)) this.schedule(0);
     });
@@ -142,7 +147,7 @@ export class StatefulProcessor<S, T> {
             const outputs: Output[] = [];
             const count = await this.fireDue(transaction, new DueTimers(this.options.store, transaction), now, outputs, limit);
             await this.publish(outputs);
-            await this.options.store.commit(transaction);
+            await this.commit(transaction);
             await this.options.store.refreshNextDue(owned);
             return count;
           });
@@ -171,13 +176,24 @@ export class StatefulProcessor<S, T> {
     this.timer = setTimeout(() => void this.tick(), delayMs);
   }
 
+  private async commit(transaction: StateTransaction<S>): Promise<void> {
+    try {
+      await this.options.store.commit(transaction);
+    } catch (error) {
+      if (error instanceof PartitionFencedError) this.fenced.add(transaction.owned.partition);
+      throw error;
+    }
+  }
+
   private async publish(outputs: readonly Output[]): Promise<void> {
     if (outputs.length === 0) return;
     await Promise.all(outputs.map((output) => this.options.producer.publish(output.topic, output.record)));
   }
 
   private async assigned(partitions: readonly OwnedPartition[]): Promise<void> {
-    await this.acquire(this.partitionNumbers(partitions));
+    const numbers = this.partitionNumbers(partitions);
+    for (const partition of numbers) this.fenced.delete(partition);
+    await this.acquire(numbers);
   }
 
   private async acquire(partitions: readonly number[]): Promise<void> {
