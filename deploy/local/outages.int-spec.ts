@@ -32,7 +32,17 @@ describe('outages while ingestion and identity process a stream', () => {
         IDENTITY_API_PORT: String(await freePort()),
         KAFKA_CLIENT_ID: `kairos-${name}`,
       });
-      const start = async (name: 'ingestion' | 'identity') => services.set(name, await startServiceProcess(name, await env(name), await freePort()));
+      const healthPorts = new Map<string, number>();
+      const start = async (name: 'ingestion' | 'identity') => {
+        const healthPort = await freePort();
+        healthPorts.set(name, healthPort);
+        services.set(name, await startServiceProcess(name, await env(name), healthPort));
+      };
+      const readiness = async (name: string) => {
+        const response = await fetch(`http://127.0.0.1:${healthPorts.get(name)}/health/ready`);
+        return { status: response.status, checks: ((await response.json()) as { checks: Record<string, string> }).checks };
+      };
+      const duringOutage: Array<{ service: string; status: number; database: string | undefined }> = [];
       await start('ingestion');
       await start('identity');
 
@@ -84,7 +94,15 @@ describe('outages while ingestion and identity process a stream', () => {
           await services.get('ingestion')!.kill();
           await start('ingestion');
         }],
-        [10_000, 'PostgreSQL down for 20 s', () => stack.restart('postgres', 20_000)],
+        [10_000, 'PostgreSQL down for 20 s', async () => {
+          const outage = stack.restart('postgres', 20_000);
+          await new Promise((resolve) => setTimeout(resolve, 8_000));
+          for (const service of ['ingestion', 'identity']) {
+            const { status, checks } = await readiness(service);
+            duringOutage.push({ service, status, database: checks['database'] === 'ok' ? 'ok' : checks['database'] && 'failing' });
+          }
+          await outage;
+        }],
         [32_000, 'kill -9 identity and restart it', async () => {
           await services.get('identity')!.kill();
           await start('identity');
@@ -108,6 +126,11 @@ describe('outages while ingestion and identity process a stream', () => {
       await Promise.all(sends);
       await faultsDone;
       expect(faults).toHaveLength(4);
+      // Not ready while the database is away (lag grows, nothing is dead-lettered), ready again afterwards.
+      expect(duringOutage).toEqual([
+        { service: 'ingestion', status: 503, database: 'failing' },
+        { service: 'identity', status: 503, database: 'failing' },
+      ]);
 
       const deadline = Date.now() + 120_000;
       while (resolved.size < events.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
@@ -121,6 +144,7 @@ describe('outages while ingestion and identity process a stream', () => {
         const profiles = new Set(events.filter((_, index) => index % CUSTOMERS === customer).map((event) => survivor([...resolved.get(event.messageId)!][0]!)));
         expect({ customer, profiles: profiles.size }).toEqual({ customer, profiles: 1 });
       }
+      for (const service of ['ingestion', 'identity']) expect({ service, status: (await readiness(service)).status }).toEqual({ service, status: 200 });
       // Dead letters and rejections are produced before the records that caused them are committed; all are done.
       for (const topic of [deadLetterTopic('kairos-ingestion').name, deadLetterTopic('kairos-identity').name, Topics.rejected.name]) {
         const ends = await endOffsets(kafka, topic);
