@@ -1,6 +1,6 @@
-import { Controller, Inject, Module } from '@nestjs/common';
+import { Controller, Get, Inject, Module } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { TopicSpec } from '@kairos/contracts';
+import { DeadLetterHeaders, deadLetterTopic, TopicSpec } from '@kairos/contracts';
 import { BatchContext, connectKafka, DecodedRecord, ensureTopics, jsonDecoder, RecordProducer } from '@kairos/kafka';
 import { readTopic, serviceTestEnv, testStack, uniqueName } from '@kairos/testing';
 import { runService } from './run-service';
@@ -26,6 +26,25 @@ class OrderTotalsConsumer {
 
 @Module({ controllers: [OrderTotalsConsumer] })
 class OrderTotalsModule {}
+
+const failing = uniqueName('runtime-failing');
+
+/** A hybrid stage (HTTP and Kafka) whose handler and route both throw. */
+@Controller()
+class FailingStage {
+  @EventPattern(failing)
+  async onRecords(): Promise<void> {
+    throw new TypeError("Cannot read properties of undefined (reading 'email')");
+  }
+
+  @Get('boom')
+  boom(): never {
+    throw new Error('route failed');
+  }
+}
+
+@Module({ controllers: [FailingStage] })
+class FailingModule {}
 
 describe('runService', () => {
   it('runs a Nest stage that consumes batches through the Kafka transport and produces, with health and metrics', async () => {
@@ -111,6 +130,34 @@ describe('runService topics', () => {
     const service = await starting;
     try {
       expect((await ready())?.status).toBe(200);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it('hands a Kafka handler\'s own error to the consumer (so the dead letter says what failed) and keeps HTTP errors as Nest answers them', async () => {
+    const env = await serviceTestEnv();
+    const groupId = uniqueName('failing-group');
+    const service = await runService({
+      name: uniqueName('runtime'),
+      module: FailingModule,
+      kafka: { brokers: testStack().kafkaBrokers, clientId: 'runtime-int-spec', logLevel: 'error' },
+      telemetry: { exporter: 'prometheus', otlpEndpoint: 'http://127.0.0.1:4318' },
+      healthPort: Number(env.HEALTH_PORT),
+      groupId,
+      ownedTopics: [spec(failing)],
+      subscriptions: [{ topic: failing, decoder: jsonDecoder() }],
+      http: { port: Number(env.COLLECTOR_PORT) },
+      logLevel: 'error',
+    });
+    try {
+      await service.producer.send(failing, [{ key: 'c1', value: JSON.stringify({ id: 'o1' }) }]);
+      const [dead] = await readTopic(testStack().kafkaBrokers, deadLetterTopic(groupId).name, 1, 60_000);
+      expect(dead!.headers[DeadLetterHeaders.reason]).toBe('processing_failed');
+      expect(dead!.headers[DeadLetterHeaders.detail]).toBe("TypeError: Cannot read properties of undefined (reading 'email')");
+      const response = await fetch(`http://127.0.0.1:${env.COLLECTOR_PORT}/boom`);
+      expect(response.status).toBe(500);
+      expect(await response.json()).toEqual({ statusCode: 500, message: 'Internal server error' });
     } finally {
       await service.stop();
     }

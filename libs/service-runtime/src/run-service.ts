@@ -130,7 +130,9 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       const httpApp = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, abortOnError: false, bodyParser: options.http.bodyParser ?? true });
       undo.push(() => httpApp.close());
       options.http.configure?.(httpApp);
-      httpApp.connectMicroservice({ strategy: transport }, { inheritAppConfig: true }).useGlobalFilters(new KafkaHandlerErrorsFilter());
+      // Before connecting: the Kafka transport inherits the app's global filters when its handlers are registered.
+      httpApp.useGlobalFilters(new KafkaHandlerErrorsFilter(httpApp.getHttpAdapter()));
+      httpApp.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
       // Listen first: the public API (the collector) need not wait for the consumer group to form.
       await httpApp.listen(options.http.port, options.http.host ?? '0.0.0.0');
       await httpApp.startAllMicroservices();

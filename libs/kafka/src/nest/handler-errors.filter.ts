@@ -1,4 +1,5 @@
-import { ArgumentsHost, Catch, RpcExceptionFilter } from '@nestjs/common';
+import { ArgumentsHost, Catch, HttpServer } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
 import { Observable, throwError } from 'rxjs';
 
 /**
@@ -6,10 +7,18 @@ import { Observable, throwError } from 'rxjs';
  * stack and replaces it with {status: 'error', message: 'Internal server error'}: the consumer could then no longer
  * tell a database outage (to wait out) from a poison record (to dead-letter), and dead letters said "[object Object]".
  * The consumer logs and classifies the failure itself.
+ *
+ * A hybrid app (HTTP + Kafka) shares one set of global filters between both, registered before the Kafka transport
+ * is connected; so HTTP errors are passed on to Nest's own HTTP handling unchanged.
  */
 @Catch()
-export class KafkaHandlerErrorsFilter implements RpcExceptionFilter<unknown> {
-  catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
-    return throwError(() => exception);
+export class KafkaHandlerErrorsFilter extends BaseExceptionFilter {
+  constructor(httpAdapter?: HttpServer) {
+    super(httpAdapter);
+  }
+
+  override catch(exception: unknown, host: ArgumentsHost): Observable<never> | void {
+    if (host.getType() === 'rpc') return throwError(() => exception);
+    return super.catch(exception, host);
   }
 }
