@@ -1,1 +1,4 @@
 export * from './definitions-folder';
+export * from './definition-records';
+export * from './definitions-follower';
+export * from './definitions-topic';
