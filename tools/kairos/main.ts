@@ -3,8 +3,8 @@ import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { kafkaVariables, loadConfig, text } from '@kairos/config';
 import { Topics } from '@kairos/contracts';
-import { DefinitionSet, DefinitionError, formatDefinitionError, PlannedChange, planPublish, planRemoval, planStatus, Publisher, TopicEntry, validateDefinitions } from '@kairos/definitions';
-import { readDefinitionsFolder, readDefinitionsTopic, writeRelease } from '@kairos/definitions-topic';
+import { DefinitionError, formatDefinitionError, PlannedChange, planRemoval, planStatus, Publisher, validateDefinitions } from '@kairos/definitions';
+import { inconsistency, publishFolder, readDefinitionsFolder, readDefinitionsTopic, writeRelease } from '@kairos/definitions-topic';
 import { connectKafka, KafkaClient } from '@kairos/kafka';
 import { EXIT, USAGE } from './kairos-usage';
 
@@ -83,27 +83,20 @@ function printErrors(out: Output, errors: readonly DefinitionError[], success: s
 }
 
 async function publish(out: Output, directory: string, write: boolean): Promise<number> {
-  const report = readFolder(directory);
-  if (report.errors.length > 0) {
-    if (out.json) out.print(JSON.stringify({ published: false, reason: 'invalid', errors: report.errors }, null, 2));
-    else printErrors(out, report.errors, '');
-    return EXIT.refused;
-  }
+  readFolder(directory); // an unreadable folder is a usage error, before any connection
   return withKafka(async (kafka, topicName) => {
-    const topic = await readDefinitionsTopic(kafka, topicName);
-    const plan = planPublish(report.definitions, topic, publisher(directory), new Date());
-    const refusal = inconsistency(topic, plan.changes);
-    const published = write && refusal.length === 0 && plan.changes.length > 0 ? await writeRelease(kafka, plan.changes, topicName) : undefined;
+    const result = await publishFolder(kafka, directory, publisher(directory), { write, topic: topicName });
+    const plan = result.plan ?? { changes: [], unchanged: [], liveOnly: [] };
     if (out.json) {
-      out.print(JSON.stringify({ published: published !== undefined, releaseId: published, changes: plan.changes.map(summary), unchanged: plan.unchanged, liveOnly: plan.liveOnly, errors: refusal }, null, 2));
+      out.print(JSON.stringify({ published: result.releaseId !== undefined, releaseId: result.releaseId, refused: result.refused, changes: plan.changes.map(summary), unchanged: plan.unchanged, liveOnly: plan.liveOnly, errors: result.errors }, null, 2));
     } else {
       for (const change of plan.changes) out.print(describe(change));
-      out.print(`${plan.unchanged.length} unchanged${plan.liveOnly.length > 0 ? `; live but not in the folder (kept; \`kairos remove\` removes): ${plan.liveOnly.join(', ')}` : ''}`);
-      if (refusal.length > 0) printErrors(out, refusal, '');
+      if (result.refused !== 'invalid-folder') out.print(`${plan.unchanged.length} unchanged${plan.liveOnly.length > 0 ? `; live but not in the folder (kept; \`kairos remove\` removes): ${plan.liveOnly.join(', ')}` : ''}`);
+      if (result.errors.length > 0) printErrors(out, result.errors, '');
       else if (plan.changes.length === 0) out.print('nothing to publish');
-      else out.print(published ? `published release ${published}: ${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}` : 'not published (diff only)');
+      else out.print(result.releaseId ? `published release ${result.releaseId}: ${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}` : 'not published (diff only)');
     }
-    return refusal.length > 0 ? EXIT.refused : EXIT.ok;
+    return result.refused ? EXIT.refused : EXIT.ok;
   });
 }
 
@@ -157,12 +150,6 @@ async function show(out: Output, key: string): Promise<number> {
     }
     return EXIT.ok;
   });
-}
-
-/** The errors the changes would bring to the live set: what the followers would refuse, refused before writing. */
-function inconsistency(topic: ReadonlyMap<string, TopicEntry>, changes: readonly PlannedChange[]): DefinitionError[] {
-  const live = DefinitionSet.of([...topic.values()].flatMap((entry) => (entry.record ? [entry.record] : [])));
-  return live.apply(changes.map((planned) => ({ key: planned.key, record: planned.record }))).newErrors;
 }
 
 function summary(planned: PlannedChange) {
