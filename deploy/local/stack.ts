@@ -1,8 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { hostname, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { deadLetterTopic } from '@kairos/contracts';
+import { formatDefinitionError } from '@kairos/definitions';
+import { publishFolder } from '@kairos/definitions-topic';
 import { connectKafka, createCatalogueTopics } from '@kairos/kafka';
 import { LocalStack, startLocalStack, StackPurpose, stopChild, waitUntilHealthy } from '@kairos/local-stack';
 import { startDemoTraffic } from './demo-traffic';
@@ -16,6 +19,7 @@ import { startDemoTraffic } from './demo-traffic';
  *   stack.ts --control       also reads commands on stdin, one per line, for fault tests: `restart kafka <down ms>`,
  *                            `restart postgres <down ms>`; answers each with a JSON line on stdout when it is done
  * KAFKA_BROKERS, DATABASE_URL and SMTP_URL point at existing services instead of starting local ones.
+ * The dev stack publishes definitions/shop (KAIROS_DEFINITIONS_DIR: another folder) before the services start.
  */
 
 interface ServiceProcess {
@@ -80,6 +84,7 @@ async function main(): Promise<void> {
       SERVICES.map((service) => deadLetterTopic(`kairos-${service.name}`)),
     );
     if (created.length > 0) say(`created ${created.length} topics`);
+    if (purpose === 'dev') await publishDefinitions(stack.kafkaBrokers);
     if (json) {
       process.stdout.write(`${JSON.stringify({ kafkaBrokers: stack.kafkaBrokers, databaseUrl: stack.databaseUrl, smtpUrl: stack.smtpUrl, inboxUrl: stack.inboxUrl })}\n`);
     }
@@ -132,6 +137,20 @@ async function main(): Promise<void> {
     say(`failed: ${(error as Error).message}`);
     await shutdown(1);
   }
+}
+
+/**
+ * The demo runs on definitions a user can read and change: the example folder (or KAIROS_DEFINITIONS_DIR) is
+ * published as `kairos publish` would, so `npx kairos publish` from a second terminal changes the running stack.
+ * Only what changed is published, so a restart on kept data publishes nothing.
+ */
+async function publishDefinitions(brokers: string): Promise<void> {
+  const directory = resolve(process.env['KAIROS_DEFINITIONS_DIR'] ?? join(root, 'definitions', 'shop'));
+  const kafka = connectKafka({ brokers, clientId: 'kairos-stack', logLevel: 'nothing' });
+  const result = await publishFolder(kafka, directory, { user: userInfo().username, host: hostname(), tool: 'kairos-stack', directory }, { write: true });
+  if (result.refused) throw new Error(`definitions in ${directory} not published:\n${result.errors.map(formatDefinitionError).join('\n')}`);
+  const changes = result.plan?.changes ?? [];
+  say(changes.length > 0 ? `published ${changes.length} definitions from ${directory}` : `definitions from ${directory} are live (unchanged)`);
 }
 
 /** Fault tests run in a Jest worker, which cannot host the broker or PostgreSQL; they ask this process to restart them. */

@@ -4,3 +4,4 @@ export * from './dead-letter';
 export * from './schema-validator';
 export * from './events';
 export * from './identity';
+export * from './definitions';

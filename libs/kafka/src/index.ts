@@ -14,3 +14,4 @@ export * from './partition-ownership';
 export * from './co-partitioned-assigner';
 export * from './nest/handler-errors.filter';
 export * from './topic-catalogue';
+export * from './topic-follower';

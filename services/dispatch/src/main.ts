@@ -8,6 +8,7 @@ export function startDispatch(env: NodeJS.ProcessEnv = process.env) {
   const config = loadDispatchConfig(env);
   return runService({
     ...commonServiceOptions('dispatch', config),
+    followDefinitions: true,
     module: DispatchModule,
     http: { port: config.DISPATCH_PORT },
     database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'dispatch', migrations: dispatchMigrations },

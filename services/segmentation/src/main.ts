@@ -8,6 +8,7 @@ export function startSegmentation(env: NodeJS.ProcessEnv = process.env) {
   const config = loadSegmentationConfig(env);
   return runService({
     ...commonServiceOptions('segmentation', config),
+    followDefinitions: true,
     module: SegmentationModule,
     database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'segmentation', migrations: segmentationMigrations },
   });

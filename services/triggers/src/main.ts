@@ -8,6 +8,7 @@ export function startTriggers(env: NodeJS.ProcessEnv = process.env) {
   const config = loadTriggersConfig(env);
   return runService({
     ...commonServiceOptions('triggers', config),
+    followDefinitions: true,
     module: TriggersModule,
     database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'triggers', migrations: triggersMigrations },
   });

@@ -1,0 +1,66 @@
+import { ContextType } from './template-variables';
+import { SourceFile } from './definition-error';
+
+export type DefinitionKindName = 'segment' | 'journey' | 'template' | 'partial';
+
+/** A rule over a profile (segments, branches, goals, trigger conditions); the segmentation issue gives it meaning. */
+export type Condition = Record<string, unknown>;
+export type Step = Record<string, unknown>;
+
+export interface SegmentBody {
+  kind: 'segment';
+  id: string;
+  name?: string;
+  description?: string;
+  rule: Condition;
+}
+
+export interface JourneyBody {
+  kind: 'journey';
+  id: string;
+  name?: string;
+  description?: string;
+  trigger: Record<string, unknown>;
+  reentry?: { allow: 'once' | 'oncePer' | 'always'; period?: string; activeInstances?: string; key?: string };
+  whenCapped?: 'skip' | 'defer';
+  goal?: { event: string; within: string; value?: string };
+  exitWhen?: Condition;
+  steps: Step[];
+}
+
+export interface TemplateBody {
+  kind: 'template';
+  id: string;
+  name?: string;
+  description?: string;
+  channel: 'email';
+  purpose: 'marketing' | 'transactional';
+  from?: string;
+  context: Record<string, ContextType>;
+  /** The Handlebars sources, read from subject.hbs, html.hbs and text.hbs beside the YAML. */
+  subject: string;
+  html: string;
+  text?: string;
+}
+
+export interface PartialBody {
+  kind: 'partial';
+  id: string;
+  source: string;
+}
+
+export type DefinitionBody = SegmentBody | JourneyBody | TemplateBody | PartialBody;
+
+/** One definition as a folder has it: what it says, and the files it came from (what its hash covers). */
+export interface Definition<B extends DefinitionBody = DefinitionBody> {
+  kind: DefinitionKindName;
+  id: string;
+  /** kind/id: the key on the definitions topic. */
+  key: string;
+  body: B;
+  files: SourceFile[];
+}
+
+export function definitionKey(kind: string, id: string): string {
+  return `${kind}/${id}`;
+}

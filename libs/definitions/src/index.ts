@@ -1,0 +1,9 @@
+export * from './definition';
+export * from './definition-error';
+export * from './duration';
+export * from './content-hash';
+export * from './validate-definitions';
+export * from './template-variables';
+export * from './definition-set';
+export * from './release-plan';
+export { DEFINITION_SCHEMAS } from './schemas/definition-schemas';

@@ -1,0 +1,147 @@
+import { validateDefinitions } from './validate-definitions';
+import { parseDuration } from './duration';
+import { SourceFile } from './definition-error';
+
+const segment = (id: string, rule: string): SourceFile => ({ path: `segments/${id}.yaml`, text: `kind: segment\nid: ${id}\nrule:\n${rule}\n` });
+const template = (id: string, context: string, html: string): SourceFile[] => [
+  { path: `templates/${id}/template.yaml`, text: `kind: template\nid: ${id}\nchannel: email\npurpose: marketing\ncontext:\n${context}\n` },
+  { path: `templates/${id}/subject.hbs`, text: 'Hello' },
+  { path: `templates/${id}/html.hbs`, text: html },
+];
+const journey = (id: string, body: string): SourceFile => ({ path: `journeys/${id}.yaml`, text: `kind: journey\nid: ${id}\n${body}\n` });
+
+const VALID_JOURNEY = 'trigger:\n  event: Signed Up\nsteps:\n  - send: hello';
+const HELLO = template('hello', '  profile:\n    firstName: string', '<p>{{profile.firstName}}</p>');
+
+function errorsOf(files: SourceFile[]) {
+  return validateDefinitions(files).errors.map(({ file, line, column, code, message }) => ({ file, line, column, code, message }));
+}
+
+describe('validateDefinitions', () => {
+  it('accepts a consistent folder and returns its definitions by key', () => {
+    const report = validateDefinitions([...HELLO, journey('welcome', VALID_JOURNEY), { path: 'templates/partials/footer.hbs', text: 'bye' }]);
+    expect(report.errors).toEqual([]);
+    expect(report.definitions.map((definition) => definition.key)).toEqual(['journey/welcome', 'partial/footer', 'template/hello']);
+    const hello = report.definitions.find((definition) => definition.key === 'template/hello')!;
+    expect(hello.files.map((file) => file.path)).toEqual(['templates/hello/template.yaml', 'templates/hello/subject.hbs', 'templates/hello/html.hbs']);
+  });
+
+  it('reports YAML syntax errors where they are', () => {
+    expect(errorsOf([{ path: 'segments/bad.yaml', text: 'kind: segment\nid: [unclosed\n' }])).toEqual([
+      expect.objectContaining({ file: 'segments/bad.yaml', line: 3, column: 1, code: 'yaml' }),
+    ]);
+  });
+
+  it('reports an unknown kind at the kind', () => {
+    expect(errorsOf([{ path: 'x.yaml', text: 'kind: campaign\nid: x\n' }])).toEqual([
+      { file: 'x.yaml', line: 1, column: 7, code: 'schema', message: 'kind: expected one of segment, journey, template' },
+    ]);
+  });
+
+  it('reports schema errors with the path, the position and what was expected — all of them at once', () => {
+    const errors = errorsOf([...HELLO, journey('welcome', 'trigger:\n  event: Signed Up\nsteps:\n  - sned: hello\n  - send: hello\n    colour: red')]);
+    expect(errors).toEqual([
+      {
+        file: 'journeys/welcome.yaml',
+        line: 6,
+        column: 5,
+        code: 'schema',
+        message: 'steps.0: expected one of: send, wait, waitForEvent, branch, split, updateProfile, webhook, exit',
+      },
+      { file: 'journeys/welcome.yaml', line: 8, column: 5, code: 'schema', message: 'steps.1: unknown property "colour"; expected send, label' },
+    ]);
+  });
+
+  it('reports a missing required property at the object that lacks it', () => {
+    expect(errorsOf([journey('welcome', 'trigger:\n  event: Signed Up')])).toEqual([
+      { file: 'journeys/welcome.yaml', line: 1, column: 1, code: 'schema', message: 'the document: missing "steps"' },
+    ]);
+  });
+
+  it('reports a duration that does not parse, also inside a union', () => {
+    const errors = errorsOf([...HELLO, journey('welcome', 'trigger:\n  event: Signed Up\nsteps:\n  - wait: 3 days\n  - waitForEvent:\n      event: Order Completed\n      timeout: 1 week\n  - send: hello')]);
+    expect(errors).toEqual([
+      { file: 'journeys/welcome.yaml', line: 6, column: 11, code: 'duration', message: 'steps.0.wait: "3 days" is not a duration; expected a number and a unit, e.g. 30m, 24h, 14d, 90d or 1d12h' },
+      { file: 'journeys/welcome.yaml', line: 9, column: 16, code: 'duration', message: 'steps.1.waitForEvent.timeout: "1 week" is not a duration; expected a number and a unit, e.g. 30m, 24h, 14d, 90d or 1d12h' },
+    ]);
+  });
+
+  it('reports a duplicate id at the second definition, naming the first', () => {
+    expect(errorsOf([segment('vip', '  trait: plan\n  equals: gold'), { ...segment('vip', '  trait: plan\n  equals: silver'), path: 'segments/other.yaml' }])).toEqual([
+      {
+        file: 'segments/vip.yaml',
+        line: 2,
+        column: 5,
+        code: 'duplicate-id',
+        message: 'duplicate segment id "vip": also defined at segments/other.yaml:2:5; expected ids unique per kind',
+      },
+    ]);
+  });
+
+  it('reports a journey naming a missing template or segment at the name', () => {
+    const errors = errorsOf([...HELLO, journey('welcome', 'trigger:\n  segment: newcomers\nsteps:\n  - send: hello\n  - branch:\n      if:\n        inSegment: vips\n      then:\n        - send: goodbye')]);
+    expect(errors).toEqual([
+      { file: 'journeys/welcome.yaml', line: 4, column: 12, code: 'missing-reference', message: 'journey welcome names segment "newcomers", which does not exist; expected one of: (no segments defined)' },
+      { file: 'journeys/welcome.yaml', line: 9, column: 20, code: 'missing-reference', message: 'journey welcome names segment "vips", which does not exist; expected one of: (no segments defined)' },
+      { file: 'journeys/welcome.yaml', line: 11, column: 17, code: 'missing-reference', message: 'journey welcome names template "goodbye", which does not exist; expected one of: hello' },
+    ]);
+  });
+
+  it('reports a segment that refers to itself through others, with the cycle', () => {
+    const errors = errorsOf([
+      segment('a', '  all:\n    - inSegment: b\n    - trait: plan\n      equals: gold'),
+      segment('b', '  inSegment: c'),
+      segment('c', '  not:\n    inSegment: a'),
+      segment('d', '  inSegment: d'),
+    ]);
+    expect(errors).toEqual([
+      { file: 'segments/c.yaml', line: 5, column: 16, code: 'segment-cycle', message: 'segment a refers to itself: a -> b -> c -> a; expected segments to refer to others without a cycle' },
+      { file: 'segments/d.yaml', line: 4, column: 14, code: 'segment-cycle', message: 'segment d refers to itself: d -> d; expected segments to refer to others without a cycle' },
+    ]);
+  });
+
+  it('reports template variables the declared context cannot provide, in templates and the partials they use', () => {
+    const files = [
+      ...template(
+        'cart',
+        '  event:\n    currency: string\n    products:\n      - name: string\n        price: number',
+        '<ul>\n{{#each event.products}}<li>{{name}} {{formatMoney price ../event.currency}} {{sku}}</li>{{/each}}\n</ul>\n{{profile.firstName}} {{shout event.currency}}\n{{> footer}}',
+      ),
+      { path: 'partials/footer.hbs', text: '<a href="{{unsubscribeUrl}}">x</a> {{event.cartUrl}}' },
+    ];
+    expect(errorsOf(files)).toEqual([
+      { file: 'partials/footer.hbs', line: 1, column: 38, code: 'template-variable', message: '{{event.cartUrl}}: the template\'s context cannot provide "event.cartUrl"; expected one of: currency, products (declare more under context: in the template\'s YAML)' },
+      { file: 'templates/cart/html.hbs', line: 2, column: 80, code: 'template-variable', message: '{{sku}}: the template\'s context cannot provide "sku"; expected one of: name, price (declare more under context: in the template\'s YAML)' },
+      { file: 'templates/cart/html.hbs', line: 4, column: 3, code: 'template-variable', message: '{{profile.firstName}}: the template\'s context cannot provide "profile.firstName" (declare it under context: in the template\'s YAML)' },
+      expect.objectContaining({ file: 'templates/cart/html.hbs', line: 4, column: 25, code: 'template-variable', message: expect.stringMatching(/^\{\{shout …\}\}: unknown helper "shout"/) }),
+    ]);
+  });
+
+  it('reports a missing partial and Handlebars syntax errors', () => {
+    expect(errorsOf(template('a', '  x: string', '{{> nope}}'))).toEqual([
+      { file: 'templates/a/html.hbs', line: 1, column: 1, code: 'template-variable', message: '{{> nope}}: no partial "nope"; expected one of: (none defined)' },
+    ]);
+    expect(errorsOf(template('a', '  x: string', 'a\n{{#if x}}b'))).toEqual([
+      expect.objectContaining({ file: 'templates/a/html.hbs', line: 2, column: 1, code: 'template-syntax' }),
+    ]);
+  });
+
+  it('reports a template without its Handlebars files, and Handlebars files that belong to nothing', () => {
+    expect(errorsOf([template('a', '  x: string', '')[0], { path: 'misc/extra.hbs', text: '' }])).toEqual([
+      { file: 'misc/extra.hbs', line: 1, column: 1, code: 'stray-file', message: expect.stringMatching(/^belongs to no template/) },
+      { file: 'templates/a/template.yaml', line: 1, column: 7, code: 'missing-file', message: 'template a: expected subject.hbs beside template.yaml' },
+      { file: 'templates/a/template.yaml', line: 1, column: 7, code: 'missing-file', message: 'template a: expected html.hbs beside template.yaml' },
+    ]);
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['30m', 1_800_000],
+    ['24h', 86_400_000],
+    ['14d', 14 * 86_400_000],
+    ['1d12h', 36 * 3_600_000],
+    ['500ms', 500],
+  ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+  it.each(['', '3 days', '14', 'd', '1.5h', '2mo'])('%j is not a duration', (text) => expect(parseDuration(text)).toBeUndefined());
+});
