@@ -59,6 +59,7 @@ export const telemetryVariables = {
   }),
   OTLP_ENDPOINT: text({ description: 'OTLP/HTTP base URL, e.g. http://collector:4318', default: 'http://127.0.0.1:4318' }),
   LOG_LEVEL: oneOf(['debug', 'info', 'warn', 'error'] as const, { description: 'Log level', default: 'info' }),
+  LOG_FORMAT: oneOf(['pretty', 'json'] as const, { description: 'pretty: a short line per event, for people; json: a JSON object per line, for collectors. Default: pretty on a terminal outside production, else json', optional: true }),
 };
 
 /** What every Kairos service reads: Kafka and its topics, PostgreSQL, telemetry, its health port. */

@@ -30,8 +30,11 @@ export function boolean(options: Common<boolean>): Variable<boolean> {
   return { schema: { type: 'boolean', ...options }, required: options.default === undefined };
 }
 
-export function oneOf<const T extends string>(values: readonly T[], options: Common<T>): Variable<T> {
-  return { schema: { type: 'string', enum: values, ...options }, required: options.default === undefined };
+export function oneOf<const T extends string>(values: readonly T[], options: Common<T> & { optional?: false }): Variable<T>;
+export function oneOf<const T extends string>(values: readonly T[], options: Common<T> & { optional: true }): Variable<T | undefined>;
+export function oneOf<const T extends string>(values: readonly T[], options: Common<T> & { optional?: boolean }): Variable<T | undefined> {
+  const { optional, ...schema } = options;
+  return { schema: { type: 'string', enum: values, ...schema }, required: options.default === undefined && !optional };
 }
 
 export type Variables = Record<string, Variable<unknown>>;

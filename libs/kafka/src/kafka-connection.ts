@@ -5,6 +5,8 @@ export interface KafkaConnectionSettings {
   clientId: string;
   /** kafkajs' own log output; it is chatty below WARN. */
   logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+  /** Where kafkajs' log lines go (one short line each); kafkajs prints JSON to the console when absent. */
+  log?: (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
 }
 
 const LEVELS = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG };
@@ -16,6 +18,7 @@ export function connectKafka(settings: KafkaConnectionSettings): Kafka {
     clientId: settings.clientId,
     brokers: settings.brokers.split(',').map((broker) => broker.trim()),
     logLevel: LEVELS[settings.logLevel ?? 'warn'],
+    ...(settings.log ? { logCreator: kafkajsLogs(settings.log) } : {}),
     retry: { initialRetryTime: 200, retries: 8 },
     connectionTimeout: 3_000,
   });
@@ -23,3 +26,15 @@ export function connectKafka(settings: KafkaConnectionSettings): Kafka {
 
 /** The connection type, for code outside this library that hands a connection on (kafkajs stays wrapped here). */
 export type KafkaClient = Kafka;
+
+const NAMES: Partial<Record<logLevel, 'error' | 'warn' | 'info' | 'debug'>> = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' };
+
+/** kafkajs' entries as one line each: what happened, the error, and on which broker. */
+function kafkajsLogs(log: NonNullable<KafkaConnectionSettings['log']>) {
+  return () =>
+    ({ level, log: entry }: { level: logLevel; log: { message: string; error?: string; broker?: string } }) => {
+      const name = NAMES[level];
+      if (!name) return;
+      log(name, `kafkajs: ${entry.message}${entry.error ? `: ${entry.error}` : ''}${entry.broker ? ` (broker ${entry.broker})` : ''}`);
+    };
+}

@@ -4,7 +4,7 @@ import { ServiceOptions } from './run-service';
 type CommonConfig = ConfigOf<ReturnType<typeof serviceVariables>>;
 
 /** The runService options every service derives the same way from its configuration. */
-export function commonServiceOptions(name: string, config: CommonConfig): Pick<ServiceOptions, 'name' | 'kafka' | 'groupId' | 'telemetry' | 'healthPort' | 'topicSettings' | 'logLevel'> {
+export function commonServiceOptions(name: string, config: CommonConfig): Pick<ServiceOptions, 'name' | 'kafka' | 'groupId' | 'telemetry' | 'healthPort' | 'topicSettings' | 'logLevel' | 'logFormat'> {
   return {
     name,
     kafka: { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? `kairos-${name}` },
@@ -13,5 +13,6 @@ export function commonServiceOptions(name: string, config: CommonConfig): Pick<S
     healthPort: config.HEALTH_PORT,
     topicSettings: topicConfig(config),
     logLevel: config.LOG_LEVEL,
+    logFormat: config.LOG_FORMAT,
   };
 }

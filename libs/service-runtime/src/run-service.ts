@@ -1,4 +1,4 @@
-import { ConsoleLogger, DynamicModule, Global, INestApplication, INestMicroservice, LoggerService, Module, Provider, Type } from '@nestjs/common';
+import { DynamicModule, Global, INestApplication, INestMicroservice, LoggerService, Module, Provider, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ALL_TOPICS, deadLetterTopic, Topics, TopicSpec } from '@kairos/contracts';
@@ -8,6 +8,7 @@ import { connectAndMigrate, DatabaseOptions } from '@kairos/persistence';
 import { Telemetry, TelemetryOptions } from '@kairos/telemetry';
 import { DataSource } from 'typeorm';
 import { HealthServer } from './health-server';
+import { defaultLogFormat, LogFormat, ServiceLogger } from './service-logger';
 import { KAFKA, SERVICE_NAME } from './runtime.tokens';
 import { prepareServiceTopics } from './service-topics';
 
@@ -43,6 +44,8 @@ export interface ServiceOptions {
   /** Extra providers made available to the service module, typically its validated configuration. */
   providers?: Provider[];
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** pretty (a line per event, for people) or json (for collectors); defaultLogFormat() when absent. */
+  logFormat?: LogFormat;
   /**
    * Follow the published definitions (segments, journeys, templates): the topic is read to its end before the service
    * starts consuming, then changes apply live. The follower is injectable as DefinitionsFollower.
@@ -61,20 +64,13 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-const LOG_LEVELS = {
-  debug: ['debug', 'log', 'warn', 'error', 'fatal'],
-  info: ['log', 'warn', 'error', 'fatal'],
-  warn: ['warn', 'error', 'fatal'],
-  error: ['error', 'fatal'],
-} as const;
-
 /**
  * Starts one Kairos service: telemetry, Kafka topics and producer, database migrations, the Nest module with its
  * Kafka handlers (and public HTTP API, if any), and the health server. Every step logs what it did; a failure at any
  * step undoes the steps before it and rejects, so a service that cannot work does not pretend to.
  */
 export async function runService(options: ServiceOptions): Promise<RunningService> {
-  const logger = new ConsoleLogger(options.name, { json: !process.stdout.isTTY, logLevels: [...LOG_LEVELS[options.logLevel ?? 'info']] });
+  const logger = new ServiceLogger(options.name, { level: options.logLevel ?? 'info', format: options.logFormat ?? defaultLogFormat() });
   const undo: Array<() => Promise<unknown>> = [];
   const rollback = async () => {
     for (const step of undo.reverse()) await step().catch(() => undefined);
@@ -87,7 +83,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     await health.listen(options.healthPort);
     undo.push(() => health.close());
 
-    const kafka = connectKafka(options.kafka);
+    const kafka = connectKafka({ ...options.kafka, log: (level, message) => (level === 'info' ? logger.log(message) : logger[level](message)) });
     const groupId = options.groupId ?? `kairos-${options.name}`;
     await prepareServiceTopics(kafka, {
       owned: [...(options.ownedTopics ?? ALL_TOPICS.filter((topic) => topic.owner === options.name)), deadLetterTopic(groupId)],
