@@ -85,8 +85,8 @@ runBenchmark(async () => {
     const seeded = performance.now();
     await database.query(`SET search_path = ${SCHEMA}`);
     await database.query(
-      `INSERT INTO profiles (id, origin_at_ms, origin_event_id, merge_count, identifier_count)
-       SELECT md5('p' || i)::uuid, $1, 'seed/' || i, 0, 3 FROM generate_series(1, $2::int) i`,
+      `INSERT INTO profiles (id, origin_received_at_ms, origin_at_ms, origin_event_id, merge_count, identifier_count)
+       SELECT md5('p' || i)::uuid, $1, $1, 'seed/' || i, 0, 3 FROM generate_series(1, $2::int) i`,
       [T0, profiles],
     );
     for (const [type, value] of [['user_id', `'u' || i`], ['anonymous_id', `'a' || i`], ['email', `'c' || i || '@example.ch'`]] as const) {

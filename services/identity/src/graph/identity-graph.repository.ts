@@ -135,15 +135,18 @@ export class IdentityGraphRepository {
       loadProfiles: async (ids) => {
         if (ids.length === 0) return [];
         const [rows, links] = await Promise.all([
-          manager.query('SELECT id, origin_at_ms, origin_event_id, merge_count FROM profiles WHERE id = ANY($1::uuid[])', [ids]) as Promise<
-            Array<{ id: string; origin_at_ms: string; origin_event_id: string; merge_count: number }>
+          manager.query('SELECT id, origin_received_at_ms, origin_at_ms, origin_event_id, merge_count FROM profiles WHERE id = ANY($1::uuid[])', [ids]) as Promise<
+            Array<{ id: string; origin_received_at_ms: string; origin_at_ms: string; origin_event_id: string; merge_count: number }>
           >,
           manager.query('SELECT profile_id, type, value, linked_at_ms, last_seen_at_ms FROM links WHERE profile_id = ANY($1::uuid[])', [ids]) as Promise<
             Array<{ profile_id: string; type: string; value: string; linked_at_ms: string; last_seen_at_ms: string }>
           >,
         ]);
         const profiles = new Map<string, ProfileState>(
-          rows.map((row) => [row.id, { id: row.id, originAt: Number(row.origin_at_ms), originEventId: row.origin_event_id, mergeCount: row.merge_count, links: new Map() }]),
+          rows.map((row) => [
+            row.id,
+            { id: row.id, originReceivedAt: Number(row.origin_received_at_ms), originAt: Number(row.origin_at_ms), originEventId: row.origin_event_id, mergeCount: row.merge_count, links: new Map() },
+          ]),
         );
         for (const row of links) {
           const link: LinkState = { type: row.type, value: row.value, linkedAt: Number(row.linked_at_ms), lastSeenAt: Number(row.last_seen_at_ms) };
@@ -159,13 +162,22 @@ export class IdentityGraphRepository {
 
   private async write(manager: EntityManager, changes: GraphChanges): Promise<void> {
     const { profiles, links, mergedAway, merges } = changes;
-    const upsertProfiles = (rows: ReadonlyArray<{ id: string; originAt: number; originEventId: string; mergeCount: number; identifierCount: number; mergedInto: string | null }>) =>
+    const upsertProfiles = (rows: ReadonlyArray<Omit<ProfileState, 'links'> & { identifierCount: number; mergedInto: string | null }>) =>
       manager.query(
-        `INSERT INTO profiles (id, origin_at_ms, origin_event_id, merge_count, identifier_count, merged_into)
-         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::int[], $6::uuid[])
-         ON CONFLICT (id) DO UPDATE SET origin_at_ms = excluded.origin_at_ms, origin_event_id = excluded.origin_event_id,
-           merge_count = excluded.merge_count, identifier_count = excluded.identifier_count, merged_into = excluded.merged_into, updated_at = now()`,
-        [rows.map((r) => r.id), rows.map((r) => r.originAt), rows.map((r) => r.originEventId), rows.map((r) => r.mergeCount), rows.map((r) => r.identifierCount), rows.map((r) => r.mergedInto)],
+        `INSERT INTO profiles (id, origin_received_at_ms, origin_at_ms, origin_event_id, merge_count, identifier_count, merged_into)
+         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::int[], $7::uuid[])
+         ON CONFLICT (id) DO UPDATE SET origin_received_at_ms = excluded.origin_received_at_ms, origin_at_ms = excluded.origin_at_ms,
+           origin_event_id = excluded.origin_event_id, merge_count = excluded.merge_count, identifier_count = excluded.identifier_count,
+           merged_into = excluded.merged_into, updated_at = now()`,
+        [
+          rows.map((r) => r.id),
+          rows.map((r) => r.originReceivedAt),
+          rows.map((r) => r.originAt),
+          rows.map((r) => r.originEventId),
+          rows.map((r) => r.mergeCount),
+          rows.map((r) => r.identifierCount),
+          rows.map((r) => r.mergedInto),
+        ],
       );
     if (mergedAway.length > 0) {
       await upsertProfiles(mergedAway.map((away) => ({ ...away, identifierCount: 0, mergedInto: away.survivorId })));

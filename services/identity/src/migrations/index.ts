@@ -1,4 +1,5 @@
 import { CreateIdentityGraph1795500000000 } from './1795500000000-create-identity-graph';
+import { OrderProfilesByReceipt1795600000000 } from './1795600000000-order-profiles-by-receipt';
 
 /** Applied in order by the runtime at start-up; the schema never comes from synchronize. */
-export const identityMigrations = [CreateIdentityGraph1795500000000];
+export const identityMigrations = [CreateIdentityGraph1795500000000, OrderProfilesByReceipt1795600000000];

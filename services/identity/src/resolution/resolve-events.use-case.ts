@@ -69,6 +69,7 @@ export function observe(event: AcceptedEvent): Observation {
     // messageIds are unique per source (the intake de-duplicates on the pair).
     eventId: `${event.sourceId}/${event.messageId}`,
     messageId: event.messageId,
+    receivedAt: Date.parse(event.receivedAt),
     at: Date.parse(event.timestamp),
     identifiers: extractIdentifiers(event),
     ...(event.type === 'alias' && event.identifiers.previousId ? { previousId: event.identifiers.previousId } : {}),
