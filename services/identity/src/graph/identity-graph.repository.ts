@@ -134,7 +134,7 @@ export class IdentityGraphRepository {
    */
   async recordErasure(manager: EntityManager, { erasure, suppressed }: RecordedErasure, identifierKeys: readonly string[]): Promise<void> {
     await manager.query(
-      'INSERT INTO erasures (request_id, profile_ids, identifier_count, erased_at, suppressions) VALUES ($1, $2::uuid[], $3, $4, $5::jsonb)',
+      'INSERT INTO erasures (request_id, profile_ids, identifier_count, erased_at, suppressions) VALUES ($1, $2::uuid[], $3, $4, $5::json)',
       [erasure.requestId, erasure.profileIds, erasure.identifierCount, erasure.erasedAt, JSON.stringify(suppressed)],
     );
     if (erasure.profileIds.length > 0) {
@@ -144,7 +144,7 @@ export class IdentityGraphRepository {
         [erasure.profileIds.join('|')],
       );
       for (const batch of batches) {
-        await manager.query('UPDATE applied_batches SET outputs = $4::jsonb WHERE topic = $1 AND partition = $2 AND last_offset = $3', [
+        await manager.query('UPDATE applied_batches SET outputs = $4::json WHERE topic = $1 AND partition = $2 AND last_offset = $3', [
           batch.topic,
           batch.partition,
           batch.last_offset,
@@ -219,7 +219,7 @@ export class IdentityGraphRepository {
         const first = Math.min(...offsets);
         await manager.query(
           `WITH pruned AS (DELETE FROM applied_batches WHERE topic = $1 AND partition = $2 AND last_offset < $3::bigint - ${APPLIED_OFFSETS_KEPT})
-           INSERT INTO applied_batches (topic, partition, first_offset, last_offset, outputs) VALUES ($1, $2, $3, $4, $5::jsonb)`,
+           INSERT INTO applied_batches (topic, partition, first_offset, last_offset, outputs) VALUES ($1, $2, $3, $4, $5::json)`,
           [topic, partition, first, Math.max(...offsets), JSON.stringify(outputs)],
         );
       },

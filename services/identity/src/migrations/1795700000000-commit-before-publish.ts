@@ -19,12 +19,12 @@ export class CommitBeforePublish1795700000000 implements MigrationInterface {
         partition    integer     NOT NULL,
         first_offset bigint      NOT NULL,
         last_offset  bigint      NOT NULL,
-        outputs      jsonb       NOT NULL,
+        outputs      json        NOT NULL,
         applied_at   timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (topic, partition, last_offset)
       )`);
     await queryRunner.query('CREATE TABLE graph_changes (version bigint PRIMARY KEY, identifiers text[], profiles uuid[] NOT NULL)');
-    await queryRunner.query(`ALTER TABLE erasures ADD COLUMN suppressions jsonb NOT NULL DEFAULT '[]', ADD COLUMN published_at timestamptz`);
+    await queryRunner.query(`ALTER TABLE erasures ADD COLUMN suppressions json NOT NULL DEFAULT '[]', ADD COLUMN published_at timestamptz`);
     // Erasures before this migration were published before they committed.
     await queryRunner.query('UPDATE erasures SET published_at = erased_at');
     await queryRunner.query('CREATE INDEX erasures_unpublished ON erasures (erased_at) WHERE published_at IS NULL');
