@@ -54,7 +54,7 @@ const TRANSACTION_LIMITS = `SET LOCAL lock_timeout = '5s'; SET LOCAL statement_t
  */
 const APPLIED_OFFSETS_KEPT = 20_000;
 /** An instance further behind than this (stopped, or long idle) drops its cache instead of reading the feed. */
-export const GRAPH_CHANGES_KEPT = 10_000;
+const GRAPH_CHANGES_KEPT = 10_000;
 
 /**
  * The only code of the identity service that touches PostgreSQL. Writers serialise on a transaction-scoped
