@@ -269,17 +269,23 @@ describe('identity against the real stack', () => {
     await readTopic(kafkaBrokers, Topics.resolved.name, 3, 30_000, (record) => joinIds.has(json<ResolvedEvent>(record).messageId));
     expect(Object.keys(await graphOf(schema, `trio-${run}`))).toHaveLength(1);
 
-    const response = await fetch(`http://127.0.0.1:${apiPorts.get(schema)!}/internal/erasures`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ requestId: `erase-trio-${run}`, identifier: { type: 'email', value: email } }),
-    });
+    const erase = () =>
+      fetch(`http://127.0.0.1:${apiPorts.get(schema)!}/internal/erasures`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ requestId: `erase-trio-${run}`, identifier: { type: 'email', value: email } }),
+      });
+    const response = await erase();
     expect(response.status).toBe(200);
     const { erasure } = (await response.json()) as { erasure: ProfileErasure };
     expect([...erasure.profileIds].sort()).toEqual(trio.map((visitor) => visitor.profileId).sort());
+    // A repeated request (the client did not hear the answer) publishes the same records again.
+    const repeated = await erase();
+    expect(await repeated.json()).toEqual({ erasure, found: true, repeated: true });
 
-    const records = await readTopic(kafkaBrokers, Topics.erasures.name, 3, 30_000, (record) => json<ProfileErasure>(record).requestId === `erase-trio-${run}`);
-    expect(records.map((record) => record.key!.toString()).sort()).toEqual([...erasure.profileIds].sort());
+    const records = await readTopic(kafkaBrokers, Topics.erasures.name, 6, 30_000, (record) => json<ProfileErasure>(record).requestId === `erase-trio-${run}`);
+    const keys = records.map((record) => record.key!.toString()).sort();
+    expect(keys).toEqual([...erasure.profileIds, ...erasure.profileIds].sort());
     for (const record of records) {
       expect(json<ProfileErasure>(record)).toEqual(erasure);
       // On the partition the profile's resolved events are on: the partition whose owner holds the profile's state.
