@@ -97,6 +97,31 @@ runBenchmark(async () => {
       return (performance.now() - started) / 1000;
     };
 
+    /**
+     * What the graph lock is doing while `work` runs, from pg_stat_activity every 20 ms for the service's connections:
+     * the share of samples in which some transaction holds it (and whether PostgreSQL is executing a statement of it
+     * then, or the holder is between statements: its own code and round trips), and how many wait for it.
+     */
+    async function sampleGraphLock<T>(schema: string, work: Promise<T>) {
+      let done = false;
+      const finished = work.finally(() => (done = true));
+      const counts = { samples: 0, held: 0, executing: 0, waiters: 0 };
+      while (!done) {
+        const { rows } = await database.query<{ state: string; wait_event: string | null }>(
+          `SELECT state, wait_event FROM pg_stat_activity WHERE application_name = $1 AND state IN ('active', 'idle in transaction')`,
+          [`kairos-${schema}`],
+        );
+        const holders = rows.filter((row) => row.wait_event !== 'advisory');
+        counts.samples += 1;
+        counts.held += holders.length > 0 ? 1 : 0;
+        counts.executing += holders.some((row) => row.state === 'active') ? 1 : 0;
+        counts.waiters += rows.length - holders.length;
+        await sleep(20);
+      }
+      const share = (count: number) => Number((count / Math.max(1, counts.samples)).toFixed(2));
+      return { result: await finished, lock: { samples: counts.samples, heldShare: share(counts.held), executingShare: share(counts.executing), meanWaiters: share(counts.waiters) } };
+    }
+
     async function seed(schema: string): Promise<void> {
       console.log(`seeding ${(profiles * 3).toLocaleString()} identifiers in ${profiles.toLocaleString()} profiles into ${schema}…`);
       const seeded = performance.now();
@@ -142,11 +167,12 @@ runBenchmark(async () => {
       await sleep(3_000);
 
       console.log(`${label}: resolving ${EVENTS.toLocaleString()} events (80% known, 15% new anonymous, 5% merges)…`);
-      const seconds = await sendAndWait(EVENTS, `${schema}-drain`);
+      const { result: seconds, lock } = await sampleGraphLock(schema, sendAndWait(EVENTS, `${schema}-drain`));
       const rate = EVENTS / seconds;
       const ratio = rate / ceiling.passthroughRecordsPerSecond;
       const rss = running.map((service) => rssMb(service.child.pid ?? 0));
       console.log(`  ${Math.round(rate).toLocaleString()} resolutions/s (${(ratio * 100).toFixed(0)}% of the passthrough ceiling); service RSS ${rss.join(' + ')} MB`);
+      console.log(`  graph lock held ${(lock.heldShare * 100).toFixed(0)}% of the time (a statement executing ${(lock.executingShare * 100).toFixed(0)}%), ${lock.meanWaiters} waiting on average`);
 
       // Paced: latency per event from our send to the resolved record's timestamp (identity's produce time).
       const sentAt = new Map<string, number>();
@@ -191,7 +217,7 @@ runBenchmark(async () => {
       await stopServices();
       return {
         instances,
-        saturated: { events: EVENTS, seconds: Number(seconds.toFixed(2)), resolutionsPerSecond: Math.round(rate), ratioToPassthrough: Number(ratio.toFixed(3)), serviceRssMb: rss },
+        saturated: { events: EVENTS, seconds: Number(seconds.toFixed(2)), resolutionsPerSecond: Math.round(rate), ratioToPassthrough: Number(ratio.toFixed(3)), serviceRssMb: rss, graphLock: lock },
         paced: { eventsPerSecond: PACED_RATE, seconds: 10, latencyMs: latency },
       };
     }
