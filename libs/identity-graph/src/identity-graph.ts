@@ -113,6 +113,11 @@ export class IdentityGraph {
     for (const [key, profileIds] of entries) this.index.set(key, [...profileIds]);
   }
 
+  /** Whether the identifier entry of this key is loaded. */
+  knows(key: string): boolean {
+    return this.index.has(key);
+  }
+
   /** Profiles named by loaded identifier entries of these keys that are not loaded themselves. */
   unknownProfiles(keys: Iterable<string>): string[] {
     const missing = new Set<string>();

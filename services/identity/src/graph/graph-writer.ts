@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Identifier } from '@kairos/contracts';
 import { IdentityGraph } from '@kairos/identity-graph';
 import { IDENTITY_SETTINGS, IdentitySettings } from '../identity.settings';
-import { GraphTransaction, IdentityGraphRepository } from './identity-graph.repository';
+import { GraphTransaction, IdentityGraphRepository, PrefetchedGraph } from './identity-graph.repository';
 import { suppressionHash } from './suppression-list';
 
 /**
@@ -27,9 +27,12 @@ export class GraphWriter {
     this.graph = new IdentityGraph(settings.rules);
   }
 
-  /** Runs `work` in a graph transaction and resolves once it committed. Nothing in `work` may wait for the broker. */
-  run<T>(work: (transaction: GraphTransaction) => Promise<T>): Promise<T> {
-    const next = this.queue.then(() => this.exclusively(work));
+  /**
+   * Runs `work` in a graph transaction and resolves once it committed. Nothing in `work` may wait for the broker.
+   * What `prefetched` holds that no write touched since it was read is added to the cache before `work` runs.
+   */
+  run<T>(work: (transaction: GraphTransaction) => Promise<T>, prefetched?: PrefetchedGraph): Promise<T> {
+    const next = this.queue.then(() => this.exclusively(work, prefetched));
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -38,11 +41,18 @@ export class GraphWriter {
     return this.suppressed.size > 0 && this.suppressed.has(suppressionHash(identifier));
   }
 
-  private async exclusively<T>(work: (transaction: GraphTransaction) => Promise<T>): Promise<T> {
+  /** Reads what these identifier keys need without the lock (see IdentityGraphRepository.prefetch); undefined if that fails. */
+  prefetch(keys: readonly string[]): Promise<PrefetchedGraph | undefined> {
+    const missing = keys.filter((key) => !this.graph.knows(key));
+    // A profile deleted between the two reads (an erasure) fails the read; the batch then reads under the lock.
+    return missing.length === 0 ? Promise.resolve(undefined) : this.repository.prefetch(missing).catch(() => undefined);
+  }
+
+  private async exclusively<T>(work: (transaction: GraphTransaction) => Promise<T>, prefetched: PrefetchedGraph | undefined): Promise<T> {
     try {
       let version = -1;
       const result = await this.repository.withGraphLock(async (transaction) => {
-        await this.catchUp(transaction);
+        await this.catchUp(transaction, prefetched);
         const outcome = await work(transaction);
         version = transaction.version;
         return outcome;
@@ -58,15 +68,28 @@ export class GraphWriter {
     }
   }
 
-  private async catchUp(transaction: GraphTransaction): Promise<void> {
-    const { version, changes } = await transaction.changesSince(this.version);
+  private async catchUp(transaction: GraphTransaction, prefetched: PrefetchedGraph | undefined): Promise<void> {
+    // The feed since the older of the cache's version and the prefetch's, to check both.
+    const since = Math.min(this.version, prefetched?.version ?? this.version);
+    const { version, changes } = await transaction.changesSince(since);
     // Versions are consecutive, so a complete feed has one entry per version; a gap is a pruned or scrubbed entry.
-    const complete = this.version >= 0 && changes.length === version - this.version && changes.every((change) => change.identifiers !== null);
-    if (complete) {
-      for (const change of changes) this.graph.forget(change.identifiers ?? [], change.profiles);
-    } else {
+    const complete = since >= 0 && changes.length === version - since && changes.every((change) => change.identifiers !== null);
+    if (!complete) {
       this.graph.clear();
       this.suppressed = await this.repository.suppressedHashes(transaction.manager);
+      return;
     }
+    for (const change of changes) if (change.version > this.version) this.graph.forget(change.identifiers ?? [], change.profiles);
+    if (!prefetched) return;
+    const touchedKeys = new Set<string>();
+    const touchedProfiles = new Set<string>();
+    for (const change of changes) {
+      if (change.version <= prefetched.version) continue;
+      for (const key of change.identifiers ?? []) touchedKeys.add(key);
+      for (const id of change.profiles) touchedProfiles.add(id);
+    }
+    // The cache may already hold a key or profile read later than the prefetch: it wins.
+    this.graph.learnIdentifiers([...prefetched.identifiers].filter(([key]) => !touchedKeys.has(key) && !this.graph.knows(key)));
+    this.graph.learnProfiles(prefetched.profiles.filter((profile) => !touchedProfiles.has(profile.id) && !this.graph.profile(profile.id)));
   }
 }

@@ -36,6 +36,13 @@ export interface ErasedComponent {
   identifiers: Identifier[];
 }
 
+/** Part of the graph read without the lock, as of `version` or later; only what no later write touched is usable. */
+export interface PrefetchedGraph {
+  version: number;
+  identifiers: Map<string, string[]>;
+  profiles: ProfileState[];
+}
+
 /** An erasure as recorded: what it published, so that a repeated request publishes the same again. */
 export interface RecordedErasure {
   erasure: ProfileErasure;
@@ -71,6 +78,20 @@ export class IdentityGraphRepository {
       await manager.query(`${TRANSACTION_LIMITS}; SELECT pg_advisory_xact_lock(hashtext('kairos-identity-graph:' || current_schema()))`);
       return work(this.transaction(manager));
     });
+  }
+
+  /**
+   * Reads identifier entries and their profiles outside any transaction, so that a batch's cache misses need not be
+   * read while it holds the lock. graph_version is read first: every write committed up to it is visible to the
+   * reads after it, and every later write is listed in the change feed, so the writer can tell what is still current.
+   */
+  async prefetch(keys: readonly string[]): Promise<PrefetchedGraph> {
+    const manager = this.dataSource.manager;
+    const [row] = (await manager.query('SELECT version FROM graph_version WHERE id = 1')) as Array<{ version: string }>;
+    const reader = this.transaction(manager);
+    const identifiers = await reader.loadIdentifiers(keys);
+    const profiles = await reader.loadProfiles([...new Set([...identifiers.values()].flat())]);
+    return { version: Number(row?.version), identifiers, profiles };
   }
 
   /** The suppression list: hashes of erased identifiers. */

@@ -27,7 +27,10 @@ export class ResolveEventsUseCase {
   ) {}
 
   async execute(records: readonly AcceptedRecord[], context: Pick<BatchContext, 'topic' | 'partition'>): Promise<BatchOutcome> {
-    const outputs = await this.writer.run((transaction) => this.apply(transaction, context, records));
+    const observations = new Map(records.map((record) => [record.offset, observe(record.data)]));
+    // Cache misses are read before taking the lock, while another batch holds it: the lock is the bottleneck.
+    const prefetched = await this.writer.prefetch(this.writer.graph.unknownKeys([...observations.values()]));
+    const outputs = await this.writer.run((transaction) => this.apply(transaction, context, records, observations), prefetched);
 
     const resolved: ResolvedEvent[] = [];
     const merges: ProfileMerge[] = [];
@@ -46,7 +49,12 @@ export class ResolveEventsUseCase {
     return { rejected };
   }
 
-  private async apply(transaction: GraphTransaction, { topic, partition }: Pick<BatchContext, 'topic' | 'partition'>, records: readonly AcceptedRecord[]): Promise<Map<string, RecordOutput>> {
+  private async apply(
+    transaction: GraphTransaction,
+    { topic, partition }: Pick<BatchContext, 'topic' | 'partition'>,
+    records: readonly AcceptedRecord[],
+    observations: ReadonlyMap<string, Observation>,
+  ): Promise<Map<string, RecordOutput>> {
     const outputs = await transaction.appliedOutputs(topic, partition, records.map((record) => record.offset));
     const fresh = records.filter((record) => !outputs.has(record.offset));
     if (fresh.length === 0) return outputs;
@@ -56,18 +64,18 @@ export class ResolveEventsUseCase {
     const applied: BatchOutputs = {};
     const items: Array<{ record: AcceptedRecord; observation: Observation }> = [];
     for (const record of fresh) {
-      const observation = observe(record.data);
+      const observation = observations.get(record.offset) ?? observe(record.data);
       const carried = [...observation.identifiers, ...aliasTargets(record.data)];
       // An erased customer stays erased: their events (live or replayed) do not found a profile again.
       if (carried.some((identifier) => this.writer.isSuppressed(identifier))) applied[record.offset] = { suppressed: true };
       else items.push({ record, observation });
     }
-    const observations = items.map((item) => item.observation);
-    const unknown = graph.unknownKeys(observations);
+    const observed = items.map((item) => item.observation);
+    const unknown = graph.unknownKeys(observed);
     metrics.cacheMisses.add(unknown.length);
     graph.learnIdentifiers(await transaction.loadIdentifiers(unknown));
     const batchKeys = new Set(unknown);
-    for (const observation of observations) for (const identifier of observation.identifiers) batchKeys.add(identifierKey(identifier));
+    for (const observation of observed) for (const identifier of observation.identifiers) batchKeys.add(identifierKey(identifier));
     graph.learnProfiles(await transaction.loadProfiles(graph.unknownProfiles(batchKeys)));
 
     for (const { record, observation } of items) {
