@@ -329,6 +329,18 @@ describe('IdentityGraph', () => {
     expect(cached.graph.profileCount).toBeLessThanOrEqual(2);
   });
 
+  it('forgets what another writer changed, so that it must be read again', () => {
+    const graph = store();
+    const anna = resolved(graph.resolve(event([user('u1'), anon('a1')])));
+    expect(graph.graph.knows('anonymous_id:a1')).toBe(true);
+    graph.graph.forget(['email:x@example.ch'], [anna.profileId]);
+    expect(graph.graph.profile(anna.profileId)).toBeUndefined();
+    // The profile's own identifiers went with it: their entries may name profiles that changed too.
+    expect(graph.graph.knows('anonymous_id:a1')).toBe(false);
+    expect(() => graph.graph.resolve(event([anon('a1')]))).toThrow('identifier anonymous_id:a1 was not loaded before resolving');
+    expect(resolved(graph.resolve(event([anon('a1')]))).profileId).toBe(anna.profileId);
+  });
+
   it('refuses to resolve against identifiers it was not given', () => {
     const graph = new IdentityGraph(new IdentityRules());
     expect(() => graph.resolve(event([user('u1')]))).toThrow('identifier user_id:u1 was not loaded before resolving');
