@@ -12,10 +12,11 @@ const email = (value: string): Identifier => ({ type: 'email', value });
 const device = (value: string): Identifier => ({ type: 'device_id', value });
 
 let sequence = 0;
+/** An event as a live stream has it: received when it happened, unless `extra.receivedAt` says otherwise. */
 function event(identifiers: Identifier[], at = T0 + sequence * 1000, extra: Partial<Observation> = {}): Observation {
   sequence += 1;
   const messageId = `m-${String(sequence).padStart(6, '0')}`;
-  return { eventId: `test/${messageId}`, messageId, at, identifiers, ...extra };
+  return { eventId: `test/${messageId}`, messageId, receivedAt: at, at, identifiers, ...extra };
 }
 
 /**
@@ -23,7 +24,7 @@ function event(identifiers: Identifier[], at = T0 + sequence * 1000, extra: Part
  * each resolve. The graph itself may forget anything (evict), so this is also how the cache is tested.
  */
 class MemoryStore {
-  readonly profiles = new Map<string, { originAt: number; originEventId: string; mergeCount: number; mergedInto?: string }>();
+  readonly profiles = new Map<string, { originReceivedAt: number; originAt: number; originEventId: string; mergeCount: number; mergedInto?: string }>();
   readonly links = new Map<string, Map<string, ProfileState['links'] extends Map<string, infer L> ? L : never>>(); // key -> profileId -> link
 
   constructor(readonly graph: IdentityGraph, private readonly cacheSize = Infinity) {}
@@ -54,7 +55,7 @@ class MemoryStore {
       const link = owners.get(id);
       if (link) links.set(key, { ...link });
     }
-    return { id, originAt: row.originAt, originEventId: row.originEventId, mergeCount: row.mergeCount, links };
+    return { id, originReceivedAt: row.originReceivedAt, originAt: row.originAt, originEventId: row.originEventId, mergeCount: row.mergeCount, links };
   }
 
   private write(changes: GraphChanges): void {
@@ -231,9 +232,12 @@ describe('IdentityGraph', () => {
   });
 
   describe('order independence', () => {
-    // Three customers: anonymous browsing, newsletter sign-ups, logins on two devices, an alias.
+    // Three customers: anonymous browsing, newsletter sign-ups, logins on two devices, an alias; a fourth whose
+    // offline queue arrives in one request (one receivedAt) after they logged in; a fifth with an import of last
+    // year's orders.
     const journey = (): Observation[] => {
       const at = (minutes: number) => T0 + minutes * 60_000;
+      const lastYear = T0 - 365 * DAY;
       return [
         event([anon('c1-web')], at(0)),
         event([anon('c1-web')], at(1)),
@@ -246,15 +250,22 @@ describe('IdentityGraph', () => {
         event([anon('c2-web'), email('c2@example.ch')], at(8)),
         event([user('c3')], at(9), { previousId: 'c3-web' }),
         event([anon('c3-web')], at(2)),
+        event([user('c4'), anon('c4-app')], at(10)),
+        event([anon('c4-app')], at(3), { receivedAt: at(11) }),
+        event([anon('c4-app'), email('c4@example.ch')], at(4), { receivedAt: at(11) }),
+        event([anon('c4-web'), email('c4@example.ch')], at(5), { receivedAt: at(11) }),
+        event([user('c5'), email('c5@example.ch')], at(12)),
+        event([user('c5')], lastYear, { receivedAt: at(13) }),
+        event([user('c5'), anon('c5-pos')], lastYear + DAY, { receivedAt: at(13) }),
       ];
     };
 
     it('gives the same profiles, with the same ids, whatever order the events are processed in', () => {
       const events = journey();
       const reference = store();
-      for (const observation of [...events].sort((a, b) => a.at - b.at)) reference.resolve(observation);
+      for (const observation of [...events].sort((a, b) => a.receivedAt - b.receivedAt || a.at - b.at)) reference.resolve(observation);
       const expected = reference.snapshot();
-      expect(Object.keys(expected)).toHaveLength(3);
+      expect(Object.keys(expected)).toHaveLength(5);
 
       let seed = 7;
       const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
@@ -266,13 +277,39 @@ describe('IdentityGraph', () => {
       }
     });
 
-    it('re-founds a profile when an earlier event of it arrives late, and says so with a merge', () => {
+    it('re-founds a profile when an event received before its founding event is processed after it, and says so with a merge', () => {
+      // The page view and the login were received a minute apart, on two partitions; the login's was processed first.
       const graph = store();
       const login = resolved(graph.resolve(event([user('u1'), anon('a1')], T0 + 60_000)));
       const late = resolved(graph.resolve(event([anon('a1')], T0)));
       expect(late.profileId).not.toBe(login.profileId);
       expect(late.merges).toEqual([expect.objectContaining({ loserId: login.profileId, survivorId: late.profileId, reason: 'earlier_event' })]);
       expect(graph.snapshot()).toEqual({ [late.profileId]: ['anonymous_id:a1', 'user_id:u1'] });
+    });
+
+    it('joins an import of last year\'s orders to the existing customer: no new profile, no merge', () => {
+      const graph = store();
+      const customer = resolved(graph.resolve(event([user('u1'), email('u1@example.ch')], T0)));
+      const january = T0 - 365 * DAY;
+      for (let day = 0; day < 3; day++) {
+        // Imported now: received an hour after the customer's profile was founded, dated a year back.
+        const order = resolved(graph.resolve(event([user('u1')], january + day * DAY, { receivedAt: T0 + 3_600_000 })));
+        expect(order.profileId).toBe(customer.profileId);
+        expect(order.merges).toEqual([]);
+      }
+      // A guest order of last year, imported with its e-mail, joins the same profile.
+      const guest = resolved(graph.resolve(event([email('u1@example.ch'), anon('pos-1')], january, { receivedAt: T0 + 3_600_000 })));
+      expect(guest).toMatchObject({ profileId: customer.profileId, merges: [] });
+      expect(graph.snapshot()).toEqual({ [customer.profileId]: ['anonymous_id:pos-1', 'email:u1@example.ch', 'user_id:u1'] });
+    });
+
+    it('orders the events of one request (one receivedAt) by event time: an offline queue founds no profile twice', () => {
+      const graph = store();
+      const receivedAt = T0 + 3_600_000;
+      const queue = [0, 1, 2].map((minute) => event([anon('offline')], T0 + minute * 60_000, { receivedAt, eventId: `test/z-${9 - minute}` }));
+      const results = queue.map((observation) => resolved(graph.resolve(observation)));
+      expect(new Set(results.map((result) => result.profileId)).size).toBe(1);
+      expect(results.flatMap((result) => result.merges)).toEqual([]);
     });
   });
 
@@ -290,6 +327,18 @@ describe('IdentityGraph', () => {
     }
     expect(cached.snapshot()).toEqual(whole.snapshot());
     expect(cached.graph.profileCount).toBeLessThanOrEqual(2);
+  });
+
+  it('forgets what another writer changed, so that it must be read again', () => {
+    const graph = store();
+    const anna = resolved(graph.resolve(event([user('u1'), anon('a1')])));
+    expect(graph.graph.knows('anonymous_id:a1')).toBe(true);
+    graph.graph.forget(['email:x@example.ch'], [anna.profileId]);
+    expect(graph.graph.profile(anna.profileId)).toBeUndefined();
+    // The profile's own identifiers went with it: their entries may name profiles that changed too.
+    expect(graph.graph.knows('anonymous_id:a1')).toBe(false);
+    expect(() => graph.graph.resolve(event([anon('a1')]))).toThrow('identifier anonymous_id:a1 was not loaded before resolving');
+    expect(resolved(graph.resolve(event([anon('a1')]))).profileId).toBe(anna.profileId);
   });
 
   it('refuses to resolve against identifiers it was not given', () => {

@@ -5,10 +5,12 @@ import { profileIdFor } from './profile-id';
 
 /** What the graph needs of one event. */
 export interface Observation {
-  /** Unique per event and stable across replays (source and messageId): orders ties and names founded profiles. */
+  /** Unique per event and stable across replays (source and messageId): breaks the last ties and names founded profiles. */
   eventId: string;
   messageId: string;
-  /** Event time, ms since the epoch. */
+  /** When Kairos received the event (the accepted event's receivedAt, recorded in the log), ms: orders profiles. */
+  receivedAt: number;
+  /** Event time, ms since the epoch: what identity rules' windows and lastSeenAt measure. */
   at: number;
   identifiers: Identifier[];
   /** alias: the previousId, matched as a userId when the graph knows it as one, else as an anonymousId. */
@@ -24,7 +26,11 @@ export interface LinkState extends Identifier {
 
 export interface ProfileState {
   id: string;
-  /** The earliest event of the profile; the profile with the earliest origin survives a merge. */
+  /**
+   * The profile's founding event — the first Kairos received (then the earliest event time, then the event id):
+   * the profile with the earliest origin survives a merge.
+   */
+  originReceivedAt: number;
   originAt: number;
   originEventId: string;
   /** Profiles merged into this one, transitively. */
@@ -57,11 +63,14 @@ interface Demotion {
  * to profiles; attach, create or merge; and where a rule forbids the merge, demote the event's weakest identifier and
  * try again (Segment Unify's rule). The oldest profile survives a merge.
  *
- * A profile is named after its earliest event, and an event older than the profile it joins re-founds the profile
- * under its own id (a merge with reason `earlier_event`). So however the events of a customer are interleaved —
- * across partitions, consumers, a rebalance — as long as no identity rule has to choose between them, the same
- * events give the same profiles with the same ids. Where a rule chooses (the first userId wins an e-mail), the
- * order of processing decides, as it does in every first-come identity graph.
+ * A profile is named after the first of its events Kairos received (receivedAt, then event time, then event id), and an
+ * event received before the profile's founding event re-founds the profile under its own id (a merge with reason
+ * `earlier_event`). So however the events of a customer are interleaved — across partitions, consumers, a
+ * rebalance — as long as no identity rule has to choose between them, the same events give the same profiles with
+ * the same ids. Ordering by receipt rather than event time is what lets an import of last year's orders, or an
+ * SDK's offline queue, join a customer without re-founding it: those events are old, but Kairos receives them after
+ * the profile's founding event. Where a rule chooses (the first userId wins an e-mail), the order of processing
+ * decides, as it does in every first-come identity graph.
  *
  * The graph holds part of the whole: the service loads what a batch of events touches (`unknownKeys`,
  * `unknownProfiles`) and writes what changed (`takeChanges`). Every decision is taken from loaded state only, so a
@@ -102,6 +111,11 @@ export class IdentityGraph {
   /** Loads identifier entries: each key with every profile it is linked to (an empty list: unknown identifier). */
   learnIdentifiers(entries: Iterable<[string, string[]]>): void {
     for (const [key, profileIds] of entries) this.index.set(key, [...profileIds]);
+  }
+
+  /** Whether the identifier entry of this key is loaded. */
+  knows(key: string): boolean {
+    return this.index.has(key);
   }
 
   /** Profiles named by loaded identifier entries of these keys that are not loaded themselves. */
@@ -231,7 +245,21 @@ export class IdentityGraph {
     }
   }
 
-  /** Forgets everything loaded (another instance changed the graph, or a write failed). */
+  /**
+   * Forgets what another writer changed: these identifiers' entries and these profiles (with the entries of their
+   * links), so the next batch reads them again.
+   */
+  forget(keys: Iterable<string>, profileIds: Iterable<string>): void {
+    for (const key of keys) this.index.delete(key);
+    for (const id of profileIds) {
+      const profile = this.profiles.get(id);
+      if (!profile) continue;
+      this.profiles.delete(id);
+      for (const key of profile.links.keys()) this.index.delete(key);
+    }
+  }
+
+  /** Forgets everything loaded (an erasure, a change feed this instance fell behind, or a write that failed). */
   clear(): void {
     this.profiles.clear();
     this.index.clear();
@@ -316,7 +344,7 @@ export class IdentityGraph {
     const id = this.newProfileId(observation.eventId);
     const existing = this.profiles.get(id);
     if (existing) return existing;
-    const profile: ProfileState = { id, originAt: observation.at, originEventId: observation.eventId, mergeCount: 0, links: new Map() };
+    const profile: ProfileState = { id, originReceivedAt: observation.receivedAt, originAt: observation.at, originEventId: observation.eventId, mergeCount: 0, links: new Map() };
     this.profiles.set(id, profile);
     this.changedProfiles.add(id);
     return profile;
@@ -394,10 +422,19 @@ export class IdentityGraph {
   }
 }
 
-const byOrigin = (a: ProfileState, b: ProfileState): number =>
-  a.originAt - b.originAt || (a.originEventId < b.originEventId ? -1 : a.originEventId > b.originEventId ? 1 : 0);
+/**
+ * Founding order: receipt, then event time (the events of one request share a receivedAt, and an SDK sends them in
+ * the order they happened), then the event id, so that no two events tie.
+ */
+function compareOrigins(a: { receivedAt: number; at: number; eventId: string }, b: { receivedAt: number; at: number; eventId: string }): number {
+  return a.receivedAt - b.receivedAt || a.at - b.at || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0);
+}
 
-/** Whether the event is older than the profile's founding event. */
+const originOf = (profile: ProfileState) => ({ receivedAt: profile.originReceivedAt, at: profile.originAt, eventId: profile.originEventId });
+
+const byOrigin = (a: ProfileState, b: ProfileState): number => compareOrigins(originOf(a), originOf(b));
+
+/** Whether the event comes before the profile's founding event in founding order. */
 function before(observation: Observation, profile: ProfileState): boolean {
-  return observation.at < profile.originAt || (observation.at === profile.originAt && observation.eventId < profile.originEventId);
+  return compareOrigins(observation, originOf(profile)) < 0;
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ProfileErasure, ProfileMerge, ResolvedEvent, SuppressedIdentifier, Topics } from '@kairos/contracts';
+import { ProfileMerge, ResolvedEvent, Topics } from '@kairos/contracts';
 import { OutgoingRecord, RecordProducer } from '@kairos/kafka';
+import { RecordedErasure } from './graph/identity-graph.repository';
 
 /** The only code of the identity service that writes to Kafka. Every method resolves once the broker acknowledged. */
 @Injectable()
@@ -16,16 +17,16 @@ export class IdentityLogRepository {
   }
 
   /**
-   * What an erasure publishes: the suppressed identifiers (compacted, so a replay still knows them), tombstones for
-   * the erased profiles' keys on the compacted topics, and the erasure itself for every later stage.
+   * What an erasure publishes: the suppressed identifiers (compacted, so a replay still knows them), a tombstone for
+   * each erased profile on the merges topic (the only compacted topic identity owns; segmentation tombstones its
+   * snapshots), and the erasure once per profile id, keyed by it, so that it reaches the partition of every profile.
    */
-  async appendErasure(erasure: ProfileErasure, survivorId: string, suppressed: readonly SuppressedIdentifier[]): Promise<void> {
+  async appendErasure({ erasure, suppressed }: RecordedErasure): Promise<void> {
     await this.publishAll(Topics.suppressions.name, suppressed.map((entry) => ({ key: entry.hash, value: JSON.stringify(entry) })));
-    const tombstones = erasure.profileIds.map((profileId) => ({ key: profileId, value: null }));
+    const value = JSON.stringify(erasure);
     await Promise.all([
-      this.publishAll(Topics.merges.name, tombstones),
-      this.publishAll(Topics.profileSnapshots.name, tombstones),
-      this.publishAll(Topics.erasures.name, [{ key: survivorId, value: JSON.stringify(erasure) }]),
+      this.publishAll(Topics.merges.name, erasure.profileIds.map((profileId) => ({ key: profileId, value: null }))),
+      this.publishAll(Topics.erasures.name, erasure.profileIds.map((profileId) => ({ key: profileId, value }))),
     ]);
   }
 

@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { AcceptedEvent, ALL_TOPICS, deadLetterTopic, DeadLetterHeaders, ProfileErasure, ProfileMerge, ResolvedEvent, Topics } from '@kairos/contracts';
-import { ConsumedRecord, connectKafka, ensureTopics, partitionCount, RecordProducer } from '@kairos/kafka';
+import { ConsumedRecord, connectKafka, ensureTopics, partitionCount, readTopicToEnd, RecordProducer } from '@kairos/kafka';
+import { stopChild, waitUntilHealthy } from '@kairos/local-stack';
 import { RunningService } from '@kairos/service-runtime';
 import { readTopic, serviceTestEnv, testStack } from '@kairos/testing';
 import { Client } from 'pg';
@@ -54,6 +57,11 @@ describe('identity against the real stack', () => {
     return { service };
   }
 
+  /** Stops every instance started so far: a test that counts published copies must be the only publisher. */
+  async function stopInstances(): Promise<void> {
+    await Promise.all(started.splice(0).map((service) => service.stop()));
+  }
+
   /** profile id -> its identifiers, for the profiles holding identifiers of this run. */
   async function graphOf(schema: string, runTag = run): Promise<Record<string, string[]>> {
     const { rows } = await database.query<{ profile_id: string; identifiers: string[] }>(
@@ -92,6 +100,31 @@ describe('identity against the real stack', () => {
       const { rows } = await database.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".links WHERE identifier = ANY($1)`, [markers]);
       return Number(rows[0]!.n) === markers.length ? true : undefined;
     });
+
+  /** Every record on the topic now (from the beginning) whose key or value `matches`. */
+  async function recordsOf(topic: string, matches: (record: ConsumedRecord) => boolean): Promise<ConsumedRecord[]> {
+    const records: ConsumedRecord[] = [];
+    await readTopicToEnd(kafka, topic, (batch) => void records.push(...batch.filter(matches)));
+    return records;
+  }
+
+  /** messageId -> every resolved record published for it, as [key, profileId, resolution] in JSON. */
+  async function resolvedCopies(messageIds: ReadonlySet<string>): Promise<Map<string, string[]>> {
+    const copies = new Map<string, string[]>();
+    for (const record of await recordsOf(Topics.resolved.name, (candidate) => messageIds.has(json<ResolvedEvent>(candidate).messageId))) {
+      const event = json<ResolvedEvent>(record);
+      copies.set(event.messageId, [...(copies.get(event.messageId) ?? []), JSON.stringify([record.key?.toString(), event.profileId, event.resolution])]);
+    }
+    return copies;
+  }
+
+  /** Every resolved copy of these events, once each was published at least once (instances may publish one each). */
+  async function resolvedEvents(messageIds: ReadonlySet<string>): Promise<ResolvedEvent[]> {
+    return waitFor(`${messageIds.size} resolved events`, async () => {
+      const events = (await recordsOf(Topics.resolved.name, (record) => messageIds.has(json<ResolvedEvent>(record).messageId))).map((record) => json<ResolvedEvent>(record));
+      return new Set(events.map((event) => event.messageId)).size === messageIds.size ? events : undefined;
+    });
+  }
 
   beforeAll(async () => {
     // The test writes before any instance started (which would create the topics).
@@ -208,6 +241,207 @@ describe('identity against the real stack', () => {
     expect(await graphOf(replay, id('app'))).toEqual({});
     // ...while everything else of this run is back, with the same profile ids.
     expect(await graphOf(replay, id('anna'))).toEqual(await graphOf(schema, id('anna')));
+  });
+
+  it('publishes an erasure of a three-profile component once per profile id, on the partition of each, and tombstones no snapshot', async () => {
+    const schema = `identity_a_${run}`;
+    const email = `trio-${run}@example.ch`;
+    // Anonymous visitors until three of them have profiles on different partitions of the (co-partitioned) topics.
+    const visitors: Array<{ anonymousId: string; profileId: string; partition: number }> = [];
+    for (let round = 0; round < 10 && new Set(visitors.map((visitor) => visitor.partition)).size < 2; round++) {
+      const events = Array.from({ length: 4 }, (_, index) => accepted({ anonymousId: id(`trio-${round}-${index}`) }, 40 + round));
+      await send(events, 0);
+      const messageIds = new Set(events.map((event) => event.messageId));
+      for (const record of await readTopic(kafkaBrokers, Topics.resolved.name, events.length, 30_000, (candidate) => messageIds.has(json<ResolvedEvent>(candidate).messageId))) {
+        const event = json<ResolvedEvent>(record);
+        // Another instance (the replay schema's) may have published a copy.
+        if (!visitors.some((visitor) => visitor.profileId === event.profileId)) visitors.push({ anonymousId: event.identifiers.anonymousId!, profileId: event.profileId, partition: record.partition });
+      }
+    }
+    const byPartition = (partition: number) => visitors.filter((visitor) => visitor.partition === partition);
+    const trio = [...byPartition(0).slice(0, 2), ...byPartition(1).slice(0, 2)].slice(0, 3);
+    expect(new Set(trio.map((visitor) => visitor.partition)).size).toBe(2);
+
+    // The same e-mail on all three merges them into one survivor.
+    const joins = trio.map((visitor) => accepted({ anonymousId: visitor.anonymousId, email }, 50));
+    await send(joins, 0);
+    const joinIds = new Set(joins.map((event) => event.messageId));
+    await readTopic(kafkaBrokers, Topics.resolved.name, 3, 30_000, (record) => joinIds.has(json<ResolvedEvent>(record).messageId));
+    expect(Object.keys(await graphOf(schema, `trio-${run}`))).toHaveLength(1);
+
+    const erase = () =>
+      fetch(`http://127.0.0.1:${apiPorts.get(schema)!}/internal/erasures`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ requestId: `erase-trio-${run}`, identifier: { type: 'email', value: email } }),
+      });
+    const response = await erase();
+    expect(response.status).toBe(200);
+    const { erasure } = (await response.json()) as { erasure: ProfileErasure };
+    expect([...erasure.profileIds].sort()).toEqual(trio.map((visitor) => visitor.profileId).sort());
+    // A repeated request (the client did not hear the answer) publishes the same records again.
+    const repeated = await erase();
+    expect(await repeated.json()).toEqual({ erasure, found: true, repeated: true });
+
+    const records = await readTopic(kafkaBrokers, Topics.erasures.name, 6, 30_000, (record) => json<ProfileErasure>(record).requestId === `erase-trio-${run}`);
+    const keys = records.map((record) => record.key!.toString()).sort();
+    expect(keys).toEqual([...erasure.profileIds, ...erasure.profileIds].sort());
+    for (const record of records) {
+      expect(json<ProfileErasure>(record)).toEqual(erasure);
+      // On the partition the profile's resolved events are on: the partition whose owner holds the profile's state.
+      expect(record.partition).toBe(trio.find((visitor) => visitor.profileId === record.key!.toString())!.partition);
+    }
+
+    // The API answered after the broker acknowledged everything the erasure publishes, so a marker produced now on
+    // every partition of the snapshot topic comes after any tombstone identity could have written there.
+    const snapshotMarkers = await partitionCount(kafka, Topics.profileSnapshots.name);
+    for (let partition = 0; partition < snapshotMarkers; partition++) {
+      await producer.send(Topics.profileSnapshots.name, [{ key: `marker-trio-${run}`, value: '{}', partition }]);
+    }
+    const snapshots = await readTopic(kafkaBrokers, Topics.profileSnapshots.name, snapshotMarkers, 30_000, (record) => record.key?.toString() === `marker-trio-${run}`);
+    expect(snapshots).toHaveLength(snapshotMarkers);
+    expect(await recordsOf(Topics.profileSnapshots.name, (record) => erasure.profileIds.includes(record.key?.toString() ?? ''))).toEqual([]);
+  });
+
+  it('joins an import of last year\'s orders to existing customers: no merge, the same profile ids', async () => {
+    const schema = `identity_a_${run}`;
+    const customers = [1, 2, 3].map((n) => id(`importer-${n}`));
+    const identifies = customers.map((userId) => accepted({ userId, email: `${userId}@example.ch` }, 60));
+    await send(identifies);
+    const profiles = new Map((await resolvedEvents(new Set(identifies.map((event) => event.messageId)))).map((event) => [event.userId!, event.profileId]));
+    expect(profiles.size).toBe(3);
+
+    // /v1/import of January's orders, a year back: received now (an hour after the identifies), dated then.
+    const receivedAt = new Date(T0 + 120 * 60_000).toISOString();
+    const orders = customers.flatMap((userId, n) =>
+      [0, 1].map((day) => {
+        const timestamp = new Date(T0 - 365 * 86_400_000 + (n * 2 + day) * 86_400_000).toISOString();
+        return accepted({ userId }, 0, { type: 'track', event: 'Order Completed', timestamp, receivedAt });
+      }),
+    );
+    // A guest order of last year, imported with the customer's e-mail and the shop's POS id.
+    orders.push(accepted({ email: `${customers[0]}@example.ch`, anonymousId: id('pos-1') }, 0, { timestamp: new Date(T0 - 300 * 86_400_000).toISOString(), receivedAt }));
+    await send(orders);
+    for (const event of await resolvedEvents(new Set(orders.map((order) => order.messageId)))) {
+      // A merge is announced in the resolution of the event that caused it.
+      expect(event.resolution.mergedProfileIds).toEqual([]);
+      expect(event.profileId).toBe(profiles.get(event.userId ?? customers[0]!));
+    }
+    const graph = await graphOf(schema, 'importer-');
+    expect(Object.keys(graph).sort()).toEqual([...profiles.values()].sort());
+  });
+
+  it('publishes a redelivered batch again as it was first published, without resolving it again', async () => {
+    await stopInstances();
+    const schema = `identity_redelivery_${run}`;
+    const first = await startInstance(schema, `kairos-identity-redelivery-${run}`);
+    const events: AcceptedEvent[] = [];
+    for (let c = 0; c < 20; c++) {
+      events.push(accepted({ anonymousId: id(`redo${c}-web`) }, c));
+      events.push(accepted({ anonymousId: id(`redo${c}-app`) }, c + 1));
+      events.push(accepted({ userId: id(`redo${c}`), anonymousId: id(`redo${c}-web`) }, c + 2));
+      events.push(accepted({ userId: id(`redo${c}`), anonymousId: id(`redo${c}-app`) }, c + 3)); // a merge
+    }
+    for (let c = 0; c < 20; c++) await send(events.slice(c * 4, c * 4 + 4), c % 2);
+    await caughtUp(schema, await sendMarkers('redelivery'));
+    const messageIds = new Set(events.map((event) => event.messageId));
+    const published = await resolvedCopies(messageIds);
+    expect(published.size).toBe(events.length);
+    const graph = await graphOf(schema, 'redo');
+    const profileRows = async () =>
+      (await database.query(`SELECT id, origin_received_at_ms, merge_count, merged_into, updated_at FROM "${schema}".profiles WHERE id = ANY($1::uuid[]) ORDER BY id`, [Object.keys(graph)])).rows;
+    const rows = await profileRows();
+    const merges = async () => recordsOf(Topics.merges.name, (record) => record.value !== null && messageIds.has(json<ProfileMerge>(record).messageId));
+    const mergeRecords = await merges();
+    expect(mergeRecords).toHaveLength(20);
+
+    // Every record again, from the beginning, to the same database: a new group of the same stage.
+    await first.service.stop();
+    await startInstance(schema, `kairos-identity-redelivery-again-${run}`);
+    await caughtUp(schema, await sendMarkers('redelivery-again'));
+
+    const republished = await resolvedCopies(messageIds);
+    for (const [messageId, copies] of republished) {
+      // Resolving again would differ: the second time, an event links nothing (resolution.linked is empty).
+      expect(copies).toEqual([...published.get(messageId)!, ...published.get(messageId)!]);
+    }
+    expect(republished.size).toBe(events.length);
+    const asText = (records: ConsumedRecord[]) => records.map((record) => `${record.key?.toString()} ${record.value?.toString()}`).sort();
+    expect(asText(await merges())).toEqual(asText([...mergeRecords, ...mergeRecords]));
+    expect(await graphOf(schema, 'redo')).toEqual(graph);
+    expect(await profileRows()).toEqual(rows);
+    await stopInstances();
+  });
+
+  it('loses nothing and re-keys nothing differently when an identity process is killed (-9) mid-stream and restarted', async () => {
+    const schema = `identity_killed_${run}`;
+    const group = `kairos-identity-killed-${run}`;
+    const env = await serviceTestEnv({ DATABASE_SCHEMA: schema, KAFKA_GROUP_ID: group });
+    const spawnIdentity = async () => {
+      const child = spawn(process.execPath, ['-r', '@swc-node/register', join(__dirname, 'main.ts')], {
+        cwd: join(__dirname, '..', '..', '..'),
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      await waitUntilHealthy('identity', child, Number(env.HEALTH_PORT));
+      return child;
+    };
+
+    // 300 customers, five events each, every customer's events on one partition (their key) in order.
+    const events: Array<{ key: string; event: AcceptedEvent }> = [];
+    for (let c = 0; c < 300; c++) {
+      const key = id(`kill${c}`);
+      const minute = c % 40;
+      for (const [identifiers, offset] of [
+        [{ anonymousId: id(`kill${c}-web`) }, 0],
+        [{ anonymousId: id(`kill${c}-app`) }, 1],
+        [{ anonymousId: id(`kill${c}-web`), email: `kill${c}-${run}@example.ch` }, 2],
+        [{ userId: key, anonymousId: id(`kill${c}-app`) }, 3],
+        [{ userId: key, email: `kill${c}-${run}@example.ch` }, 4],
+      ] as const) {
+        events.push({ key, event: accepted(identifiers, minute + offset) });
+      }
+    }
+    const sendChunk = (chunk: typeof events) => producer.send(Topics.accepted.name, chunk.map(({ key, event }) => ({ key, value: JSON.stringify(event) })));
+    const streamed = async () => {
+      const { rows } = await database.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".links WHERE identifier LIKE '%kill%'`);
+      return Number(rows[0]!.n) > 0 ? true : undefined;
+    };
+
+    let child = await spawnIdentity();
+    try {
+      const chunked = chunks(events, 50);
+      for (const [index, chunk] of chunked.entries()) {
+        await sendChunk(chunk);
+        if (index === 10) {
+          // Killed while it works through the stream, the rest of which is produced while it is down.
+          await waitFor('part of the stream to be resolved', streamed);
+          child.kill('SIGKILL');
+          await new Promise((resolve) => child.once('exit', resolve));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      child = await spawnIdentity();
+      await caughtUp(schema, await sendMarkers('after-crash'));
+    } finally {
+      await stopChild(child, 30_000);
+    }
+    const messageIds = new Set(events.map(({ event }) => event.messageId));
+    const afterCrash = await resolvedCopies(messageIds);
+    expect(afterCrash.size).toBe(events.length); // nothing lost
+    for (const copies of afterCrash.values()) expect(new Set(copies).size).toBe(1); // any repeat is the same
+
+    // The same stream through an instance that never crashed.
+    const reference = `identity_unkilled_${run}`;
+    await startInstance(reference, `kairos-identity-unkilled-${run}`);
+    await caughtUp(reference, await sendMarkers('reference'));
+    for (const [messageId, copies] of await resolvedCopies(messageIds)) {
+      expect(copies.length).toBeGreaterThan(afterCrash.get(messageId)!.length);
+      expect(new Set(copies)).toEqual(new Set(afterCrash.get(messageId)));
+    }
+    const graph = await graphOf(schema, 'kill');
+    expect(Object.keys(graph)).toHaveLength(300);
+    expect(await graphOf(reference, 'kill')).toEqual(graph);
   });
 
   it('two instances in one consumer group, with a rebalance mid-stream, build exactly the graph one instance builds', async () => {

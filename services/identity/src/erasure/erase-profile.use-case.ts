@@ -1,8 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ErasureRequest, Identifier, ProfileErasure, SuppressedIdentifier } from '@kairos/contracts';
-import { IdentifierTypes, normaliseEmail, normalisePhone } from '@kairos/identity-graph';
+import { identifierKey, IdentifierTypes, normaliseEmail, normalisePhone } from '@kairos/identity-graph';
 import { GraphWriter } from '../graph/graph-writer';
-import { IdentityGraphRepository } from '../graph/identity-graph.repository';
+import { GraphTransaction, IdentityGraphRepository, RecordedErasure } from '../graph/identity-graph.repository';
 import { suppressionHash } from '../graph/suppression-list';
 import { IdentityLogRepository } from '../identity-log.repository';
 import { identityMetrics } from '../identity-metrics';
@@ -11,50 +11,71 @@ export interface ErasureResult {
   erasure: ProfileErasure;
   /** false when the request named no known profile (nothing was erased; a named identifier is still suppressed). */
   found: boolean;
-  /** true when this requestId had been carried out before; the recorded erasure is returned. */
+  /** true when this requestId had been carried out before; the recorded erasure is returned and published again. */
   repeated: boolean;
 }
 
 /**
  * Erases a customer: the whole merged component of the profile the request names (every profile merged into it,
- * its links and merge history, and other profiles' links to the same identifiers), records the identifiers as hashes
- * in the suppression list, and publishes the suppressions, tombstones and the erasure — before committing, so an
- * erasure is never half done. Idempotent on requestId.
+ * its links and merge history, and other profiles' links to the same identifiers), and records the identifiers as
+ * hashes in the suppression list — in one transaction under the graph lock, so it serialises with resolution. Then,
+ * holding nothing, it publishes what the erasure recorded: the suppressions, a tombstone per profile id on the merges
+ * topic, and an erasure record per profile id keyed by it, so the stage owning each profile's partition hears of it.
+ * Idempotent on requestId: a repeated request publishes the same records again, which is also how a request whose
+ * publish failed (or whose process died after the commit) completes; at start-up, erasures left unpublished are
+ * published.
  *
  * A request by a shared identifier (a family e-mail) erases every profile linked to it: when in doubt, erase.
  */
 @Injectable()
-export class EraseProfileUseCase {
+export class EraseProfileUseCase implements OnApplicationBootstrap {
+  private readonly logger = new Logger('identity');
+
   constructor(
     @Inject(GraphWriter) private readonly writer: GraphWriter,
     @Inject(IdentityGraphRepository) private readonly repository: IdentityGraphRepository,
     @Inject(IdentityLogRepository) private readonly log: IdentityLogRepository,
   ) {}
 
-  execute(request: ErasureRequest): Promise<ErasureResult> {
-    return this.writer.run(async ({ manager }) => {
-      const earlier = await this.repository.erasure(manager, request.requestId);
-      if (earlier) return { erasure: { requestId: request.requestId, ...earlier }, found: earlier.profileIds.length > 0, repeated: true };
+  async execute(request: ErasureRequest): Promise<ErasureResult> {
+    const { recorded, found, repeated } = await this.writer.run((transaction) => this.erase(transaction, request));
+    await this.publish(recorded);
+    if (!repeated) identityMetrics().erasures.add(1);
+    return { erasure: recorded.erasure, found, repeated };
+  }
 
-      const named = request.identifier ? normalised(request.identifier) : undefined;
-      const survivors = request.profileId
-        ? [await this.repository.survivorOf(manager, request.profileId)].filter((id): id is string => id !== undefined)
-        : named
-          ? await this.repository.profilesWith(manager, named)
-          : [];
-      const component = survivors.length > 0 ? await this.repository.eraseComponent(manager, survivors) : { profileIds: [], identifiers: [] };
+  async onApplicationBootstrap(): Promise<void> {
+    for (const recorded of await this.repository.unpublishedErasures()) {
+      // The broker may be down now; a repeated request (or the next start) publishes it then.
+      await this.publish(recorded).catch((error: Error) => this.logger.warn(`erasure ${recorded.erasure.requestId} is still unpublished: ${error.message}`));
+    }
+  }
 
-      const erasedAt = new Date().toISOString();
-      const identifiers = named && !component.identifiers.some((id) => id.type === named.type && id.value === named.value) ? [...component.identifiers, named] : component.identifiers;
-      const suppressed: SuppressedIdentifier[] = identifiers.map((identifier) => ({ hash: suppressionHash(identifier), type: identifier.type, requestId: request.requestId, erasedAt }));
-      const erasure: ProfileErasure = { requestId: request.requestId, profileIds: component.profileIds, identifierCount: identifiers.length, erasedAt };
-      await this.repository.suppress(suppressed, manager);
-      await this.repository.recordErasure(manager, erasure);
-      await this.log.appendErasure(erasure, survivors[0] ?? request.requestId, suppressed);
-      this.writer.forgetErased(suppressed.map((entry) => entry.hash));
-      identityMetrics().erasures.add(1);
-      return { erasure, found: survivors.length > 0, repeated: false };
-    });
+  private async erase(transaction: GraphTransaction, request: ErasureRequest): Promise<{ recorded: RecordedErasure; found: boolean; repeated: boolean }> {
+    const { manager } = transaction;
+    const earlier = await this.repository.erasure(manager, request.requestId);
+    if (earlier) return { recorded: earlier, found: earlier.erasure.profileIds.length > 0, repeated: true };
+
+    const named = request.identifier ? normalised(request.identifier) : undefined;
+    const survivors = request.profileId
+      ? [await this.repository.survivorOf(manager, request.profileId)].filter((id): id is string => id !== undefined)
+      : named
+        ? await this.repository.profilesWith(manager, named)
+        : [];
+    const component = survivors.length > 0 ? await this.repository.eraseComponent(manager, survivors) : { profileIds: [], identifiers: [] };
+
+    const erasedAt = new Date().toISOString();
+    const identifiers = named && !component.identifiers.some((id) => id.type === named.type && id.value === named.value) ? [...component.identifiers, named] : component.identifiers;
+    const suppressed: SuppressedIdentifier[] = identifiers.map((identifier) => ({ hash: suppressionHash(identifier), type: identifier.type, requestId: request.requestId, erasedAt }));
+    const recorded: RecordedErasure = { erasure: { requestId: request.requestId, profileIds: component.profileIds, identifierCount: identifiers.length, erasedAt }, suppressed };
+    await this.repository.suppress(suppressed, manager);
+    await this.repository.recordErasure(manager, recorded, identifiers.map(identifierKey));
+    return { recorded, found: survivors.length > 0, repeated: false };
+  }
+
+  private async publish(recorded: RecordedErasure): Promise<void> {
+    await this.log.appendErasure(recorded);
+    await this.repository.markErasurePublished(recorded.erasure.requestId);
   }
 }
 

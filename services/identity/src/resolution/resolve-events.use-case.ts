@@ -1,17 +1,23 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AcceptedEvent, ResolvedEvent } from '@kairos/contracts';
+import { AcceptedEvent, ProfileMerge, ResolvedEvent } from '@kairos/contracts';
 import { aliasTargets, extractIdentifiers, identifierKey, Observation } from '@kairos/identity-graph';
-import { BatchOutcome, DecodedRecord, RecordRejection } from '@kairos/kafka';
+import { BatchContext, BatchOutcome, DecodedRecord, RecordRejection } from '@kairos/kafka';
 import { GraphWriter } from '../graph/graph-writer';
+import { GraphTransaction } from '../graph/identity-graph.repository';
 import { IdentityLogRepository } from '../identity-log.repository';
 import { identityMetrics } from '../identity-metrics';
+import { BatchOutputs, RecordOutput } from './record-output';
+
+type AcceptedRecord = DecodedRecord<AcceptedEvent>;
 
 /**
- * Accepted events -> resolved events keyed by profile, one batch at a time: load what the batch touches, resolve
- * each event in order with the pure core, write the graph changes, publish the resolved events and merges — all
- * before the transaction commits, so a crash anywhere means the batch is redone, never half-applied. A redone batch
- * resolves the same way (the graph already holds its links) and publishes the same records again, which carry the
- * same messageIds and merge keys for later stages to de-duplicate.
+ * Accepted events -> resolved events keyed by profile, one batch of a partition at a time. In one transaction under
+ * the graph lock: bring the cache up to date, skip the records whose offsets the graph already reflects, load what
+ * the others touch, resolve them in order with the pure core, write the graph changes together with the offsets
+ * and every record's output. Commit; then publish and wait for the broker, holding nothing; the consumer commits
+ * the offsets once this returns. A crash or a failed publish after the commit redelivers the batch: its records
+ * are found applied, and their stored outputs are published again — same messageIds, profile ids and merge keys —
+ * instead of being resolved a second time.
  */
 @Injectable()
 export class ResolveEventsUseCase {
@@ -20,46 +26,75 @@ export class ResolveEventsUseCase {
     @Inject(IdentityLogRepository) private readonly log: IdentityLogRepository,
   ) {}
 
-  execute(records: readonly DecodedRecord<AcceptedEvent>[]): Promise<BatchOutcome> {
-    return this.writer.run(async (transaction) => {
-      const { graph } = this.writer;
-      const metrics = identityMetrics();
-      const items: Array<{ record: DecodedRecord<AcceptedEvent>; observation: Observation }> = [];
-      for (const record of records) {
-        const observation = observe(record.data);
-        const carried = [...observation.identifiers, ...aliasTargets(record.data)];
-        // An erased customer stays erased: their events (live or replayed) do not found a profile again.
-        if (carried.some((identifier) => this.writer.isSuppressed(identifier))) metrics.suppressed.add(1);
-        else items.push({ record, observation });
-      }
-      const observations = items.map((item) => item.observation);
-      const unknown = graph.unknownKeys(observations);
-      metrics.cacheMisses.add(unknown.length);
-      graph.learnIdentifiers(await transaction.loadIdentifiers(unknown));
-      const batchKeys = new Set(unknown);
-      for (const observation of observations) for (const identifier of observation.identifiers) batchKeys.add(identifierKey(identifier));
-      graph.learnProfiles(await transaction.loadProfiles(graph.unknownProfiles(batchKeys)));
+  async execute(records: readonly AcceptedRecord[], context: Pick<BatchContext, 'topic' | 'partition'>): Promise<BatchOutcome> {
+    const observations = new Map(records.map((record) => [record.offset, observe(record.data)]));
+    // Cache misses are read before taking the lock, while another batch holds it: the lock is the bottleneck.
+    const prefetched = await this.writer.prefetch(this.writer.graph.unknownKeys([...observations.values()]));
+    const outputs = await this.writer.run((transaction) => this.apply(transaction, context, records, observations), prefetched);
 
-      const resolved: ResolvedEvent[] = [];
-      const rejected: RecordRejection[] = [];
-      for (const { record, observation } of items) {
-        const resolution = graph.resolve(observation);
-        if (resolution.status === 'resolved') {
-          resolved.push({ ...record.data, profileId: resolution.profileId, resolution: resolution.resolution });
-        } else {
-          const ignored = resolution.ignored.map((identifier) => `${identifier.type} "${identifier.value}" (${identifier.reason})`).join(', ');
-          rejected.push({ record, detail: `no usable identifier${ignored ? `: ${ignored}` : ''}` });
-        }
+    const resolved: ResolvedEvent[] = [];
+    const merges: ProfileMerge[] = [];
+    const rejected: RecordRejection[] = [];
+    for (const record of records) {
+      const output = outputs.get(record.offset);
+      if (!output) throw new Error(`no output for ${record.topic}#${record.partition}@${record.offset}`); // apply() gives one per record
+      if ('profileId' in output) {
+        resolved.push({ ...record.data, profileId: output.profileId, resolution: output.resolution });
+        merges.push(...(output.merges ?? []));
+      } else if ('rejected' in output) {
+        rejected.push({ record, detail: output.rejected });
       }
-      const changes = graph.takeChanges();
-      await transaction.write(changes);
-      await Promise.all([this.log.appendResolved(resolved), this.log.appendMerges(changes.merges)]);
+    }
+    await Promise.all([this.log.appendResolved(resolved), this.log.appendMerges(merges)]);
+    return { rejected };
+  }
 
-      metrics.resolved.add(resolved.length);
-      metrics.unresolved.add(rejected.length);
-      for (const merge of changes.merges) metrics.merges.add(1, { reason: merge.reason });
-      return { rejected };
-    });
+  private async apply(
+    transaction: GraphTransaction,
+    { topic, partition }: Pick<BatchContext, 'topic' | 'partition'>,
+    records: readonly AcceptedRecord[],
+    observations: ReadonlyMap<string, Observation>,
+  ): Promise<Map<string, RecordOutput>> {
+    const outputs = await transaction.appliedOutputs(topic, partition, records.map((record) => record.offset));
+    const fresh = records.filter((record) => !outputs.has(record.offset));
+    if (fresh.length === 0) return outputs;
+
+    const { graph } = this.writer;
+    const metrics = identityMetrics();
+    const applied: BatchOutputs = {};
+    const items: Array<{ record: AcceptedRecord; observation: Observation }> = [];
+    for (const record of fresh) {
+      const observation = observations.get(record.offset) ?? observe(record.data);
+      const carried = [...observation.identifiers, ...aliasTargets(record.data)];
+      // An erased customer stays erased: their events (live or replayed) do not found a profile again.
+      if (carried.some((identifier) => this.writer.isSuppressed(identifier))) applied[record.offset] = { suppressed: true };
+      else items.push({ record, observation });
+    }
+    const observed = items.map((item) => item.observation);
+    const unknown = graph.unknownKeys(observed);
+    metrics.cacheMisses.add(unknown.length);
+    graph.learnIdentifiers(await transaction.loadIdentifiers(unknown));
+    const batchKeys = new Set(unknown);
+    for (const observation of observed) for (const identifier of observation.identifiers) batchKeys.add(identifierKey(identifier));
+    graph.learnProfiles(await transaction.loadProfiles(graph.unknownProfiles(batchKeys)));
+
+    for (const { record, observation } of items) {
+      const resolution = graph.resolve(observation);
+      if (resolution.status === 'resolved') {
+        const { profileId, merges } = resolution;
+        applied[record.offset] = { profileId, resolution: resolution.resolution, ...(merges.length > 0 ? { merges } : {}) };
+        for (const merge of merges) metrics.merges.add(1, { reason: merge.reason });
+      } else {
+        const ignored = resolution.ignored.map((identifier) => `${identifier.type} "${identifier.value}" (${identifier.reason})`).join(', ');
+        applied[record.offset] = { rejected: `no usable identifier${ignored ? `: ${ignored}` : ''}` };
+      }
+    }
+    await transaction.write(graph.takeChanges());
+    await transaction.recordBatch(topic, partition, applied);
+
+    for (const output of Object.values(applied)) metrics['profileId' in output ? 'resolved' : 'rejected' in output ? 'unresolved' : 'suppressed'].add(1);
+    for (const [offset, output] of Object.entries(applied)) outputs.set(offset, output);
+    return outputs;
   }
 }
 
@@ -69,6 +104,7 @@ export function observe(event: AcceptedEvent): Observation {
     // messageIds are unique per source (the intake de-duplicates on the pair).
     eventId: `${event.sourceId}/${event.messageId}`,
     messageId: event.messageId,
+    receivedAt: Date.parse(event.receivedAt),
     at: Date.parse(event.timestamp),
     identifiers: extractIdentifiers(event),
     ...(event.type === 'alias' && event.identifiers.previousId ? { previousId: event.identifiers.previousId } : {}),
