@@ -23,8 +23,6 @@ export function startIdentity(env: NodeJS.ProcessEnv = process.env) {
       { topic: Topics.accepted.name, decoder: jsonDecoder<AcceptedEvent>() },
       { topic: Topics.erasureRequests.name, decoder: jsonDecoder<ErasureRequest>(validator, SchemaIds.erasureRequest) },
     ],
-    // Erasures write tombstones for the erased profiles into the snapshots, which segmentation owns.
-    produces: [Topics.profileSnapshots.name],
     http: { port: config.IDENTITY_API_PORT },
     database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'identity', migrations: identityMigrations },
     providers: [{ provide: IDENTITY_SETTINGS, useValue: settings }],
