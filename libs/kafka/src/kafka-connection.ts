@@ -33,7 +33,9 @@ const NAMES: Partial<Record<logLevel, 'error' | 'warn' | 'info' | 'debug'>> = { 
 function kafkajsLogs(log: NonNullable<KafkaConnectionSettings['log']>) {
   return () =>
     ({ level, log: entry }: { level: logLevel; log: { message: string; error?: string; broker?: string } }) => {
-      const name = NAMES[level];
+      // "[Connection] Response …" is each broker error answer as it arrives, logged at ERROR even when kafkajs handles
+      // it (a rebalance, a leader moving); what kafkajs does about it is logged separately, so these are debug.
+      const name = entry.message.startsWith('Response ') ? 'debug' : NAMES[level];
       if (!name) return;
       log(name, `kafkajs: ${entry.message}${entry.error ? `: ${entry.error}` : ''}${entry.broker ? ` (broker ${entry.broker})` : ''}`);
     };
