@@ -1,6 +1,6 @@
 import { DeadLetterHeaders, DeadLetterReason, deadLetterTopic } from '@kairos/contracts';
 import { Link, ObservableCallback, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { Consumer, EachBatchPayload, Kafka, KafkaMessage, PartitionAssigners } from 'kafkajs';
+import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { backoffDelay, DEFAULT_RETRY, OUTAGE_RETRY, RetryPolicy } from './backoff';
 import { coPartitionedAssigner } from './co-partitioned-assigner';
 import { RecordDecoder } from './decoders';
@@ -87,6 +87,8 @@ export class BatchConsumer {
   private readonly outageRetry: RetryPolicy;
   private readonly ownership: PartitionOwnership;
   private readonly stalled = new Map<string, Stall>();
+  /** When each partition's batch in hand entered processing: a batch that takes very long is a stall too. */
+  private readonly busySince = new Map<string, number>();
   /** Wakes the back-off sleeps when stop() is called, so a consumer waiting out an outage stops at once. */
   private readonly stopSignal = new AbortController();
   private readonly subscriptions: Map<string, Subscription<unknown>>;
@@ -108,15 +110,15 @@ export class BatchConsumer {
       // A fetch returns as soon as records exist; this only bounds how long an idle fetch holds up a stop.
       maxWaitTimeInMs: 1_000,
       allowAutoTopicCreation: false,
-      // Co-partitioned first (partition p of every topic to one member: what per-partition state needs); round robin
-      // stays in the list so a rolling upgrade from members that only know it still forms a group.
-      partitionAssigners: [coPartitionedAssigner, PartitionAssigners.roundRobin],
+      // Partition p of every topic to one member: what per-partition state needs. Round robin is deliberately not
+      // offered as a fallback: a group that settled on it could split a profile's topics across members.
+      partitionAssigners: [coPartitionedAssigner],
     });
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.outageRetry = options.outageRetry ?? OUTAGE_RETRY;
     this.ownership = options.ownership ?? new PartitionOwnership();
     const { GROUP_JOIN, CRASH, STOP } = this.consumer.events;
-    this.consumer.on(GROUP_JOIN, ({ payload }) => void this.ownership.update(payload.memberAssignment).catch((error) => this.log('error', `partition assignment hook failed: ${describeError(error)}`)));
+    this.consumer.on(GROUP_JOIN, ({ payload }) => void this.ownership.update(payload.memberAssignment, payload.memberId).catch((error) => this.log('error', `partition assignment hook failed: ${describeError(error)}`)));
     this.consumer.on(CRASH, () => void this.ownership.releaseAll().catch(() => undefined));
     this.consumer.on(STOP, () => void this.ownership.releaseAll().catch(() => undefined));
     this.subscriptions = new Map(options.subscriptions.map((subscription) => [subscription.topic, subscription]));
@@ -154,9 +156,20 @@ export class BatchConsumer {
     kafkaMetrics().lag.removeCallback(this.observeLag);
   }
 
-  /** Partitions whose processing is waiting for a dependency (readiness reports them). */
+  /**
+   * Partitions whose processing is waiting for a dependency (readiness reports them): retrying after an outage, or a
+   * batch in the handler for over 30 s — the producer waits for an unreachable broker without failing, so a broker
+   * outage shows as a batch that does not finish.
+   */
   stalls(): Stall[] {
-    return [...this.stalled.values()];
+    const now = Date.now();
+    const slow = [...this.busySince]
+      .filter(([key, since]) => now - since > 30_000 && !this.stalled.has(key))
+      .map(([key, since]): Stall => {
+        const [topic, partition] = key.split('#');
+        return { topic, partition: Number(partition), since, reason: `a batch has been processing for ${Math.round((now - since) / 1000)} s (the broker or another dependency does not answer)`, attempts: 0 };
+      });
+    return [...this.stalled.values(), ...slow];
   }
 
   /** Consumer lag per "topic#partition" as of the last batch, for health and metrics. */
@@ -169,6 +182,8 @@ export class BatchConsumer {
     const subscription = this.subscriptions.get(batch.topic);
     if (!subscription) throw new Error(`no subscription for ${batch.topic}`); // we subscribe from this map, so only a kafkajs bug gets here
     const started = Date.now();
+    const busyKey = `${batch.topic}#${batch.partition}`;
+    this.busySince.set(busyKey, started);
     const records = batch.messages.map((message) => toConsumedRecord(batch.topic, batch.partition, message));
     const context: BatchContext = { topic: batch.topic, partition: batch.partition, highWatermark: batch.highWatermark, heartbeat: () => this.heartbeat(heartbeat) };
     const stillOwned = () => isRunning() && !isStale() && !this.stopping;
@@ -203,6 +218,7 @@ export class BatchConsumer {
           span.setStatus({ code: SpanStatusCode.ERROR });
           throw error;
         } finally {
+          this.busySince.delete(busyKey);
           kafkaMetrics().batchDuration.record(Date.now() - started, { group: this.options.groupId, topic: batch.topic });
           span.end();
         }
@@ -296,9 +312,13 @@ export class BatchConsumer {
     if (stall.attempts === 1 || stall.attempts % 10 === 0) {
       this.log('warn', `${key} waits for a dependency (attempt ${stall.attempts}, ${Math.round((Date.now() - stall.since) / 1000)} s): ${reason}`);
     }
-    await this.sleep(backoffDelay(this.outageRetry, Math.min(stall.attempts, 30)));
-    if (!stillOwned()) throw new Error(`stopped while waiting for a dependency: ${reason}`);
-    await context.heartbeat();
+    // Slept in slices of a second with a heartbeat between: a back-off of up to 10 s must not outlast the 10 s
+    // session timeout and get this member evicted in the middle of an outage.
+    for (let remaining = backoffDelay(this.outageRetry, Math.min(stall.attempts, 30)); remaining > 0; remaining -= 1_000) {
+      await this.sleep(Math.min(remaining, 1_000));
+      if (!stillOwned()) throw new Error(`stopped while waiting for a dependency: ${reason}`);
+      await context.heartbeat();
+    }
   }
 
   private clearStall(context: BatchContext): void {

@@ -12,6 +12,9 @@ describe('outageReason', () => {
     ['PostgreSQL shutting down', pgError('57P01', 'terminating connection due to administrator command'), 'SQLSTATE 57P01'],
     ['a statement timeout', pgError('57014', 'canceling statement due to statement timeout'), 'SQLSTATE 57014'],
     ['a lock timeout', pgError('55P03', 'canceling statement due to lock timeout'), 'SQLSTATE 55P03'],
+    ['a read-only standby after a failover', pgError('25006', 'cannot execute INSERT in a read-only transaction'), 'SQLSTATE 25006'],
+    ['refused credentials', pgError('28P01', 'password authentication failed for user "kairos"'), 'SQLSTATE 28P01'],
+    ['a table the migrations have not created', pgError('42P01', 'relation "state_entries" does not exist'), 'SQLSTATE 42P01'],
     ['a TypeORM QueryFailedError around a connection loss', Object.assign(new Error('Query failed'), { name: 'QueryFailedError', driverError: pgError('08006', 'connection failure') }), 'SQLSTATE 08006'],
     ['node-postgres losing its connection', new Error('Connection terminated unexpectedly'), 'database unavailable: Connection terminated unexpectedly'],
     ['a kafkajs request timeout', Object.assign(new Error('Request timed out'), { name: 'KafkaJSRequestTimeoutError' }), 'broker unavailable (KafkaJSRequestTimeoutError)'],
@@ -26,6 +29,13 @@ describe('outageReason', () => {
     ['a plain bug', new TypeError("Cannot read properties of undefined (reading 'email')")],
     ['a constraint violation', pgError('23505', 'duplicate key value violates unique constraint')],
     ['a record the broker refuses for its size', Object.assign(new Error('The request included a message larger than the max message size'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' })],
+    [
+      'that refusal as kafkajs\' retrier wraps it',
+      Object.assign(new Error('The request included a message larger than the max message size'), {
+        name: 'KafkaJSNonRetriableError',
+        cause: Object.assign(new Error('The request included a message larger than the max message size'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' }),
+      }),
+    ],
     ['a thrown string', 'no'],
   ])('does not excuse %s', (_name, error) => {
     expect(outageReason(error)).toBeUndefined();

@@ -31,10 +31,12 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
 
 /**
  * PostgreSQL SQLSTATEs that say the server, not the statement, is the problem: connection exceptions (08), too many
- * connections or out of resources (53), shut down or starting up (57P01-57P03), a statement or lock timeout (57014,
- * 55P03), and the conflicts a retry resolves (serialization failure 40001, deadlock 40P01).
+ * connections or out of resources (53), shut down or starting up (57P01-57P04), a statement, lock or idle timeout
+ * (57014, 55P03, 25P03), the conflicts a retry resolves (serialization failure 40001, deadlock 40P01), and what fails
+ * every record alike while `SELECT 1` still answers: a read-only standby after a failover (25006), refused
+ * credentials (28), a missing database (3D000) or a schema the migrations have not reached (42P01, 42703).
  */
-const POSTGRES_TRANSIENT = [/^08/, /^53/, /^57P0[1-3]$/, /^57014$/, /^55P03$/, /^40001$/, /^40P01$/, /^58/];
+const POSTGRES_TRANSIENT = [/^08/, /^53/, /^57P0[1-4]$/, /^57014$/, /^55P03$/, /^40001$/, /^40P01$/, /^58/, /^25006$/, /^25P03$/, /^28/, /^3D000$/, /^42P01$/, /^42703$/];
 
 /** node-postgres reports a lost or refused connection with these messages and no SQLSTATE. */
 const POSTGRES_CONNECTION_MESSAGES = [
@@ -55,6 +57,12 @@ const KAFKA_RECORD_FAULTS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE
  * wrap the original error.
  */
 export function outageReason(error: unknown): string | undefined {
+  // kafkajs wraps a record's own fault (MESSAGE_TOO_LARGE) in errors that say nothing of it: look for one first.
+  for (let current = error, depth = 0; current && depth < 8; depth++) {
+    const candidate = current as { type?: string; cause?: unknown; originalError?: unknown; driverError?: unknown };
+    if (candidate.type && KAFKA_RECORD_FAULTS.has(candidate.type)) return undefined;
+    current = candidate.driverError ?? candidate.originalError ?? candidate.cause;
+  }
   for (let current = error, depth = 0; current && depth < 8; depth++) {
     const candidate = current as { name?: string; code?: unknown; message?: string; type?: string; retriable?: boolean; driverError?: unknown; cause?: unknown; originalError?: unknown };
     if (current instanceof DependencyUnavailableError) return current.message;

@@ -24,6 +24,7 @@ export class PartitionOwnership {
   private readonly owned = new Map<string, OwnedPartition>();
   private readonly listeners: OwnershipListener[] = [];
   private changes: Promise<void> = Promise.resolve();
+  private memberId: string | undefined;
 
   listen(listener: OwnershipListener): void {
     this.listeners.push(listener);
@@ -37,25 +38,33 @@ export class PartitionOwnership {
     return [...this.owned.values()];
   }
 
-  /** The consumer's new assignment (topic -> partitions); resolves when every hook ran. */
-  update(assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
+  /**
+   * The consumer's new assignment (topic -> partitions) and its member id; resolves when every hook ran. A new member
+   * id means the group evicted this member and it joined again: whatever it held may have had another owner since
+   * (who fenced it), so everything counts as revoked and re-assigned, even partitions it gets back.
+   */
+  update(assignment: Readonly<Record<string, readonly number[]>>, memberId?: string): Promise<void> {
     const next = new Map<string, OwnedPartition>();
     for (const [topic, partitions] of Object.entries(assignment)) for (const partition of partitions) next.set(keyOf(topic, partition), { topic, partition });
+    const rejoined = memberId !== undefined && this.memberId !== undefined && memberId !== this.memberId;
+    if (memberId !== undefined) this.memberId = memberId;
     const change = this.changes.then(async () => {
-      const revoked = [...this.owned].filter(([key]) => !next.has(key)).map(([, owned]) => owned);
+      const revoked = [...this.owned].filter(([key]) => rejoined || !next.has(key)).map(([, owned]) => owned);
       const assigned = [...next].filter(([key]) => !this.owned.has(key)).map(([, owned]) => owned);
       for (const owned of revoked) this.owned.delete(keyOf(owned.topic, owned.partition));
       if (revoked.length > 0) for (const listener of this.listeners) await listener.revoked?.(revoked);
       for (const owned of assigned) this.owned.set(keyOf(owned.topic, owned.partition), owned);
       if (assigned.length > 0) for (const listener of this.listeners) await listener.assigned?.(assigned);
     });
-    // A failing hook must not wedge later changes; the consumer sees the failure through settled().
+    // A failing hook must not wedge later changes; update()'s caller sees the failure (and logs it), and stateful
+    // stages acquire a partition they find missing when its next batch or timer round comes.
     this.changes = change.catch(() => undefined);
     return change;
   }
 
   /** Everything is released: the consumer stopped or crashed. */
   releaseAll(): Promise<void> {
+    this.memberId = undefined;
     return this.update({});
   }
 

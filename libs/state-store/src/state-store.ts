@@ -156,8 +156,9 @@ export class StateStore<S> {
     await this.withClient(async (client) => {
       await client.query('BEGIN');
       try {
+        // Merged into the stored offsets: a transaction names only the topics it advanced (a timer round, none).
         const offsets = Object.fromEntries([...transaction.offsets()].map(([topic, offset]) => [topic, offset.toString()]));
-        const fenced = await client.query('UPDATE state_partitions SET offsets = $1, stream_time_ms = $2 WHERE store = $3 AND partition = $4 AND epoch = $5', [
+        const fenced = await client.query('UPDATE state_partitions SET offsets = offsets || $1::jsonb, stream_time_ms = $2 WHERE store = $3 AND partition = $4 AND epoch = $5', [
           offsets,
           transaction.streamTime,
           this.name,

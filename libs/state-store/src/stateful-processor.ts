@@ -62,6 +62,7 @@ export class StatefulProcessor<S, T> {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private running = false;
+  private lastAcquireWarning = 0;
 
   constructor(private readonly options: StatefulProcessorOptions<S, T>) {
     this.clock = options.clock ?? Date.now;
@@ -91,21 +92,34 @@ export class StatefulProcessor<S, T> {
       await this.acquire([context.partition]);
     }
     return this.exclusive(context.partition, async () => {
-      const transaction = this.options.store.begin(context.partition);
+      let transaction = this.options.store.begin(context.partition);
       const fresh = records.filter((record) => BigInt(record.offset) >= transaction.nextOffset(context.topic));
       await transaction.preload(fresh.map((record) => this.options.keyOf(record)));
-      const due = new DueTimers(this.options.store, transaction);
-      const outputs: Output[] = [];
+      let due = new DueTimers(this.options.store, transaction);
+      let outputs: Output[] = [];
+      const chunk = this.options.timersPerRound ?? 1_000;
+      // Commits what is done so far (records before `nextOffset`) and goes on in a new transaction: a batch that makes
+      // many timers come due at once (80,000 birthdays at 09:00) stays bounded in memory and keeps its membership.
+      const checkpoint = async (nextOffset: bigint) => {
+        transaction.advance(context.topic, nextOffset);
+        await this.publish(outputs);
+        await this.commit(transaction);
+        await context.heartbeat();
+        transaction = this.options.store.begin(context.partition);
+        due = new DueTimers(this.options.store, transaction);
+        outputs = [];
+      };
       for (const record of fresh) {
         const at = this.options.eventTime(record);
         transaction.observe(at);
-        await this.fireDue(transaction, due, transaction.streamTime, outputs);
+        // Stream time drives timers, but never past the wall clock: an event stamped in the future by a skewed client
+        // must not fire a day of timers early. In a replay the clock is far ahead, so stream time alone decides.
+        while ((await this.fireDue(transaction, due, Math.min(transaction.streamTime, this.clock()), outputs, chunk)) === chunk) await checkpoint(BigInt(record.offset));
         outputs.push(...(await this.options.apply({ kind: 'record', key: this.options.keyOf(record), at, record }, transaction.access(at))));
+        if (outputs.length >= chunk) await checkpoint(BigInt(record.offset) + 1n);
       }
       const last = BigInt(records[records.length - 1].offset);
-      transaction.advance(context.topic, last + 1n);
-      await this.publish(outputs);
-      await this.commit(transaction);
+      await checkpoint(last + 1n);
       this.progress.get(context.partition)?.lag.set(context.topic, BigInt(context.highWatermark) - last - 1n);
       if (this.isLive(context.partition)) this.schedule(0);
     });
@@ -135,6 +149,16 @@ export class StatefulProcessor<S, T> {
     return (this.ticking = (async () => {
       const limit = this.options.timersPerRound ?? 1_000;
       let again = false;
+      // Partitions the group gave us that the store does not hold (a failed assignment hook, a commit with an unknown
+      // outcome): an idle partition gets no batch that would acquire it, and its timers must still fire.
+      const missing = this.partitionNumbers(this.options.ownership.partitions()).filter((partition) => !this.options.store.owned(partition) && !this.fenced.has(partition));
+      if (this.running && missing.length > 0) {
+        await this.acquire(missing).catch((error: Error) => {
+          if (Date.now() - this.lastAcquireWarning < 30_000) return;
+          this.lastAcquireWarning = Date.now();
+          this.log('warn', `${this.options.store.name}: partitions ${missing.join(', ')} not acquired yet: ${error.message}`);
+        });
+      }
       for (const owned of this.options.store.ownedPartitions()) {
         if (!this.running || !this.isLive(owned.partition)) continue;
         const now = this.clock();
@@ -180,7 +204,11 @@ export class StatefulProcessor<S, T> {
     try {
       await this.options.store.commit(transaction);
     } catch (error) {
-      if (error instanceof PartitionFencedError) this.fenced.add(transaction.owned.partition);
+      const { partition } = transaction.owned;
+      if (error instanceof PartitionFencedError) this.fenced.add(partition);
+      // Any other failure may have struck after the server committed (a connection lost during COMMIT): what this
+      // instance holds in memory (offsets, cache, stream time) can no longer be trusted, so it is read again.
+      else this.options.store.release(partition);
       throw error;
     }
   }
