@@ -6,3 +6,4 @@ export * from './consent';
 export * from './series';
 export * from './derived';
 export * from './apply-event';
+export * from './merge-profiles';
