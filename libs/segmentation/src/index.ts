@@ -7,3 +7,5 @@ export * from './series';
 export * from './derived';
 export * from './apply-event';
 export * from './merge-profiles';
+export * from './evaluate-rule';
+export * from './evaluate-segments';
