@@ -67,6 +67,15 @@ describe('mergeProfiles', () => {
     }
   });
 
+  it('reaches the same state whatever order the events arrive in (a replay after a rebalance, late events)', () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const random = prng(seed);
+      const events = Array.from({ length: 1 + Math.floor(random() * 40) }, () => randomEvent(random));
+      const shuffled = events.map((event) => ({ event, key: random() })).sort((a, b) => a.key - b.key).map((e) => e.event);
+      expect({ seed, state: fold('a', shuffled) }).toEqual({ seed, state: fold('a', events) });
+    }
+  });
+
   it('keeps the earliest first-seen, the latest trait and the most recent explicit consent choice', () => {
     const survivor = fold('a', [identify({ plan: 'pro' }, 10), track('Subscribed', 10)]);
     const loser = fold('b', [identify({ plan: 'free' }, 2), track('Unsubscribed', 20)]);
