@@ -85,18 +85,22 @@ export function applyEvent(state: ProfileState, event: ProfileEvent, model: Prof
 }
 
 /**
- * Drops every bucket no rule can see any more as of the state's horizon. Done over the whole state, so the state is the same whichever order (or under whichever profile) the events came.
+ * Drops every bucket no rule can see any more as of the state's horizon, and the series and scores no segment asks
+ * for any more (so the state stays bounded as definitions change). Done over the whole state, so the state is the
+ * same whichever order — or under whichever profile — the events came.
  */
 export function pruneState(state: ProfileState, model: ProfileModel): ProfileState {
-  const series = { ...state.series };
-  for (const [key, value] of Object.entries(series)) {
+  const series: ProfileState['series'] = {};
+  for (const [key, value] of Object.entries(state.series)) {
     const spec = model.series[key];
-    if (spec !== undefined && value.buckets !== undefined) series[key] = { ...value, buckets: pruneBuckets(value.buckets, spec, state.horizon) };
+    if (spec === undefined) continue;
+    series[key] = value.buckets === undefined ? value : { ...value, buckets: pruneBuckets(value.buckets, spec, state.horizon) };
   }
-  const scores = { ...state.scores };
-  for (const [key, buckets] of Object.entries(scores)) {
+  const scores: ProfileState['scores'] = {};
+  for (const [key, buckets] of Object.entries(state.scores)) {
     const score = model.scores[key];
-    if (score?.retention !== undefined) scores[key] = prunePoints(buckets, score.width, score.retention, state.horizon);
+    if (score === undefined) continue;
+    scores[key] = score.retention === undefined ? buckets : prunePoints(buckets, score.width, score.retention, state.horizon);
   }
   const engagement = prunePoints(state.engagement, model.engagementBucket, model.engagement.window, state.horizon);
   return { ...state, series, scores, engagement };

@@ -1,6 +1,6 @@
 import { Condition } from '@kairos/definitions';
 import { ProfileEvent, applyEvent } from './apply-event';
-import { CompiledSegment, Memberships, SegmentEvaluation, compileSegments, evaluateSegments } from './evaluate-segments';
+import { ChangeCause, CompiledSegment, Memberships, SegmentEvaluation, compileSegments, evaluateSegments } from './evaluate-segments';
 import { evaluateRule, nextChange } from './evaluate-rule';
 import { ProfileModel, buildProfileModel } from './profile-model';
 import { ProfileState, emptyProfileState } from './profile-state';
@@ -40,7 +40,7 @@ class ProfileRun {
       const now = Date.parse(event.timestamp);
       this.passTime(now - 1);
       this.state = applyEvent(this.state, event, model, now).state;
-      this.evaluate(now);
+      this.evaluate(now, { kind: 'event', messageId: event.messageId });
     }
     return this;
   }
@@ -59,8 +59,8 @@ class ProfileRun {
     return this.memberships[segment] !== undefined;
   }
 
-  private evaluate(now: number): SegmentEvaluation {
-    const result = evaluateSegments(this.memberships, this.state, segments, model, now);
+  private evaluate(now: number, cause: ChangeCause = { kind: 'timer' }): SegmentEvaluation {
+    const result = evaluateSegments(this.memberships, this.state, segments, model, now, cause);
     this.memberships = result.memberships;
     this.timer = result.nextChangeAt;
     for (const change of result.changes) this.log.push({ segment: change.segmentId, change: change.change, day: (change.at - T0) / DAY });
@@ -161,6 +161,22 @@ describe('segments of the seeds', () => {
     expect(run.isIn('hot-leads')).toBe(true);
     run.passTime(crossing + 60_000);
     expect(run.isIn('hot-leads')).toBe(false);
+  });
+});
+
+describe('evaluateSegments', () => {
+  it('names the profile, segment, version, time and the input that caused each change', () => {
+    const state = applyEvent(emptyProfileState('p-9'), order(1, 6000), model, T0 + DAY).state;
+    const cause = { kind: 'event' as const, messageId: 'm-order' };
+    const { changes, memberships } = evaluateSegments({}, state, segments, model, T0 + DAY, cause);
+    expect(changes).toContainEqual({ profileId: 'p-9', segmentId: 'big-spenders', version: 1, change: 'enter', at: T0 + DAY, cause });
+    expect(memberships['big-spenders']).toEqual({ version: 1, since: T0 + DAY });
+  });
+
+  it('lets members of a removed segment exit it', () => {
+    const state = emptyProfileState('p-9');
+    const { changes } = evaluateSegments({ gone: { version: 3, since: T0 } }, state, [], model, T0 + DAY, { kind: 'timer' });
+    expect(changes).toEqual([{ profileId: 'p-9', segmentId: 'gone', version: 3, change: 'exit', at: T0 + DAY, cause: { kind: 'timer' } }]);
   });
 });
 

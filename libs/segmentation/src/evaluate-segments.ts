@@ -14,6 +14,13 @@ export interface CompiledSegment {
 /** Segment id -> the version the profile entered under and when. */
 export type Memberships = Record<string, { version: number; since: number }>;
 
+/** What made the profile's memberships be evaluated: the service records it with each change. */
+export type ChangeCause =
+  | { kind: 'event'; messageId: string }
+  | { kind: 'timer' }
+  | { kind: 'merge'; loserId: string }
+  | { kind: 'backfill' };
+
 export interface SegmentChange {
   profileId: string;
   segmentId: string;
@@ -21,6 +28,7 @@ export interface SegmentChange {
   change: 'enter' | 'exit';
   /** The moment the change happened: the event time or the timer's due time (the `now` evaluated at). */
   at: number;
+  cause: ChangeCause;
 }
 
 export interface SegmentEvaluation {
@@ -61,7 +69,7 @@ export function segmentReferences(rule: Rule): string[] {
 /**
  * Every segment for one profile at `now` (in the order compileSegments gives): the memberships after, the enter
  * and exit changes against the memberships before, and the next moment any answer can change without an event.
- * A member of a segment that is no longer defined exits it.
+ * A member of a segment that is no longer defined exits it. Backfill is the same call with cause backfill.
  */
 export function evaluateSegments(
   previous: Memberships,
@@ -69,13 +77,14 @@ export function evaluateSegments(
   segments: readonly CompiledSegment[],
   model: ProfileModel,
   now: number,
+  cause: ChangeCause,
 ): SegmentEvaluation {
   const verdicts = new Map<string, Verdict>();
   const memberships: Memberships = {};
   const changes: SegmentChange[] = [];
   let nextChangeAt: number | undefined;
   const change = (segmentId: string, version: number, kind: 'enter' | 'exit') =>
-    changes.push({ profileId: state.profileId, segmentId, version, change: kind, at: now });
+    changes.push({ profileId: state.profileId, segmentId, version, change: kind, at: now, cause });
   for (const segment of segments) {
     const verdict = evaluateRule(segment.rule, { state, model, now, segments: verdicts });
     verdicts.set(segment.id, verdict);

@@ -21,9 +21,9 @@ export function mergeProfiles(survivor: ProfileState, loser: ProfileState, model
   for (const [key, value] of Object.entries(loser.series)) {
     const mine = series[key];
     const spec = model.series[key];
-    // A series no segment asks for any more is kept as the survivor has it; the next model will not read it.
-    if (mine === undefined || spec === undefined) series[key] = mine ?? value;
-    else series[key] = mergeSeries(mine, value, spec, horizon);
+    // A series no segment asks for any more is dropped by pruneState below.
+    if (spec === undefined) continue;
+    series[key] = mine === undefined ? value : mergeSeries(mine, value, spec, horizon);
   }
   const scores = { ...survivor.scores };
   for (const [key, buckets] of Object.entries(loser.scores)) scores[key] = addBuckets(scores[key], buckets);
