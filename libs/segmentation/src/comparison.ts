@@ -43,7 +43,9 @@ export function compare(test: Comparison, value: unknown, now: number): Verdict 
       if (time === undefined) return { matches: false };
       const flip = time + test.ms + 1;
       const old = now >= flip;
-      return { matches: test.op === 'withinLast' ? !old && time <= now : old, changesAt: flip > now ? flip : undefined };
+      // A date still ahead (a sign-up dated tomorrow) enters "within the last" when it arrives.
+      const changesAt = time > now ? time : flip > now ? flip : undefined;
+      return { matches: test.op === 'withinLast' ? !old && time <= now : old, changesAt };
     }
   }
 }

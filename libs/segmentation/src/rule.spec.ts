@@ -55,6 +55,13 @@ describe('compare', () => {
     expect(check({ moreThanAgo: '10d' }, T0)).toBe(false);
     expect(check({ moreThanAgo: '9d' }, T0)).toBe(true);
   });
+
+  it('says when a relative date comparison flips', () => {
+    const withinLast = parseRule({ trait: 't', withinLast: '10d' }) as Extract<Rule, { kind: 'trait' }>;
+    expect(compare(withinLast.test, T0, now)).toEqual({ matches: true, changesAt: T0 + 10 * DAY + 1 });
+    expect(compare(withinLast.test, T0 + 12 * DAY, now)).toEqual({ matches: false, changesAt: T0 + 12 * DAY });
+    expect(compare(withinLast.test, T0 - DAY, now)).toEqual({ matches: false, changesAt: undefined });
+  });
 });
 
 describe('behaviour over windows', () => {
