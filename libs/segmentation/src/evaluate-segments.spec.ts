@@ -1,0 +1,201 @@
+import { Condition } from '@kairos/definitions';
+import { ProfileEvent, applyEvent } from './apply-event';
+import { ChangeCause, CompiledSegment, Memberships, SegmentEvaluation, compileSegments, evaluateSegments } from './evaluate-segments';
+import { evaluateRule, nextChange } from './evaluate-rule';
+import { ProfileModel, buildProfileModel } from './profile-model';
+import { ProfileState, emptyProfileState } from './profile-state';
+import { parseRule } from './rule';
+import { DAY, T0, at, identify, page, track } from './testing/profile-events';
+
+/** The seeds' segments, as definitions/shop/segments has them, plus the ones the issue names. */
+const SEGMENTS: Record<string, Condition> = {
+  'new-without-order': {
+    all: [{ trait: 'signedUpAt', moreThanAgo: '14d' }, { trait: 'signedUpAt', withinLast: '30d' }, { notPerformed: 'Order Completed' }],
+  },
+  'inactive-90-days': { all: [{ performed: 'Order Completed' }, { notPerformed: 'Order Completed', within: '90d' }] },
+  'big-spenders': { aggregate: { sum: 'revenue', of: 'Order Completed', where: [{ property: 'currency', equals: 'CHF' }] }, atLeast: 5000 },
+  'email-subscribers': { consent: { channel: 'email', purpose: 'marketing' } },
+  'tenth-purchase': { performed: 'Order Completed', atLeast: 10 },
+  'highly-engaged': { engagement: ['high'] },
+  'moderately-engaged': { engagement: ['moderate'] },
+  'passive': { engagement: ['passive'] },
+  'vip-subscribers': { all: [{ inSegment: 'big-spenders' }, { inSegment: 'email-subscribers' }] },
+  'frequent-buyers': { performed: 'Order Completed', atLeast: 3, within: '30d' },
+  'hot-leads': { score: { points: { 'Email Clicked': 10, 'Pricing Viewed': 20 }, halfLife: '7d' }, atLeast: 20 },
+};
+
+const definitions = Object.entries(SEGMENTS).map(([id, rule]) => ({ version: 1, body: { kind: 'segment' as const, id, rule } }));
+const segments: CompiledSegment[] = compileSegments(definitions);
+const model: ProfileModel = buildProfileModel(definitions.map((d) => d.body));
+
+/** A profile as the service would run it: events in order, segments evaluated after each, timers fired when due. */
+class ProfileRun {
+  state: ProfileState = emptyProfileState('p-1');
+  memberships: Memberships = {};
+  timer?: number;
+  readonly log: Array<{ segment: string; change: string; day: number }> = [];
+
+  send(...events: ProfileEvent[]): this {
+    for (const event of events) {
+      const now = Date.parse(event.timestamp);
+      this.passTime(now - 1);
+      this.state = applyEvent(this.state, event, model, now).state;
+      this.evaluate(now, { kind: 'event', messageId: event.messageId });
+    }
+    return this;
+  }
+
+  /** Fires the timer as long as it falls due by `until` — no event, only time. */
+  passTime(until: number): this {
+    while (this.timer !== undefined && this.timer <= until) this.evaluate(this.timer);
+    return this;
+  }
+
+  untilDay(day: number): this {
+    return this.passTime(T0 + day * DAY);
+  }
+
+  isIn(segment: string): boolean {
+    return this.memberships[segment] !== undefined;
+  }
+
+  private evaluate(now: number, cause: ChangeCause = { kind: 'timer' }): SegmentEvaluation {
+    const result = evaluateSegments(this.memberships, this.state, segments, model, now, cause);
+    this.memberships = result.memberships;
+    this.timer = result.nextChangeAt;
+    for (const change of result.changes) this.log.push({ segment: change.segmentId, change: change.change, day: (change.at - T0) / DAY });
+    return result;
+  }
+}
+
+const order = (day: number, revenue = 100, currency = 'CHF') => track('Order Completed', day, { revenue, currency });
+
+describe('segments of the seeds', () => {
+  it('a new customer without an order enters "new without order" 14 days after sign-up, by time alone, and leaves at 30', () => {
+    const run = new ProfileRun().send(identify({ email: 'ada@example.com', signedUpAt: at(0) }, 0));
+    expect(run.isIn('new-without-order')).toBe(false);
+    expect(run.timer).toBe(T0 + 14 * DAY + 1);
+    run.untilDay(14);
+    expect(run.isIn('new-without-order')).toBe(false);
+    run.passTime(T0 + 14 * DAY + 1);
+    expect(run.isIn('new-without-order')).toBe(true);
+    run.untilDay(31);
+    expect(run.log.filter((l) => l.segment === 'new-without-order')).toEqual([
+      { segment: 'new-without-order', change: 'enter', day: 14 + 1 / DAY },
+      { segment: 'new-without-order', change: 'exit', day: 30 + 1 / DAY },
+    ]);
+  });
+
+  it('a new customer who orders within 14 days never enters it', () => {
+    const run = new ProfileRun().send(identify({ signedUpAt: at(0) }, 0), order(5)).untilDay(40);
+    expect(run.log.some((l) => l.segment === 'new-without-order')).toBe(false);
+  });
+
+  it('a customer enters "inactive 90 days" 90 days after the last order and leaves with the next order', () => {
+    const run = new ProfileRun().send(order(10), order(20));
+    run.untilDay(110);
+    expect(run.isIn('inactive-90-days')).toBe(false);
+    run.untilDay(111);
+    expect(run.isIn('inactive-90-days')).toBe(true);
+    run.send(order(130));
+    expect(run.isIn('inactive-90-days')).toBe(false);
+  });
+
+  it('sorts profiles into high, moderate and passive engagement, and lets them sink as opens grow old', () => {
+    const run = new ProfileRun().send(track('Email Clicked', 1), track('Email Clicked', 2), track('Email Opened', 3), page(4), page(5), page(6), page(7));
+    expect(run.isIn('highly-engaged')).toBe(true);
+    run.untilDay(33);
+    expect(run.isIn('moderately-engaged')).toBe(true);
+    run.untilDay(38);
+    expect(run.isIn('passive')).toBe(true);
+  });
+
+  it('enters "big spenders" when lifetime spend in CHF reaches 5,000, ignoring other currencies', () => {
+    const run = new ProfileRun().send(order(1, 3000), order(2, 4000, 'EUR'));
+    expect(run.isIn('big-spenders')).toBe(false);
+    run.send(order(3, 2000));
+    expect(run.isIn('big-spenders')).toBe(true);
+    expect(run.log).toContainEqual({ segment: 'big-spenders', change: 'enter', day: 3 });
+  });
+
+  it('enters "tenth purchase" with the tenth order, not before', () => {
+    const run = new ProfileRun();
+    for (let day = 1; day <= 9; day++) run.send(order(day * 40));
+    expect(run.isIn('tenth-purchase')).toBe(false);
+    run.send(order(400));
+    expect(run.log.filter((l) => l.segment === 'tenth-purchase')).toEqual([{ segment: 'tenth-purchase', change: 'enter', day: 400 }]);
+  });
+
+  it('evaluates a segment of segments after the segments it names, in the same pass', () => {
+    expect(segments.findIndex((s) => s.id === 'vip-subscribers')).toBeGreaterThan(segments.findIndex((s) => s.id === 'big-spenders'));
+    const run = new ProfileRun().send(order(1, 6000), track('Subscribed', 2));
+    expect(run.isIn('vip-subscribers')).toBe(false); // marketing e-mail needs double opt-in: pending
+    run.send(track('Subscription Confirmed', 3));
+    expect(run.isIn('email-subscribers')).toBe(true);
+    expect(run.isIn('vip-subscribers')).toBe(true);
+    run.send(track('Email Unsubscribed', 4));
+    expect(run.log.filter((l) => l.day === 4).map((l) => l.segment)).toEqual(['email-subscribers', 'vip-subscribers']);
+  });
+
+  it('a withdrawal wins over an opt-in that is older, even when the opt-in arrives later', () => {
+    const run = new ProfileRun().send(track('Subscribed', 1), track('Subscription Confirmed', 2), track('Unsubscribed', 5));
+    run.send(track('Subscription Confirmed', 3));
+    expect(run.isIn('email-subscribers')).toBe(false);
+  });
+
+  it('leaves "at least 3 orders in 30 days" when the oldest of them leaves the window, to the millisecond', () => {
+    const run = new ProfileRun().send(order(1), order(2), order(3));
+    expect(run.isIn('frequent-buyers')).toBe(true);
+    run.passTime(T0 + 31 * DAY);
+    expect(run.isIn('frequent-buyers')).toBe(true);
+    run.passTime(T0 + 31 * DAY + 1);
+    expect(run.isIn('frequent-buyers')).toBe(false);
+  });
+
+  it('drops a decaying lead score below its threshold at the computed moment', () => {
+    const run = new ProfileRun().send(track('Pricing Viewed', 1), track('Email Clicked', 1));
+    expect(run.isIn('hot-leads')).toBe(true);
+    // 30 points halve to 20 after 7 * log2(1.5) days.
+    const crossing = T0 + DAY + 7 * DAY * Math.log2(1.5);
+    run.passTime(crossing - 60_000);
+    expect(run.isIn('hot-leads')).toBe(true);
+    run.passTime(crossing + 60_000);
+    expect(run.isIn('hot-leads')).toBe(false);
+  });
+});
+
+describe('evaluateSegments', () => {
+  it('names the profile, segment, version, time and the input that caused each change', () => {
+    const state = applyEvent(emptyProfileState('p-9'), order(1, 6000), model, T0 + DAY).state;
+    const cause = { kind: 'event' as const, messageId: 'm-order' };
+    const { changes, memberships } = evaluateSegments({}, state, segments, model, T0 + DAY, cause);
+    expect(changes).toContainEqual({ profileId: 'p-9', segmentId: 'big-spenders', version: 1, change: 'enter', at: T0 + DAY, cause });
+    expect(memberships['big-spenders']).toEqual({ version: 1, since: T0 + DAY });
+  });
+
+  it('lets members of a removed segment exit it', () => {
+    const state = emptyProfileState('p-9');
+    const { changes } = evaluateSegments({ gone: { version: 3, since: T0 } }, state, [], model, T0 + DAY, { kind: 'timer' });
+    expect(changes).toEqual([{ profileId: 'p-9', segmentId: 'gone', version: 3, change: 'exit', at: T0 + DAY, cause: { kind: 'timer' } }]);
+  });
+});
+
+describe('nextChange', () => {
+  const state = [identify({ signedUpAt: at(0) }, 0), order(10)].reduce((s, e) => applyEvent(s, e, model, T0 + 10 * DAY).state, emptyProfileState('p'));
+  const context = (day: number) => ({ state, model, now: T0 + day * DAY });
+
+  it('says when "no order for 90 days" becomes true: 90 days after the last order', () => {
+    expect(nextChange(parseRule(SEGMENTS['inactive-90-days']), context(11))).toBe(T0 + 100 * DAY + 1);
+  });
+
+  it('says nothing when only an event can change the answer', () => {
+    expect(nextChange(parseRule(SEGMENTS['big-spenders']), context(11))).toBeUndefined();
+    expect(nextChange(parseRule(SEGMENTS['new-without-order']), context(11))).toBeUndefined();
+  });
+
+  it('judges trait dates relative to now', () => {
+    const rule = parseRule({ trait: 'signedUpAt', after: '2025-12-31' });
+    expect(evaluateRule(rule, context(11)).matches).toBe(true);
+    expect(evaluateRule(parseRule({ trait: 'signedUpAt', before: '2026-01-01' }), context(11)).matches).toBe(false);
+  });
+});
