@@ -3,3 +3,7 @@ export * from './render-limits';
 export * from './template-data';
 export * from './message-helpers';
 export * from './render-message';
+export * from './signed-token';
+export * from './html-links';
+export * from './tracked-links';
+export * from './link-check';
