@@ -7,3 +7,4 @@ export * from './signed-token';
 export * from './html-links';
 export * from './tracked-links';
 export * from './link-check';
+export * from './mail-headers';
