@@ -8,3 +8,4 @@ export * from './html-links';
 export * from './tracked-links';
 export * from './link-check';
 export * from './mail-headers';
+export * from './delivery-state';
