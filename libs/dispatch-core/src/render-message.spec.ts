@@ -143,12 +143,13 @@ describe('renderMessage: safety', () => {
       '{{lookup profile "__proto__"}}{{lookup (lookup profile "constructor") "name"}}',
       '{{#with "x"}}{{constructor.name}}{{/with}}',
       '{{profile.firstName.constructor.name}}',
+      '{{> constructor}}{{> __proto__}}',
     ];
     for (const source of attempts) {
       const result = render(`[${source}]`);
-      // Either the compiler refuses it (a non-helper called with arguments) or it renders nothing.
+      // Either it is refused (a non-helper called with arguments, a partial that is not ours) or it renders nothing.
       if (result.ok) expect({ source, html: result.message.html }).toEqual({ source, html: '[]' });
-      else expect(result.reason).toBe('unknown-helper');
+      else expect(['unknown-helper', 'missing-partial']).toContain(result.reason);
     }
   });
 

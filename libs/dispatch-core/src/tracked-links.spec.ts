@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { checkLinks } from './link-check';
 import { renderMessage } from './render-message';
 import { SigningKeys, verifyClickToken, verifyToken } from './signed-token';
-import { trackLinks } from './tracked-links';
+import { engagementUrl, trackLinks } from './tracked-links';
 
 const KEYS: SigningKeys = { current: { id: 'k1', secret: 'a secret of thirty-two bytes or more' }, previous: [] };
 const BASE = 'https://mail.shop.example';
@@ -60,7 +60,7 @@ describe('trackLinks', () => {
       {
         profile: { firstName: 'Anna' },
         event: { currency: 'CHF', products: [{ name: 'Socks', price: 19.9, quantity: 1, url: 'https://shop.example/p/socks', imageUrl: 'https://cdn.shop.example/s.jpg' }] },
-        unsubscribeUrl: `${BASE}/u/TOKEN`,
+        unsubscribeUrl: engagementUrl(BASE, { purpose: 'unsubscribe', profileId: 'p-1', dispatchId: 'd-1' }, KEYS),
         preferencesUrl: 'https://shop.example/preferences',
       },
       { locale: 'de-CH', timeZone: 'Europe/Zurich' },

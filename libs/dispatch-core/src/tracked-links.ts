@@ -1,5 +1,13 @@
 import { mapHtmlLinks } from './html-links';
-import { SigningKeys, signToken, urlHash } from './signed-token';
+import { SigningKeys, TokenClaims, TokenPurpose, signToken, urlHash } from './signed-token';
+
+/** Where dispatch serves each purpose's endpoint, below its public base URL; the token follows the path. */
+export const ENGAGEMENT_PATHS: Readonly<Record<TokenPurpose, string>> = { unsubscribe: '/u/', confirm: '/confirm/', open: '/o/', click: '/c/' };
+
+/** `<base>/<path><token>`: the unsubscribe URL (page and RFC 8058 POST), the confirm URL, the open pixel. */
+export function engagementUrl(baseUrl: string, claims: TokenClaims, keys: SigningKeys): string {
+  return `${baseUrl.replace(/\/+$/, '')}${ENGAGEMENT_PATHS[claims.purpose]}${signToken(claims, keys)}`;
+}
 
 export interface TrackingOptions {
   profileId: string;
@@ -31,14 +39,14 @@ export function trackLinks(html: string, options: TrackingOptions): TrackedMessa
     return clickUrl(base, link.url, index, options);
   });
   if (options.openPixel === false) return { html: tracked, links };
-  const token = signToken({ purpose: 'open', profileId: options.profileId, dispatchId: options.dispatchId }, options.keys);
-  const pixel = `<img src="${base}/o/${token}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0">`;
+  const pixelUrl = engagementUrl(base, { purpose: 'open', profileId: options.profileId, dispatchId: options.dispatchId }, options.keys);
+  const pixel = `<img src="${pixelUrl}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0">`;
   const bodyEnd = tracked.search(/<\/body\s*>(?![\s\S]*<\/body\s*>)/i);
   return { html: bodyEnd < 0 ? `${tracked}${pixel}` : `${tracked.slice(0, bodyEnd)}${pixel}${tracked.slice(bodyEnd)}`, links };
 }
 
 /** `<base>/c/<token>?u=<url>`: the URL travels with the click, and the token proves it was link `index` of the mail. */
 export function clickUrl(baseUrl: string, url: string, index: number, options: Pick<TrackingOptions, 'profileId' | 'dispatchId' | 'keys'>): string {
-  const token = signToken({ purpose: 'click', profileId: options.profileId, dispatchId: options.dispatchId, link: { index, urlHash: urlHash(url) } }, options.keys);
-  return `${baseUrl.replace(/\/+$/, '')}/c/${token}?u=${encodeURIComponent(url)}`;
+  const claims: TokenClaims = { purpose: 'click', profileId: options.profileId, dispatchId: options.dispatchId, link: { index, urlHash: urlHash(url) } };
+  return `${engagementUrl(baseUrl, claims, options.keys)}?u=${encodeURIComponent(url)}`;
 }
