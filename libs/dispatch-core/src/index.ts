@@ -7,5 +7,6 @@ export * from './signed-token';
 export * from './html-links';
 export * from './tracked-links';
 export * from './link-check';
+export * from './one-line';
 export * from './mail-headers';
 export * from './delivery-state';

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { oneLine } from './one-line';
 import { RenderedMessage } from './render-message';
 
 export interface MailAddress {
@@ -71,20 +72,20 @@ export function composeMail(input: MailInput): ComposeResult {
   const from = parseAddress(input.from);
   const replyTo = input.replyTo === undefined ? undefined : parseAddress(input.replyTo);
   const to = typeof input.to === 'string' ? parseAddress(input.to) : checkAddress(input.to);
-  for (const [field, address] of [['from', from], ['replyTo', replyTo], ['to', to]] as const) {
-    if (address === null) return { ok: false, reason: 'invalid-address', message: `${field}: not a single plain e-mail address` };
-  }
-  const headers: Record<string, string> = { [DISPATCH_ID_HEADER]: headerValue(input.dispatchId) };
+  if (from === null) return invalidAddress('from');
+  if (replyTo === null) return invalidAddress('replyTo');
+  if (to === null) return invalidAddress('to');
+  const headers: Record<string, string> = { [DISPATCH_ID_HEADER]: oneLine(input.dispatchId) };
   if (input.purpose === 'marketing') {
     const unsubscribe = unsubscribeHeaders(input);
     if (!unsubscribe.ok) return unsubscribe;
     Object.assign(headers, unsubscribe.headers);
   }
   const mail: ComposedMail = {
-    from: from as MailAddress,
+    from,
     ...(replyTo ? { replyTo } : {}),
-    to: to as MailAddress,
-    subject: headerValue(input.message.subject),
+    to,
+    subject: oneLine(input.message.subject),
     html: input.message.html,
     ...(input.message.text === undefined ? {} : { text: input.message.text }),
     messageId: messageIdFor(input.dispatchId, input.sendingDomain),
@@ -102,12 +103,6 @@ export function messageIdFor(dispatchId: string, sendingDomain: string): string 
     ? dispatchId
     : `h.${createHash('sha256').update(dispatchId).digest('hex').slice(0, 40)}`;
   return `<${local}@${sendingDomain}>`;
-}
-
-/** A header value on one line: CR, LF and every other control character become a space. */
-export function headerValue(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  return value.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').replace(/ {2,}/g, ' ').trim();
 }
 
 function unsubscribeHeaders(input: MailInput): { ok: true; headers: Record<string, string> } | { ok: false; reason: ComposeFailureReason; message: string } {
@@ -131,6 +126,10 @@ function unsubscribeHeaders(input: MailInput): { ok: true; headers: Record<strin
   return { ok: true, headers: { 'List-Unsubscribe': entries.join(', '), 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } };
 }
 
+function invalidAddress(field: string): ComposeResult {
+  return { ok: false, reason: 'invalid-address', message: `${field}: not a single plain e-mail address` };
+}
+
 function parseAddress(value: string): MailAddress | null {
   const named = /^\s*(?:"([^"]*)"|([^<"]*?))\s*<([^<>]*)>\s*$/.exec(value);
   if (named) return checkAddress({ name: named[1] ?? named[2] ?? '', address: named[3] ?? '' });
@@ -139,5 +138,5 @@ function parseAddress(value: string): MailAddress | null {
 
 function checkAddress(address: MailAddress): MailAddress | null {
   if (address.address.length > 254 || !ADDRESS.test(address.address)) return null;
-  return { name: headerValue(address.name), address: address.address };
+  return { name: oneLine(address.name), address: address.address };
 }

@@ -155,7 +155,7 @@ describe('renderMessage: safety', () => {
 
   it('refuses helpers it does not know and partials that are not there', () => {
     expect(render('{{shout profile.firstName}}')).toMatchObject({ ok: false, reason: 'unknown-helper' });
-    expect(render('{{#profile}}{{firstName}}{{/profile}}')).toMatchObject({ ok: false });
+    expect(render('{{#profile}}{{firstName}}{{/profile}}')).toMatchObject({ ok: false, reason: 'unknown-helper', message: 'line 1: {{#profile}} is not a helper; use {{#with …}} or {{#each …}}' });
     expect(render('{{> nope}}')).toMatchObject({ ok: false, reason: 'missing-partial' });
     expect(render('{{#if}')).toMatchObject({ ok: false, reason: 'syntax' });
   });

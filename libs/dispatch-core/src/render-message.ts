@@ -2,6 +2,7 @@ import Handlebars from 'handlebars';
 import { checkOutput, MESSAGE_HELPERS, RENDER_STATE_KEY, RenderState } from './message-helpers';
 import { MessagePart, RenderError, RenderFailure, RenderFailureReason } from './render-failure';
 import { DEFAULT_RENDER_LIMITS, RenderLimits } from './render-limits';
+import { oneLine } from './one-line';
 import { toTemplateData } from './template-data';
 
 /** The Handlebars sources of a template definition (TemplateBody of @kairos/definitions has this shape). */
@@ -130,28 +131,29 @@ function parse(source: string): hbs.AST.Program {
   } catch (error) {
     throw new RenderError('syntax', (error as Error).message);
   }
-  const unescaped = findUnescaped(program);
-  if (unescaped) {
-    throw new RenderError('unescaped-output', `line ${unescaped.loc.start.line}: triple braces and {{& …}} are refused; use {{rawHtml …}} for HTML the template controls`);
-  }
+  const refused = refusal(program);
+  if (refused) throw refused;
   return program;
 }
 
-function findUnescaped(node: hbs.AST.Program): hbs.AST.MustacheStatement | undefined {
-  for (const statement of node.body) {
-    if (statement.type === 'MustacheStatement' && !(statement as hbs.AST.MustacheStatement).escaped) return statement as hbs.AST.MustacheStatement;
+/** What the compiler would let through but a message may not contain: unescaped output, Mustache-style sections. */
+function refusal(program: hbs.AST.Program): RenderError | undefined {
+  for (const statement of program.body) {
+    const line = statement.loc.start.line;
+    if (statement.type === 'MustacheStatement' && !(statement as hbs.AST.MustacheStatement).escaped) {
+      return new RenderError('unescaped-output', `line ${line}: triple braces and {{& …}} are refused; use {{rawHtml …}} for HTML the template controls`);
+    }
     if (statement.type === 'BlockStatement' || statement.type === 'PartialBlockStatement') {
       const block = statement as hbs.AST.BlockStatement;
-      const found = (block.program && findUnescaped(block.program)) || (block.inverse && findUnescaped(block.inverse));
+      const name = block.path.type === 'PathExpression' ? (block.path as hbs.AST.PathExpression).original : '';
+      if (statement.type === 'BlockStatement' && !Object.prototype.hasOwnProperty.call(KNOWN_HELPERS, name)) {
+        return new RenderError('unknown-helper', `line ${line}: {{#${name}}} is not a helper; use {{#with …}} or {{#each …}}`);
+      }
+      const found = (block.program && refusal(block.program)) || (block.inverse && refusal(block.inverse));
       if (found) return found;
     }
   }
   return undefined;
-}
-
-function oneLine(subject: string): string {
-  // eslint-disable-next-line no-control-regex
-  return subject.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').replace(/ {2,}/g, ' ').trim();
 }
 
 function invalidOption(options: RenderOptions): string | undefined {
