@@ -5,13 +5,19 @@ import { DefinitionError, SourceFile } from './definition-error';
 export type ContextType = 'string' | 'number' | 'boolean' | 'date' | 'any' | { [name: string]: ContextType } | [ContextType];
 
 /** Names every message can use without declaring them: dispatch fills them in. */
-export const BUILT_IN_CONTEXT: Record<string, ContextType> = { unsubscribeUrl: 'string', preferencesUrl: 'string' };
+export const BUILT_IN_CONTEXT: Record<string, ContextType> = {
+  unsubscribeUrl: 'string',
+  preferencesUrl: 'string',
+  journey: { id: 'string', version: 'number' },
+  step: 'string',
+  variant: 'string',
+};
 
 /**
  * The helpers a template may call: Handlebars' own block helpers and the formatting helpers dispatch registers.
  * Anything else in helper position is a typo or a helper nobody will provide.
  */
-export const TEMPLATE_HELPERS = ['if', 'unless', 'each', 'with', 'lookup', 'log', 'formatMoney', 'formatDate', 'upper', 'lower', 'default', 'eq'] as const;
+export const TEMPLATE_HELPERS = ['if', 'unless', 'each', 'with', 'lookup', 'log', 'formatMoney', 'formatDate', 'upper', 'lower', 'default', 'eq', 'plural', 'rawHtml'] as const;
 const HELPERS = new Set<string>(TEMPLATE_HELPERS);
 
 type Scope = ContextType;
@@ -59,6 +65,10 @@ export class TemplateVariableCheck {
       case 'MustacheStatement':
       case 'SubExpression': {
         const call = node as hbs.AST.MustacheStatement;
+        // Dispatch refuses unescaped output but through the rawHtml helper; say so at publish time already.
+        if (node.type === 'MustacheStatement' && !call.escaped) {
+          this.error(file, call.loc, '{{{…}}} and {{& …}}: unescaped output is refused; expected {{…}}, or {{rawHtml …}} for HTML the template itself controls');
+        }
         this.call(call.path, call.params, call.hash, file, scopes, inPartials);
         return;
       }

@@ -117,6 +117,12 @@ describe('validateDefinitions', () => {
     ]);
   });
 
+  it('refuses triple braces and knows the names dispatch fills in', () => {
+    expect(errorsOf(template('a', '  x: string', '{{journey.id}} {{step}} {{variant}} {{rawHtml "<b>"}}\n{{{x}}}'))).toEqual([
+      { file: 'templates/a/html.hbs', line: 2, column: 1, code: 'template-variable', message: expect.stringMatching(/^\{\{\{…\}\}\} and \{\{& …\}\}: unescaped output is refused/) },
+    ]);
+  });
+
   it('reports a missing partial and Handlebars syntax errors', () => {
     expect(errorsOf(template('a', '  x: string', '{{> nope}}'))).toEqual([
       { file: 'templates/a/html.hbs', line: 1, column: 1, code: 'template-variable', message: '{{> nope}}: no partial "nope"; expected one of: (none defined)' },
