@@ -7,6 +7,8 @@ import profileMergeSchema from '../schemas/profile-merge.v1.schema.json';
 import erasureRequestSchema from '../schemas/erasure-request.v1.schema.json';
 import profileErasureSchema from '../schemas/profile-erasure.v1.schema.json';
 import suppressedIdentifierSchema from '../schemas/suppressed-identifier.v1.schema.json';
+import segmentChangeSchema from '../schemas/segment-change.v1.schema.json';
+import profileSnapshotSchema from '../schemas/profile-snapshot.v1.schema.json';
 
 export const EVENT_SCHEMAS: readonly object[] = [
   segmentEventSchema,
@@ -18,6 +20,8 @@ export const EVENT_SCHEMAS: readonly object[] = [
   erasureRequestSchema,
   profileErasureSchema,
   suppressedIdentifierSchema,
+  segmentChangeSchema,
+  profileSnapshotSchema,
 ];
 
 export const SchemaIds = {
@@ -30,6 +34,8 @@ export const SchemaIds = {
   erasureRequest: 'kairos:erasure-request.v1',
   profileErasure: 'kairos:profile-erasure.v1',
   suppressedIdentifier: 'kairos:suppressed-identifier.v1',
+  segmentChange: 'kairos:segment-change.v1',
+  profileSnapshot: 'kairos:profile-snapshot.v1',
 } as const;
 
 export type SegmentEventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';

@@ -5,3 +5,4 @@ export * from './schema-validator';
 export * from './events';
 export * from './identity';
 export * from './definitions';
+export * from './segmentation';

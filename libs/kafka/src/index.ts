@@ -15,3 +15,4 @@ export * from './co-partitioned-assigner';
 export * from './nest/handler-errors.filter';
 export * from './topic-catalogue';
 export * from './topic-follower';
+export * from './key-partition';

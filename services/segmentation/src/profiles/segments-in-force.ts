@@ -1,0 +1,35 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DefinitionSet, SegmentBody } from '@kairos/definitions';
+import { DefinitionsFollower } from '@kairos/definitions-topic';
+import { buildProfileModel, CompiledSegment, compileSegments, ProfileModel } from '@kairos/segmentation';
+
+/** The segments of one definitions release, compiled, with the profile model built from the same set. */
+export interface SegmentRelease {
+  segments: readonly CompiledSegment[];
+  model: ProfileModel;
+}
+
+/**
+ * The segments in force, from the definitions the runtime follows. Compiled once per applied release (the follower
+ * gives a new immutable set each time), so the rules and the model always come from the same release: a rule whose
+ * series the model does not track would throw.
+ */
+@Injectable()
+export class SegmentsInForce {
+  private compiledFrom: DefinitionSet | undefined;
+  private compiled: SegmentRelease | undefined;
+
+  constructor(@Inject(DefinitionsFollower) private readonly definitions: DefinitionsFollower) {}
+
+  current(): SegmentRelease {
+    const set = this.definitions.current();
+    if (this.compiled && this.compiledFrom === set) return this.compiled;
+    const definitions = set
+      .all()
+      .filter((live) => live.definition.kind === 'segment')
+      .map((live) => ({ version: live.record.version, body: live.definition.body as SegmentBody }));
+    this.compiled = { segments: compileSegments(definitions), model: buildProfileModel(definitions.map((definition) => definition.body)) };
+    this.compiledFrom = set;
+    return this.compiled;
+  }
+}
