@@ -36,10 +36,12 @@ export class TemplateVariableCheck {
     private readonly context: Record<string, ContextType>,
   ) {}
 
+  /** The errors of this file (and the partials it calls), not those found in files checked before. */
   check(file: SourceFile): DefinitionError[] {
+    const before = this.errors.length;
     const program = this.parse(file);
     if (program) this.program(program, file, [{ ...BUILT_IN_CONTEXT, ...this.context }], new Set());
-    return this.errors;
+    return this.errors.slice(before);
   }
 
   private parse(file: SourceFile): hbs.AST.Program | undefined {

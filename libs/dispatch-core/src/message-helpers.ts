@@ -47,7 +47,7 @@ export const MESSAGE_HELPERS: Readonly<Record<string, Helper>> = {
     const dateStyle = styleOption(hash.dateStyle, 'dateStyle');
     const timeStyle = styleOption(hash.timeStyle, 'timeStyle');
     const styles = dateStyle || timeStyle ? { dateStyle, timeStyle } : { dateStyle: 'long' as const };
-    return new Intl.DateTimeFormat(state.locale, { ...styles, timeZone: state.timeZone }).format(date);
+    return intl(`date|${state.locale}|${state.timeZone}|${styles.dateStyle}|${'timeStyle' in styles ? styles.timeStyle : ''}`, () => new Intl.DateTimeFormat(state.locale, { ...styles, timeZone: state.timeZone })).format(date);
   },
   default(value, fallback) {
     return value === undefined || value === null || value === '' ? fallback : value;
@@ -56,9 +56,9 @@ export const MESSAGE_HELPERS: Readonly<Record<string, Helper>> = {
     const state = stateOf(options);
     const value = toNumber(count, 'plural');
     const hash = hashOf(options);
-    const form = hash[new Intl.PluralRules(state.locale).select(value)] ?? hash.other;
+    const form = hash[intl(`plural|${state.locale}`, () => new Intl.PluralRules(state.locale)).select(value)] ?? hash.other;
     if (typeof form !== 'string') throw new RenderError('invalid-value', 'plural: give at least other="…"');
-    return form.replace(/#/g, new Intl.NumberFormat(state.locale).format(value));
+    return form.replace(/#/g, intl(`number|${state.locale}`, () => new Intl.NumberFormat(state.locale)).format(value));
   },
   upper(value, options) {
     return typeof value === 'string' ? value.toLocaleUpperCase(stateOf(options).locale) : value;
@@ -138,20 +138,26 @@ function styleOption(value: unknown, name: string): Style | undefined {
   return value as Style;
 }
 
-// Building an Intl.NumberFormat costs far more than using one; a mail with a product list formats many prices.
-const numberFormats = new Map<string, Intl.NumberFormat>();
+// Building an Intl formatter costs far more than using one; a mail with a product list formats many prices and dates.
+const formatters = new Map<string, unknown>();
+
+/** The formatter `make` builds for `key`, built once (nothing is kept when `make` throws). */
+function intl<T>(key: string, make: () => T): T {
+  let formatter = formatters.get(key) as T | undefined;
+  if (formatter === undefined) {
+    formatter = make();
+    if (formatters.size > 1_000) formatters.clear();
+    formatters.set(key, formatter);
+  }
+  return formatter;
+}
 
 function numberFormat(locale: string, currency: string): Intl.NumberFormat {
-  const key = `${locale}|${currency}`;
-  let format = numberFormats.get(key);
-  if (!format) {
+  return intl(`money|${locale}|${currency}`, () => {
     try {
-      format = new Intl.NumberFormat(locale, { style: 'currency', currency });
+      return new Intl.NumberFormat(locale, { style: 'currency', currency });
     } catch {
       throw new RenderError('invalid-value', `formatMoney: Intl does not know the currency "${currency}"`);
     }
-    if (numberFormats.size > 1_000) numberFormats.clear();
-    numberFormats.set(key, format);
-  }
-  return format;
+  });
 }

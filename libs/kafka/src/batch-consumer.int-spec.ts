@@ -6,7 +6,7 @@ import { jsonDecoder, rawDecoder } from './decoders';
 import { connectKafka } from './kafka-connection';
 import { ConsumedRecord, DecodedRecord } from './record';
 import { RecordProducer } from './record-producer';
-import { ensureTopics } from './topic-admin';
+import { ensureTopics, withAdmin } from './topic-admin';
 import { brokersFromHarness, uniqueTestName as uniqueName, until } from './test-support';
 
 const FAST_RETRY = { attempts: 2, initialDelayMs: 10, maxDelayMs: 20 };
@@ -178,7 +178,7 @@ describe('BatchConsumer against the real broker', () => {
     expect(created.stalls()).toEqual([]);
     expect(calls).toBeGreaterThanOrEqual(10);
     // Dead-lettering happens before the batch commits; the batch is done, so the DLQ would hold anything by now.
-    const [dlq] = await admin(async (client) => client.fetchTopicOffsets(deadLetterTopic(groupId).name));
+    const [dlq] = await withAdmin(kafka, (client) => client.fetchTopicOffsets(deadLetterTopic(groupId).name));
     expect(dlq?.high).toBe('0');
   });
 
@@ -216,13 +216,3 @@ describe('BatchConsumer against the real broker', () => {
     expect(events).toEqual(expect.arrayContaining(['0+8', '0-4', '1+4']));
   });
 });
-
-async function admin<T>(work: (client: ReturnType<ReturnType<typeof connectKafka>['admin']>) => Promise<T>): Promise<T> {
-  const client = connectKafka({ brokers: brokersFromHarness(), clientId: 'kafka-int-spec-admin', logLevel: 'error' }).admin();
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.disconnect();
-  }
-}

@@ -182,8 +182,8 @@ export class BatchConsumer {
     const subscription = this.subscriptions.get(batch.topic);
     if (!subscription) throw new Error(`no subscription for ${batch.topic}`); // we subscribe from this map, so only a kafkajs bug gets here
     const started = Date.now();
-    const busyKey = `${batch.topic}#${batch.partition}`;
-    this.busySince.set(busyKey, started);
+    const partitionKey = `${batch.topic}#${batch.partition}`;
+    this.busySince.set(partitionKey, started);
     const records = batch.messages.map((message) => toConsumedRecord(batch.topic, batch.partition, message));
     const context: BatchContext = { topic: batch.topic, partition: batch.partition, highWatermark: batch.highWatermark, heartbeat: () => this.heartbeat(heartbeat) };
     const stillOwned = () => isRunning() && !isStale() && !this.stopping;
@@ -211,14 +211,14 @@ export class BatchConsumer {
           kafkaMetrics().consumed.add(records.length, { group: this.options.groupId, topic: batch.topic });
           resolveOffset(batch.lastOffset());
           await commitOffsetsIfNecessary();
-          this.lag.set(`${batch.topic}#${batch.partition}`, Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1));
+          this.lag.set(partitionKey, Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1));
           await heartbeat();
         } catch (error) {
           span.recordException(error as Error);
           span.setStatus({ code: SpanStatusCode.ERROR });
           throw error;
         } finally {
-          this.busySince.delete(busyKey);
+          this.busySince.delete(partitionKey);
           kafkaMetrics().batchDuration.record(Date.now() - started, { group: this.options.groupId, topic: batch.topic });
           span.end();
         }

@@ -43,7 +43,6 @@ const POSTGRES_CONNECTION_MESSAGES = [
   'Connection terminated',
   'timeout exceeded when trying to connect',
   'Client has encountered a connection error',
-  'Connection terminated unexpectedly',
   'terminating connection',
   'the database system is',
 ];
@@ -64,14 +63,14 @@ export function outageReason(error: unknown): string | undefined {
     current = candidate.driverError ?? candidate.originalError ?? candidate.cause;
   }
   for (let current = error, depth = 0; current && depth < 8; depth++) {
-    const candidate = current as { name?: string; code?: unknown; message?: string; type?: string; retriable?: boolean; driverError?: unknown; cause?: unknown; originalError?: unknown };
+    const candidate = current as { name?: string; code?: unknown; message?: string; driverError?: unknown; cause?: unknown; originalError?: unknown };
     if (current instanceof DependencyUnavailableError) return current.message;
     if (current instanceof ProducerBackpressureError) return `broker back-pressure: ${current.message}`;
     if (typeof candidate.code === 'string') {
       if (NETWORK_CODES.has(candidate.code)) return `connection failed (${candidate.code}): ${candidate.message ?? ''}`.trim();
       if (POSTGRES_TRANSIENT.some((pattern) => pattern.test(candidate.code as string))) return `database unavailable (SQLSTATE ${candidate.code}): ${candidate.message ?? ''}`.trim();
     }
-    if (candidate.name?.startsWith('KafkaJS') && !(candidate.type && KAFKA_RECORD_FAULTS.has(candidate.type))) return `broker unavailable (${candidate.name}): ${candidate.message ?? ''}`.trim();
+    if (candidate.name?.startsWith('KafkaJS')) return `broker unavailable (${candidate.name}): ${candidate.message ?? ''}`.trim();
     if (typeof candidate.message === 'string' && POSTGRES_CONNECTION_MESSAGES.some((text) => candidate.message?.includes(text))) return `database unavailable: ${candidate.message}`;
     current = candidate.driverError ?? candidate.originalError ?? candidate.cause;
   }

@@ -138,6 +138,29 @@ export interface CoPartitionGroup {
   topics: readonly string[];
 }
 
+/** Runs `work` with a connected admin client, disconnected afterwards whatever happens. */
+export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Why topics of one co-partition group with different partition counts may not run together; undefined if none. */
+export function coPartitioningProblem(groups: readonly CoPartitionGroup[], counts: ReadonlyMap<string, number>): string | undefined {
+  const problems = groups
+    .filter((group) => new Set(group.topics.map((topic) => counts.get(topic))).size > 1)
+    .map((group) => `group "${group.group}": ${group.topics.map((topic) => `${topic} has ${counts.get(topic) ?? 0}`).join(', ')}`);
+  if (problems.length === 0) return undefined;
+  return (
+    `co-partitioned topics have different partition counts, so one profile's records would land on partitions ` +
+    `owned by different instances: ${problems.join('; ')}. Give every topic of a group the same count.`
+  );
+}
+
 /**
  * Refuses topics of one co-partition group whose partition counts differ: a profile's records would then land on
  * partitions owned by different instances, and two instances would write the same profile's state. Every topic
@@ -146,39 +169,15 @@ export interface CoPartitionGroup {
 export async function checkCoPartitioning(kafka: Kafka, groups: readonly CoPartitionGroup[]): Promise<void> {
   const names = [...new Set(groups.flatMap((group) => group.topics))];
   if (names.length === 0) return;
-  const counts = await partitionCounts(kafka, names);
-  const problems = groups
-    .filter((group) => new Set(group.topics.map((topic) => counts.get(topic))).size > 1)
-    .map((group) => `group "${group.group}": ${group.topics.map((topic) => `${topic} has ${counts.get(topic) ?? 0}`).join(', ')}`);
-  if (problems.length > 0) {
-    throw new Error(
-      `co-partitioned topics have different partition counts, so one profile's records would land on partitions ` +
-        `owned by different instances: ${problems.join('; ')}. Give every topic of a group the same count.`,
-    );
-  }
-}
-
-async function partitionCounts(kafka: Kafka, topics: readonly string[]): Promise<Map<string, number>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
-    return new Map(metadata.topics.map((topic) => [topic.name, topic.partitions.length]));
-  } finally {
-    await admin.disconnect();
-  }
+  const metadata = await withAdmin(kafka, (admin) => admin.fetchTopicMetadata({ topics: names }));
+  const problem = coPartitioningProblem(groups, new Map(metadata.topics.map((topic) => [topic.name, topic.partitions.length])));
+  if (problem) throw new Error(problem);
 }
 
 /** How many partitions a topic has (0 when it does not exist). */
 export async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const metadata = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => ({ topics: [] }));
-    return metadata.topics[0]?.partitions.length ?? 0;
-  } finally {
-    await admin.disconnect();
-  }
+  const metadata = await withAdmin(kafka, (admin) => admin.fetchTopicMetadata({ topics: [topic] }).catch(() => ({ topics: [] })));
+  return metadata.topics[0]?.partitions.length ?? 0;
 }
 
 /** A topic as the cluster has it (undefined fields: the broker did not say). */
@@ -194,9 +193,7 @@ export interface TopicDescription {
 
 /** Describes the topics that exist among `topics`; missing ones are left out. */
 export async function describeTopics(kafka: Kafka, topics: readonly string[]): Promise<TopicDescription[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  return withAdmin(kafka, async (admin) => {
     const existing = new Set(await admin.listTopics());
     const names = topics.filter((topic) => existing.has(topic));
     if (names.length === 0) return [];
@@ -217,9 +214,7 @@ export async function describeTopics(kafka: Kafka, topics: readonly string[]): P
         retentionMs: number('retention.ms'),
       };
     });
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** Where an existing topic differs from its spec and the settings it would be created with (empty: it matches). */

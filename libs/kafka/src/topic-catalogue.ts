@@ -1,6 +1,6 @@
 import { ALL_TOPICS, CatalogueTopic, coPartitionGroups, TopicSpec } from '@kairos/contracts';
 import { Kafka } from 'kafkajs';
-import { checkCoPartitioning, describeTopics, ensureTopics, TopicDescription, topicDifferences, TopicSettings } from './topic-admin';
+import { coPartitioningProblem, describeTopics, ensureTopics, TopicDescription, topicDifferences, TopicSettings } from './topic-admin';
 
 /**
  * Creates the whole catalogue up front (and `extra` topics, e.g. dead-letter topics): what `npm run topics -- --create`,
@@ -31,9 +31,7 @@ export async function inspectCatalogue(kafka: Kafka, settings: TopicSettings): P
     const actual = described.get(spec.name);
     return { spec, actual, differences: actual ? topicDifferences(spec, actual, settings) : [] };
   });
-  const coPartitioning = await checkCoPartitioning(kafka, coPartitionGroups(ALL_TOPICS.filter((topic) => described.has(topic.name)))).then(
-    () => undefined,
-    (error: Error) => error.message,
-  );
+  const counts = new Map([...described].map(([name, topic]) => [name, topic.partitions]));
+  const coPartitioning = coPartitioningProblem(coPartitionGroups(ALL_TOPICS.filter((topic) => described.has(topic.name))), counts);
   return { topics, coPartitioning };
 }

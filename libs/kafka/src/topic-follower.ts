@@ -3,6 +3,7 @@ import { Consumer, Kafka } from 'kafkajs';
 import { toConsumedRecord } from './batch-consumer';
 import { describeError } from './failure';
 import { ConsumedRecord } from './record';
+import { topicEnds } from './topic-snapshot';
 
 export interface TopicFollowerOptions {
   topic: string;
@@ -32,9 +33,7 @@ export async function followTopic(kafka: Kafka, options: TopicFollowerOptions): 
   const groupId = `kairos-follow-${randomUUID()}`;
   let consumer: Consumer | undefined;
   try {
-    const offsets = await admin.fetchTopicOffsets(options.topic);
-    const ends = new Map(offsets.map((partition) => [partition.partition, BigInt(partition.high)]));
-    const pending = new Set(offsets.filter((partition) => BigInt(partition.high) > BigInt(partition.low)).map((partition) => partition.partition));
+    const { pending, reached } = await topicEnds(admin, options.topic);
     let markCaughtUp: () => void = () => undefined;
     const caughtUp = new Promise<void>((resolve) => (markCaughtUp = resolve));
     if (pending.size === 0) markCaughtUp();
@@ -46,9 +45,7 @@ export async function followTopic(kafka: Kafka, options: TopicFollowerOptions): 
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         const records = batch.messages.map((message) => toConsumedRecord(batch.topic, batch.partition, message));
-        // lastOffset() also covers the tail of a compacted partition, where offsets have gaps.
-        if (pending.has(batch.partition) && BigInt(batch.lastOffset()) + 1n >= (ends.get(batch.partition) ?? 0n)) pending.delete(batch.partition);
-        const nowCaughtUp = pending.size === 0;
+        const nowCaughtUp = reached(batch.partition, batch.lastOffset());
         if (records.length > 0) {
           try {
             await options.onRecords(records, { caughtUp: nowCaughtUp });

@@ -1,7 +1,32 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka } from 'kafkajs';
+import { Admin, Kafka } from 'kafkajs';
 import { ConsumedRecord } from './record';
 import { toConsumedRecord } from './batch-consumer';
+import { withAdmin } from './topic-admin';
+
+/** Where a topic ends now, and which partitions a reader from the beginning has still to get through. */
+export interface TopicEnds {
+  ends: Map<number, bigint>;
+  /** Partitions with records before their end that no batch has reached yet. */
+  pending: Set<number>;
+  /** Notes a batch of a partition; true once every partition has reached its end. */
+  reached(partition: number, lastOffset: string): boolean;
+}
+
+export async function topicEnds(admin: Admin, topic: string): Promise<TopicEnds> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  const ends = new Map(offsets.map((partition) => [partition.partition, BigInt(partition.high)]));
+  const pending = new Set(offsets.filter((partition) => BigInt(partition.high) > BigInt(partition.low)).map((partition) => partition.partition));
+  return {
+    ends,
+    pending,
+    reached(partition, lastOffset) {
+      // lastOffset() also covers the tail of a compacted partition, where offsets have gaps.
+      if (BigInt(lastOffset) + 1n >= (ends.get(partition) ?? 0n)) pending.delete(partition);
+      return pending.size === 0;
+    },
+  };
+}
 
 /**
  * Reads a topic from the beginning up to its end as of the call, and hands over every record in order per
@@ -14,9 +39,7 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, onRecords: (re
   const groupId = `kairos-snapshot-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
   try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    const ends = new Map(offsets.map((partition) => [partition.partition, BigInt(partition.high)]));
-    const pending = new Set(offsets.filter((partition) => BigInt(partition.high) > BigInt(partition.low)).map((partition) => partition.partition));
+    const { ends, pending, reached } = await topicEnds(admin, topic);
     if (pending.size === 0) return 0;
     let read = 0;
     await consumer.connect();
@@ -31,9 +54,7 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, onRecords: (re
             const records = batch.messages.filter((message) => BigInt(message.offset) < end).map((message) => toConsumedRecord(batch.topic, batch.partition, message));
             if (records.length > 0) await onRecords(records);
             read += records.length;
-            // lastOffset() also covers the tail of a compacted partition, where offsets have gaps.
-            if (BigInt(batch.lastOffset()) + 1n >= end) pending.delete(batch.partition);
-            if (pending.size === 0) {
+            if (reached(batch.partition, batch.lastOffset())) {
               clearTimeout(timer);
               resolve();
             }
@@ -52,12 +73,6 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, onRecords: (re
 
 /** The end (high watermark) of every partition of a topic: the offset the next record will get. */
 export async function endOffsets(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((partition) => [partition.partition, BigInt(partition.high)]));
-  } finally {
-    await admin.disconnect();
-  }
+  const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
+  return new Map(offsets.map((partition) => [partition.partition, BigInt(partition.high)]));
 }

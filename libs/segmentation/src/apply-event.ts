@@ -62,7 +62,7 @@ export function applyEvent(state: ProfileState, event: ProfileEvent, model: Prof
       const { selector } = spec;
       if (selector.event !== event.event || !matchesFilters(selector.where, event.properties, at)) continue;
       if (selector.between !== undefined && (at < selector.between[0] || at >= selector.between[1])) continue;
-      series[spec.key] = addToSeries(series[spec.key], spec, at, event.messageId, event.properties, horizon);
+      series[spec.key] = addToSeries(series[spec.key], spec, at, event.messageId, event.properties);
     }
     next.series = series;
     const scores = { ...state.scores };

@@ -1,3 +1,4 @@
+import type { ProfileSnapshotRecord, SegmentChangeCause } from '@kairos/contracts';
 import { SegmentBody } from '@kairos/definitions';
 import { Verdict } from './comparison';
 import { evaluateRule } from './evaluate-rule';
@@ -11,15 +12,11 @@ export interface CompiledSegment {
   rule: Rule;
 }
 
-/** Segment id -> the version the profile entered under and when. */
-export type Memberships = Record<string, { version: number; since: number }>;
+/** Segment id -> the version the profile entered under and when (as the snapshot record carries them). */
+export type Memberships = ProfileSnapshotRecord['segments'];
 
 /** What made the profile's memberships be evaluated: the service records it with each change. */
-export type ChangeCause =
-  | { kind: 'event'; messageId: string }
-  | { kind: 'timer' }
-  | { kind: 'merge'; loserId: string }
-  | { kind: 'backfill' };
+export type ChangeCause = SegmentChangeCause;
 
 export interface SegmentChange {
   profileId: string;

@@ -23,7 +23,7 @@ export function mergeProfiles(survivor: ProfileState, loser: ProfileState, model
     const spec = model.series[key];
     // A series no segment asks for any more is dropped by pruneState below.
     if (spec === undefined) continue;
-    series[key] = mine === undefined ? value : mergeSeries(mine, value, spec, horizon);
+    series[key] = mine === undefined ? value : mergeSeries(mine, value, spec);
   }
   const scores = { ...survivor.scores };
   for (const [key, buckets] of Object.entries(loser.scores)) scores[key] = addBuckets(scores[key], buckets);

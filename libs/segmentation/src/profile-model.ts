@@ -124,12 +124,23 @@ export function bucketWidth(shortest: number, longest: number, maxBuckets: numbe
   return Math.max(fine, bounded);
 }
 
+/** Parsed rules never change, so each selector's or score's key is computed once, not on every evaluation. */
+const keys = new WeakMap<object, string>();
+function keyOf(spec: object): string {
+  let key = keys.get(spec);
+  if (key === undefined) {
+    key = JSON.stringify(spec);
+    keys.set(spec, key);
+  }
+  return key;
+}
+
 export function seriesKey(selector: EventSelector): string {
-  return JSON.stringify(selector);
+  return keyOf(selector);
 }
 
 export function scoreKey(spec: ScoreSpec): string {
-  return JSON.stringify(spec);
+  return keyOf(spec);
 }
 
 export function buildProfileModel(segments: readonly SegmentBody[], options: ProfileModelOptions = {}): ProfileModel {

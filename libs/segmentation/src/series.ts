@@ -15,7 +15,6 @@ export function addToSeries(
   at: number,
   messageId: string,
   properties: Record<string, unknown> | undefined,
-  horizon: number,
 ): SeriesState {
   const stamped = (property: string): Stamped => ({ value: valueAt(properties, property), at, messageId });
   const next: SeriesState = {
@@ -35,12 +34,13 @@ export function addToSeries(
     const properties = { ...bucket.properties };
     for (const property of present) properties[property] = foldAggregate(properties[property], single(stamped(property)));
     buckets[start] = { count: bucket.count + 1, properties };
-    next.buckets = pruneBuckets(buckets, spec, horizon);
+    // Pruned with the whole state (pruneState), after the event.
+    next.buckets = buckets;
   }
   return next;
 }
 
-export function mergeSeries(a: SeriesState, b: SeriesState, spec: SeriesSpec, horizon: number): SeriesState {
+export function mergeSeries(a: SeriesState, b: SeriesState, spec: SeriesSpec): SeriesState {
   const properties: Record<string, PropertyAggregate> = { ...a.properties };
   for (const [name, aggregate] of Object.entries(b.properties)) properties[name] = foldAggregate(properties[name], aggregate);
   const merged: SeriesState = {
@@ -56,7 +56,7 @@ export function mergeSeries(a: SeriesState, b: SeriesState, spec: SeriesSpec, ho
       const mine = buckets[start];
       buckets[start] = mine === undefined ? bucket : foldBucket(mine, bucket);
     }
-    merged.buckets = pruneBuckets(buckets, spec, horizon);
+    merged.buckets = buckets; // pruned with the whole merged state (pruneState)
   }
   return merged;
 }

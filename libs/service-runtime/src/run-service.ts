@@ -83,7 +83,8 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     await health.listen(options.healthPort);
     undo.push(() => health.close());
 
-    const kafka = connectKafka({ ...options.kafka, log: (level, message) => (level === 'info' ? logger.log(message) : logger[level](message)) });
+    const logAt = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => (level === 'info' ? logger.log(message) : logger[level](message));
+    const kafka = connectKafka({ ...options.kafka, log: logAt });
     const groupId = options.groupId ?? `kairos-${options.name}`;
     await prepareServiceTopics(kafka, {
       owned: [...(options.ownedTopics ?? ALL_TOPICS.filter((topic) => topic.owner === options.name)), deadLetterTopic(groupId)],
@@ -104,16 +105,14 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       dataSource = database.dataSource;
       undo.push(() => database.dataSource.destroy());
       logger.log(database.applied.length > 0 ? `applied migrations: ${database.applied.join(', ')}` : 'database schema up to date');
-      health.register('database', async (): Promise<true> => {
-        await database.dataSource.query('SELECT 1');
-        return true;
-      });
+      // One probe for readiness and for the consumer's "is it an outage?" question.
       databaseCheck = () => probeDatabase(database.dataSource);
+      health.register('database', async () => (await probeDatabase(database.dataSource)) ?? true);
     }
 
     let definitions: DefinitionsFollower | undefined;
     if (options.followDefinitions) {
-      const follower = new DefinitionsFollower(kafka, { log: (level, message) => (level === 'warn' ? logger.warn(message) : level === 'error' ? logger.error(message) : logger.log(message)) });
+      const follower = new DefinitionsFollower(kafka, { log: logAt });
       undo.push(() => follower.stop());
       await follower.start();
       definitions = follower;
@@ -131,7 +130,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       ownership,
       // A handler failure while the database does not answer is an outage to wait out, never a poison record.
       dependencyCheck: databaseCheck,
-      log: (level, message) => (level === 'error' ? logger.error(message) : level === 'warn' ? logger.warn(message) : logger.log(message)),
+      log: logAt,
     });
     const root = rootModule(options, kafka, producer, ownership, dataSource, definitions);
     let app: INestApplication | INestMicroservice;

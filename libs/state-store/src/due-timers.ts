@@ -25,7 +25,7 @@ export class DueTimers<S> {
   async next(upTo: number): Promise<Timer | undefined> {
     for (;;) {
       const committed = await this.nextCommitted(upTo);
-      const own = this.transaction.ownTimersDue(upTo).sort(compareTimers)[0];
+      const own = this.transaction.firstOwnTimerDue(upTo);
       if (committed && (!own || compareTimers(committed, own) <= 0)) {
         this.page.shift();
         // A committed timer the transaction changed is represented by the change (or is gone).

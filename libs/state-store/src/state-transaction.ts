@@ -1,5 +1,5 @@
 import type { OwnedPartitionState, StateStore } from './state-store';
-import { Timer, timerId } from './timer';
+import { compareTimers, Timer, timerId } from './timer';
 
 /** What a stateful handler may do while it applies one input. */
 export interface StateAccess<S> {
@@ -23,6 +23,8 @@ export class StateTransaction<S> {
   private readonly loaded = new Map<string, string | undefined>();
   private readonly timers = new Map<string, Timer | null>();
   private readonly clearedKeys = new Set<string>();
+  /** No timer this transaction set is due before this (a lower bound: cancelling does not raise it). */
+  private earliestSet = Number.POSITIVE_INFINITY;
   private readonly nextOffsets = new Map<string, bigint>();
   streamTime: number;
 
@@ -63,7 +65,10 @@ export class StateTransaction<S> {
         this.clearedKeys.add(key);
         for (const [id, timer] of this.timers) if (timer?.key === key) this.timers.delete(id);
       },
-      setTimer: (key, name, dueAt, payload) => void this.timers.set(timerId(key, name), { key, name, dueAt, ...(payload === undefined ? {} : { payload }) }),
+      setTimer: (key, name, dueAt, payload) => {
+        this.timers.set(timerId(key, name), { key, name, dueAt, ...(payload === undefined ? {} : { payload }) });
+        this.earliestSet = Math.min(this.earliestSet, dueAt);
+      },
       cancelTimer: (key, name) => this.cancelTimer(key, name),
     };
   }
@@ -82,11 +87,13 @@ export class StateTransaction<S> {
     return this.clearedKeys.has(committed.key) ? undefined : committed;
   }
 
-  /** Timers this transaction set that are due at or before `upTo`. */
-  ownTimersDue(upTo: number): Timer[] {
-    const due: Timer[] = [];
-    for (const timer of this.timers.values()) if (timer && timer.dueAt <= upTo) due.push(timer);
-    return due;
+  /** The first (in firing order) of the timers this transaction set that is due at or before `upTo`. */
+  firstOwnTimerDue(upTo: number): Timer | undefined {
+    // Asked before every record of a batch; records mostly set timers in the future, so the bound skips the scan.
+    if (upTo < this.earliestSet) return undefined;
+    let first: Timer | undefined;
+    for (const timer of this.timers.values()) if (timer && timer.dueAt <= upTo && (!first || compareTimers(timer, first) < 0)) first = timer;
+    return first;
   }
 
   hasOwnTimer(timer: Timer): boolean {

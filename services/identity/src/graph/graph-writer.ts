@@ -43,9 +43,9 @@ export class GraphWriter {
 
   /** Reads what these identifier keys need without the lock (see IdentityGraphRepository.prefetch); undefined if that fails. */
   prefetch(keys: readonly string[]): Promise<PrefetchedGraph | undefined> {
-    const missing = keys.filter((key) => !this.graph.knows(key));
-    // A profile deleted between the two reads (an erasure) fails the read; the batch then reads under the lock.
-    return missing.length === 0 ? Promise.resolve(undefined) : this.repository.prefetch(missing).catch(() => undefined);
+    // `keys` are what the cache lacks (graph.unknownKeys). A profile deleted between the two reads (an erasure) fails
+    // the read; the batch then reads under the lock.
+    return keys.length === 0 ? Promise.resolve(undefined) : this.repository.prefetch(keys).catch(() => undefined);
   }
 
   private async exclusively<T>(work: (transaction: GraphTransaction) => Promise<T>, prefetched: PrefetchedGraph | undefined): Promise<T> {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DefinitionSet, SegmentBody } from '@kairos/definitions';
 import { DefinitionsFollower } from '@kairos/definitions-topic';
-import { buildProfileModel, CompiledSegment, compileSegments, ProfileModel } from '@kairos/segmentation';
+import { buildModelFromRules, CompiledSegment, compileSegments, ProfileModel } from '@kairos/segmentation';
 
 /** The segments of one definitions release, compiled, with the profile model built from the same set. */
 export interface SegmentRelease {
@@ -28,7 +28,9 @@ export class SegmentsInForce {
       .all()
       .filter((live) => live.definition.kind === 'segment')
       .map((live) => ({ version: live.record.version, body: live.definition.body as SegmentBody }));
-    this.compiled = { segments: compileSegments(definitions), model: buildProfileModel(definitions.map((definition) => definition.body)) };
+    // The model is built from the rules just compiled, so both come from one parse of the same release.
+    const segments = compileSegments(definitions);
+    this.compiled = { segments, model: buildModelFromRules(segments.map((segment) => segment.rule)) };
     this.compiledFrom = set;
     return this.compiled;
   }
