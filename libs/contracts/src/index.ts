@@ -6,3 +6,5 @@ export * from './events';
 export * from './identity';
 export * from './definitions';
 export * from './segmentation';
+export * from './dispatch';
+export * from './journeys';

@@ -18,6 +18,7 @@ describe('the topic catalogue', () => {
           Topics.erasures.name,
           Topics.segmentChanges.name,
           Topics.profileSnapshots.name,
+          Topics.profileUpdates.name,
           Topics.dispatchRequests.name,
           Topics.deliveryOutcomes.name,
           Topics.journeyOutcomes.name,

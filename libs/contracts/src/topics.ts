@@ -117,6 +117,17 @@ export const Topics = {
     retentionMs: -1,
     description: 'Latest state of each profile (traits, consent, aggregates, segments).',
   },
+  profileUpdates: {
+    owner: 'segmentation',
+    coPartitionGroup: PROFILE,
+    name: 'kairos.profiles.updates.v1',
+    key: 'profileId',
+    value: 'kairos:profile-update.v1',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 7 * DAY,
+    description: 'Each input segmentation applied, in order per profile, with the state and segment changes after it: what triggers decide from.',
+  },
   dispatchRequests: {
     owner: 'triggers',
     coPartitionGroup: PROFILE,
