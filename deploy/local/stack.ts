@@ -8,6 +8,7 @@ import { formatDefinitionError } from '@kairos/definitions';
 import { publishFolder } from '@kairos/definitions-topic';
 import { connectKafka, createCatalogueTopics } from '@kairos/kafka';
 import { LocalStack, startLocalStack, StackPurpose, stopChild, waitUntilHealthy } from '@kairos/local-stack';
+import { writeDemoDefinitions } from './demo-definitions';
 import { startDemoTraffic } from './demo-traffic';
 
 /**
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
       SERVICES.map((service) => deadLetterTopic(`kairos-${service.name}`)),
     );
     if (created.length > 0) say(`created ${created.length} topics`);
-    if (purpose === 'dev') await publishDefinitions(stack.kafkaBrokers);
+    if (purpose === 'dev') await publishDefinitions(stack.kafkaBrokers, definitionsFolder(stack.dataDir));
     if (json) {
       process.stdout.write(`${JSON.stringify({ kafkaBrokers: stack.kafkaBrokers, databaseUrl: stack.databaseUrl, smtpUrl: stack.smtpUrl, inboxUrl: stack.inboxUrl })}\n`);
     }
@@ -140,12 +141,28 @@ async function main(): Promise<void> {
 }
 
 /**
+ * KAIROS_DEFINITIONS_DIR, else the example folder — for the demo a copy of it in which one day lasts
+ * KAIROS_DEMO_SECONDS_PER_DAY (20) seconds, so the welcome series, the abandoned cart and the 14-day reactivation
+ * play out in minutes.
+ */
+function definitionsFolder(dataDir: string): string {
+  const chosen = process.env['KAIROS_DEFINITIONS_DIR'];
+  if (chosen) return resolve(chosen);
+  const examples = join(root, 'definitions', 'shop');
+  if (!args.has('--demo')) return examples;
+  const secondsPerDay = Number(process.env['KAIROS_DEMO_SECONDS_PER_DAY'] ?? 20);
+  const target = join(dataDir, 'demo-definitions');
+  const shortened = writeDemoDefinitions(examples, target, secondsPerDay);
+  say(`demo definitions: one day lasts ${secondsPerDay} s (${shortened.length} durations shortened; the files are in ${target})`);
+  return target;
+}
+
+/**
  * The demo runs on definitions a user can read and change: the example folder (or KAIROS_DEFINITIONS_DIR) is
  * published as `kairos publish` would, so `npx kairos publish` from a second terminal changes the running stack.
  * Only what changed is published, so a restart on kept data publishes nothing.
  */
-async function publishDefinitions(brokers: string): Promise<void> {
-  const directory = resolve(process.env['KAIROS_DEFINITIONS_DIR'] ?? join(root, 'definitions', 'shop'));
+async function publishDefinitions(brokers: string, directory: string): Promise<void> {
   const kafka = connectKafka({ brokers, clientId: 'kairos-stack', logLevel: 'nothing' });
   const result = await publishFolder(kafka, directory, { user: userInfo().username, host: hostname(), tool: 'kairos-stack', directory }, { write: true });
   if (result.refused) throw new Error(`definitions in ${directory} not published:\n${result.errors.map(formatDefinitionError).join('\n')}`);

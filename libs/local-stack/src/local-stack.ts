@@ -29,6 +29,8 @@ export interface LocalStack {
   smtpUrl: string;
   /** HTTP inbox of the local SMTP sink, when the sink runs. */
   inboxUrl?: string;
+  /** Where this stack keeps its data (KAIROS_DATA_DIR). */
+  dataDir: string;
   components: StackComponent[];
   stop(): Promise<void>;
   /** Stops a component this stack started, keeps its data and starts it again after `downMs` (the fault tests). */
@@ -124,7 +126,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (!restartOne) throw new Error(`${component} was not started by this stack (it is external), so it cannot be restarted`);
     await restartOne(downMs);
   };
-  return { kafkaBrokers, databaseUrl, smtpUrl, inboxUrl, components, stop, restart };
+  return { kafkaBrokers, databaseUrl, smtpUrl, inboxUrl, dataDir: root, components, stop, restart };
 }
 
 function redact(url: string): string {
