@@ -105,7 +105,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     stops.push(sink.stop);
     inboxUrl = sink.inboxUrl;
-    components.push({ name: 'smtp', endpoint: sink.smtpUrl, external: false, detail: `inbox ${sink.inboxUrl}` });
+    components.push({ name: 'smtp', endpoint: sink.smtpUrl, external: false, detail: `inbox ${sink.inboxUrl.replace(/\/messages$/, '/')}` });
     return sink.smtpUrl;
   };
 

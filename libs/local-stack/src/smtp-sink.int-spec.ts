@@ -20,5 +20,15 @@ describe('the SMTP sink', () => {
     expect(message.html).toContain('<b>Anna</b>');
     const raw = await (await fetch(`${inboxUrl}/${listed.id}/raw`)).text();
     expect(raw).toContain('Subject: Welcome to the shop');
+
+    const origin = new URL(inboxUrl).origin;
+    const inboxPage = await (await fetch(`${origin}/`)).text();
+    expect(inboxPage).toContain(`<a href="/view/${listed.id}">Welcome to the shop</a>`);
+    const view = await fetch(`${origin}/view/${listed.id}`);
+    expect(view.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const viewPage = await view.text();
+    expect(viewPage).toContain('<td>subject</td><td>Welcome to the shop</td>');
+    // The mail's HTML is shown in a sandboxed frame, escaped into its srcdoc: it cannot run script in the page.
+    expect(viewPage).toContain('<iframe sandbox srcdoc="&#60;p&#62;Hello &#60;b&#62;Anna&#60;/b&#62;&#60;/p&#62;');
   });
 });

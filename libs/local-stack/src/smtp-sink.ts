@@ -4,6 +4,7 @@ import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import PostalMime from 'postal-mime';
+import { inboxPage, messagePage } from './inbox-page';
 
 export interface SmtpSinkOptions {
   smtpPort: number;
@@ -28,7 +29,8 @@ export interface RunningSmtpSink {
 
 /**
  * A local SMTP server that accepts every message and keeps it: as an .eml file and through a small HTTP API
- * (GET /messages, GET /messages/:id for headers/text/html, GET /messages/:id/raw, DELETE /messages).
+ * (GET /messages, GET /messages/:id for headers/text/html, GET /messages/:id/raw, DELETE /messages) and two pages for
+ * people: GET / lists the mail, GET /view/:id shows one rendered, with its headers.
  * It is the development and test stand-in for a real relay; it speaks real SMTP, so nodemailer is used unchanged.
  */
 export async function startSmtpSink(options: SmtpSinkOptions): Promise<RunningSmtpSink> {
@@ -73,7 +75,14 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<RunningSm
     };
     const url = new URL(req.url ?? '/', 'http://sink');
     const parts = url.pathname.split('/').filter(Boolean);
-    if (parts[0] !== 'messages') return send(404, { error: 'not found; try GET /messages' });
+    if (req.method === 'GET' && parts.length === 0) return send(200, inboxPage([...index.values()]), 'text/html; charset=utf-8');
+    if (req.method === 'GET' && parts[0] === 'view' && parts.length === 2) {
+      const raw = readRaw(parts[1]);
+      if (!raw) return send(404, { error: `no message ${parts[1]}` });
+      const parsed = await PostalMime.parse(raw);
+      return send(200, messagePage({ id: parts[1], subject: parsed.subject ?? '', headers: parsed.headers, html: parsed.html, text: parsed.text }), 'text/html; charset=utf-8');
+    }
+    if (parts[0] !== 'messages') return send(404, { error: 'not found; try GET / (the inbox page) or GET /messages' });
     if (req.method === 'DELETE' && parts.length === 1) {
       index.clear();
       for (const file of readdirSync(options.mailDir)) rmSync(join(options.mailDir, file));
