@@ -3,6 +3,6 @@ export type { LocalStack, LocalStackOptions, StackComponent, StackPurpose } from
 export { startKafkaBroker, ensureKafkaJars, KAFKA_VERSION, defaultCacheDir } from './kafka-broker';
 export { startEmbeddedDatabase } from './embedded-database';
 export { startSmtpSink } from './smtp-sink';
-export type { StoredMessage } from './smtp-sink';
+export type { RunningSmtpSink, SmtpSinkOptions, StoredMessage } from './smtp-sink';
 export { freePort } from './ports';
 export { stopChild, waitUntilHealthy } from './child-process';
