@@ -3,3 +3,4 @@ export * from './topic-reader';
 export * from './service-lifecycle';
 export * from './service-process';
 export * from './controlled-stack';
+export * from './pipeline';
