@@ -8,7 +8,7 @@ import { Pipeline, PIPELINE_SERVICES, PipelineService, postUntilAccepted, readMa
 /**
  * The fault suite: the five services as processes of their own on a broker, a PostgreSQL and an SMTP sink of the
  * suite's own, while a steady stream of "Ledger Ping" events flows through the HTTP collector. Each ping must give
- * exactly one transactional mail naming its number (deploy/local/fault-definitions): the ledger. Meanwhile every
+ * exactly one transactional mail naming its number (definitions/ledger): the ledger. Meanwhile every
  * service is killed with SIGKILL once at a random moment and restarted, the broker and PostgreSQL are restarted, the
  * SMTP server is stopped for a while, and a second instance of identity, segmentation and triggers joins at the
  * start and is stopped mid-stream. Afterwards the mails received are compared with the ledger.
@@ -46,7 +46,7 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
   const faults: string[] = [];
 
   log('starting a broker, PostgreSQL and SMTP sink of the suite’s own, and the five services…');
-  const pipeline: Pipeline = await startPipeline({ prepare: (kafka) => publishDefinitions(kafka, join(__dirname, 'fault-definitions')), partitions: 2, log });
+  const pipeline: Pipeline = await startPipeline({ prepare: (kafka) => publishDefinitions(kafka, join(__dirname, '..', '..', 'definitions', 'ledger')), partitions: 2, log });
   try {
     log('and a second instance of identity, segmentation and triggers…');
     for (const name of SCALED) await pipeline.start(name, `${name}#2`);

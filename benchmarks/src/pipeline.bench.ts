@@ -1,0 +1,294 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Topics } from '@kairos/contracts';
+import { publishFolder } from '@kairos/definitions-topic';
+import { ConsumedRecord, followTopic, KafkaClient, TopicFollower, withAdmin } from '@kairos/kafka';
+import { PipelineInstance, postUntilAccepted, startPipeline } from '@kairos/testing';
+import { measurePassthrough, percentile } from './passthrough';
+import { runBenchmark, writeReport } from './report';
+
+/**
+ * npm run bench:pipeline — the whole pipeline in one run, on this machine's broker, PostgreSQL and SMTP sink, the five
+ * services each a process of its own (as in production):
+ * 1. the passthrough ceiling (BENCH_CEILING_RECORDS, 200,000);
+ * 2. BENCH_PROFILES (20,000) customers identified through the collector, and the pipeline drained;
+ * 3. a shop mix at BENCH_RATE (1,000) events/s for BENCH_SECONDS (30) through the collector: one in ten a "Ledger
+ *    Ping" whose journey (definitions/ledger) sends a transactional mail; per ping, the time from the collector's
+ *    answer to the dispatch request and to the SMTP sink's acceptance (the 'sent' outcome) — p50/p95/p99;
+ * 4. the same mix as fast as the collector takes it for BENCH_SECONDS, from BENCH_SENDERS (8) concurrent senders:
+ *    events/s accepted, and events/s through each stage (the consumer groups' committed offsets), as a ratio of the
+ *    ceiling;
+ * throughout, every 2 s: each stage's consumer lag, and each service's RSS and CPU.
+ */
+
+const PROFILES = Number(process.env['BENCH_PROFILES'] ?? 20_000);
+const RATE = Number(process.env['BENCH_RATE'] ?? 1_000);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 30);
+const SENDERS = Number(process.env['BENCH_SENDERS'] ?? 8);
+const PARTITIONS = 4;
+const ROOT = join(__dirname, '..', '..');
+
+/** The stages as consumer groups and the topic each reads. */
+const STAGES = [
+  { stage: 'identity', group: 'kairos-identity', topic: Topics.accepted.name },
+  { stage: 'segmentation', group: 'kairos-segmentation', topic: Topics.resolved.name },
+  { stage: 'triggers', group: 'kairos-triggers', topic: Topics.profileUpdates.name },
+  { stage: 'dispatch', group: 'kairos-dispatch', topic: Topics.dispatchRequests.name },
+] as const;
+
+let sequence = 0;
+function shopEvent(customer: number, ping?: number): Record<string, unknown> {
+  const base = { messageId: `bench-${Date.now()}-${sequence++}`, userId: `customer-${customer}`, timestamp: new Date().toISOString(), context: { locale: 'de-CH', timezone: 'Europe/Zurich' } };
+  if (ping !== undefined) return { ...base, type: 'track', event: 'Ledger Ping', properties: { n: ping } };
+  const roll = sequence % 10;
+  if (roll < 5) return { ...base, type: 'track', event: 'Product Viewed', properties: { product_id: `p-${sequence % 500}`, name: 'Gooseneck kettle', price: 79.9, currency: 'CHF' } };
+  if (roll < 8) return { ...base, type: 'page', name: 'Category', properties: { path: '/c/brewing' } };
+  return { ...base, type: 'track', event: 'Cart Updated', properties: { cartId: `cart-${customer}`, currency: 'CHF', products: [{ product_id: 'p-kettle', name: 'Gooseneck kettle', price: 79.9, quantity: 1 }] } };
+}
+
+interface Sample {
+  atSeconds: number;
+  phase: string;
+  lag: Record<string, number>;
+  committed: Record<string, number>;
+  services: Record<string, { rssMb: number; cpuPercent: number }>;
+}
+
+runBenchmark(async () => {
+  const log = (line: string) => console.log(line);
+  const pipeline = await startPipeline({
+    partitions: PARTITIONS,
+    log,
+    prepare: async (kafka) => {
+      for (const folder of ['shop', 'ledger']) {
+        const directory = join(ROOT, 'definitions', folder);
+        const result = await publishFolder(kafka, directory, { user: 'bench', host: 'local', tool: 'bench-pipeline', directory }, { write: true });
+        if (result.refused) throw new Error(`definitions/${folder} refused`);
+      }
+    },
+  });
+  const followers: TopicFollower[] = [];
+  let sampling: NodeJS.Timeout | undefined;
+  try {
+    const ceiling = await measurePassthrough({ brokers: pipeline.stack.kafkaBrokers, records: Number(process.env['BENCH_CEILING_RECORDS'] ?? 200_000), partitions: PARTITIONS, latencySeconds: 5, log });
+
+    // Per ping: when the collector answered, when its dispatch request was written, when its mail was accepted.
+    const pings = new Map<number, { acceptedAt: number; requestedAt?: number; sentAt?: number; dispatchId?: string }>();
+    const byDispatchId = new Map<string, number>();
+    followers.push(
+      await followTopic(pipeline.kafka, {
+        topic: Topics.dispatchRequests.name,
+        onRecords: (records) => {
+          for (const record of records) {
+            const request = json(record);
+            const n = Number(findKey(request?.['context'], 'n'));
+            const ping = pings.get(n);
+            if (!ping || ping.requestedAt !== undefined) continue;
+            ping.requestedAt = Number(record.timestamp);
+            ping.dispatchId = String(request?.['dispatchId']);
+            byDispatchId.set(ping.dispatchId, n);
+          }
+        },
+      }),
+      await followTopic(pipeline.kafka, {
+        topic: Topics.deliveryOutcomes.name,
+        onRecords: (records) => {
+          for (const record of records) {
+            const outcome = json(record);
+            if (outcome?.['kind'] !== 'sent') continue;
+            const n = byDispatchId.get(String(outcome['dispatchId']));
+            const ping = n === undefined ? undefined : pings.get(n);
+            if (ping && ping.sentAt === undefined) ping.sentAt = Number(record.timestamp);
+          }
+        },
+      }),
+    );
+
+    const started = Date.now();
+    let phase = 'profiles';
+    const samples: Sample[] = [];
+    let previousCpu = cpuTimes(pipeline.instances);
+    sampling = setInterval(async () => {
+      const [lag, committed] = await groupPositions(pipeline.kafka).catch(() => [{}, {}]);
+      const cpu = cpuTimes(pipeline.instances);
+      const services: Sample['services'] = {};
+      for (const instance of pipeline.instances) {
+        const before = previousCpu.get(instance.label);
+        const now = cpu.get(instance.label);
+        services[instance.label] = { rssMb: rssMb(instance), cpuPercent: before !== undefined && now !== undefined ? Math.round(((now - before) / 100 / 2) * 100) : 0 };
+      }
+      previousCpu = cpu;
+      samples.push({ atSeconds: Math.round((Date.now() - started) / 1000), phase, lag, committed, services });
+    }, 2_000);
+
+    log(`loading ${PROFILES.toLocaleString()} customers through the collector…`);
+    for (let from = 0; from < PROFILES; from += 500 * SENDERS) {
+      await Promise.all(
+        Array.from({ length: SENDERS }, (_, sender) => {
+          const first = from + sender * 500;
+          const batch = Array.from({ length: Math.max(0, Math.min(500, PROFILES - first)) }, (_, index) => ({
+            type: 'identify',
+            userId: `customer-${first + index}`,
+            messageId: `bench-identify-${first + index}`,
+            traits: { email: `customer-${first + index}@bench.example`, firstName: 'Anna' },
+          }));
+          return batch.length > 0 ? postUntilAccepted(pipeline, batch) : Promise.resolve();
+        }),
+      );
+    }
+    await drained(pipeline.kafka, log);
+
+    phase = `paced ${RATE}/s`;
+    log(`paced: ${RATE} events/s for ${SECONDS} s, one in ten a ledger ping…`);
+    let ping = 0;
+    const pacedStart = Date.now();
+    const inFlight: Array<Promise<void>> = [];
+    for (let tick = 0; tick < SECONDS * 10; tick++) {
+      const wait = pacedStart + tick * 100 - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const batch = Array.from({ length: RATE / 10 }, (_, index) => (index % 10 === 0 ? shopEvent((ping * 7919) % PROFILES, ping++) : shopEvent(Math.floor(Math.random() * PROFILES))));
+      const numbers = batch.map((event) => findKey(event['properties'], 'n')).filter((n): n is number => typeof n === 'number');
+      inFlight.push(
+        postUntilAccepted(pipeline, batch).then(() => {
+          const acceptedAt = Date.now();
+          for (const n of numbers) pings.set(n, { acceptedAt });
+        }),
+      );
+    }
+    await Promise.all(inFlight);
+    const paceDeadline = Date.now() + 60_000;
+    while ([...pings.values()].some((entry) => entry.sentAt === undefined) && Date.now() < paceDeadline) await new Promise((resolve) => setTimeout(resolve, 500));
+    const toRequest = [...pings.values()].filter((entry) => entry.requestedAt !== undefined).map((entry) => (entry.requestedAt ?? 0) - entry.acceptedAt).sort((a, b) => a - b);
+    const toSmtp = [...pings.values()].filter((entry) => entry.sentAt !== undefined).map((entry) => (entry.sentAt ?? 0) - entry.acceptedAt).sort((a, b) => a - b);
+    const paced = {
+      eventsPerSecond: RATE,
+      seconds: SECONDS,
+      pings: pings.size,
+      withRequest: toRequest.length,
+      withMail: toSmtp.length,
+      acceptedToDispatchRequestMs: summary(toRequest),
+      acceptedToSmtpAcceptanceMs: summary(toSmtp),
+    };
+    log(`paced: accepted -> dispatch request p50 ${paced.acceptedToDispatchRequestMs.p50} ms, p99 ${paced.acceptedToDispatchRequestMs.p99} ms; -> SMTP acceptance p50 ${paced.acceptedToSmtpAcceptanceMs.p50} ms, p99 ${paced.acceptedToSmtpAcceptanceMs.p99} ms (${toSmtp.length}/${pings.size} mails)`);
+    await drained(pipeline.kafka, log);
+
+    phase = 'saturated';
+    log(`saturated: ${SENDERS} senders as fast as the collector answers, for ${SECONDS} s…`);
+    const [, before] = await groupPositions(pipeline.kafka);
+    const saturatedStart = Date.now();
+    let accepted = 0;
+    await Promise.all(
+      Array.from({ length: SENDERS }, async () => {
+        while (Date.now() - saturatedStart < SECONDS * 1000) {
+          const batch = Array.from({ length: 200 }, () => shopEvent(Math.floor(Math.random() * PROFILES)));
+          await postUntilAccepted(pipeline, batch);
+          accepted += batch.length;
+        }
+      }),
+    );
+    const [, after] = await groupPositions(pipeline.kafka);
+    const elapsed = (Date.now() - saturatedStart) / 1000;
+    const stages = Object.fromEntries(
+      STAGES.map(({ stage }) => {
+        const perSecond = Math.round(((after[stage] ?? 0) - (before[stage] ?? 0)) / elapsed);
+        return [stage, { recordsPerSecond: perSecond, ratioToCeiling: round(perSecond / ceiling.passthroughRecordsPerSecond) }];
+      }),
+    );
+    const saturated = { seconds: round(elapsed), acceptedEventsPerSecond: Math.round(accepted / elapsed), stages };
+    log(`saturated: ${saturated.acceptedEventsPerSecond} events/s accepted; ${Object.entries(stages).map(([stage, figures]) => `${stage} ${figures.recordsPerSecond}/s (${figures.ratioToCeiling} of the ceiling)`).join(', ')}`);
+    clearInterval(sampling);
+    sampling = undefined;
+
+    writeReport('pipeline', {
+      profiles: PROFILES,
+      partitions: PARTITIONS,
+      ceiling,
+      paced,
+      saturated,
+      finalServices: samples.at(-1)?.services,
+      samples,
+    });
+  } finally {
+    if (sampling) clearInterval(sampling);
+    for (const follower of followers) await follower.stop();
+    await pipeline.stop();
+  }
+});
+
+function json(record: ConsumedRecord): Record<string, unknown> | undefined {
+  try {
+    return record.value ? (JSON.parse(record.value.toString()) as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first value under `key` anywhere in a JSON value (the ping's number, wherever the request's context keeps it). */
+function findKey(value: unknown, key: string): unknown {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (key in value) return (value as Record<string, unknown>)[key];
+  for (const child of Object.values(value)) {
+    const found = findKey(child, key);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+function summary(sorted: number[]): { p50: number; p95: number; p99: number; max: number } {
+  if (sorted.length === 0) return { p50: NaN, p95: NaN, p99: NaN, max: NaN };
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] };
+}
+
+const round = (value: number) => Math.round(value * 100) / 100;
+
+/** Per stage: records its group has yet to read (lag), and its committed position summed over partitions. */
+async function groupPositions(kafka: KafkaClient): Promise<[Record<string, number>, Record<string, number>]> {
+  return withAdmin(kafka, async (admin) => {
+    const lag: Record<string, number> = {};
+    const committed: Record<string, number> = {};
+    for (const { stage, group, topic } of STAGES) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      const end = ends.reduce((sum, partition) => sum + Number(partition.high), 0);
+      const position = (offsets?.partitions ?? []).reduce((sum, partition) => sum + Math.max(0, Number(partition.offset)), 0);
+      lag[stage] = end - position;
+      committed[stage] = position;
+    }
+    return [lag, committed];
+  });
+}
+
+async function drained(kafka: KafkaClient, log: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const [lag] = await groupPositions(kafka);
+    const total = Object.values(lag).reduce((sum, value) => sum + value, 0);
+    if (total === 0) return;
+    if (Date.now() > deadline) throw new Error(`the pipeline did not drain in 5 minutes: ${JSON.stringify(lag)}`);
+    log(`  draining: ${Object.entries(lag).map(([stage, value]) => `${stage} ${value}`).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+}
+
+function cpuTimes(instances: readonly PipelineInstance[]): Map<string, number> {
+  const times = new Map<string, number>();
+  for (const instance of instances) {
+    try {
+      const fields = readFileSync(`/proc/${instance.process.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      times.set(instance.label, Number(fields[11]) + Number(fields[12])); // utime + stime, in clock ticks (100/s)
+    } catch {
+      // the process is gone
+    }
+  }
+  return times;
+}
+
+function rssMb(instance: PipelineInstance): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${instance.process.child.pid}/status`, 'utf8'));
+    return match ? Math.round(Number(match[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
+}
+
