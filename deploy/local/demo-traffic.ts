@@ -1,12 +1,16 @@
 import { Topics } from '@kairos/contracts';
 import { connectKafka, RecordProducer } from '@kairos/kafka';
 import { createAudience, nextEvents, Shopper } from './demo-audience';
+import { startDemoReader } from './demo-reader';
 import { startDemoSummary } from './demo-summary';
 
 export interface DemoOptions {
   brokers: string;
   collectorUrl: string;
   writeKey: string;
+  /** The SMTP sink's inbox API and dispatch's public origin: the demo's readers open and click what arrives. */
+  inboxUrl?: string;
+  dispatchOrigin: string;
   /** Shoppers in the generated audience. */
   shoppers?: number;
   /** Shopper actions per second in all (an action is one event, or a few for a sign-up). */
@@ -63,10 +67,12 @@ export async function startDemoTraffic(options: DemoOptions): Promise<{ stop(): 
     options.log(`demo: ${sent} events sent${refused ? `, ${refused} refused` : ''}`);
     for (const line of lines) options.log(`  ${line}`);
   });
-  options.log(`demo: ${audience.length} shoppers, about ${rate} actions/s`);
+  const reader = options.inboxUrl ? startDemoReader({ inboxUrl: options.inboxUrl, dispatchOrigin: options.dispatchOrigin, log: options.log }) : undefined;
+  options.log(`demo: ${audience.length} shoppers, about ${rate} actions/s${reader ? '; readers open, click and confirm the mail that arrives' : ''}`);
   return {
     async stop() {
       clearInterval(tick);
+      reader?.stop();
       await summary.stop();
       await producer.disconnect();
     },

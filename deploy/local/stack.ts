@@ -130,7 +130,15 @@ async function main(): Promise<void> {
     }
     if (!args.has('--infra-only')) say(`  write key     ${writeKey}   (curl -u ${writeKey}: http://127.0.0.1:${services[0].publicPort}/v1/track …)`);
     if (args.has('--demo')) {
-      const demo = await startDemoTraffic({ brokers: stack.kafkaBrokers, collectorUrl: `http://127.0.0.1:${services[0].publicPort}`, writeKey, log: say });
+      const dispatch = services.find((service) => service.name === 'dispatch');
+      const demo = await startDemoTraffic({
+        brokers: stack.kafkaBrokers,
+        collectorUrl: `http://127.0.0.1:${services[0].publicPort}`,
+        writeKey,
+        inboxUrl: stack.inboxUrl,
+        dispatchOrigin: `http://127.0.0.1:${dispatch?.publicPort ?? 8083}`,
+        log: say,
+      });
       stopDemo = demo.stop;
     }
     say('Press Ctrl-C to stop.');
