@@ -76,7 +76,12 @@ async function untilLeadersElected(admin: Admin, topics: string[]): Promise<void
     try {
       const metadata = await admin.fetchTopicMetadata({ topics });
       const leaderless = metadata.topics.filter((topic) => topic.partitions.length === 0 || topic.partitions.some((partition) => partition.leader < 0));
-      if (leaderless.length === 0) return;
+      if (leaderless.length === 0) {
+        // A leader in the metadata may not serve yet (NOT_LEADER_OR_FOLLOWER for a moment after creation): ask each
+        // for its offsets, as the first reader will.
+        for (const topic of topics) await admin.fetchTopicOffsets(topic);
+        return;
+      }
       problem = `no leader yet for ${leaderless.map((topic) => topic.name).join(', ')}`;
     } catch (error) {
       problem = (error as Error).message;
