@@ -65,13 +65,15 @@ const pick = <T>(items: readonly T[], random: () => number): T => items[Math.flo
 
 /** The shopper's next events at `now` (often one, several when an action is a pair such as sign-up). */
 export function nextEvents(shopper: Shopper, now: number, random: () => number = Math.random): Array<Record<string, unknown>> {
-  const at = new Date(now).toISOString();
+  // The events of one action are a millisecond apart, in the order they happened, as an SDK stamps them: identity
+  // orders events of one request by their time, so equal stamps would leave the order to their ids.
+  let tick = 0;
   const event = (fields: Record<string, unknown>): Record<string, unknown> => ({
     messageId: randomUUID(),
     anonymousId: shopper.anonymousId,
     ...(shopper.stage === 'browsing' ? {} : { userId: shopper.userId }),
-    timestamp: at,
-    sentAt: at,
+    timestamp: new Date(now + tick++).toISOString(),
+    sentAt: new Date(now).toISOString(),
     context: {
       library: { name: 'kairos-demo', version: '2' },
       userAgent: 'Mozilla/5.0 (kairos demo)',
@@ -109,15 +111,14 @@ function signUp(shopper: Shopper, now: number, event: MakeEvent): Array<Record<s
   shopper.stage = 'member';
   const birthday = new Date(now);
   birthday.setUTCFullYear(1980 + (shopper.index % 30));
-  const events = [
-    event({
-      type: 'identify',
-      userId: shopper.userId,
-      traits: { email: shopper.email, firstName: shopper.firstName, birthday: birthday.toISOString().slice(0, 10), signedUpAt: new Date(now).toISOString() },
-      context: { ...(event({}).context as object), consent: { categoryPreferences: { marketing: shopper.optsIn, analytics: true } } },
-    }),
-    event({ type: 'track', userId: shopper.userId, event: 'Signed Up', properties: { method: 'email' } }),
-  ];
+  const identify = event({
+    type: 'identify',
+    userId: shopper.userId,
+    traits: { email: shopper.email, firstName: shopper.firstName, birthday: birthday.toISOString().slice(0, 10), signedUpAt: new Date(now).toISOString() },
+  });
+  // The cookie banner's answer travels with the sign-up (Segment's consent object).
+  (identify['context'] as Record<string, unknown>)['consent'] = { categoryPreferences: { marketing: shopper.optsIn, analytics: true } };
+  const events = [identify, event({ type: 'track', userId: shopper.userId, event: 'Signed Up', properties: { method: 'email' } })];
   if (shopper.optsIn) {
     events.push(event({ type: 'track', userId: shopper.userId, event: 'Subscribed', properties: { channel: 'email', purpose: 'marketing', wording: 'Yes, send me news and offers by e-mail.', formVersion: 'signup-2026-10' } }));
   }

@@ -99,6 +99,7 @@ async function main(): Promise<void> {
         SMTP_URL: stack.smtpUrl,
         KAIROS_DEV_WRITE_KEY: writeKey,
         ...topicEnv,
+        ...(args.has('--demo') ? demoGuardRails() : {}),
       };
       say('starting services…');
       for (const service of SERVICES) {
@@ -163,6 +164,19 @@ function definitionsFolder(dataDir: string): string {
   const shortened = writeDemoDefinitions(examples, target, secondsPerDay);
   say(`demo definitions: one day lasts ${secondsPerDay} s (${shortened.length} durations shortened; the files are in ${target})`);
   return target;
+}
+
+/**
+ * The guard rails on the demo's clock: the frequency cap (3 marketing mails in 7 days, none within 16 hours) with
+ * one day lasting KAIROS_DEMO_SECONDS_PER_DAY seconds, and no quiet hours (a demo at night would otherwise defer every
+ * marketing mail to 08:00). TRIGGERS_MARKETING_EMAIL_CAP and TRIGGERS_QUIET_HOURS set by hand win.
+ */
+function demoGuardRails(): Record<string, string> {
+  const secondsPerDay = Number(process.env['KAIROS_DEMO_SECONDS_PER_DAY'] ?? 20);
+  const cap = process.env['TRIGGERS_MARKETING_EMAIL_CAP'] ?? `3/${Math.round(7 * secondsPerDay)}s,${Math.round((16 / 24) * secondsPerDay)}s`;
+  const quietHours = process.env['TRIGGERS_QUIET_HOURS'] ?? 'off';
+  say(`demo guard rails: marketing e-mail cap ${cap}, quiet hours ${quietHours}`);
+  return { TRIGGERS_MARKETING_EMAIL_CAP: cap, TRIGGERS_QUIET_HOURS: quietHours };
 }
 
 /**
