@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const all = wanted.size === 0;
   const results: StageResult[] = [];
   if (all || wanted.has('lint')) // The module-boundary rule reads Nx's cached project graph; rebuild it so a stale cache cannot hide a violation.
-    results.push(await check('lint', [[bin('nx'), ['reset', '--only-cache']], [bin('nx'), ['show', 'projects']], [bin('eslint'), ['.', '--max-warnings=0']]]));
+    results.push(await check('lint', [[bin('nx'), ['reset', '--only-cache']], [bin('nx'), ['show', 'projects']], [bin('eslint'), ['.', '--max-warnings=0']], [process.execPath, ['-r', '@swc-node/register', join(ROOT, 'tools', 'generated-files.ts'), '--check']]]));
   if (all || wanted.has('typecheck')) results.push(await check('typecheck', [[bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']]]));
   if (all || wanted.has('unit')) results.push(await jest('unit', 'jest.unit.config.js'));
   if (all || wanted.has('integration')) results.push(await jest('integration', 'jest.int.config.js', ['--runInBand']));

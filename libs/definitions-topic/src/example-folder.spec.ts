@@ -22,7 +22,7 @@ describe('the shipped definitions', () => {
     ]);
   });
 
-  it('the published JSON Schemas are the ones the validator uses (npm run definitions:schemas writes them)', () => {
+  it('the published JSON Schemas are the ones the validator uses (npm run generate writes them)', () => {
     for (const [kind, schema] of Object.entries(DEFINITION_SCHEMAS)) {
       expect(readFileSync(join(ROOT, 'schemas', `${kind}.schema.json`), 'utf8')).toBe(`${JSON.stringify(schema, null, 2)}\n`);
     }
