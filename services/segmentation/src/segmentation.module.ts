@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
-import { ResolvedEventsConsumer } from './profiles/resolved-events.consumer';
+import { ProfileInputsConsumer } from './profiles/profile-inputs.consumer';
 import { SegmentationOutputsRepository } from './profiles/segmentation-outputs.repository';
 import { SegmentProfilesUseCase } from './profiles/segment-profiles.use-case';
 import { SegmentsInForce } from './profiles/segments-in-force';
 
-/** The segmentation stage: resolved events -> profile state, segment changes and profile snapshots. */
+/** The segmentation stage: resolved events, merges and erasures -> profile state, the ordered profile-updates stream, segment changes and profile snapshots. */
 @Module({
-  controllers: [ResolvedEventsConsumer],
+  controllers: [ProfileInputsConsumer],
   providers: [SegmentProfilesUseCase, SegmentsInForce, SegmentationOutputsRepository],
 })
 export class SegmentationModule {}
