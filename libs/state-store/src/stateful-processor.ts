@@ -22,6 +22,12 @@ export interface StatefulProcessorOptions<S, T> {
   keyOf(record: DecodedRecord<T>): string;
   /** Event time of a record (epoch ms): what stream time, and so timers during a replay, follow. */
   eventTime(record: DecodedRecord<T>): number;
+  /**
+   * The input topics whose event times move stream time (all of them unless said). Each topic of a partition is
+   * consumed on its own, so in a replay a record of a side topic (an erasure, a merge) can be read long before the
+   * events around it: if its time moved stream time, timers would fire before events that were meant to precede them.
+   */
+  clockTopics?: readonly string[];
   apply(input: StatefulInput<T>, state: StateAccess<S>): Promise<Output[]> | Output[];
   /** High watermarks of a topic by partition: whether a newly owned partition has a backlog to replay first. */
   endOffsets(topic: string): Promise<Map<number, bigint>>;
@@ -109,9 +115,10 @@ export class StatefulProcessor<S, T> {
         due = new DueTimers(this.options.store, transaction);
         outputs = [];
       };
+      const drivesClock = this.options.clockTopics?.includes(context.topic) ?? true;
       for (const record of fresh) {
         const at = this.options.eventTime(record);
-        transaction.observe(at);
+        if (drivesClock) transaction.observe(at);
         // Stream time drives timers, but never past the wall clock: an event stamped in the future by a skewed client
         // must not fire a day of timers early. In a replay the clock is far ahead, so stream time alone decides.
         while ((await this.fireDue(transaction, due, Math.min(transaction.streamTime, this.clock()), outputs, chunk)) === chunk) await checkpoint(BigInt(record.offset));

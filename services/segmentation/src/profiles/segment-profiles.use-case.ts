@@ -93,6 +93,9 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
       topics: SEGMENTATION_TOPICS,
       keyOf: profileKeyOf,
       eventTime: eventTimeOf,
+      // The event log drives stream time (so a replay fires timers between the same events as the live run did);
+      // merges, erasures and transfers are read on their own and may run ahead of it.
+      clockTopics: [Topics.resolved.name],
       apply: (input, state) => this.apply(input, state),
       endOffsets: (topic) => endOffsets(kafka, topic),
       log: (level, message) => (level === 'info' ? this.logger.log(message) : this.logger[level](message)),
