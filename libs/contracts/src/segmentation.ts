@@ -44,8 +44,12 @@ export type ProfileUpdateInput =
    * records still keyed by it are applied to survivorId from now on.
    */
   | { kind: 'merge'; loserId: string; survivorId?: string }
-  /** A new or changed segment was evaluated over stored profiles; the changes carry cause backfill. */
-  | { kind: 'backfill'; segmentId: string; version: number }
+  /**
+   * A new, changed or removed segment was evaluated over stored profiles; the changes carry cause backfill. Published
+   * only for a profile the backfill changed. segmentId/version: the first backfilled segment; `segments`: all of them
+   * when one release changed several.
+   */
+  | { kind: 'backfill'; segmentId: string; version: number; segments?: Array<{ segmentId: string; version: number }> }
   /** The profile was erased: state is empty, nothing may be sent to it. */
   | { kind: 'erasure' };
 

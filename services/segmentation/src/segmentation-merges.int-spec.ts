@@ -39,9 +39,12 @@ describe('segmentation merges across partitions and instances', () => {
   const schema = `segmentation_merges_${run}`;
   const bigSpenders = `big-spenders-${run}`;
   const namedBuyers = `named-buyers-${run}`;
+  const buyers = `buyers-${run}`;
+  let profiles: { a: string; c: string } | undefined;
   const folder = mkdtempSync(join(tmpdir(), 'kairos-segmentation-merges-'));
   const database = new Client({ connectionString: databaseUrl });
   let local: RunningService | undefined;
+  let localEnv: NodeJS.ProcessEnv & { HEALTH_PORT: string } = { HEALTH_PORT: '' };
   let other: ServiceProcess | undefined;
   let sequence = 0;
 
@@ -129,6 +132,7 @@ describe('segmentation merges across partitions and instances', () => {
     const b = profileOn(1 - mine);
     const d = profileOn(1 - mine);
     const c = profileOn(mine);
+    profiles = { a, c };
     const t0 = Date.now() - 60_000;
     const b1 = order(b, 3_000, t0);
     const b2 = event(b, t0 + 10, { type: 'identify', traits: { name: 'Bea', email: 'bea@example.com' } });
@@ -199,7 +203,8 @@ describe('segmentation merges across partitions and instances', () => {
       await admin.disconnect();
     }
     const published = await ends();
-    local = await startSegmentation(await serviceTestEnv({ DATABASE_SCHEMA: schema, KAFKA_GROUP_ID: group }));
+    localEnv = await serviceTestEnv({ DATABASE_SCHEMA: schema, KAFKA_GROUP_ID: group });
+    local = await startSegmentation(localEnv);
     // Markers after everything redelivered, on each partition of both topics that carry events: their updates are the
     // only records this run publishes.
     const t = Date.now();
@@ -221,5 +226,33 @@ describe('segmentation merges across partitions and instances', () => {
     });
     const after = await database.query(`SELECT key, value FROM "${schema}".state_entries WHERE store = 'profiles' AND NOT (key = ANY($1::text[])) ORDER BY key`, [markers]);
     expect(after.rows).toEqual(before.rows);
+  });
+
+  it('a new segment is backfilled over the stored profiles, marked as backfill, while live events go on', async () => {
+    if (!profiles) throw new Error('the merge test did not run');
+    const { a, c } = profiles;
+    writeFileSync(join(folder, 'segments', `${buyers}.yaml`), `kind: segment\nid: ${buyers}\nrule: ${JSON.stringify({ performed: 'Order Completed' })}\n`);
+    const release = await publishFolder(kafka, folder, { user: 'segmentation-merges-int-spec', host: 'test', tool: 'jest' }, { write: true });
+    expect(release.errors).toEqual([]);
+    // A live event during the backfill is applied as usual.
+    const live = profileOn(0);
+    const liveOrder = order(live, 10, Date.now());
+    await send([liveOrder]);
+    const [liveUpdate] = await updatesOf([live], 1);
+    expect(liveUpdate.input).toMatchObject({ kind: 'event', event: { messageId: liveOrder.messageId } });
+
+    const backfilled = (
+      await readTopic(kafkaBrokers, Topics.profileUpdates.name, 2, 60_000, (record) => [a, c].includes(record.key?.toString() ?? '') && json<ProfileUpdateRecord>(record).input.kind === 'backfill')
+    ).map((record) => json<ProfileUpdateRecord>(record));
+    expect(backfilled.map((update) => update.profileId).sort()).toEqual([a, c].sort());
+    for (const update of backfilled) {
+      expect(validator.validate(SchemaIds.profileUpdate, update)).toMatchObject({ valid: true });
+      expect(update).toMatchObject({ updateId: `${update.profileId}/backfill/${buyers}/1`, input: { kind: 'backfill', segmentId: buyers, version: 1 } });
+      expect(update.changes.map((change) => [change.segmentId, change.change, change.cause])).toEqual([[buyers, 'enter', { kind: 'backfill' }]]);
+      expect(Object.keys(update.segments).sort()).toEqual([bigSpenders, buyers, namedBuyers].sort());
+    }
+    // Progress as a metric (and as log lines).
+    const exposed = await (await fetch(`http://127.0.0.1:${localEnv.HEALTH_PORT}/metrics`)).text();
+    expect(exposed).toMatch(/kairos_segmentation_backfilled_profiles(_total)?\{[^}]*partition="\d"[^}]*\} [1-9]/);
   });
 });

@@ -144,7 +144,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     if (isErased(entry)) return [];
     if (isRedirect(entry)) return [this.outputs.transfer({ transferId: `event/${event.messageId}/${key}`, groupId: this.groupId, profileId: entry.redirect, hops: 0, kind: 'event', loserId: key, event })];
     const outputs: Output[] = [];
-    let current: ProfileEntry = entry ?? { profile: emptyProfileState(key), memberships: {} };
+    let current: ProfileEntry = isProfile(entry) ? entry : { profile: emptyProfileState(key), memberships: {} };
     // Losers this event merged whose state this partition owns are folded right here, before the event, so the
     // event's update already reflects them; the others arrive by transfer (their merge record reaches their writer).
     for (const loserId of event.resolution?.mergedProfileIds ?? []) {
@@ -221,11 +221,21 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
       }
       return [this.outputs.transfer({ ...transfer, profileId: entry.redirect, hops: transfer.hops + 1 })];
     }
-    const current: ProfileEntry = entry ?? { profile: emptyProfileState(key), memberships: {} };
+    const current: ProfileEntry = isProfile(entry) ? entry : { profile: emptyProfileState(key), memberships: {} };
     if (transfer.kind === 'event') return this.applyEventTo(current, transfer.event, at, release, access);
     if (!transfer.state || current.foldedLosers?.includes(transfer.loserId)) return [];
     const folded = this.fold(current, transfer.loserId, transfer.state as unknown as ProfileState, release);
     return this.evaluate(folded, release, at, { kind: 'merge', loserId: transfer.loserId }, { kind: 'merge', loserId: transfer.loserId }, access, true).outputs;
+  }
+
+  /**
+   * A backfill's evaluation of one stored profile under the release in force, at `now`: its changes carry cause
+   * backfill, and its update is published only if it changed something (a backfill that finds nothing to do is no
+   * input for triggers). The profile's timer follows the new segments too.
+   */
+  backfillProfile(entry: ProfileEntry, release: SegmentRelease, now: number, input: Extract<ProfileUpdateInput, { kind: 'backfill' }>, access: StateAccess<SegmentationState>): Output[] {
+    const { outputs, changed } = this.evaluate(entry, release, now, { kind: 'backfill' }, input, access, false);
+    return changed ? outputs : [];
   }
 
   /** The loser's state folded into the survivor's, remembered so a second copy of the transfer folds nothing. */
@@ -281,7 +291,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     input: ProfileUpdateInput,
     access: StateAccess<SegmentationState>,
     stateChanged: boolean,
-  ): { outputs: Output[]; entry: ProfileEntry } {
+  ): { outputs: Output[]; entry: ProfileEntry; changed: boolean } {
     const key = current.profile.profileId;
     const evaluation = evaluateSegments(current.memberships, current.profile, release.segments, release.model, now, cause);
     if (evaluation.nextChangeAt === undefined) access.cancelTimer(key, SEGMENTS_TIMER);
@@ -294,6 +304,6 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
       ...(changed ? [this.outputs.profileSnapshot(current.profile, evaluation.memberships, now)] : []),
       this.outputs.profileUpdate(key, now, input, current.profile, evaluation.memberships, evaluation.changes),
     ];
-    return { outputs, entry };
+    return { outputs, entry, changed };
   }
 }

@@ -19,8 +19,26 @@ export interface ErasedEntry {
   at: number;
 }
 
+/** Segment id -> version. */
+export type SegmentVersions = Record<string, number>;
+
+/**
+ * A partition's backfill progress, stored under BACKFILL_KEY_PREFIX + partition in the same transactions as the
+ * profiles it evaluated: `done` are the versions every stored profile was evaluated under; while `target` is set, a
+ * backfill to it has reached `cursor` (the last key evaluated).
+ */
+export interface BackfillProgress {
+  backfill: true;
+  done: SegmentVersions;
+  target?: SegmentVersions;
+  cursor?: string;
+}
+
+/** Sorts after every profile id (uuids), so a scan in key order meets it last, and never collides with one. */
+export const BACKFILL_KEY_PREFIX = '~backfill/';
+
 /** What the `profiles` store keeps per key. */
-export type SegmentationState = ProfileEntry | RedirectEntry | ErasedEntry;
+export type SegmentationState = ProfileEntry | RedirectEntry | ErasedEntry | BackfillProgress;
 
 export const isProfile = (entry: SegmentationState | undefined): entry is ProfileEntry => entry !== undefined && 'profile' in entry;
 export const isRedirect = (entry: SegmentationState | undefined): entry is RedirectEntry => entry !== undefined && 'redirect' in entry;
