@@ -95,6 +95,8 @@ export type ProfileTransferRecord = {
       mergedAt: string;
       /** The loser's ProfileState (absent: the loser had none yet). */
       state?: { profileId: string; [field: string]: unknown };
+      /** Profiles the loser had folded in before: the survivor folds none of them a second time. */
+      foldedLosers?: string[];
     }
   /** A resolved event still keyed by a merged-away profile: applied to profileId (the survivor) instead. */
   | { kind: 'event'; loserId: string; event: ResolvedEvent }

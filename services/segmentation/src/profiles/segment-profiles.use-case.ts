@@ -152,7 +152,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
       const loser = await access.get(loserId);
       if (!isProfile(loser)) continue; // folded or handed over already (a redelivery), or never seen here
       outputs.push(...this.leave(loser, key, at, access));
-      const evaluated = this.evaluate(this.fold(current, loserId, loser.profile, release), release, at, { kind: 'merge', loserId }, { kind: 'merge', loserId }, access, true);
+      const evaluated = this.evaluate(this.fold(current, loserId, loser.profile, release, loser.foldedLosers), release, at, { kind: 'merge', loserId }, { kind: 'merge', loserId }, access, true);
       outputs.push(...evaluated.outputs);
       current = evaluated.entry;
     }
@@ -191,6 +191,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
         loserId: merge.loserId,
         mergedAt: new Date(at).toISOString(),
         state: { ...entry.profile },
+        ...(entry.foldedLosers?.length ? { foldedLosers: entry.foldedLosers } : {}),
       }),
       ...this.leave(entry, merge.survivorId, at, access),
     ];
@@ -224,7 +225,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     const current: ProfileEntry = isProfile(entry) ? entry : { profile: emptyProfileState(key), memberships: {} };
     if (transfer.kind === 'event') return this.applyEventTo(current, transfer.event, at, release, access);
     if (!transfer.state || current.foldedLosers?.includes(transfer.loserId)) return [];
-    const folded = this.fold(current, transfer.loserId, transfer.state as unknown as ProfileState, release);
+    const folded = this.fold(current, transfer.loserId, transfer.state as unknown as ProfileState, release, transfer.foldedLosers);
     return this.evaluate(folded, release, at, { kind: 'merge', loserId: transfer.loserId }, { kind: 'merge', loserId: transfer.loserId }, access, true).outputs;
   }
 
@@ -239,12 +240,10 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
   }
 
   /** The loser's state folded into the survivor's, remembered so a second copy of the transfer folds nothing. */
-  private fold(current: ProfileEntry, loserId: string, loser: ProfileState, release: SegmentRelease): ProfileEntry {
-    return {
-      profile: mergeProfiles(current.profile, loser, release.model),
-      memberships: current.memberships,
-      foldedLosers: [...(current.foldedLosers ?? []), loserId].slice(-FOLDED_LOSERS_LIMIT),
-    };
+  private fold(current: ProfileEntry, loserId: string, loser: ProfileState, release: SegmentRelease, loserFolded: readonly string[] = []): ProfileEntry {
+    // The loser's own folded losers come along: a late copy of one of their transfers, forwarded here, folds nothing.
+    const foldedLosers = [...new Set([...(current.foldedLosers ?? []), ...loserFolded, loserId])].slice(-FOLDED_LOSERS_LIMIT);
+    return { profile: mergeProfiles(current.profile, loser, release.model), memberships: current.memberships, foldedLosers };
   }
 
   /** A merged-away loser: it leaves its segments, its snapshot is tombstoned, and a redirect replaces its state and timers. */
