@@ -1,15 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { EVENT_SCHEMAS, ProfileMerge, ProfileTransferRecord, ProfileUpdateRecord, ResolvedEvent, SchemaIds, SchemaValidator, Topics } from '@kairos/contracts';
-import { publishFolder } from '@kairos/definitions-topic';
 import { ConsumedRecord, connectKafka, endOffsets, keyPartition, RecordProducer } from '@kairos/kafka';
 import { RunningService } from '@kairos/service-runtime';
 import { readTopic, ServiceProcess, serviceTestEnv, startServiceProcess, testStack } from '@kairos/testing';
 import { Client } from 'pg';
 import { startSegmentation } from './main';
 import { SegmentProfilesUseCase } from './profiles/segment-profiles.use-case';
+import { TestSegments } from './testing/segment-definitions';
 
 const json = <T>(record: ConsumedRecord): T => JSON.parse(record.value!.toString()) as T;
 /** A transfer record's own fields (distributive over its kinds). */
@@ -41,7 +38,9 @@ describe('segmentation merges across partitions and instances', () => {
   const namedBuyers = `named-buyers-${run}`;
   const buyers = `buyers-${run}`;
   let profiles: { a: string; c: string } | undefined;
-  const folder = mkdtempSync(join(tmpdir(), 'kairos-segmentation-merges-'));
+  const segments = new TestSegments(kafka, 'segmentation-merges-int-spec');
+  /** Other files' segments may be in force on the shared definitions topic too: this file looks at its own. */
+  const own = (segmentId: string) => segmentId.endsWith(run);
   const database = new Client({ connectionString: databaseUrl });
   let local: RunningService | undefined;
   let localEnv: NodeJS.ProcessEnv & { HEALTH_PORT: string } = { HEALTH_PORT: '' };
@@ -89,7 +88,7 @@ describe('segmentation merges across partitions and instances', () => {
   const comparable = (entry: Record<string, unknown> | undefined) => {
     const { profile, memberships } = (entry ?? {}) as { profile?: Record<string, unknown>; memberships?: Record<string, { version: number }> };
     const { profileId: _id, ...state } = profile ?? {};
-    return { state, segments: Object.keys(memberships ?? {}).sort() };
+    return { state, segments: Object.keys(memberships ?? {}).filter(own).sort() };
   };
 
   beforeAll(async () => {
@@ -97,10 +96,7 @@ describe('segmentation merges across partitions and instances', () => {
       [bigSpenders]: { aggregate: { sum: 'total', of: 'Order Completed' }, atLeast: 5000 },
       [namedBuyers]: { all: [{ trait: 'name', exists: true }, { performed: 'Order Completed', atLeast: 2 }] },
     };
-    mkdirSync(join(folder, 'segments'));
-    for (const [segmentId, rule] of Object.entries(rules)) writeFileSync(join(folder, 'segments', `${segmentId}.yaml`), `kind: segment\nid: ${segmentId}\nrule: ${JSON.stringify(rule)}\n`);
-    const release = await publishFolder(kafka, folder, { user: 'segmentation-merges-int-spec', host: 'test', tool: 'jest' }, { write: true });
-    expect(release.errors).toEqual([]);
+    await segments.publish(rules);
     await producer.connect();
     await database.connect();
   });
@@ -109,8 +105,8 @@ describe('segmentation merges across partitions and instances', () => {
     await local?.stop();
     await other?.stop();
     await producer.disconnect();
+    await segments.withdraw();
     await database.end();
-    rmSync(folder, { recursive: true, force: true });
   });
 
   it('folds a loser owned by another instance into its survivor exactly as if every event had arrived under the survivor', async () => {
@@ -231,9 +227,7 @@ describe('segmentation merges across partitions and instances', () => {
   it('a new segment is backfilled over the stored profiles, marked as backfill, while live events go on', async () => {
     if (!profiles) throw new Error('the merge test did not run');
     const { a, c } = profiles;
-    writeFileSync(join(folder, 'segments', `${buyers}.yaml`), `kind: segment\nid: ${buyers}\nrule: ${JSON.stringify({ performed: 'Order Completed' })}\n`);
-    const release = await publishFolder(kafka, folder, { user: 'segmentation-merges-int-spec', host: 'test', tool: 'jest' }, { write: true });
-    expect(release.errors).toEqual([]);
+    await segments.publish({ [buyers]: { performed: 'Order Completed' } });
     // A live event during the backfill is applied as usual.
     const live = profileOn(0);
     const liveOrder = order(live, 10, Date.now());
@@ -248,8 +242,8 @@ describe('segmentation merges across partitions and instances', () => {
     for (const update of backfilled) {
       expect(validator.validate(SchemaIds.profileUpdate, update)).toMatchObject({ valid: true });
       expect(update).toMatchObject({ updateId: `${update.profileId}/backfill/${buyers}/1`, input: { kind: 'backfill', segmentId: buyers, version: 1 } });
-      expect(update.changes.map((change) => [change.segmentId, change.change, change.cause])).toEqual([[buyers, 'enter', { kind: 'backfill' }]]);
-      expect(Object.keys(update.segments).sort()).toEqual([bigSpenders, buyers, namedBuyers].sort());
+      expect(update.changes.filter((change) => own(change.segmentId)).map((change) => [change.segmentId, change.change, change.cause])).toEqual([[buyers, 'enter', { kind: 'backfill' }]]);
+      expect(Object.keys(update.segments).filter(own).sort()).toEqual([bigSpenders, buyers, namedBuyers].sort());
     }
     // Progress as a metric (and as log lines).
     const exposed = await (await fetch(`http://127.0.0.1:${localEnv.HEALTH_PORT}/metrics`)).text();

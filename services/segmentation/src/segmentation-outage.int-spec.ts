@@ -26,6 +26,8 @@ describe('segmentation while PostgreSQL is down', () => {
     let service: ServiceProcess | undefined;
     let reader: BatchConsumer | undefined;
     try {
+      // The definitions topic keeps its one partition (a release is read in order); the profile topics get two.
+      await ensureTopics(kafka, [Topics.definitions]);
       await ensureTopics(kafka, ALL_TOPICS, { partitions: 2 });
       await producer.connect();
       mkdirSync(join(folder, 'segments'));

@@ -1,7 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   EVENT_SCHEMAS,
   ProfileErasure,
@@ -13,12 +10,12 @@ import {
   SegmentChangeRecord,
   Topics,
 } from '@kairos/contracts';
-import { publishFolder } from '@kairos/definitions-topic';
 import { ConsumedRecord, connectKafka, keyPartition, RecordProducer } from '@kairos/kafka';
 import { RunningService } from '@kairos/service-runtime';
 import { readTopic, serviceTestEnv, testStack } from '@kairos/testing';
 import { Client } from 'pg';
 import { startSegmentation } from './main';
+import { TestSegments } from './testing/segment-definitions';
 
 const json = <T>(record: ConsumedRecord): T => JSON.parse(record.value!.toString()) as T;
 
@@ -49,7 +46,10 @@ describe('segmentation against the real stack', () => {
     pending: `email-pending-${run}`,
     vip: `vip-subscribers-${run}`,
   };
-  const folder = mkdtempSync(join(tmpdir(), 'kairos-segmentation-'));
+  const own = new Set(Object.values(id));
+  const segments = new TestSegments(kafka, 'segmentation-int-spec');
+  /** Memberships of this file's segments only: other files' segments may be in force on the shared topic too. */
+  const mine = (memberships: Record<string, { version: number; since: number }>) => Object.fromEntries(Object.entries(memberships).filter(([segmentId]) => own.has(segmentId)));
   let service: RunningService | undefined;
   let sequence = 0;
 
@@ -78,13 +78,16 @@ describe('segmentation against the real stack', () => {
     const records = await readTopic(kafkaBrokers, topic, count, 60_000, (record) => record.key?.toString() === profileId);
     return records.map((record) => (record.value === null ? (null as T) : json<T>(record)));
   }
-  const changesOf = (profileId: string, count: number) => recordsOf<SegmentChangeRecord>(Topics.segmentChanges.name, profileId, count);
+  const changesOf = async (profileId: string, count: number) => {
+    const records = await readTopic(kafkaBrokers, Topics.segmentChanges.name, count, 60_000, (record) => record.key?.toString() === profileId && own.has(json<SegmentChangeRecord>(record).segmentId));
+    return records.map((record) => json<SegmentChangeRecord>(record));
+  };
   const updatesOf = async (profileId: string, count: number) => {
     const updates = await recordsOf<ProfileUpdateRecord>(Topics.profileUpdates.name, profileId, count);
     for (const update of updates) expect(validator.validate(SchemaIds.profileUpdate, update)).toMatchObject({ valid: true });
     return updates;
   };
-  const changeSummary = (update: ProfileUpdateRecord) => update.changes.map((change) => `${change.change} ${change.segmentId}`);
+  const changeSummary = (update: ProfileUpdateRecord) => update.changes.filter((change) => own.has(change.segmentId)).map((change) => `${change.change} ${change.segmentId}`);
 
   beforeAll(async () => {
     // Segments with short durations, unique to this run, published on the catalogue's definitions topic (the one the
@@ -98,19 +101,15 @@ describe('segmentation against the real stack', () => {
       [id.pending]: { consent: { channel: 'email', purpose: 'marketing', status: 'pending' } },
       [id.vip]: { all: [{ inSegment: id.bigSpenders }, { inSegment: id.subscribers }] },
     };
-    mkdirSync(join(folder, 'segments'));
-    for (const [segmentId, rule] of Object.entries(rules)) writeFileSync(join(folder, 'segments', `${segmentId}.yaml`), `kind: segment\nid: ${segmentId}\nrule: ${JSON.stringify(rule)}\n`);
-    const release = await publishFolder(kafka, folder, { user: 'segmentation-int-spec', host: 'test', tool: 'jest' }, { write: true });
-    expect(release.errors).toEqual([]);
-    expect(release.releaseId).toBeDefined();
+    await segments.publish(rules);
     await producer.connect();
     service = await startSegmentation(await serviceTestEnv({ DATABASE_SCHEMA: schema, KAFKA_GROUP_ID: `segmentation-${run}` }));
   });
 
   afterAll(async () => {
     await service?.stop();
+    await segments.withdraw();
     await producer.disconnect();
-    rmSync(folder, { recursive: true, force: true });
   });
 
   it('events make a profile enter a segment; a time-only segment enters by its durable timer, without a new event', async () => {
@@ -135,7 +134,7 @@ describe('segmentation against the real stack', () => {
     // The latest snapshot says the profile is in both.
     const snapshots = (await readTopic(kafkaBrokers, Topics.profileSnapshots.name, 3, 30_000, (record) => record.key?.toString() === profileId)).map((record) => json<ProfileSnapshotRecord>(record));
     for (const snapshot of snapshots) expect(validator.validate(SchemaIds.profileSnapshot, snapshot)).toMatchObject({ valid: true });
-    expect(Object.keys(snapshots[snapshots.length - 1].segments).sort()).toEqual([id.bigSpenders, id.lapsed].sort());
+    expect(Object.keys(mine(snapshots[snapshots.length - 1].segments)).sort()).toEqual([id.bigSpenders, id.lapsed].sort());
 
     // The ordered stream has each input: two events, then the timer, with the state after each.
     const updates = await updatesOf(profileId, 3);
@@ -165,8 +164,8 @@ describe('segmentation against the real stack', () => {
     // Context travels with the record: the event as applied and the state after it.
     expect(updates[0].input).toMatchObject({ kind: 'event', event: { event: 'Cart Updated', properties: { items: [{ sku: 'A-1', quantity: 2 }] } } });
     expect(updates[1].state).toMatchObject({ profileId, lastActivityAt: now + 10 });
-    expect(updates[1].segments).toEqual({ [id.bigSpenders]: { version: 1, since: now + 10 } });
-    expect(updates[1].changes[0]).toMatchObject({ segmentId: id.bigSpenders, change: 'enter', cause: { kind: 'event', messageId: bought.messageId } });
+    expect(mine(updates[1].segments)).toEqual({ [id.bigSpenders]: { version: 1, since: now + 10 } });
+    expect(updates[1].changes.find((change) => change.segmentId === id.bigSpenders)).toMatchObject({ segmentId: id.bigSpenders, change: 'enter', cause: { kind: 'event', messageId: bought.messageId } });
   });
 
   it('the seeds: a tenth purchase and a segment of segments enter by events; "signed up 3 s ago without an order" by its timer', async () => {
@@ -215,7 +214,7 @@ describe('segmentation against the real stack', () => {
         },
       },
     });
-    expect(updates[4].segments).toEqual({});
+    expect(mine(updates[4].segments)).toEqual({});
     expect(updates[4].state).toMatchObject({ consent: { 'email.marketing': { withdrawal: { messageId: withdraw.messageId } } } });
   });
 
@@ -227,7 +226,8 @@ describe('segmentation against the real stack', () => {
     const erasure: ProfileErasure = { requestId: `erase-${run}`, profileIds: [profileId], identifierCount: 1, erasedAt: new Date(now + 100).toISOString() };
     await producer.send(Topics.erasures.name, [{ key: profileId, value: JSON.stringify(erasure) }]);
     const [, erased] = await updatesOf(profileId, 2);
-    expect(erased).toMatchObject({ updateId: `${profileId}/erasure`, input: { kind: 'erasure' }, segments: {}, changes: [{ segmentId: id.bigSpenders, change: 'exit', cause: { kind: 'erasure' } }] });
+    expect(erased).toMatchObject({ updateId: `${profileId}/erasure`, input: { kind: 'erasure' }, segments: {} });
+    expect(erased.changes.filter((change) => own.has(change.segmentId))).toMatchObject([{ segmentId: id.bigSpenders, change: 'exit', cause: { kind: 'erasure' } }]);
     expect(erased.state).toBeUndefined();
     const snapshots = await recordsOf<ProfileSnapshotRecord | null>(Topics.profileSnapshots.name, profileId, 2);
     expect(snapshots[1]).toBeNull();
