@@ -9,7 +9,7 @@ import { BACKFILL_KEY_PREFIX, BackfillProgress, isProfile, SegmentationState, Se
 import { SegmentRelease, SegmentsInForce } from './segments-in-force';
 
 /** Profiles evaluated per transaction: one page of the scan, one commit, then live records get their turn. */
-const PAGE = 500;
+const PAGE = 250;
 /** A progress line at most this often per partition (and one at the start and the end). */
 const LOG_EVERY_MS = 5_000;
 
@@ -44,13 +44,16 @@ const sameVersions = (a: SegmentVersions, b: SegmentVersions): boolean => {
  * A new, changed or removed segment is evaluated over every stored profile, partition by partition, while live
  * processing goes on: each page of profiles is a task on the partition's ordered path (StatefulProcessor.work), so
  * the backfill never races the profile's one writer, and its progress is committed with the profiles it evaluated
- * (a restart or a partition moving to another instance continues from the last page). Changes carry cause backfill.
+ * (a restart or a partition moving to another instance continues from the last page). Partitions take turns, so a
+ * backfill uses about one core while live processing goes on. Changes carry cause backfill.
  */
 @Injectable()
 export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('segmentation-backfill');
   private readonly running = new Map<number, Promise<void>>();
   private readonly again = new Set<number>();
+  /** Partitions are backfilled one after the other: a backfill takes one core's share, live records keep the rest. */
+  private turn: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(
@@ -79,13 +82,15 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
       this.again.add(partition); // the release changed under a running backfill: check again when it ends
       return;
     }
-    const run = this.backfill(partition)
+    const run = this.turn
+      .then(() => this.backfill(partition))
       .catch((error: Error) => this.logger.warn(`backfill of partition ${partition} stopped: ${error.message}; it goes on when the partition is next assigned or a release is published`))
       .finally(() => {
         this.running.delete(partition);
         if (this.again.delete(partition)) this.request(partition);
       });
     this.running.set(partition, run);
+    this.turn = run;
   }
 
   private async backfill(partition: number): Promise<void> {
