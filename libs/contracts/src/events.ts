@@ -9,6 +9,8 @@ import profileErasureSchema from '../schemas/profile-erasure.v1.schema.json';
 import suppressedIdentifierSchema from '../schemas/suppressed-identifier.v1.schema.json';
 import segmentChangeSchema from '../schemas/segment-change.v1.schema.json';
 import profileSnapshotSchema from '../schemas/profile-snapshot.v1.schema.json';
+import profileUpdateSchema from '../schemas/profile-update.v1.schema.json';
+import profileTransferSchema from '../schemas/profile-transfer.v1.schema.json';
 
 export const EVENT_SCHEMAS: readonly object[] = [
   segmentEventSchema,
@@ -22,6 +24,8 @@ export const EVENT_SCHEMAS: readonly object[] = [
   suppressedIdentifierSchema,
   segmentChangeSchema,
   profileSnapshotSchema,
+  profileUpdateSchema,
+  profileTransferSchema,
 ];
 
 export const SchemaIds = {
@@ -36,6 +40,8 @@ export const SchemaIds = {
   suppressedIdentifier: 'kairos:suppressed-identifier.v1',
   segmentChange: 'kairos:segment-change.v1',
   profileSnapshot: 'kairos:profile-snapshot.v1',
+  profileUpdate: 'kairos:profile-update.v1',
+  profileTransfer: 'kairos:profile-transfer.v1',
 } as const;
 
 export type SegmentEventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';

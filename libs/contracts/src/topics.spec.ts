@@ -19,6 +19,7 @@ describe('the topic catalogue', () => {
           Topics.segmentChanges.name,
           Topics.profileSnapshots.name,
           Topics.profileUpdates.name,
+          Topics.profileTransfers.name,
           Topics.dispatchRequests.name,
           Topics.deliveryOutcomes.name,
           Topics.journeyOutcomes.name,

@@ -128,6 +128,18 @@ export const Topics = {
     retentionMs: 7 * DAY,
     description: 'Each input segmentation applied, in order per profile, with the state and segment changes after it: what triggers decide from.',
   },
+  profileTransfers: {
+    owner: 'segmentation',
+    coPartitionGroup: PROFILE,
+    name: 'kairos.segmentation.transfers.v1',
+    key: 'profileId whose writer must apply it (a merge survivor, an erased profile)',
+    value: 'kairos:profile-transfer.v1',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 7 * DAY,
+    description:
+      "Segmentation's internal repartition topic: a merged-away profile's state (and records still keyed by it) carried to the survivor's partition, erasures carried to a profile's partition. Records carry the consumer group that wrote them; another group (a replay) ignores them.",
+  },
   dispatchRequests: {
     owner: 'triggers',
     coPartitionGroup: PROFILE,

@@ -121,6 +121,18 @@ export class StateStore<S> {
     return found;
   }
 
+  /** Keys with state in a partition, in key order after `after` (a page of a scan: a backfill over stored profiles). */
+  async keysAfter(partition: number, after: string, limit: number): Promise<string[]> {
+    const rows = await this.query<{ key: string }>('SELECT key FROM state_entries WHERE store = $1 AND partition = $2 AND key > $3 ORDER BY key LIMIT $4', [this.name, partition, after, limit]);
+    return rows.map((row) => row.key);
+  }
+
+  /** How many keys have state in a partition (the total a scan's progress is told against). */
+  async countKeys(partition: number): Promise<number> {
+    const rows = await this.query<{ n: string }>('SELECT count(*) AS n FROM state_entries WHERE store = $1 AND partition = $2', [this.name, partition]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
   /** Pending timers of a partition due at or before `upTo`, after the cursor, in firing order. */
   async dueTimers(partition: number, upTo: number, after: Timer | undefined, limit: number): Promise<Timer[]> {
     const rows = await this.query<{ key: string; name: string; due_at_ms: string; payload: unknown }>(

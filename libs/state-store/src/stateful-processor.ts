@@ -7,6 +7,11 @@ import { Timer } from './timer';
 /** One input of a profile's ordered path: a record of an input topic, or one of its timers coming due. */
 export type StatefulInput<T> = { kind: 'record'; key: string; at: number; record: DecodedRecord<T> } | { kind: 'timer'; key: string; at: number; timer: Timer };
 
+/** What a task on the ordered path (`work`) may do: what a record's handler may, and load many keys in one query. */
+export interface WorkAccess<S> extends StateAccess<S> {
+  preload(keys: Iterable<string>): Promise<void>;
+}
+
 /** A record to publish; outputs carry deterministic ids, since a crash before the state commit publishes them again. */
 export interface Output {
   topic: string;
@@ -22,6 +27,12 @@ export interface StatefulProcessorOptions<S, T> {
   keyOf(record: DecodedRecord<T>): string;
   /** Event time of a record (epoch ms): what stream time, and so timers during a replay, follow. */
   eventTime(record: DecodedRecord<T>): number;
+  /**
+   * The input topics whose event times move stream time (all of them unless said). Each topic of a partition is
+   * consumed on its own, so in a replay a record of a side topic (an erasure, a merge) can be read long before the
+   * events around it: if its time moved stream time, timers would fire before events that were meant to precede them.
+   */
+  clockTopics?: readonly string[];
   apply(input: StatefulInput<T>, state: StateAccess<S>): Promise<Output[]> | Output[];
   /** High watermarks of a topic by partition: whether a newly owned partition has a backlog to replay first. */
   endOffsets(topic: string): Promise<Map<number, bigint>>;
@@ -109,9 +120,10 @@ export class StatefulProcessor<S, T> {
         due = new DueTimers(this.options.store, transaction);
         outputs = [];
       };
+      const drivesClock = this.options.clockTopics?.includes(context.topic) ?? true;
       for (const record of fresh) {
         const at = this.options.eventTime(record);
-        transaction.observe(at);
+        if (drivesClock) transaction.observe(at);
         // Stream time drives timers, but never past the wall clock: an event stamped in the future by a skewed client
         // must not fire a day of timers early. In a replay the clock is far ahead, so stream time alone decides.
         while ((await this.fireDue(transaction, due, Math.min(transaction.streamTime, this.clock()), outputs, chunk)) === chunk) await checkpoint(BigInt(record.offset));
@@ -122,6 +134,22 @@ export class StatefulProcessor<S, T> {
       await checkpoint(last + 1n);
       this.progress.get(context.partition)?.lag.set(context.topic, BigInt(context.highWatermark) - last - 1n);
       if (this.isLive(context.partition)) this.schedule(0);
+    });
+  }
+
+  /**
+   * Work that is not a record (a backfill of a new segment over stored profiles) on a partition's ordered path: it runs
+   * between batches and timer rounds, never beside them, in a transaction of its own; its outputs are published before
+   * the commit like a record's. `now` is the wall clock while the partition is live, its stream time while it replays.
+   * Fails with PartitionNotOwnedError when this instance does not own the partition (any more).
+   */
+  work(partition: number, task: (state: WorkAccess<S>, now: number) => Promise<Output[]> | Output[]): Promise<void> {
+    return this.exclusive(partition, async () => {
+      const transaction = this.options.store.begin(partition);
+      const now = this.isLive(partition) ? this.clock() : transaction.streamTime;
+      const outputs = await task({ ...transaction.access(now), preload: (keys) => transaction.preload(keys) }, now);
+      await this.publish(outputs);
+      await this.commit(transaction);
     });
   }
 

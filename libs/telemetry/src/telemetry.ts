@@ -65,6 +65,9 @@ export class Telemetry {
 
   async shutdown(): Promise<void> {
     this.stopEventLoopDelay();
+    // The global provider goes with it, so a service started again in the same process (a test's restart) registers
+    // its own instead of the API refusing a second registration and keeping this shut-down one.
+    if (metrics.getMeterProvider() === this.meterProvider) metrics.disable();
     await Promise.allSettled([this.tracerProvider.shutdown(), this.meterProvider.shutdown()]);
   }
 }

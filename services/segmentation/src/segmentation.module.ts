@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
-import { ResolvedEventsConsumer } from './profiles/resolved-events.consumer';
+import { BackfillSegmentsUseCase } from './profiles/backfill-segments.use-case';
+import { ProfileInputsConsumer } from './profiles/profile-inputs.consumer';
 import { SegmentationOutputsRepository } from './profiles/segmentation-outputs.repository';
 import { SegmentProfilesUseCase } from './profiles/segment-profiles.use-case';
 import { SegmentsInForce } from './profiles/segments-in-force';
 
-/** The segmentation stage: resolved events -> profile state, segment changes and profile snapshots. */
+/** The segmentation stage: resolved events, merges and erasures -> profile state, the ordered profile-updates stream, segment changes and profile snapshots. */
 @Module({
-  controllers: [ResolvedEventsConsumer],
-  providers: [SegmentProfilesUseCase, SegmentsInForce, SegmentationOutputsRepository],
+  controllers: [ProfileInputsConsumer],
+  providers: [SegmentProfilesUseCase, BackfillSegmentsUseCase, SegmentsInForce, SegmentationOutputsRepository],
 })
 export class SegmentationModule {}

@@ -1,41 +1,78 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { ResolvedEvent, Topics } from '@kairos/contracts';
+import { ProfileErasure, ProfileMerge, ProfileTransferRecord, ProfileUpdateInput, ResolvedEvent, Topics } from '@kairos/contracts';
 import { BatchContext, DecodedRecord, endOffsets, keyPartition, KafkaClient, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { KAFKA } from '@kairos/service-runtime';
-import { applyEvent, ChangeCause, emptyProfileState, evaluateSegments, Memberships, mergeProfiles, ProfileState } from '@kairos/segmentation';
+import { applyEvent, ChangeCause, emptyProfileState, evaluateSegments, mergeProfiles, ProfileState, SegmentChange } from '@kairos/segmentation';
 import { Output, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
 import { SegmentationOutputsRepository } from './segmentation-outputs.repository';
+import { FOLDED_LOSERS_LIMIT, isErased, isProfile, isRedirect, MAX_HOPS, ProfileEntry, SegmentationState } from './segmentation-state';
 import { SegmentRelease, SegmentsInForce } from './segments-in-force';
-
-/** What the store keeps per profile. */
-export interface SegmentationState {
-  profile: ProfileState;
-  memberships: Memberships;
-}
 
 /** The one durable timer per profile: due when its segments can next change without a new event. */
 export const SEGMENTS_TIMER = 'segments';
 
-/** Event time of a resolved event: its own timestamp (what a replay follows), else the broker's. */
-export function eventTimeOf(record: DecodedRecord<ResolvedEvent>): number {
-  const parsed = Date.parse(record.data.timestamp);
-  return Number.isNaN(parsed) ? Number(record.timestamp) : parsed;
+/** The consumer group the service runs in: its transfers are its own, a replay's group ignores them. */
+export const SEGMENTATION_GROUP = Symbol('SEGMENTATION_GROUP');
+
+/** The records of the profiles' ordered path: every input topic is keyed (and co-partitioned) by profile. */
+export type SegmentationInput = ResolvedEvent | ProfileMerge | ProfileErasure | ProfileTransferRecord | null;
+
+/** The topics the ordered path reads; partition p of each belongs to the owner of partition p of the state. */
+export const SEGMENTATION_TOPICS = [Topics.resolved.name, Topics.merges.name, Topics.erasures.name, Topics.profileTransfers.name] as const;
+
+const parseTime = (iso: string | undefined, fallback: number): number => {
+  const parsed = iso === undefined ? Number.NaN : Date.parse(iso);
+  return Number.isNaN(parsed) ? fallback : parsed;
+};
+
+/** Event time of an input record: what it says happened when (what a replay follows), else the broker's time. */
+export function eventTimeOf(record: DecodedRecord<SegmentationInput>): number {
+  const broker = Number(record.timestamp);
+  switch (record.topic) {
+    case Topics.resolved.name:
+      return parseTime((record.data as ResolvedEvent).timestamp, broker);
+    case Topics.merges.name:
+      return parseTime((record.data as ProfileMerge | null)?.mergedAt, broker); // null: a tombstone (an erasure)
+    case Topics.erasures.name:
+      return parseTime((record.data as ProfileErasure).erasedAt, broker);
+    default: {
+      const transfer = record.data as ProfileTransferRecord;
+      return parseTime(transfer.kind === 'state' ? transfer.mergedAt : transfer.kind === 'event' ? transfer.event.timestamp : transfer.erasedAt, broker);
+    }
+  }
+}
+
+/** The profile whose state an input record is about (its key). */
+export function profileKeyOf(record: DecodedRecord<SegmentationInput>): string {
+  switch (record.topic) {
+    case Topics.resolved.name:
+      return (record.data as ResolvedEvent).profileId;
+    case Topics.merges.name:
+      return (record.data as ProfileMerge | null)?.loserId ?? record.key?.toString() ?? '';
+    case Topics.erasures.name:
+      return record.key?.toString() ?? (record.data as ProfileErasure).profileIds[0] ?? '';
+    default:
+      return (record.data as ProfileTransferRecord).profileId;
+  }
 }
 
 /**
- * The ordered path of every profile: resolved events and the profile's segment timer go through `apply` one at a
- * time per partition (a StatefulProcessor over the `profiles` StateStore), which calls only the pure segmentation
- * core. Outputs are published before the state commits (the processor's contract); their ids are deterministic.
+ * The ordered path of every profile: resolved events, merges, erasures, transfers from other partitions and the
+ * profile's segment timer go through `apply` one at a time per partition (a StatefulProcessor over the `profiles`
+ * StateStore), which calls only the pure segmentation core. Outputs are published before the state commits (the
+ * processor's contract); their ids are deterministic.
  *
- * Merges: the state of a loser named in `resolution.mergedProfileIds` is folded in when it lives on the same
- * partition as the survivor. A loser on another partition is not folded yet (see the README: the open part).
+ * One writer per profile: the owner of the partition a profile id hashes to. A merge (keyed by the loser) reaches the
+ * loser's writer, which hands the loser's state to the survivor's partition on the transfers topic, replaces it by a
+ * redirect and forwards records still keyed by the loser the same way; the survivor's writer folds a loser once
+ * (remembered in its state). Every applied input gives one record on the profile-updates stream.
  */
 @Injectable()
 export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('segmentation');
-  private readonly store: StateStore<SegmentationState>;
-  private readonly processor: StatefulProcessor<SegmentationState, ResolvedEvent>;
+  readonly store: StateStore<SegmentationState>;
+  readonly processor: StatefulProcessor<SegmentationState, SegmentationInput>;
   private partitions = 0;
 
   constructor(
@@ -45,16 +82,20 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     @Inject(KAFKA) private readonly kafka: KafkaClient,
     @Inject(SegmentsInForce) private readonly segmentsInForce: SegmentsInForce,
     @Inject(SegmentationOutputsRepository) private readonly outputs: SegmentationOutputsRepository,
+    @Inject(SEGMENTATION_GROUP) private readonly groupId: string,
   ) {
     this.store = new StateStore<SegmentationState>({ dataSource, name: 'profiles' });
     // Constructed before the consumer joins its group: the processor must hear of the first assignment.
-    this.processor = new StatefulProcessor<SegmentationState, ResolvedEvent>({
+    this.processor = new StatefulProcessor<SegmentationState, SegmentationInput>({
       store: this.store,
       producer,
       ownership,
-      topics: [Topics.resolved.name],
-      keyOf: (record) => record.data.profileId,
+      topics: SEGMENTATION_TOPICS,
+      keyOf: profileKeyOf,
       eventTime: eventTimeOf,
+      // The event log drives stream time (so a replay fires timers between the same events as the live run did);
+      // merges, erasures and transfers are read on their own and may run ahead of it.
+      clockTopics: [Topics.resolved.name],
       apply: (input, state) => this.apply(input, state),
       endOffsets: (topic) => endOffsets(kafka, topic),
       log: (level, message) => (level === 'info' ? this.logger.log(message) : this.logger[level](message)),
@@ -70,49 +111,198 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     await this.processor.stop();
   }
 
-  execute(records: DecodedRecord<ResolvedEvent>[], context: BatchContext): Promise<void> {
+  execute(records: DecodedRecord<SegmentationInput>[], context: BatchContext): Promise<void> {
     return this.processor.handleBatch(records, context);
   }
 
-  /** One input of one profile: a resolved event, or its segment timer coming due. */
-  async apply(input: StatefulInput<ResolvedEvent>, access: StateAccess<SegmentationState>): Promise<Output[]> {
+  /** One input of one profile: a record of an input topic, or its segment timer coming due. */
+  async apply(input: StatefulInput<SegmentationInput>, access: StateAccess<SegmentationState>): Promise<Output[]> {
     const release = this.segmentsInForce.current();
     if (input.kind === 'timer') {
-      const current = await access.get(input.key);
-      if (!current) return [];
-      return this.evaluate(current, release, input.at, { kind: 'timer' }, access, false);
+      const entry = await access.get(input.key);
+      if (!isProfile(entry)) return [];
+      return this.evaluate(entry, release, input.at, { kind: 'timer' }, { kind: 'timer' }, access, false).outputs;
     }
-    const event = input.record.data;
-    const outputs: Output[] = [];
-    let current = (await access.get(input.key)) ?? { profile: emptyProfileState(input.key), memberships: {} };
-    let merged = false;
-    for (const loserId of event.resolution?.mergedProfileIds ?? []) {
-      // Only a loser whose state this partition owns; another partition's state has another writer.
-      if (loserId === input.key || keyPartition(loserId, this.partitions) !== input.record.partition) continue;
-      const loser = await access.get(loserId);
-      if (!loser) continue; // folded already (a redelivery), or the loser never had an event here
-      current = { profile: mergeProfiles(current.profile, loser.profile, release.model), memberships: current.memberships };
-      // The loser's profile is gone: it leaves its segments; the survivor's evaluation below says what it enters.
-      const cause: ChangeCause = { kind: 'merge', loserId };
-      outputs.push(...evaluateSegments(loser.memberships, loser.profile, [], release.model, input.at, cause).changes.map((change) => this.outputs.segmentChange(change)));
-      outputs.push(this.outputs.profileGone(loserId));
-      access.delete(loserId); // its timers too; deleting it in the same commit makes the fold happen once
-      merged = true;
+    const { record } = input;
+    switch (record.topic) {
+      case Topics.resolved.name:
+        return this.onEvent(record.data as ResolvedEvent, record.partition, input.at, release, access);
+      case Topics.merges.name:
+        // A tombstone on the compacted merges topic follows an erasure, which the erasures topic carries.
+        return record.data === null ? [] : this.onMerge(record.data as ProfileMerge, input.at, access);
+      case Topics.erasures.name:
+        return this.onErasure(record.data as ProfileErasure, record.partition, input.at, access);
+      default:
+        return this.onTransfer(record.data as ProfileTransferRecord, input.at, release, access);
     }
-    const applied = applyEvent(current.profile, event, release.model, input.at);
-    if (applied.duplicate && !merged) return outputs;
-    current = { profile: applied.state, memberships: current.memberships };
-    return [...outputs, ...this.evaluate(current, release, input.at, { kind: 'event', messageId: event.messageId }, access, true)];
   }
 
-  /** Segments at `now`: the changes, the state with its memberships, and the profile's one timer moved to the next change. */
-  private evaluate(current: SegmentationState, release: SegmentRelease, now: number, cause: ChangeCause, access: StateAccess<SegmentationState>, stateChanged: boolean): Output[] {
+  /** A resolved event: applied to its profile, or forwarded to the survivor when its profile was merged away. */
+  private async onEvent(event: ResolvedEvent, partition: number, at: number, release: SegmentRelease, access: StateAccess<SegmentationState>): Promise<Output[]> {
+    const key = event.profileId;
+    const entry = await access.get(key);
+    if (isErased(entry)) return [];
+    if (isRedirect(entry)) return [this.outputs.transfer({ transferId: `event/${event.messageId}/${key}`, groupId: this.groupId, profileId: entry.redirect, hops: 0, kind: 'event', loserId: key, event })];
+    const outputs: Output[] = [];
+    let current: ProfileEntry = isProfile(entry) ? entry : { profile: emptyProfileState(key), memberships: {} };
+    // Losers this event merged whose state this partition owns are folded right here, before the event, so the
+    // event's update already reflects them; the others arrive by transfer (their merge record reaches their writer).
+    for (const loserId of event.resolution?.mergedProfileIds ?? []) {
+      if (loserId === key || keyPartition(loserId, this.partitions) !== partition) continue;
+      const loser = await access.get(loserId);
+      if (!isProfile(loser)) continue; // folded or handed over already (a redelivery), or never seen here
+      outputs.push(...this.leave(loser, key, at, access));
+      const evaluated = this.evaluate(this.fold(current, loserId, loser.profile, release, loser.foldedLosers), release, at, { kind: 'merge', loserId }, { kind: 'merge', loserId }, access, true);
+      outputs.push(...evaluated.outputs);
+      current = evaluated.entry;
+    }
+    return [...outputs, ...this.applyEventTo(current, event, at, release, access)];
+  }
+
+  /** The event applied to a live profile (its own, or forwarded from a loser); a duplicate publishes nothing. */
+  private applyEventTo(current: ProfileEntry, event: ResolvedEvent, at: number, release: SegmentRelease, access: StateAccess<SegmentationState>): Output[] {
+    const applied = applyEvent(current.profile, event, release.model, at);
+    if (applied.duplicate) return [];
+    const profileId = current.profile.profileId;
+    const seen = event.profileId === profileId ? event : { ...event, profileId };
+    return this.evaluate({ ...current, profile: applied.state }, release, at, { kind: 'event', messageId: event.messageId }, { kind: 'event', event: seen }, access, true).outputs;
+  }
+
+  /**
+   * A merge, at the loser's writer: the loser's state goes to the survivor's partition (a transfer), the loser
+   * leaves its segments, and a redirect stays so a record still keyed by the loser follows it. Idempotent: a
+   * redelivered merge finds the redirect.
+   */
+  private async onMerge(merge: ProfileMerge, at: number, access: StateAccess<SegmentationState>): Promise<Output[]> {
+    if (merge.loserId === merge.survivorId) return [];
+    const entry = await access.get(merge.loserId);
+    if (isRedirect(entry) || isErased(entry)) return [];
+    if (!isProfile(entry)) {
+      access.put(merge.loserId, { redirect: merge.survivorId, at });
+      return [];
+    }
+    return [
+      this.outputs.transfer({
+        transferId: `state/${merge.loserId}`,
+        groupId: this.groupId,
+        profileId: merge.survivorId,
+        hops: 0,
+        kind: 'state',
+        loserId: merge.loserId,
+        mergedAt: new Date(at).toISOString(),
+        state: { ...entry.profile },
+        ...(entry.foldedLosers?.length ? { foldedLosers: entry.foldedLosers } : {}),
+      }),
+      ...this.leave(entry, merge.survivorId, at, access),
+    ];
+  }
+
+  /** An erasure: the profiles of this partition are erased here, the others by their own writers. */
+  private async onErasure(erasure: ProfileErasure, partition: number, at: number, access: StateAccess<SegmentationState>): Promise<Output[]> {
+    const outputs: Output[] = [];
+    for (const profileId of erasure.profileIds) {
+      if (keyPartition(profileId, this.partitions) === partition) outputs.push(...(await this.erase(profileId, erasure.requestId, at, access)));
+      else outputs.push(this.outputs.transfer({ transferId: `erasure/${erasure.requestId}/${profileId}`, groupId: this.groupId, profileId, hops: 0, kind: 'erasure', requestId: erasure.requestId, erasedAt: erasure.erasedAt }));
+    }
+    return outputs;
+  }
+
+  /** Work another partition's writer handed to this profile's writer. */
+  private async onTransfer(transfer: ProfileTransferRecord, at: number, release: SegmentRelease, access: StateAccess<SegmentationState>): Promise<Output[]> {
+    if (transfer.groupId !== this.groupId) return []; // another group's (a replay makes its own)
+    const key = transfer.profileId;
+    if (transfer.kind === 'erasure') return this.erase(key, transfer.requestId, at, access);
+    const entry = await access.get(key);
+    if (isErased(entry)) return [];
+    if (isRedirect(entry)) {
+      // A chain: the survivor was itself merged away since. Follow it.
+      if (transfer.hops >= MAX_HOPS) {
+        this.logger.error(`transfer ${transfer.transferId} followed ${MAX_HOPS} redirects from ${transfer.loserId}; a merge cycle? It is kept on ${Topics.profileTransfers.name} and not applied`);
+        return [];
+      }
+      return [this.outputs.transfer({ ...transfer, profileId: entry.redirect, hops: transfer.hops + 1 })];
+    }
+    const current: ProfileEntry = isProfile(entry) ? entry : { profile: emptyProfileState(key), memberships: {} };
+    if (transfer.kind === 'event') return this.applyEventTo(current, transfer.event, at, release, access);
+    if (!transfer.state || current.foldedLosers?.includes(transfer.loserId)) return [];
+    const folded = this.fold(current, transfer.loserId, transfer.state as unknown as ProfileState, release, transfer.foldedLosers);
+    return this.evaluate(folded, release, at, { kind: 'merge', loserId: transfer.loserId }, { kind: 'merge', loserId: transfer.loserId }, access, true).outputs;
+  }
+
+  /**
+   * A backfill's evaluation of one stored profile under the release in force, at `now`: its changes carry cause
+   * backfill, and its update is published only if it changed something (a backfill that finds nothing to do is no
+   * input for triggers). The profile's timer follows the new segments too.
+   */
+  backfillProfile(entry: ProfileEntry, release: SegmentRelease, now: number, input: Extract<ProfileUpdateInput, { kind: 'backfill' }>, access: StateAccess<SegmentationState>): Output[] {
+    const { outputs, changed } = this.evaluate(entry, release, now, { kind: 'backfill' }, input, access, false);
+    return changed ? outputs : [];
+  }
+
+  /** The loser's state folded into the survivor's, remembered so a second copy of the transfer folds nothing. */
+  private fold(current: ProfileEntry, loserId: string, loser: ProfileState, release: SegmentRelease, loserFolded: readonly string[] = []): ProfileEntry {
+    // The loser's own folded losers come along: a late copy of one of their transfers, forwarded here, folds nothing.
+    const foldedLosers = [...new Set([...(current.foldedLosers ?? []), ...loserFolded, loserId])].slice(-FOLDED_LOSERS_LIMIT);
+    return { profile: mergeProfiles(current.profile, loser, release.model), memberships: current.memberships, foldedLosers };
+  }
+
+  /** A merged-away loser: it leaves its segments, its snapshot is tombstoned, and a redirect replaces its state and timers. */
+  private leave(loser: ProfileEntry, survivorId: string, at: number, access: StateAccess<SegmentationState>): Output[] {
+    const loserId = loser.profile.profileId;
+    const exits = this.exits(loser, at, { kind: 'merge', loserId });
+    access.delete(loserId); // its timers too
+    access.put(loserId, { redirect: survivorId, at });
+    return [
+      ...exits.map((change) => this.outputs.segmentChange(change)),
+      this.outputs.profileGone(loserId),
+      this.outputs.profileUpdate(loserId, at, { kind: 'merge', loserId, survivorId }, undefined, {}, exits),
+    ];
+  }
+
+  /** Erases a profile of this partition: state and timers deleted, a marker kept so nothing brings it back. */
+  private async erase(profileId: string, requestId: string, at: number, access: StateAccess<SegmentationState>): Promise<Output[]> {
+    const entry = await access.get(profileId);
+    if (isErased(entry)) return [];
+    access.delete(profileId);
+    access.put(profileId, { erased: requestId, at });
+    if (!isProfile(entry)) return [this.outputs.profileGone(profileId)];
+    const exits = this.exits(entry, at, { kind: 'erasure' });
+    return [
+      ...exits.map((change) => this.outputs.segmentChange(change)),
+      this.outputs.profileGone(profileId),
+      this.outputs.profileUpdate(profileId, at, { kind: 'erasure' }, undefined, {}, exits),
+    ];
+  }
+
+  private exits(entry: ProfileEntry, at: number, cause: ChangeCause): SegmentChange[] {
+    return Object.entries(entry.memberships).map(([segmentId, membership]) => ({ profileId: entry.profile.profileId, segmentId, version: membership.version, change: 'exit', at, cause }));
+  }
+
+  /**
+   * Segments at `now`: the changes, the state with its memberships, the profile's one timer moved to the next change,
+   * and the input's record on the updates stream (every applied input has one, also when no segment changed).
+   */
+  private evaluate(
+    current: ProfileEntry,
+    release: SegmentRelease,
+    now: number,
+    cause: ChangeCause,
+    input: ProfileUpdateInput,
+    access: StateAccess<SegmentationState>,
+    stateChanged: boolean,
+  ): { outputs: Output[]; entry: ProfileEntry; changed: boolean } {
     const key = current.profile.profileId;
     const evaluation = evaluateSegments(current.memberships, current.profile, release.segments, release.model, now, cause);
     if (evaluation.nextChangeAt === undefined) access.cancelTimer(key, SEGMENTS_TIMER);
     else access.setTimer(key, SEGMENTS_TIMER, Math.max(evaluation.nextChangeAt, now + 1));
-    if (!stateChanged && evaluation.changes.length === 0) return [];
-    access.put(key, { profile: current.profile, memberships: evaluation.memberships });
-    return [...evaluation.changes.map((change) => this.outputs.segmentChange(change)), this.outputs.profileSnapshot(current.profile, evaluation.memberships, now)];
+    const changed = stateChanged || evaluation.changes.length > 0;
+    const entry: ProfileEntry = { ...current, memberships: evaluation.memberships };
+    if (changed) access.put(key, entry);
+    const outputs = [
+      ...evaluation.changes.map((change) => this.outputs.segmentChange(change)),
+      ...(changed ? [this.outputs.profileSnapshot(current.profile, evaluation.memberships, now)] : []),
+      this.outputs.profileUpdate(key, now, input, current.profile, evaluation.memberships, evaluation.changes),
+    ];
+    return { outputs, entry, changed };
   }
 }

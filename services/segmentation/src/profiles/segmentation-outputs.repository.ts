@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ProfileSnapshotRecord, SegmentChangeRecord, Topics } from '@kairos/contracts';
+import { ProfileSnapshotRecord, ProfileTransferRecord, ProfileUpdateInput, ProfileUpdateRecord, SegmentChangeRecord, Topics } from '@kairos/contracts';
 import { Memberships, ProfileState, SegmentChange } from '@kairos/segmentation';
 import { Output } from '@kairos/state-store';
 
@@ -9,8 +9,8 @@ import { Output } from '@kairos/state-store';
  */
 @Injectable()
 export class SegmentationOutputsRepository {
-  segmentChange(change: SegmentChange): Output {
-    const value: SegmentChangeRecord = {
+  changeRecord(change: SegmentChange): SegmentChangeRecord {
+    return {
       changeId: `${change.profileId}/${change.segmentId}/${change.version}/${change.change}/${change.at}`,
       profileId: change.profileId,
       segmentId: change.segmentId,
@@ -19,7 +19,10 @@ export class SegmentationOutputsRepository {
       at: new Date(change.at).toISOString(),
       cause: change.cause,
     };
-    return { topic: Topics.segmentChanges.name, record: { key: change.profileId, value: JSON.stringify(value) } };
+  }
+
+  segmentChange(change: SegmentChange): Output {
+    return { topic: Topics.segmentChanges.name, record: { key: change.profileId, value: JSON.stringify(this.changeRecord(change)) } };
   }
 
   profileSnapshot(state: ProfileState, memberships: Memberships, at: number): Output {
@@ -30,5 +33,42 @@ export class SegmentationOutputsRepository {
   /** A merged-away (or erased) profile: a tombstone on the compacted snapshots. */
   profileGone(profileId: string): Output {
     return { topic: Topics.profileSnapshots.name, record: { key: profileId, value: null } };
+  }
+
+  /**
+   * One applied input on the ordered stream triggers read. `updateId` names the input (not the output), so a copy
+   * published again after a crash carries the same id.
+   */
+  profileUpdate(profileId: string, at: number, input: ProfileUpdateInput, state: ProfileState | undefined, memberships: Memberships, changes: readonly SegmentChange[]): Output {
+    const value: ProfileUpdateRecord = {
+      updateId: `${profileId}/${inputIdentity(input, at)}`,
+      profileId,
+      at: new Date(at).toISOString(),
+      input,
+      ...(state ? { state: { ...state } } : {}),
+      segments: memberships,
+      changes: changes.map((change) => this.changeRecord(change)),
+    };
+    return { topic: Topics.profileUpdates.name, record: { key: profileId, value: JSON.stringify(value) } };
+  }
+
+  /** Work for a profile whose writer is the owner of another partition (maybe): re-produced keyed by that profile. */
+  transfer(record: ProfileTransferRecord): Output {
+    return { topic: Topics.profileTransfers.name, record: { key: record.profileId, value: JSON.stringify(record) } };
+  }
+}
+
+function inputIdentity(input: ProfileUpdateInput, at: number): string {
+  switch (input.kind) {
+    case 'event':
+      return `event/${input.event.messageId}`;
+    case 'timer':
+      return `timer/${at}`;
+    case 'merge':
+      return `merge/${input.loserId}`;
+    case 'backfill':
+      return `backfill/${input.segmentId}/${input.version}`;
+    case 'erasure':
+      return 'erasure';
   }
 }

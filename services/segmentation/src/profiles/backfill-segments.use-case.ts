@@ -1,0 +1,163 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Topics } from '@kairos/contracts';
+import { DefinitionsFollower } from '@kairos/definitions-topic';
+import { PartitionOwnership } from '@kairos/kafka';
+import { Output } from '@kairos/state-store';
+import { Counter, metrics, UpDownCounter } from '@opentelemetry/api';
+import { SegmentProfilesUseCase } from './segment-profiles.use-case';
+import { BACKFILL_KEY_PREFIX, BackfillProgress, isProfile, SegmentationState, SegmentVersions } from './segmentation-state';
+import { SegmentRelease, SegmentsInForce } from './segments-in-force';
+
+/** Profiles evaluated per transaction: one page of the scan, one commit, then live records get their turn. */
+const PAGE = 250;
+/** A progress line at most this often per partition (and one at the start and the end). */
+const LOG_EVERY_MS = 5_000;
+
+interface BackfillInstruments {
+  profiles: Counter;
+  running: UpDownCounter;
+}
+let instruments: { provider: unknown; created: BackfillInstruments } | undefined;
+/** Created on first use after the telemetry provider is registered, and again if a restarted service registered another. */
+function backfillMetrics(): BackfillInstruments {
+  const provider = metrics.getMeterProvider();
+  if (instruments?.provider !== provider) {
+    const meter = provider.getMeter('kairos.segmentation');
+    instruments = {
+      provider,
+      created: {
+        profiles: meter.createCounter('kairos_segmentation_backfilled_profiles', { description: 'Stored profiles a backfill evaluated, by partition' }),
+        running: meter.createUpDownCounter('kairos_segmentation_backfills_running', { description: 'Partitions with a backfill under way' }),
+      },
+    };
+  }
+  return instruments.created;
+}
+
+const versionsOf = (release: SegmentRelease): SegmentVersions => Object.fromEntries(release.segments.map((segment) => [segment.id, segment.version]));
+const sameVersions = (a: SegmentVersions, b: SegmentVersions): boolean => {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((id) => a[id] === b[id]);
+};
+
+/**
+ * A new, changed or removed segment is evaluated over every stored profile, partition by partition, while live
+ * processing goes on: each page of profiles is a task on the partition's ordered path (StatefulProcessor.work), so
+ * the backfill never races the profile's one writer, and its progress is committed with the profiles it evaluated
+ * (a restart or a partition moving to another instance continues from the last page). Partitions take turns, so a
+ * backfill uses about one core while live processing goes on. Changes carry cause backfill.
+ */
+@Injectable()
+export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('segmentation-backfill');
+  private readonly running = new Map<number, Promise<void>>();
+  private readonly again = new Set<number>();
+  /** Partitions are backfilled one after the other: a backfill takes one core's share, live records keep the rest. */
+  private turn: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    @Inject(SegmentProfilesUseCase) private readonly profiles: SegmentProfilesUseCase,
+    @Inject(SegmentsInForce) private readonly segmentsInForce: SegmentsInForce,
+    @Inject(DefinitionsFollower) private readonly definitions: DefinitionsFollower,
+    @Inject(PartitionOwnership) ownership: PartitionOwnership,
+  ) {
+    // After the processor's own listener (registered first): the partition is acquired when this runs.
+    ownership.listen({ assigned: (partitions) => partitions.filter((owned) => owned.topic === Topics.resolved.name).forEach((owned) => this.request(owned.partition)) });
+  }
+
+  onApplicationBootstrap(): void {
+    this.definitions.onChange(() => this.profiles.store.ownedPartitions().forEach((owned) => this.request(owned.partition)));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.running.values());
+  }
+
+  /** Makes sure the partition's profiles are (or will be) evaluated under the release in force. */
+  request(partition: number): void {
+    if (this.stopped) return;
+    if (this.running.has(partition)) {
+      this.again.add(partition); // the release changed under a running backfill: check again when it ends
+      return;
+    }
+    const run = this.turn
+      .then(() => this.backfill(partition))
+      .catch((error: Error) => this.logger.warn(`backfill of partition ${partition} stopped: ${error.message}; it goes on when the partition is next assigned or a release is published`))
+      .finally(() => {
+        this.running.delete(partition);
+        if (this.again.delete(partition)) this.request(partition);
+      });
+    this.running.set(partition, run);
+    this.turn = run;
+  }
+
+  private async backfill(partition: number): Promise<void> {
+    const key = `${BACKFILL_KEY_PREFIX}${partition}`;
+    const { store, processor } = this.profiles;
+    let total: number | undefined;
+    let evaluated = 0;
+    let changed = 0;
+    let lastLog = 0;
+    let started = 0;
+    let counted = false;
+    try {
+      for (;;) {
+        if (this.stopped || !store.owned(partition)) return;
+        let finished = false;
+        let page: string[] = [];
+        let label = '';
+        await processor.work(partition, async (access, now) => {
+          const release = this.segmentsInForce.current();
+          const target = versionsOf(release);
+          const progress = ((await access.get(key)) as BackfillProgress | undefined) ?? { backfill: true, done: {} };
+          if (sameVersions(progress.done, target)) {
+            finished = true;
+            return [];
+          }
+          // A release that changed again while a backfill ran restarts it from the first key, for the newest release.
+          const cursor = progress.target && sameVersions(progress.target, target) ? (progress.cursor ?? '') : '';
+          const backfilled = [
+            ...release.segments.filter((segment) => progress.done[segment.id] !== segment.version).map((segment) => ({ segmentId: segment.id, version: segment.version })),
+            ...Object.entries(progress.done)
+              .filter(([id]) => target[id] === undefined)
+              .map(([segmentId, version]) => ({ segmentId, version })),
+          ];
+          label = backfilled.map((segment) => `${segment.segmentId} v${segment.version}`).join(', ');
+          page = (await store.keysAfter(partition, cursor, PAGE)).filter((candidate) => !candidate.startsWith(BACKFILL_KEY_PREFIX));
+          const input = { kind: 'backfill' as const, ...backfilled[0], ...(backfilled.length > 1 ? { segments: backfilled } : {}) };
+          await access.preload(page);
+          const outputs: Output[] = [];
+          for (const profileId of page) {
+            const entry: SegmentationState | undefined = await access.get(profileId);
+            if (!isProfile(entry)) continue; // a redirect or an erased profile: nothing to evaluate
+            const evaluatedOutputs = this.profiles.backfillProfile(entry, release, now, input, access);
+            if (evaluatedOutputs.length > 0) changed += 1;
+            outputs.push(...evaluatedOutputs);
+          }
+          const last = page.length === PAGE ? page[page.length - 1] : undefined;
+          access.put(key, last === undefined ? { backfill: true, done: target } : { backfill: true, done: progress.done, target, cursor: last });
+          return outputs;
+        });
+        if (finished) break;
+        if (!counted) {
+          counted = true;
+          started = Date.now();
+          total = await store.countKeys(partition);
+          backfillMetrics().running.add(1);
+          this.logger.log(`backfill of ${label}: partition ${partition}, ${total} stored profiles, started`);
+        }
+        evaluated += page.length;
+        backfillMetrics().profiles.add(page.length, { partition: String(partition) });
+        if (Date.now() - lastLog >= LOG_EVERY_MS && page.length === PAGE) {
+          lastLog = Date.now();
+          this.logger.log(`backfill of ${label}: partition ${partition}, ${evaluated} of ~${total} profiles (${total ? Math.min(100, Math.round((evaluated * 100) / total)) : 100}%), ${changed} changed`);
+        }
+      }
+      if (counted) this.logger.log(`backfill: partition ${partition} done, ${evaluated} profiles evaluated, ${changed} changed, in ${Date.now() - started} ms`);
+    } finally {
+      if (counted) backfillMetrics().running.add(-1);
+    }
+  }
+}

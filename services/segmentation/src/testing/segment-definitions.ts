@@ -1,0 +1,42 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { publishFolder, readDefinitionsTopic, writeRelease } from '@kairos/definitions-topic';
+import { KafkaClient } from '@kairos/kafka';
+
+/**
+ * Segments of one test file on the shared definitions topic: published as a folder (JSON is YAML), and withdrawn
+ * (tombstoned) when the file is done, so the next file's services do not evaluate them too.
+ */
+export class TestSegments {
+  private readonly folder = mkdtempSync(join(tmpdir(), 'kairos-test-segments-'));
+  private readonly ids = new Set<string>();
+
+  constructor(
+    private readonly kafka: KafkaClient,
+    private readonly publisher: string,
+  ) {
+    mkdirSync(join(this.folder, 'segments'));
+  }
+
+  /** Adds (or changes) these segments and publishes the folder; resolves once the release is written. */
+  async publish(rules: Record<string, unknown>): Promise<void> {
+    for (const [id, rule] of Object.entries(rules)) {
+      writeFileSync(join(this.folder, 'segments', `${id}.yaml`), `kind: segment\nid: ${id}\nrule: ${JSON.stringify(rule)}\n`);
+      this.ids.add(id);
+    }
+    const release = await publishFolder(this.kafka, this.folder, { user: this.publisher, host: 'test', tool: 'jest' }, { write: true });
+    if (release.errors.length > 0) throw new Error(`segments refused: ${JSON.stringify(release.errors)}`);
+  }
+
+  /** Tombstones every segment this file published, in one release. */
+  async withdraw(): Promise<void> {
+    const topic = await readDefinitionsTopic(this.kafka);
+    const changes = [...this.ids].flatMap((id) => {
+      const entry = topic.get(`segment/${id}`);
+      return entry?.record ? [{ key: `segment/${id}`, action: 'remove' as const, fromVersion: entry.version, toVersion: entry.version + 1, record: null }] : [];
+    });
+    if (changes.length > 0) await writeRelease(this.kafka, changes);
+    rmSync(this.folder, { recursive: true, force: true });
+  }
+}
