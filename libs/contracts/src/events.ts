@@ -9,6 +9,8 @@ import profileErasureSchema from '../schemas/profile-erasure.v1.schema.json';
 import suppressedIdentifierSchema from '../schemas/suppressed-identifier.v1.schema.json';
 import segmentChangeSchema from '../schemas/segment-change.v1.schema.json';
 import profileSnapshotSchema from '../schemas/profile-snapshot.v1.schema.json';
+import dispatchRequestSchema from '../schemas/dispatch-request.v1.schema.json';
+import deliveryOutcomeSchema from '../schemas/delivery-outcome.v1.schema.json';
 
 export const EVENT_SCHEMAS: readonly object[] = [
   segmentEventSchema,
@@ -22,6 +24,8 @@ export const EVENT_SCHEMAS: readonly object[] = [
   suppressedIdentifierSchema,
   segmentChangeSchema,
   profileSnapshotSchema,
+  dispatchRequestSchema,
+  deliveryOutcomeSchema,
 ];
 
 export const SchemaIds = {
@@ -36,6 +40,8 @@ export const SchemaIds = {
   suppressedIdentifier: 'kairos:suppressed-identifier.v1',
   segmentChange: 'kairos:segment-change.v1',
   profileSnapshot: 'kairos:profile-snapshot.v1',
+  dispatchRequest: 'kairos:dispatch-request.v1',
+  deliveryOutcome: 'kairos:delivery-outcome.v1',
 } as const;
 
 export type SegmentEventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';
