@@ -26,6 +26,8 @@ export function startDispatch(env: NodeJS.ProcessEnv = process.env) {
     http: {
       port: config.DISPATCH_PORT,
       bodyLimit: 64 * 1024,
+      // Signed tokens travel in the path: key id, claims and signature, some 200-300 characters.
+      maxParamLength: 2_048,
       configure: (app) => {
         // RFC 8058 allows multipart/form-data as well as form-urlencoded one-click bodies; the token decides, the
         // body is not read, so any other content type is accepted and ignored rather than answered 415.

@@ -48,6 +48,8 @@ export class MessageComposer {
       ...(request.context.journey ? { journey: { id: request.context.journey.id }, step: request.context.journey.step } : {}),
       ...(request.context.journey?.variant ? { variant: request.context.journey.variant } : {}),
       unsubscribeUrl,
+      // The same unsubscribe token on the preferences page, which changes nothing on GET.
+      preferencesUrl: `${settings.publicUrl}/preferences/${unsubscribeUrl.slice(unsubscribeUrl.lastIndexOf('/') + 1)}`,
       ...('confirmUrl' in template.context ? { confirmUrl: engagementUrl(settings.publicUrl, { purpose: 'confirm', ...ids }, settings.keys) } : {}),
     };
     const rendered = renderMessage(template, this.partialsOf(set), context, {

@@ -12,6 +12,13 @@ export const unsubscribedPage = (resubscribeAction: string) =>
 <form method="post" action="${resubscribeAction}"><p>Unsubscribed by mistake?</p><button type="submit">Subscribe again</button></form>`,
   );
 
+export const preferencesPage = (action: string, subscribed: boolean) =>
+  page(
+    'Your e-mail preferences',
+    `<p>Marketing e-mail: <strong>${subscribed ? 'subscribed' : 'unsubscribed'}</strong>.</p>
+<form method="post" action="${action}"><input type="hidden" name="choice" value="${subscribed ? 'unsubscribe' : 'subscribe'}"><button type="submit">${subscribed ? 'Unsubscribe' : 'Subscribe again'}</button></form>`,
+  );
+
 export const resubscribedPage = () => page('Welcome back', '<p>You are subscribed again.</p>');
 
 export const confirmedPage = () => page('Subscription confirmed', '<p>Thank you: your subscription is confirmed.</p>');

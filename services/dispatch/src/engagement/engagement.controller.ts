@@ -3,7 +3,7 @@ import { TokenPurpose, TokenVerification, verifyClickToken, verifyToken } from '
 import { SchemaValidator, describeIssues } from '@kairos/contracts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatch.settings';
-import { confirmedPage, PIXEL, refusedPage, resubscribedPage, unsubscribedPage } from './engagement-pages';
+import { confirmedPage, PIXEL, preferencesPage, refusedPage, resubscribedPage, unsubscribedPage } from './engagement-pages';
 import { DeliveryReport, RecordEngagementUseCase, UnknownRecipientError, Witness } from './record-engagement.use-case';
 
 const REPORT_SCHEMA = {
@@ -58,6 +58,29 @@ export class EngagementController {
     if (!claims) return;
     await this.engagement.resubscribe(claims, witness(request, 'resubscribe-page'));
     await reply.status(200).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(resubscribedPage());
+  }
+
+  /** The preferences link of the footer: shows the marketing subscription; changing it is a POST (link scanners only GET). */
+  @Get('preferences/:token')
+  async preferences(@Param('token') token: string, @Res() reply: FastifyReply): Promise<void> {
+    const claims = this.verified(token, 'unsubscribe', reply, 'html');
+    if (!claims) return;
+    const consent = await this.engagement.consentOf(claims.profileId);
+    await reply.status(200).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(preferencesPage(`/preferences/${token}`, consent?.status !== 'withdrawn'));
+  }
+
+  @Post('preferences/:token')
+  async changePreferences(@Param('token') token: string, @Body() body: unknown, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const claims = this.verified(token, 'unsubscribe', reply, 'html');
+    if (!claims) return;
+    const choice = (body as { choice?: unknown } | undefined)?.choice;
+    if (choice !== 'unsubscribe' && choice !== 'subscribe') {
+      await reply.status(400).send({ error: 'invalid-choice', message: 'choice must be unsubscribe or subscribe' });
+      return;
+    }
+    if (choice === 'unsubscribe') await this.engagement.unsubscribe(claims, witness(request, 'preferences-page'));
+    else await this.engagement.resubscribe(claims, witness(request, 'preferences-page'));
+    await reply.status(200).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(preferencesPage(`/preferences/${token}`, choice === 'subscribe'));
   }
 
   /** The double opt-in link: records the confirmed consent with its proof (time, IP, user agent, the mail). */
