@@ -14,3 +14,4 @@ export * from './send-check';
 export * from './transport-result';
 export * from './webhook-signature';
 export * from './engagement-event';
+export * from './template-preview';
