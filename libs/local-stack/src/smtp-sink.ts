@@ -12,6 +12,8 @@ export interface SmtpSinkOptions {
   mailDir: string;
   /** How long stop() lets open client connections (an SMTP pool's idle ones) finish; smtp-server's 30 s by default. */
   closeTimeoutMs?: number;
+  /** Told of every message as it is accepted (benchmarks time acceptance with it). */
+  onMessage?: (message: StoredMessage) => void;
 }
 
 /**
@@ -67,7 +69,7 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<RunningSm
         const id = `${Date.now()}-${randomUUID().slice(0, 8)}`;
         writeFileSync(join(options.mailDir, `${id}.eml`), raw);
         const parsed = await PostalMime.parse(raw).catch(() => undefined);
-        index.set(id, {
+        const stored: StoredMessage = {
           id,
           receivedAt: new Date().toISOString(),
           envelope: {
@@ -76,7 +78,9 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<RunningSm
           },
           subject: parsed?.subject ?? '',
           size: raw.length,
-        });
+        };
+        index.set(id, stored);
+        options.onMessage?.(stored);
         callback();
       });
     },
