@@ -22,6 +22,12 @@ Commands
   remove <kind/id>...     Tombstone definitions. Refused while something live still names them (remove both).
                             kairos remove journey/birthday template/birthday
 
+  preview <template>      Render a template of the folder as dispatch would: subject and text printed, HTML written
+          [--profile f.json] [--event f.json] [--out file.html] [--dir folder] [--allow-http] [--locale de-CH] [--time-zone Europe/Zurich]
+                          to a file a browser opens, every link and image checked (absolute, well-formed, https).
+                          Without --profile/--event, sample values from the template's declared context. No broker needed.
+                            kairos preview cart-reminder --profile anna.json --event cart.json
+
 [dir] defaults to $KAIROS_DEFINITIONS_DIR, else ./definitions/shop.
 --json prints one JSON document on stdout instead of text, for scripts.
 

@@ -7,6 +7,7 @@ import { DefinitionError, formatDefinitionError, PlannedChange, planRemoval, pla
 import { inconsistency, publishFolder, readDefinitionsFolder, readDefinitionsTopic, writeRelease } from '@kairos/definitions-topic';
 import { connectKafka, KafkaClient } from '@kairos/kafka';
 import { EXIT, USAGE } from './kairos-usage';
+import { previewFromFolder } from './preview';
 
 class UsageError extends Error {}
 
@@ -24,6 +25,7 @@ async function main(argv: readonly string[]): Promise<number> {
     out.print(USAGE);
     return command ? EXIT.ok : EXIT.usage;
   }
+  if (command === 'preview') return preview(out, rest);
   const unknownOption = rest.find((arg) => arg.startsWith('-'));
   if (unknownOption) throw new UsageError(`unknown option ${unknownOption}`);
   switch (command) {
@@ -178,6 +180,57 @@ function publisher(directory?: string): Publisher {
     ...(directory ? { directory } : {}),
     ...(commit ? { gitCommit: `${commit}${dirty ? '+uncommitted' : ''}` } : {}),
   };
+}
+
+/** kairos preview <template> [--profile file] [--event file] [--out file] [--dir folder] [--allow-http] [--locale l] [--time-zone z] */
+function preview(out: Output, args: readonly string[]): number {
+  const valued = new Map<string, string>();
+  const positional: string[] = [];
+  let allowHttp = false;
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i];
+    if (arg === '--allow-http') allowHttp = true;
+    else if (['--profile', '--event', '--out', '--dir', '--locale', '--time-zone'].includes(arg)) {
+      const value = args[i + 1];
+      if (value === undefined || value.startsWith('--')) throw new UsageError(`${arg} needs a value`);
+      valued.set(arg, value);
+      i += 1;
+    } else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg} for preview`);
+    else positional.push(arg);
+  }
+  if (positional.length !== 1) throw new UsageError('preview takes one template id, e.g. kairos preview cart-reminder --profile anna.json --event cart.json');
+  const directory = resolve(valued.get('--dir') ?? process.env['KAIROS_DEFINITIONS_DIR'] ?? 'definitions/shop');
+  let result: ReturnType<typeof previewFromFolder>;
+  try {
+    result = previewFromFolder({
+      directory,
+      templateId: positional[0],
+      ...(valued.has('--profile') ? { profileFile: valued.get('--profile') } : {}),
+      ...(valued.has('--event') ? { eventFile: valued.get('--event') } : {}),
+      ...(valued.has('--out') ? { outFile: valued.get('--out') } : {}),
+      allowHttp,
+      locale: valued.get('--locale') ?? 'de-CH',
+      timeZone: valued.get('--time-zone') ?? 'Europe/Zurich',
+    });
+  } catch (error) {
+    throw new UsageError(`cannot read ${directory}: ${(error as Error).message}`);
+  }
+  if (!result.ok) {
+    if (result.stage === 'input') throw new UsageError(result.message);
+    if (out.json) out.print(JSON.stringify({ ok: false, stage: result.stage, message: result.message }, null, 2));
+    else out.print(`${result.stage === 'render' ? 'render failed' : 'refused'}: ${result.message}`);
+    return EXIT.refused;
+  }
+  if (out.json) out.print(JSON.stringify(result, null, 2));
+  else {
+    out.print(`Subject: ${result.subject}`);
+    if (result.sampled.length > 0) out.print(`(sample values for ${result.sampled.join(', ')}; --profile and --event give real ones)`);
+    out.print(`HTML:    ${result.htmlFile}`);
+    if (result.text !== undefined) out.print(`\n${result.text.trimEnd()}\n`);
+    for (const problem of result.problems) out.print(`html line ${problem.line}: <${problem.tag} ${problem.attribute}="${problem.url}"> ${problem.problem}`);
+    out.print(result.problems.length === 0 ? `${result.links} links and images checked: all absolute, well-formed${allowHttp ? '' : ', https'}` : `${result.problems.length} link problem${result.problems.length === 1 ? '' : 's'}`);
+  }
+  return result.problems.length === 0 ? EXIT.ok : EXIT.refused;
 }
 
 const cliVariables = {

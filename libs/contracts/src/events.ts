@@ -11,6 +11,8 @@ import segmentChangeSchema from '../schemas/segment-change.v1.schema.json';
 import profileSnapshotSchema from '../schemas/profile-snapshot.v1.schema.json';
 import profileUpdateSchema from '../schemas/profile-update.v1.schema.json';
 import profileTransferSchema from '../schemas/profile-transfer.v1.schema.json';
+import dispatchRequestSchema from '../schemas/dispatch-request.v1.schema.json';
+import deliveryOutcomeSchema from '../schemas/delivery-outcome.v1.schema.json';
 
 export const EVENT_SCHEMAS: readonly object[] = [
   segmentEventSchema,
@@ -26,6 +28,8 @@ export const EVENT_SCHEMAS: readonly object[] = [
   profileSnapshotSchema,
   profileUpdateSchema,
   profileTransferSchema,
+  dispatchRequestSchema,
+  deliveryOutcomeSchema,
 ];
 
 export const SchemaIds = {
@@ -42,6 +46,8 @@ export const SchemaIds = {
   profileSnapshot: 'kairos:profile-snapshot.v1',
   profileUpdate: 'kairos:profile-update.v1',
   profileTransfer: 'kairos:profile-transfer.v1',
+  dispatchRequest: 'kairos:dispatch-request.v1',
+  deliveryOutcome: 'kairos:delivery-outcome.v1',
 } as const;
 
 export type SegmentEventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';

@@ -10,3 +10,8 @@ export * from './link-check';
 export * from './one-line';
 export * from './mail-headers';
 export * from './delivery-state';
+export * from './send-check';
+export * from './transport-result';
+export * from './webhook-signature';
+export * from './engagement-event';
+export * from './template-preview';

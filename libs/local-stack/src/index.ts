@@ -4,5 +4,7 @@ export { startKafkaBroker, ensureKafkaJars, KAFKA_VERSION, defaultCacheDir } fro
 export { startEmbeddedDatabase } from './embedded-database';
 export { startSmtpSink } from './smtp-sink';
 export type { RunningSmtpSink, SmtpSinkOptions, StoredMessage } from './smtp-sink';
+export { startSmtpSink, SINK_REJECTS } from './smtp-sink';
+export type { StoredMessage, RunningSmtpSink } from './smtp-sink';
 export { freePort } from './ports';
 export { stopChild, waitUntilHealthy } from './child-process';

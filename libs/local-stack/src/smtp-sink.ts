@@ -11,7 +11,17 @@ export interface SmtpSinkOptions {
   httpPort: number;
   /** Received mail is kept here as <id>.eml, so people can open it with any mail client. */
   mailDir: string;
+  /** How long stop() lets open client connections (an SMTP pool's idle ones) finish; smtp-server's 30 s by default. */
+  closeTimeoutMs?: number;
+  /** Told of every message as it is accepted (benchmarks time acceptance with it). */
+  onMessage?: (message: StoredMessage) => void;
 }
+
+/**
+ * Recipients the sink refuses, so delivery failures can be tried against real SMTP: a local part starting with
+ * `reject-` gets `550 5.1.1` (permanent), one starting with `tempfail-` gets `451 4.3.0` (temporary).
+ */
+export const SINK_REJECTS = { permanent: /^reject-/i, temporary: /^tempfail-/i } as const;
 
 export interface StoredMessage {
   id: string;
@@ -24,6 +34,10 @@ export interface StoredMessage {
 export interface RunningSmtpSink {
   smtpUrl: string;
   inboxUrl: string;
+  /** An SMTP outage: the SMTP port stops answering (open connections are cut after closeTimeoutMs); the inbox stays up. */
+  stopSmtp(): Promise<void>;
+  /** The end of the outage: SMTP listens on the same port again; what was received before is kept. */
+  startSmtp(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -37,11 +51,18 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<RunningSm
   mkdirSync(options.mailDir, { recursive: true });
   const index = new Map<string, StoredMessage>();
 
-  const smtp = new SMTPServer({
+  const createSmtp = () => new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
     size: 25 * 1024 * 1024,
+    ...(options.closeTimeoutMs === undefined ? {} : { closeTimeout: options.closeTimeoutMs }),
+    onRcptTo(address, _session, callback) {
+      const local = address.address.split('@')[0] ?? '';
+      if (SINK_REJECTS.permanent.test(local)) return callback(Object.assign(new Error('5.1.1 mailbox unavailable'), { responseCode: 550 }));
+      if (SINK_REJECTS.temporary.test(local)) return callback(Object.assign(new Error('4.3.0 try again later'), { responseCode: 451 }));
+      callback();
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -50,7 +71,7 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<RunningSm
         const id = `${Date.now()}-${randomUUID().slice(0, 8)}`;
         writeFileSync(join(options.mailDir, `${id}.eml`), raw);
         const parsed = await PostalMime.parse(raw).catch(() => undefined);
-        index.set(id, {
+        const stored: StoredMessage = {
           id,
           receivedAt: new Date().toISOString(),
           envelope: {
@@ -59,11 +80,20 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<RunningSm
           },
           subject: parsed?.subject ?? '',
           size: raw.length,
-        });
+        };
+        index.set(id, stored);
+        options.onMessage?.(stored);
         callback();
       });
     },
   });
+  let smtp = createSmtp();
+  const listenSmtp = () =>
+    new Promise<void>((resolve, reject) => {
+      smtp.on('error', reject);
+      smtp.listen(options.smtpPort, '127.0.0.1', () => resolve());
+    });
+  const closeSmtp = () => new Promise<void>((resolve) => smtp.close(() => resolve()));
 
   const readRaw = (id: string): Buffer | undefined =>
     index.has(id) ? readFileSync(join(options.mailDir, `${id}.eml`)) : undefined;
@@ -108,10 +138,7 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<RunningSm
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    smtp.on('error', reject);
-    smtp.listen(options.smtpPort, '127.0.0.1', () => resolve());
-  });
+  await listenSmtp();
   await new Promise<void>((resolve, reject) => {
     http.on('error', reject);
     http.listen(options.httpPort, '127.0.0.1', () => resolve());
@@ -119,8 +146,15 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<RunningSm
   return {
     smtpUrl: `smtp://127.0.0.1:${options.smtpPort}`,
     inboxUrl: `http://127.0.0.1:${options.httpPort}/messages`,
+    async stopSmtp() {
+      await closeSmtp();
+    },
+    async startSmtp() {
+      smtp = createSmtp();
+      await listenSmtp();
+    },
     async stop() {
-      await new Promise<void>((resolve) => smtp.close(() => resolve()));
+      await closeSmtp();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },

@@ -36,6 +36,8 @@ export interface ServiceOptions {
     port: number;
     host?: string;
     bodyLimit?: number;
+    /** Longest path parameter (Fastify's default is 100 characters; signed tokens in paths are longer). */
+    maxParamLength?: number;
     /** false: Nest registers no body parsers, so `configure` can install its own (the collector reads raw bytes). */
     bodyParser?: boolean;
     configure?: (app: NestFastifyApplication) => void;
@@ -135,7 +137,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     const root = rootModule(options, kafka, producer, ownership, dataSource, definitions);
     let app: INestApplication | INestMicroservice;
     if (options.http) {
-      const adapter = new FastifyAdapter({ bodyLimit: options.http.bodyLimit ?? 1024 * 1024, keepAliveTimeout: 65_000 });
+      const adapter = new FastifyAdapter({ bodyLimit: options.http.bodyLimit ?? 1024 * 1024, keepAliveTimeout: 65_000, ...(options.http.maxParamLength ? { routerOptions: { maxParamLength: options.http.maxParamLength } } : {}) });
       const httpApp = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, abortOnError: false, bodyParser: options.http.bodyParser ?? true });
       undo.push(() => httpApp.close());
       options.http.configure?.(httpApp);

@@ -1,0 +1,271 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DispatchRequestRecord } from '@kairos/contracts';
+import {
+  advanceDelivery,
+  checkSend,
+  classifySmtpFailure,
+  classifyWebhookStatus,
+  DeliveryEvent,
+  DeliveryState,
+  DeliveryStatus,
+  suppressionSubjects,
+  SuppressionEntry,
+} from '@kairos/dispatch-core';
+import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatch.settings';
+import { OutboxRelay } from '../outbox/outbox-relay';
+import { DeliveriesRepository, DeliveryRow, StoredMail } from './deliveries.repository';
+import { stateRecords } from './delivery-records';
+import { MailTransportRepository } from './mail-transport.repository';
+import { MessageComposer, recipientOf } from './message-composer';
+import { WebhookTransportRepository } from './webhook-transport.repository';
+
+/** What happened to a row this instance worked on (for tests and metrics). */
+export type DeliveryStep = DeliveryStatus | 'lost-claim';
+
+/**
+ * The send side of dispatch: claims deliveries that need work from the deliveries table (new ones, retries that came
+ * due, rows an instance abandoned), checks consent and suppressions at that moment, renders, hands the mail to SMTP
+ * (or POSTs the webhook) and writes each new state — with the outcomes it publishes — before acting on it.
+ *
+ * Retries are durable timers: a temporary failure writes `retrying` with its due time into the row and frees the slot,
+ * so a mail waiting for its back-off blocks nothing. At most DISPATCH_CONCURRENCY deliveries are in flight.
+ *
+ * The crash window: between the SMTP server's acceptance and the write of `sent` there is nothing but that one
+ * statement. A process that dies inside it leaves the row `sending` under a lease; when the lease ends, a claim finds
+ * it and treats the attempt as interrupted (a temporary failure), so the mail is sent again — with the same
+ * Message-ID, which a receiving system that de-duplicates drops.
+ */
+@Injectable()
+export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('dispatch');
+  private readonly instance = `dispatch-${randomUUID().slice(0, 8)}`;
+  private readonly claims = new Set<Promise<unknown>>();
+  private inFlightRows = 0;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private pending = false;
+  private lastWarning = 0;
+
+  constructor(
+    @Inject(DeliveriesRepository) private readonly deliveries: DeliveriesRepository,
+    @Inject(MessageComposer) private readonly composer: MessageComposer,
+    @Inject(MailTransportRepository) private readonly mail: MailTransportRepository,
+    @Inject(WebhookTransportRepository) private readonly webhooks: WebhookTransportRepository,
+    @Inject(OutboxRelay) private readonly outbox: OutboxRelay,
+    @Inject(DISPATCH_SETTINGS) private readonly settings: DispatchSettings,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Graceful stop: claims nothing more and lets the deliveries in hand finish (their SMTP answers are written). */
+  async onApplicationShutdown(): Promise<void> {
+    this.running = false;
+    this.kick();
+    await this.loop;
+    await Promise.all(this.claims);
+  }
+
+  /** New rows were written: look now rather than at the next poll. */
+  kick(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      this.pending = false;
+      const free = this.settings.concurrency - this.inFlightRows;
+      let claimed = 0;
+      if (free > 0) {
+        try {
+          const rows = await this.deliveries.claim(this.instance, Math.min(free, 500), this.settings.leaseMs);
+          claimed = rows.length;
+          if (rows.length > 0) this.start(rows);
+        } catch (error) {
+          this.warn(`deliveries not claimed, retrying: ${(error as Error).message}`);
+          await sleep(1_000);
+          continue;
+        }
+      }
+      if (claimed > 0 && claimed === Math.min(free, 500)) continue;
+      if (this.pending) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 200);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private start(rows: DeliveryRow[]): void {
+    this.inFlightRows += rows.length;
+    const claim = (async () => {
+      // One query for the suppressions of the whole claim: what the send-time check reads.
+      const subjects = rows.flatMap((row) => suppressionSubjects({ profileId: row.profileId, address: addressOf(row) }));
+      let entries: SuppressionEntry[];
+      try {
+        entries = await this.deliveries.suppressions([...new Set(subjects)]);
+      } catch (error) {
+        // The rows stay claimed until their lease ends, then a claim takes them again: nothing is lost.
+        this.warn(`suppressions not read, ${rows.length} deliveries wait for their lease: ${(error as Error).message}`);
+        this.inFlightRows -= rows.length;
+        return;
+      }
+      // Each row frees its slot as soon as it is done, so one slow SMTP answer holds one slot, not the claim's.
+      await Promise.all(
+        rows.map((row) =>
+          this.deliver(row, entries)
+            .catch((error: Error) => this.warn(`delivery ${row.dispatchId} left for recovery after its lease: ${error.message}`))
+            .finally(() => {
+              this.inFlightRows -= 1;
+              this.kick();
+            }),
+        ),
+      );
+    })();
+    this.claims.add(claim);
+    void claim.finally(() => this.claims.delete(claim));
+  }
+
+  /** One claimed row through the state machine until it waits (retrying), or is final. */
+  async deliver(row: DeliveryRow, entries: readonly SuppressionEntry[]): Promise<DeliveryStep> {
+    const request = row.request;
+    let state = row.state;
+    let from: DeliveryStatus = row.status;
+
+    if (from === 'sending') {
+      // Claimed while still in flight: the instance that held it died (its lease ended). SMTP may have accepted the
+      // mail before the crash; sending it again with the same Message-ID is the documented answer.
+      const interrupted = this.advance(state, { type: 'smtp-temporary', detail: 'interrupted: the process stopped between handing the message over and recording the answer' });
+      return (await this.write(row, from, interrupted, this.dueOf(interrupted))) ? interrupted.status : 'lost-claim';
+    }
+
+    if (from === 'received' || from === 'retrying') {
+      const check = checkSend(
+        {
+          channel: request.channel,
+          purpose: request.channel === 'email' ? request.purpose : 'transactional',
+          profileId: request.profileId,
+          ...(addressOf(row) ? { address: addressOf(row) } : {}),
+          ...(request.reason.consent ? { consent: request.reason.consent } : {}),
+        },
+        entries,
+      );
+      if (!check.allowed) {
+        const suppressed = this.advance(state, { type: 'suppressed', reason: check.reason });
+        return (await this.write(row, from, suppressed, null)) ? 'suppressed' : 'lost-claim';
+      }
+      if (state.status === 'retrying' && Date.parse(state.nextAttemptAt) > Date.now()) {
+        // Claimed a moment early (the database's clock against this process's): the state machine sends only when due.
+        await sleep(Date.parse(state.nextAttemptAt) - Date.now() + 1);
+      }
+      let stored = row.mail;
+      let links = row.links;
+      let recipient: string | undefined;
+      if (from === 'received') {
+        state = this.advance(state, { type: 'allowed' }); // rendering: pure work in memory, never a visible row state
+        const prepared = this.prepare(request);
+        if (!prepared.ok) {
+          const failed = this.advance(state, { type: 'render-failed', detail: prepared.detail });
+          return (await this.write(row, from, failed, null)) ? 'failed' : 'lost-claim';
+        }
+        stored = prepared.stored;
+        links = prepared.links ?? null;
+        recipient = prepared.recipient;
+        state = this.advance(state, { type: 'rendered' });
+      } else {
+        state = this.advance(state, { type: 'allowed' });
+      }
+      if (!stored) throw new Error(`delivery ${row.dispatchId} is due for a retry but has no stored message`);
+      // Written before the attempt: a crash from here on leaves `sending` under a lease, never an unrecorded send.
+      const sending = await this.deliveries.transition({
+        dispatchId: row.dispatchId,
+        from,
+        claimedBy: this.instance,
+        state,
+        dueAt: new Date(Date.now() + this.settings.leaseMs),
+        mail: stored,
+        ...(links ? { links } : {}),
+        ...(recipient ? { recipient } : {}),
+        outbox: [],
+      });
+      if (!sending) return 'lost-claim';
+      from = 'sending';
+      const answer = await this.attempt(row.dispatchId, stored);
+      const next = this.advance(state, answer);
+      return (await this.write(row, from, next, this.dueOf(next), 8)) ? next.status : 'lost-claim';
+    }
+    // Final states are never claimed (the claim only takes open statuses).
+    return row.status;
+  }
+
+  private prepare(request: DispatchRequestRecord): { ok: true; stored: StoredMail; links?: Array<{ index: number; url: string }>; recipient?: string } | { ok: false; detail: string } {
+    if (request.channel === 'webhook') return { ok: true, stored: { kind: 'webhook', url: request.url, body: JSON.stringify(request.body) } };
+    const composed = this.composer.compose(request);
+    if (!composed.ok) return composed;
+    return { ok: true, stored: { kind: 'email', mail: composed.mail }, links: composed.links, recipient: composed.mail.to.address };
+  }
+
+  private async attempt(dispatchId: string, stored: StoredMail): Promise<DeliveryEvent> {
+    if (stored.kind === 'webhook') {
+      const answer = await this.webhooks.post(dispatchId, stored.url, stored.body);
+      if (!answer.ok) return { type: 'smtp-temporary', detail: answer.error };
+      const event = classifyWebhookStatus(answer.status, answer.body);
+      return event.type === 'smtp-accepted' ? { ...event, messageId: dispatchId } : event;
+    }
+    const answer = await this.mail.send(stored.mail);
+    if (answer.ok) return { type: 'smtp-accepted', messageId: answer.messageId, response: answer.response };
+    return classifySmtpFailure(answer.error);
+  }
+
+  private advance(state: DeliveryState, event: DeliveryEvent): DeliveryState {
+    const next = advanceDelivery(state, event, { now: new Date(), random: Math.random, policy: this.settings.retry });
+    if (!next.ok) throw new Error(next.message);
+    return next.state;
+  }
+
+  private dueOf(state: DeliveryState): Date | null {
+    return state.status === 'retrying' ? new Date(state.nextAttemptAt) : null;
+  }
+
+  /**
+   * Writes a new state with its outcomes. After an SMTP answer (`tries` > 1) a failed write is retried for a while:
+   * giving up would leave the row `sending` and the mail sent again after the lease.
+   */
+  private async write(row: DeliveryRow, from: DeliveryStatus, state: DeliveryState, dueAt: Date | null, tries = 1): Promise<boolean> {
+    const at = new Date();
+    const outbox = stateRecords(row.request, state, at, this.settings.deadLetterTopic, this.settings.groupId);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const written = await this.deliveries.transition({ dispatchId: row.dispatchId, from, claimedBy: this.instance, state, dueAt, outbox });
+        if (written && outbox.length > 0) this.outbox.kick();
+        return written;
+      } catch (error) {
+        if (attempt >= tries) throw error;
+        this.warn(`state of ${row.dispatchId} not written yet (attempt ${attempt}): ${(error as Error).message}`);
+        await sleep(Math.min(250 * 2 ** attempt, 5_000));
+      }
+    }
+  }
+
+  private warn(message: string): void {
+    if (Date.now() - this.lastWarning < 5_000) return;
+    this.lastWarning = Date.now();
+    this.logger.warn(message);
+  }
+}
+
+function addressOf(row: DeliveryRow): string | undefined {
+  if (row.recipient) return row.recipient;
+  return row.request.channel === 'email' ? recipientOf(row.request) : undefined;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));

@@ -1,0 +1,174 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DispatchRequestRecord } from '@kairos/contracts';
+import { ComposedMail, DeliveryState, DeliveryStatus, SuppressionEntry } from '@kairos/dispatch-core';
+import { DataSource } from 'typeorm';
+import { OutboxRecord, outboxColumns, outboxRows } from '../outbox/outbox-record';
+
+/** A delivery row as a claim returns it. */
+export interface DeliveryRow {
+  dispatchId: string;
+  profileId: string;
+  status: DeliveryStatus;
+  state: DeliveryState;
+  request: DispatchRequestRecord;
+  recipient: string | null;
+  mail: StoredMail | null;
+  links: Array<{ index: number; url: string }> | null;
+}
+
+/** What a retry sends again: the composed mail, or the webhook's URL and body. */
+export type StoredMail = { kind: 'email'; mail: ComposedMail } | { kind: 'webhook'; url: string; body: string };
+
+/** A state change of one row, written only if the row is still as this instance last saw it. */
+export interface Transition {
+  dispatchId: string;
+  from: DeliveryStatus;
+  claimedBy: string;
+  state: DeliveryState;
+  /** When the row next needs work: a retry time, a lease's end; null when it is final. */
+  dueAt: Date | null;
+  mail?: StoredMail;
+  links?: Array<{ index: number; url: string }>;
+  recipient?: string;
+  outbox: OutboxRecord[];
+}
+
+interface RawRow {
+  dispatch_id: string;
+  profile_id: string;
+  status: DeliveryStatus;
+  state: DeliveryState;
+  request: DispatchRequestRecord;
+  recipient: string | null;
+  mail: StoredMail | null;
+  links: Array<{ index: number; url: string }> | null;
+}
+
+/**
+ * The deliveries table and the outbox written with it: the only code that touches them. Every write is one statement
+ * (state and the records it publishes together), so no crash leaves a state without its outcome or the reverse.
+ */
+@Injectable()
+export class DeliveriesRepository {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  /**
+   * Inserts the requests that have no row yet (the primary key is the dispatch id; a redelivery conflicts and changes
+   * nothing) and, in the same statement, the outbox records of the rows actually inserted. Returns their ids.
+   */
+  async receive(requests: readonly DispatchRequestRecord[], states: readonly DeliveryState[], outbox: ReadonlyMap<string, OutboxRecord>): Promise<string[]> {
+    if (requests.length === 0) return [];
+    const ids = requests.map((request) => request.dispatchId);
+    const records = ids.map((id) => outbox.get(id));
+    const rows = (await this.dataSource.query(
+      `WITH inserted AS (
+         INSERT INTO deliveries (dispatch_id, profile_id, channel, status, state, request, due_at)
+         SELECT id, profile, channel, 'received', state, request, now()
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[]) AS r(id, profile, channel, state, request)
+         ON CONFLICT (dispatch_id) DO NOTHING
+         RETURNING dispatch_id),
+       queued AS (
+         INSERT INTO outbox (topic, key, value, headers)
+         SELECT o.topic, o.key, o.value, o.headers
+         FROM unnest($1::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[]) WITH ORDINALITY AS o(id, topic, key, value, headers, n)
+         JOIN inserted ON inserted.dispatch_id = o.id
+         WHERE o.topic IS NOT NULL
+         ORDER BY o.n)
+       SELECT dispatch_id FROM inserted`,
+      [
+        ids,
+        requests.map((request) => request.profileId),
+        requests.map((request) => request.channel),
+        states.map((state) => JSON.stringify(state)),
+        requests.map((request) => JSON.stringify(request)),
+        records.map((record) => record?.topic ?? null),
+        records.map((record) => record?.key ?? null),
+        records.map((record) => record?.value ?? null),
+        records.map((record) => (record?.headers ? JSON.stringify(record.headers) : null)),
+      ],
+    )) as Array<{ dispatch_id: string }>;
+    return rows.map((row) => row.dispatch_id);
+  }
+
+  /**
+   * Claims up to `limit` rows that need work now (new, due for a retry, or abandoned by an instance whose lease ran
+   * out), oldest first. SKIP LOCKED: two instances never claim the same row; the lease makes the claim durable.
+   */
+  async claim(claimedBy: string, limit: number, leaseMs: number): Promise<DeliveryRow[]> {
+    const rows = (await this.dataSource.query(
+      `UPDATE deliveries d SET claimed_by = $1, due_at = now() + $3 * interval '1 millisecond', updated_at = now()
+       FROM (SELECT dispatch_id FROM deliveries
+             WHERE status IN ('received', 'rendering', 'sending', 'retrying') AND due_at <= now()
+             ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) due
+       WHERE d.dispatch_id = due.dispatch_id
+       RETURNING d.dispatch_id, d.profile_id, d.status, d.state, d.request, d.recipient, d.mail, d.links`,
+      [claimedBy, limit, leaseMs],
+    )) as [RawRow[], number] | RawRow[];
+    // TypeORM returns [rows, count] for UPDATE … RETURNING on PostgreSQL.
+    const list = (Array.isArray(rows[0]) ? rows[0] : rows) as RawRow[];
+    return list.map((row) => ({
+      dispatchId: row.dispatch_id,
+      profileId: row.profile_id,
+      status: row.status,
+      state: row.state,
+      request: row.request,
+      recipient: row.recipient,
+      mail: row.mail,
+      links: row.links,
+    }));
+  }
+
+  /** Writes one transition and its outbox records in one statement; false when the row moved on (another claim). */
+  async transition(transition: Transition): Promise<boolean> {
+    const [topics, keys, values, headers] = outboxColumns(transition.outbox);
+    const rows = (await this.dataSource.query(
+      `WITH moved AS (
+         UPDATE deliveries SET status = $4, state = $5::jsonb, due_at = $6, updated_at = now(),
+           mail = COALESCE($7::jsonb, mail), links = COALESCE($8::jsonb, links), recipient = COALESCE($9, recipient),
+           claimed_by = CASE WHEN $6::timestamptz IS NULL THEN NULL ELSE claimed_by END
+         WHERE dispatch_id = $1 AND status = $2 AND claimed_by = $3
+         RETURNING dispatch_id),
+       published AS (
+         INSERT INTO outbox (topic, key, value, headers)
+         SELECT o.topic, o.key, o.value, o.headers FROM (${outboxRows(10)}) o, moved)
+       SELECT dispatch_id FROM moved`,
+      [
+        transition.dispatchId,
+        transition.from,
+        transition.claimedBy,
+        transition.state.status,
+        JSON.stringify(transition.state),
+        transition.dueAt,
+        transition.mail ? JSON.stringify(transition.mail) : null,
+        transition.links ? JSON.stringify(transition.links) : null,
+        transition.recipient ?? null,
+        topics,
+        keys,
+        values,
+        headers,
+      ],
+    )) as Array<{ dispatch_id: string }>;
+    return rows.length === 1;
+  }
+
+  /** Suppression entries for these subjects (profile:… and address:…). */
+  async suppressions(subjects: readonly string[]): Promise<SuppressionEntry[]> {
+    if (subjects.length === 0) return [];
+    const rows = (await this.dataSource.query('SELECT subject, scope, reason, at FROM suppressions WHERE subject = ANY($1::text[])', [subjects])) as Array<{
+      subject: string;
+      scope: SuppressionEntry['scope'];
+      reason: SuppressionEntry['reason'];
+      at: Date;
+    }>;
+    return rows.map((row) => ({ subject: row.subject, scope: row.scope, reason: row.reason, at: row.at.getTime() }));
+  }
+
+  /** One delivery by id (the engagement endpoints: which mail a token names, its links, its recipient). */
+  async find(dispatchId: string): Promise<DeliveryRow | undefined> {
+    const rows = (await this.dataSource.query('SELECT dispatch_id, profile_id, status, state, request, recipient, mail, links FROM deliveries WHERE dispatch_id = $1', [dispatchId])) as RawRow[];
+    const row = rows[0];
+    return row
+      ? { dispatchId: row.dispatch_id, profileId: row.profile_id, status: row.status, state: row.state, request: row.request, recipient: row.recipient, mail: row.mail, links: row.links }
+      : undefined;
+  }
+}

@@ -1,0 +1,389 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DeadLetterHeaders, DeliveryOutcomeRecord, DispatchRequestRecord, EmailDispatchRequest, EVENT_SCHEMAS, SchemaIds, SchemaValidator, Topics } from '@kairos/contracts';
+import { publishFolder } from '@kairos/definitions-topic';
+import { signToken, verifyWebhook, WEBHOOK_DISPATCH_HEADER, WEBHOOK_SIGNATURE_HEADER } from '@kairos/dispatch-core';
+import { ConsumedRecord, connectKafka, RecordProducer } from '@kairos/kafka';
+import { freePort, RunningSmtpSink, startSmtpSink } from '@kairos/local-stack';
+import { RunningService } from '@kairos/service-runtime';
+import { readTopic, serviceTestEnv, testStack } from '@kairos/testing';
+import PostalMime, { Email } from 'postal-mime';
+import { startDispatch } from './main';
+
+const KEY = { id: 'k1', secret: 'dispatch-int-spec-secret-of-32-bytes-or-more' };
+const OTHER_KEY = { id: 'k1', secret: 'another-secret-that-is-32-bytes-long-too!!' };
+const WEBHOOK_SECRET = 'webhook-int-spec-secret-of-32-bytes-or-more';
+const json = <T>(record: ConsumedRecord): T => JSON.parse(record.value?.toString() ?? 'null') as T;
+
+describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
+  const { kafkaBrokers } = testStack();
+  const kafka = connectKafka({ brokers: kafkaBrokers, clientId: 'dispatch-int-spec', logLevel: 'error' });
+  const producer = new RecordProducer(kafka);
+  const validator = new SchemaValidator(EVENT_SCHEMAS);
+  const run = randomUUID().slice(0, 8);
+  const groupId = `dispatch-${run}`;
+  const mailDir = mkdtempSync(join(tmpdir(), 'kairos-dispatch-sink-'));
+  let sink: RunningSmtpSink;
+  let service: RunningService;
+  let baseUrl = '';
+  let sequence = 0;
+
+  beforeAll(async () => {
+    // The test's own sink (the harness's, started in-process), so the outage test can stop and restart its SMTP port.
+    sink = await startSmtpSink({ smtpPort: await freePort(), httpPort: await freePort(), mailDir, closeTimeoutMs: 500 });
+    const release = await publishFolder(kafka, resolve(__dirname, '../../../definitions/shop'), { user: 'dispatch-int-spec', host: 'test', tool: 'jest' }, { write: true });
+    expect(release.errors).toEqual([]);
+    await producer.connect();
+    const env = await serviceTestEnv({
+      DATABASE_SCHEMA: `dispatch_${run}`,
+      KAFKA_GROUP_ID: groupId,
+      SMTP_URL: sink.smtpUrl,
+      DISPATCH_SIGNING_KEYS: JSON.stringify({ current: KEY, previous: [] }),
+      DISPATCH_RETRY_INITIAL_MS: '500',
+      DISPATCH_RETRY_MAX_MS: '4000',
+      DISPATCH_RETRY_MAX_ATTEMPTS: '40',
+      DISPATCH_SOFT_BOUNCE_LIMIT: '2',
+      WEBHOOK_SECRET,
+      WEBHOOK_TIMEOUT_MS: '2000',
+    });
+    baseUrl = `http://127.0.0.1:${env.DISPATCH_PORT}`;
+    service = await startDispatch(env);
+  }, 120_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await producer.disconnect();
+    await sink?.stop();
+    rmSync(mailDir, { recursive: true, force: true });
+  });
+
+  function id(name: string): string {
+    sequence += 1;
+    return `${run}-${name}-${sequence}`;
+  }
+
+  function cartRequest(overrides: { profile?: Record<string, unknown>; to?: string; dispatchId?: string; profileId?: string; consentAt?: number } = {}): EmailDispatchRequest {
+    const profileId = overrides.profileId ?? `profile-${id('p')}`;
+    return {
+      dispatchId: overrides.dispatchId ?? id('cart'),
+      profileId,
+      requestedAt: new Date().toISOString(),
+      origin: { journeyId: 'abandoned-cart', journeyVersion: 1, instanceId: `i-${profileId}`, stepId: 'first reminder' },
+      reason: { trigger: 'abandoned-cart', consent: { channel: 'email', purpose: 'marketing', status: 'granted', proof: { at: overrides.consentAt ?? Date.now() - 60_000 } } },
+      channel: 'email',
+      purpose: 'marketing',
+      templateId: 'cart-reminder',
+      ...(overrides.to ? { to: overrides.to } : {}),
+      context: {
+        profile: { firstName: 'Anna', email: `anna-${profileId}@example.ch`, userId: `user-${profileId}`, ...overrides.profile },
+        event: {
+          name: 'Cart Updated',
+          properties: {
+            cartId: `cart-${profileId}`,
+            currency: 'CHF',
+            products: [
+              { name: 'Wanderschuh Alpin', price: 1234.5, quantity: 1, url: 'https://shop.example/p/wanderschuh', imageUrl: 'https://shop.example/i/wanderschuh.jpg' },
+              { name: 'Socken', price: 19.9, quantity: 2, url: 'https://shop.example/p/socken', imageUrl: 'https://shop.example/i/socken.jpg' },
+            ],
+          },
+        },
+        journey: { id: 'abandoned-cart', step: 'first reminder' },
+        locale: 'de-CH',
+        timeZone: 'Europe/Zurich',
+      },
+    };
+  }
+
+  function confirmRequest(profileId: string, email: string): EmailDispatchRequest {
+    return {
+      dispatchId: id('confirm'),
+      profileId,
+      requestedAt: new Date().toISOString(),
+      reason: { trigger: 'double-opt-in', consent: { channel: 'email', purpose: 'transactional', status: 'not-required' } },
+      channel: 'email',
+      purpose: 'transactional',
+      templateId: 'confirm-subscription',
+      context: { profile: { firstName: 'Anna', email } },
+    };
+  }
+
+  async function produce(...requests: DispatchRequestRecord[]): Promise<void> {
+    for (const request of requests) expect(validator.validate(SchemaIds.dispatchRequest, request)).toMatchObject({ valid: true });
+    await producer.send(Topics.dispatchRequests.name, requests.map((request) => ({ key: request.profileId, value: JSON.stringify(request) })));
+  }
+
+  /** Mail the sink received for an address, parsed by a real MIME parser; waits until `count` arrived (or 30 s). */
+  async function mailTo(address: string, count: number, timeoutMs = 30_000): Promise<Email[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const listing = (await (await fetch(`${sink.inboxUrl}?to=${encodeURIComponent(address)}`)).json()) as { messages: Array<{ id: string }> };
+      if (listing.messages.length >= count || Date.now() > deadline) {
+        return Promise.all(listing.messages.map(async (message) => PostalMime.parse(Buffer.from(await (await fetch(`${sink.inboxUrl}/${message.id}/raw`)).arrayBuffer()))));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async function outcomes(dispatchId: string, count: number, timeoutMs = 30_000): Promise<DeliveryOutcomeRecord[]> {
+    const records = await readTopic(kafkaBrokers, Topics.deliveryOutcomes.name, count, timeoutMs, (record) => json<DeliveryOutcomeRecord>(record).dispatchId === dispatchId);
+    const list = records.map((record) => json<DeliveryOutcomeRecord>(record));
+    for (const outcome of list) expect(validator.validate(SchemaIds.deliveryOutcome, outcome)).toMatchObject({ valid: true });
+    return list;
+  }
+
+  const header = (mail: Email, name: string) => mail.headers.find((entry) => entry.key === name.toLowerCase())?.value;
+  const hrefs = (html: string) => [...html.matchAll(/href="([^"]+)"/g)].map((match) => match[1].replace(/&amp;/g, '&').replace(/&#x3D;/g, '='));
+
+  it('an abandoned-cart request becomes one mail with the cart products, CHF prices in de-CH, working tracked links and the RFC 8058 one-click headers', async () => {
+    const request = cartRequest();
+    await produce(request);
+    const [mail] = await mailTo(request.context.profile['email'] as string, 1);
+    expect(mail.subject).toBe('You left something in your cart');
+    expect(mail.messageId).toBe(`<${request.dispatchId}@kairos.local>`);
+    const chf = (amount: number) => new Intl.NumberFormat('de-CH', { style: 'currency', currency: 'CHF' }).format(amount);
+    expect(mail.text).toContain(`- Wanderschuh Alpin x 1: ${chf(1234.5)} https://shop.example/p/wanderschuh`);
+    expect(mail.text).toContain(`- Socken x 2: ${chf(19.9)}`);
+    expect(chf(1234.5)).toMatch(/^CHF.1.234\.50$/);
+    expect(mail.html).toContain('Wanderschuh Alpin');
+    expect(mail.html).toContain('<img src="https://shop.example/i/wanderschuh.jpg"');
+
+    const listUnsubscribe = header(mail, 'List-Unsubscribe') ?? '';
+    expect(listUnsubscribe).toMatch(new RegExp(`^<${baseUrl}/u/[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+>$`));
+    expect(header(mail, 'List-Unsubscribe-Post')).toBe('List-Unsubscribe=One-Click');
+
+    // Every product link is a signed click link that redirects to that product; the unsubscribe link is direct.
+    const links = hrefs(mail.html ?? '');
+    const clicks = links.filter((link) => link.startsWith(`${baseUrl}/c/`));
+    expect(clicks).toHaveLength(2);
+    const answer = await fetch(clicks[0], { redirect: 'manual' });
+    expect(answer.status).toBe(302);
+    expect(answer.headers.get('location')).toBe('https://shop.example/p/wanderschuh');
+    expect(links).toContain(listUnsubscribe.slice(1, -1));
+
+    const facts = await outcomes(request.dispatchId, 2);
+    expect(facts.map((fact) => fact.kind).sort()).toEqual(expect.arrayContaining(['queued', 'sent']));
+    expect(facts.find((fact) => fact.kind === 'sent')).toMatchObject({ profileId: request.profileId, templateId: 'cart-reminder', origin: request.origin, detail: { messageId: mail.messageId } });
+  });
+
+  it('the one-click POST unsubscribes at once: a marketing request decided before it (consent granted earlier) sends nothing, a later transactional mail still arrives', async () => {
+    const first = cartRequest();
+    const address = first.context.profile['email'] as string;
+    await produce(first);
+    const [mail] = await mailTo(address, 1);
+    const oneClick = (header(mail, 'List-Unsubscribe') ?? '').slice(1, -1);
+    const posted = await fetch(oneClick, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    expect(posted.status).toBe(200);
+
+    // Triggers decided this one before the unsubscribe travelled the pipeline: its consent evidence is older.
+    const queued = cartRequest({ profileId: first.profileId, profile: { email: address }, consentAt: Date.now() - 30_000 });
+    const marker = confirmRequest(first.profileId, address);
+    await produce(queued, marker);
+    const mails = await mailTo(address, 2);
+    expect(mails.map((received) => received.messageId).sort()).toEqual([mail.messageId, `<${marker.dispatchId}@kairos.local>`].sort());
+    expect((await outcomes(queued.dispatchId, 2)).find((fact) => fact.kind === 'suppressed')).toMatchObject({ detail: { reason: 'unsubscribed' } });
+    expect((await outcomes(first.dispatchId, 3)).find((fact) => fact.kind === 'unsubscribed')).toMatchObject({ detail: { method: 'one-click' } });
+
+    // The visible link shows the confirmation page, with a way back.
+    const page = await fetch(oneClick);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Subscribe again');
+  });
+
+  it('a tampered, forged or malformed token is refused with a 4xx, and a click token never redirects elsewhere', async () => {
+    const request = cartRequest();
+    await produce(request);
+    const [mail] = await mailTo(request.context.profile['email'] as string, 1);
+    const oneClick = (header(mail, 'List-Unsubscribe') ?? '').slice(1, -1);
+    const token = oneClick.slice(oneClick.lastIndexOf('/') + 1);
+    const [keyId, claims, signature] = token.split('.');
+    const tampered = `${keyId}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(claims, 'base64url').toString()), p: 'someone-else' })).toString('base64url')}.${signature}`;
+    const forged = signToken({ purpose: 'unsubscribe', profileId: request.profileId, dispatchId: request.dispatchId }, { current: OTHER_KEY, previous: [] });
+
+    expect((await fetch(`${baseUrl}/u/${tampered}`, { method: 'POST' })).status).toBe(403);
+    expect((await fetch(`${baseUrl}/u/${forged}`, { method: 'POST' })).status).toBe(403);
+    expect((await fetch(`${baseUrl}/u/not-a-token`, { method: 'POST' })).status).toBe(400);
+    // An open token is not an unsubscribe token.
+    const pixel = /src="([^"]*\/o\/[^"]+)"/.exec(mail.html ?? '')?.[1] ?? '';
+    expect((await fetch(`${baseUrl}/u/${pixel.slice(pixel.lastIndexOf('/') + 1)}`, { method: 'POST' })).status).toBe(403);
+    // A real click token with another target: no open redirect.
+    const click = hrefs(mail.html ?? '').find((link) => link.includes('/c/')) ?? '';
+    const redirected = await fetch(click.replace(/\?u=.*$/, `?u=${encodeURIComponent('https://evil.example/')}`), { redirect: 'manual' });
+    expect(redirected.status).toBe(403);
+    expect(redirected.headers.get('location')).toBeNull();
+
+    // Nothing was unsubscribed: the next marketing mail to the profile arrives.
+    const next = cartRequest({ profileId: request.profileId, profile: { email: request.context.profile['email'] } });
+    await produce(next);
+    expect(await mailTo(request.context.profile['email'] as string, 2)).toHaveLength(2);
+  });
+
+  it('an XSS string in a trait arrives escaped, and CRLF in a trait cannot inject a header', async () => {
+    const request = cartRequest({ profile: { firstName: '<script>alert("x")</script>\r\nBcc: victim@evil.example' } });
+    const address = request.context.profile['email'] as string;
+    await produce(request);
+    const [mail] = await mailTo(address, 1);
+    expect(mail.html).not.toContain('<script>');
+    expect(mail.html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+    expect(mail.bcc ?? []).toEqual([]);
+    expect(mail.headers.filter((entry) => entry.key === 'bcc')).toEqual([]);
+    expect(mail.to?.map((to) => to.address)).toEqual([address]);
+    const listing = (await (await fetch(`${sink.inboxUrl}?to=victim@evil.example`)).json()) as { count: number };
+    expect(listing.count).toBe(0);
+  });
+
+  it('the same request delivered three times gives one mail', async () => {
+    const request = cartRequest();
+    await produce(request);
+    await produce(request);
+    await produce(request);
+    const marker = confirmRequest(request.profileId, request.context.profile['email'] as string);
+    await produce(marker);
+    const mails = await mailTo(request.context.profile['email'] as string, 2);
+    expect(mails.map((mail) => mail.messageId).sort()).toEqual([`<${request.dispatchId}@kairos.local>`, `<${marker.dispatchId}@kairos.local>`].sort());
+    const facts = await outcomes(request.dispatchId, 2);
+    expect(facts.filter((fact) => fact.kind === 'sent')).toHaveLength(1);
+  });
+
+  it('a 5xx recipient fails at once and goes to the dead-letter topic with its history', async () => {
+    const request = cartRequest({ to: `reject-${run}@example.ch` });
+    await produce(request);
+    const [dead] = await readTopic(kafkaBrokers, `kairos.dlq.${groupId}.v1`, 1, 30_000, (record) => json<DispatchRequestRecord>(record).dispatchId === request.dispatchId);
+    expect(dead.headers[DeadLetterHeaders.reason]).toBe('rejected');
+    expect(dead.headers[DeadLetterHeaders.detail]).toMatch(/^smtp-permanent: 550/);
+    expect(JSON.parse(dead.headers['kairos-dispatch-history'] ?? '[]')).toEqual([expect.objectContaining({ attempt: 1, result: 'permanent', code: 550 })]);
+    expect((await outcomes(request.dispatchId, 2)).find((fact) => fact.kind === 'failed')).toMatchObject({ detail: { reason: 'smtp-permanent', attempts: 1 } });
+  });
+
+  it('a hard bounce suppresses the address: the next mail to it, even transactional, is recorded as suppressed', async () => {
+    const request = cartRequest();
+    const address = request.context.profile['email'] as string;
+    await produce(request);
+    await mailTo(address, 1);
+    const bounced = await fetch(`${baseUrl}/bounces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'hard-bounce', recipient: address, dispatchId: request.dispatchId, status: '5.1.1', diagnostic: 'user unknown' }),
+    });
+    expect(bounced.status).toBe(200);
+    expect(await bounced.json()).toEqual({ dispatchId: request.dispatchId, suppressed: true });
+
+    const next = confirmRequest(request.profileId, address);
+    const marker = confirmRequest(`profile-${id('marker')}`, `marker-${run}-${sequence}@example.ch`);
+    await produce(next, marker);
+    await mailTo(marker.context.profile['email'] as string, 1);
+    expect((await outcomes(next.dispatchId, 2)).find((fact) => fact.kind === 'suppressed')).toMatchObject({ detail: { reason: 'hard-bounce' } });
+    expect(await mailTo(address, 1, 0)).toHaveLength(1);
+    expect((await outcomes(request.dispatchId, 3)).find((fact) => fact.kind === 'bounced')).toMatchObject({ detail: { bounceType: 'hard', suppressed: true } });
+  });
+
+  it('double opt-in: the confirmation link records the confirmed consent with its proof, and the confirmation comes back as an event', async () => {
+    const profileId = `profile-${id('doi')}`;
+    const address = `doi-${run}@example.ch`;
+    const request = confirmRequest(profileId, address);
+    await produce(request);
+    const [mail] = await mailTo(address, 1);
+    expect(header(mail, 'List-Unsubscribe')).toBeUndefined(); // transactional
+    const confirmUrl = hrefs(mail.html ?? '').find((link) => link.startsWith(`${baseUrl}/confirm/`)) ?? '';
+    expect(mail.text).toContain(confirmUrl);
+    const confirmed = await fetch(confirmUrl, { headers: { 'user-agent': 'int-spec-browser/1.0' } });
+    expect(confirmed.status).toBe(200);
+
+    const [consent] = (await service.dataSource?.query('SELECT status, proof FROM consents WHERE profile_id = $1', [profileId])) as Array<{ status: string; proof: Record<string, unknown> }>;
+    expect(consent).toEqual({
+      status: 'confirmed',
+      proof: expect.objectContaining({ method: 'confirm-link', ip: '127.0.0.1', userAgent: 'int-spec-browser/1.0', dispatchId: request.dispatchId, messageId: mail.messageId, templateId: 'confirm-subscription', at: expect.any(String) }),
+    });
+    const [event] = await readTopic(kafkaBrokers, Topics.raw.name, 1, 30_000, (record) => json<{ messageId?: string }>(record).messageId === `kairos-dispatch:${request.dispatchId}:confirmed`);
+    expect(json(event)).toMatchObject({ type: 'track', event: 'Double Opt-in Confirmed', context: { traits: { email: address }, userAgent: 'int-spec-browser/1.0' } });
+    expect((await outcomes(request.dispatchId, 3)).find((fact) => fact.kind === 'confirmed')).toBeDefined();
+  });
+
+  it('an open and a click come back as Segment events on the raw topic and as outcomes', async () => {
+    const request = cartRequest();
+    await produce(request);
+    const [mail] = await mailTo(request.context.profile['email'] as string, 1);
+    const pixel = /src="([^"]*\/o\/[^"]+)"/.exec(mail.html ?? '')?.[1] ?? '';
+    const opened = await fetch(pixel);
+    expect(opened.status).toBe(200);
+    expect(opened.headers.get('content-type')).toBe('image/gif');
+    const click = hrefs(mail.html ?? '').find((link) => link.includes('/c/')) ?? '';
+    expect((await fetch(click, { redirect: 'manual' })).status).toBe(302);
+
+    const events = await readTopic(kafkaBrokers, Topics.raw.name, 2, 30_000, (record) => (json<{ messageId?: string }>(record).messageId ?? '').startsWith(`kairos-dispatch:${request.dispatchId}:`));
+    const byName = Object.fromEntries(events.map((record) => [json<{ event: string }>(record).event, json<Record<string, unknown>>(record)]));
+    expect(byName['Email Opened']).toMatchObject({ type: 'track', userId: `user-${request.profileId}`, properties: { dispatchId: request.dispatchId, templateId: 'cart-reminder' } });
+    expect(byName['Email Clicked']).toMatchObject({ type: 'track', properties: { url: 'https://shop.example/p/wanderschuh', link: 0 } });
+    for (const record of events) expect(validator.validate(SchemaIds.segmentEvent, json(record))).toMatchObject({ valid: true });
+    const kinds = (await outcomes(request.dispatchId, 4)).map((fact) => fact.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['opened', 'clicked']));
+  });
+
+  it('a webhook request is POSTed signed, retried after a 503 and a timeout, and sent once', async () => {
+    const received: Array<{ signature: string; dispatchId: string; body: string }> = [];
+    let calls = 0;
+    const server: Server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        calls += 1;
+        received.push({ signature: String(request.headers[WEBHOOK_SIGNATURE_HEADER.toLowerCase()]), dispatchId: String(request.headers[WEBHOOK_DISPATCH_HEADER.toLowerCase()]), body: Buffer.concat(chunks).toString() });
+        if (calls === 1) return void response.writeHead(503).end('busy');
+        if (calls === 2) return; // never answers: the attempt times out
+        response.writeHead(204).end();
+      });
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    try {
+      const request: DispatchRequestRecord = {
+        dispatchId: id('hook'),
+        profileId: `profile-${id('hook')}`,
+        requestedAt: new Date().toISOString(),
+        reason: { trigger: 'order-completed' },
+        channel: 'webhook',
+        url: `http://127.0.0.1:${port}/hooks/order`,
+        body: { profile: { id: 'x' }, event: { name: 'Order Completed' } },
+      };
+      await produce(request);
+      const facts = await outcomes(request.dispatchId, 4, 60_000);
+      expect(facts.map((fact) => fact.kind).sort()).toEqual(['queued', 'retried', 'retried', 'sent']);
+      expect(calls).toBe(3);
+      for (const call of received) {
+        expect(call.dispatchId).toBe(request.dispatchId);
+        expect(verifyWebhook(WEBHOOK_SECRET, call.body, call.signature, Math.floor(Date.now() / 1000))).toBe(true);
+        expect(JSON.parse(call.body)).toEqual(request.body);
+      }
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('the SMTP sink down for 30 s, then back: every pending mail is sent, once', async () => {
+    await sink.stopSmtp();
+    const requests = Array.from({ length: 5 }, () => cartRequest());
+    try {
+      await produce(...requests);
+      // Each goes through refused attempts into `retrying`, on durable timers.
+      for (const request of requests) expect((await outcomes(request.dispatchId, 2)).map((fact) => fact.kind)).toContain('retried');
+      await new Promise((resolve) => setTimeout(resolve, 30_000));
+    } finally {
+      await sink.startSmtp();
+    }
+    for (const request of requests) {
+      const mails = await mailTo(request.context.profile['email'] as string, 1, 30_000);
+      expect(mails.map((mail) => mail.messageId)).toEqual([`<${request.dispatchId}@kairos.local>`]);
+    }
+    // A marker after them: nothing more arrives for them once it has.
+    const marker = confirmRequest(`profile-${id('marker')}`, `outage-marker-${run}@example.ch`);
+    await produce(marker);
+    await mailTo(`outage-marker-${run}@example.ch`, 1);
+    for (const request of requests) {
+      expect(await mailTo(request.context.profile['email'] as string, 1, 0)).toHaveLength(1);
+      expect((await outcomes(request.dispatchId, 3)).filter((fact) => fact.kind === 'sent')).toHaveLength(1);
+    }
+  }, 120_000);
+});

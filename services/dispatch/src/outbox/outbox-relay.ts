@@ -1,0 +1,107 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { RecordProducer } from '@kairos/kafka';
+import { DataSource } from 'typeorm';
+
+const PAGE = 500;
+
+/**
+ * Publishes what state changes wrote to the outbox table — outcomes, engagement events, dead letters — and deletes
+ * it once the broker acknowledged. A crash between the acknowledgement and the delete publishes those records again
+ * (with their deterministic ids); nothing written to the outbox is lost. `kick()` after a commit makes it run at
+ * once; otherwise it looks every 250 ms (for rows other instances, or earlier runs, left).
+ */
+@Injectable()
+export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('dispatch-outbox');
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private pending = false;
+  private lastWarning = 0;
+
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(RecordProducer) private readonly producer: RecordProducer,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.running = false;
+    this.kick();
+    await this.loop;
+    // What is left is published by the next start (or another instance).
+  }
+
+  kick(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  /** Publishes until the outbox is empty; resolves when it is (for tests and the graceful stop). */
+  async drain(): Promise<void> {
+    while ((await this.publishPage()) === PAGE);
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      this.pending = false;
+      try {
+        if ((await this.publishPage()) === PAGE) continue;
+      } catch (error) {
+        if (Date.now() - this.lastWarning > 10_000) {
+          this.lastWarning = Date.now();
+          this.logger.warn(`outbox not published yet, retrying: ${(error as Error).message}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        continue;
+      }
+      if (this.pending) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 250);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    await this.drain().catch(() => undefined);
+  }
+
+  /** One page: rows locked (SKIP LOCKED: another instance takes the next page), published in order, deleted. */
+  private async publishPage(): Promise<number> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      const rows = (await runner.query('SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED', [PAGE])) as Array<{
+        id: string;
+        topic: string;
+        key: string | null;
+        value: string;
+        headers: Record<string, string> | null;
+      }>;
+      if (rows.length === 0) {
+        await runner.commitTransaction();
+        return 0;
+      }
+      const byTopic = new Map<string, typeof rows>();
+      for (const row of rows) byTopic.set(row.topic, [...(byTopic.get(row.topic) ?? []), row]);
+      await Promise.all(
+        [...byTopic].map(([topic, list]) => this.producer.send(topic, list.map((row) => ({ key: row.key, value: row.value, ...(row.headers ? { headers: row.headers } : {}) })))),
+      );
+      await runner.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((row) => row.id)]);
+      await runner.commitTransaction();
+      return rows.length;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ProfileErasure } from '@kairos/contracts';
+import { profileSubject } from '@kairos/dispatch-core';
+import { DecodedRecord } from '@kairos/kafka';
+import { DataSource } from 'typeorm';
+
+/**
+ * Erased profiles (identity's kairos.identity.erasures.v1): suppressed for every channel, so a request already queued
+ * for one is recorded as suppressed at send time; and what dispatch holds about them — rendering contexts, composed
+ * mails, recipients, recorded consents — is deleted. The rows stay (without personal data) so the dispatch ids still
+ * refuse a second send.
+ */
+@Injectable()
+export class ApplyErasuresUseCase {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  async execute(records: readonly DecodedRecord<ProfileErasure>[]): Promise<void> {
+    const profileIds = [...new Set(records.flatMap((record) => record.data.profileIds))];
+    if (profileIds.length === 0) return;
+    const erasedAt = records.map((record) => Date.parse(record.data.erasedAt)).filter((at) => !Number.isNaN(at));
+    const at = new Date(erasedAt.length > 0 ? Math.max(...erasedAt) : Date.now());
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query(
+        `INSERT INTO suppressions (subject, scope, reason, at, proof)
+         SELECT subject, 'all', 'erased', $2, NULL FROM unnest($1::text[]) AS s(subject)
+         ON CONFLICT (subject, scope) DO UPDATE SET reason = 'erased', at = excluded.at, proof = NULL`,
+        [profileIds.map(profileSubject), at],
+      );
+      await manager.query(
+        `UPDATE deliveries SET mail = NULL, links = NULL, recipient = NULL, updated_at = now(),
+           request = (request - 'context' - 'body' - 'to') || jsonb_build_object('erased', true)
+         WHERE profile_id = ANY($1::text[])`,
+        [profileIds],
+      );
+      await manager.query('DELETE FROM consents WHERE profile_id = ANY($1::text[])', [profileIds]);
+    });
+  }
+}

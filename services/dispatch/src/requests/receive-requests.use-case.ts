@@ -1,0 +1,39 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DispatchRequestRecord } from '@kairos/contracts';
+import { receiveDelivery } from '@kairos/dispatch-core';
+import { DecodedRecord } from '@kairos/kafka';
+import { DeliveriesRepository } from '../delivery/deliveries.repository';
+import { outcomeRecord, subjectOf } from '../delivery/delivery-records';
+import { DeliverUseCase } from '../delivery/deliver.use-case';
+import { OutboxRelay } from '../outbox/outbox-relay';
+
+/**
+ * A batch of dispatch requests becomes rows of the deliveries table, each with its `queued` outcome, in one
+ * statement. A request whose dispatch id has a row already (redelivered, replayed, produced twice) changes nothing:
+ * the row decided. The consumer commits the offsets after this returns, so a crash before it redelivers the batch.
+ */
+@Injectable()
+export class ReceiveRequestsUseCase {
+  constructor(
+    @Inject(DeliveriesRepository) private readonly deliveries: DeliveriesRepository,
+    @Inject(DeliverUseCase) private readonly deliver: DeliverUseCase,
+    @Inject(OutboxRelay) private readonly outbox: OutboxRelay,
+  ) {}
+
+  async execute(records: readonly DecodedRecord<DispatchRequestRecord>[]): Promise<void> {
+    const unique = new Map<string, DispatchRequestRecord>();
+    for (const record of records) if (!unique.has(record.data.dispatchId)) unique.set(record.data.dispatchId, record.data);
+    const requests = [...unique.values()];
+    const now = new Date();
+    const { state } = receiveDelivery();
+    const inserted = await this.deliveries.receive(
+      requests,
+      requests.map(() => state),
+      new Map(requests.map((request) => [request.dispatchId, outcomeRecord(subjectOf(request), 'queued', now)])),
+    );
+    if (inserted.length > 0) {
+      this.deliver.kick();
+      this.outbox.kick();
+    }
+  }
+}
