@@ -1,0 +1,84 @@
+import { ProfileState } from '@kairos/segmentation';
+import { SentRecord } from './guard-rails';
+
+/** The event that started an instance (or a pending absence): what the mail renders, e.g. the cart's products. */
+export interface TriggerEvent {
+  name?: string;
+  messageId?: string;
+  at: number;
+  properties?: Record<string, unknown>;
+}
+
+/** One profile's run through one journey version. */
+export interface InstanceState {
+  instanceId: string;
+  journeyId: string;
+  /** The version it started with: it keeps it to the end. */
+  version: number;
+  /** With onePerKey: the value of the key property (a cartId). */
+  key?: string;
+  enteredAt: number;
+  trigger?: TriggerEvent;
+  /**
+   * waiting: until dueAt, then the step `stepId`; retry: the send `stepId` was deferred (quiet hours, cap) until
+   * dueAt; waiting-event: the waitForEvent `stepId`, timing out at dueAt; done: every step ran, the goal window is
+   * open until dueAt.
+   */
+  status: 'waiting' | 'retry' | 'waiting-event' | 'done';
+  stepId: string;
+  dueAt: number;
+  /** waitForEvent: the value of the match property the awaited event must carry. */
+  matchValue?: unknown;
+  variant?: string;
+  /** The last step that ran: a conversion is attributed to it. */
+  lastStepId?: string;
+  goalUntil?: number;
+  /** Events named by the journey's waitForEvent steps seen since entry, so a wait sees one that came before it began. */
+  observed: TriggerEvent[];
+}
+
+/** "A not followed by B within T": A was seen, the journey starts at the deadline unless B with the same key comes. */
+export interface PendingAbsence {
+  journeyId: string;
+  version: number;
+  key?: string;
+  deadline: number;
+  event: TriggerEvent;
+}
+
+/** What triggers keeps per profile (one row of the state store, key profileId). JSON-serialisable. */
+export interface JourneysState {
+  profileId: string;
+  /** The profile as segmentation last emitted it (absent before the first update and after an erasure). */
+  profile?: ProfileState;
+  segments: Record<string, { version: number; since: number }>;
+  instances: InstanceState[];
+  /** Journey id -> how often and when last the profile entered (re-entry rules). */
+  entries: Record<string, { count: number; lastAt: number }>;
+  absences: PendingAbsence[];
+  /** Journey id -> the next occurrence of its recurring date, and the date it was computed from. */
+  recurring: Record<string, { nextAt: number; date: string }>;
+  /** Journey id -> the inactivity deadline measured from the last activity `since`; fired once per stretch. */
+  inactivity: Record<string, { since: number; dueAt: number; fired: boolean }>;
+  /** Journey id -> whether its threshold held at the last update (a crossing is false -> true). */
+  thresholds: Record<string, boolean>;
+  /** Sends across all journeys, for the frequency caps. */
+  sent: SentRecord[];
+  /** The latest update ids applied: a republished copy of an update changes nothing. */
+  recentUpdates: string[];
+}
+
+export function emptyJourneysState(profileId: string): JourneysState {
+  return { profileId, segments: {}, instances: [], entries: {}, absences: [], recurring: {}, inactivity: {}, thresholds: {}, sent: [], recentUpdates: [] };
+}
+
+/** The next moment something of this profile comes due (the one durable timer per profile), or undefined. */
+export function nextDueAt(state: JourneysState): number | undefined {
+  const times = [
+    ...state.instances.map((instance) => instance.dueAt),
+    ...state.absences.map((absence) => absence.deadline),
+    ...Object.values(state.recurring).map((entry) => entry.nextAt),
+    ...Object.values(state.inactivity).filter((entry) => !entry.fired).map((entry) => entry.dueAt),
+  ];
+  return times.length === 0 ? undefined : Math.min(...times);
+}
