@@ -9,6 +9,7 @@ import profileErasureSchema from '../schemas/profile-erasure.v1.schema.json';
 import suppressedIdentifierSchema from '../schemas/suppressed-identifier.v1.schema.json';
 import segmentChangeSchema from '../schemas/segment-change.v1.schema.json';
 import profileSnapshotSchema from '../schemas/profile-snapshot.v1.schema.json';
+import journeyOutcomeSchema from '../schemas/journey-outcome.v1.schema.json';
 
 export const EVENT_SCHEMAS: readonly object[] = [
   segmentEventSchema,
@@ -22,6 +23,7 @@ export const EVENT_SCHEMAS: readonly object[] = [
   suppressedIdentifierSchema,
   segmentChangeSchema,
   profileSnapshotSchema,
+  journeyOutcomeSchema,
 ];
 
 export const SchemaIds = {
@@ -36,6 +38,7 @@ export const SchemaIds = {
   suppressedIdentifier: 'kairos:suppressed-identifier.v1',
   segmentChange: 'kairos:segment-change.v1',
   profileSnapshot: 'kairos:profile-snapshot.v1',
+  journeyOutcome: 'kairos:journey-outcome.v1',
 } as const;
 
 export type SegmentEventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';

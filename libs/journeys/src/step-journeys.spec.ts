@@ -1,4 +1,4 @@
-import { ProfileUpdateRecord } from '@kairos/contracts';
+import { EVENT_SCHEMAS, ProfileUpdateRecord, SchemaIds, SchemaValidator } from '@kairos/contracts';
 import { emptyProfileState } from '@kairos/segmentation';
 import { stepJourneys } from './step-journeys';
 import { DAY, DEFAULT_GUARD_RAILS, HOUR, T0, catalogue, dispatches, identify, iso, journey, optIn, outcomes, run, sends, track } from './testing/journey-fixtures';
@@ -287,5 +287,15 @@ describe('versions, pause and removal', () => {
     const again = stepJourneys(first.state, input, T0, v1);
     expect(again.effects).toEqual([{ kind: 'set-timer', dueAt: T0 + DAY }]);
     expect(stepJourneys(undefined, input, T0, v1)).toEqual(first);
+  });
+});
+
+describe('wire format', () => {
+  it('every journey outcome validates against kairos:journey-outcome.v1', () => {
+    const validator = new SchemaValidator(EVENT_SCHEMAS);
+    const result = run([...optIn('p1', T0 - DAY), track('p1', 'Cart Updated', T0, { cartId: 'c1', products }), track('p2', 'Signed Up', T0)], [cart, welcome], T0 + 10 * DAY);
+    const all = outcomes(result);
+    expect(all.length).toBeGreaterThan(4);
+    for (const outcome of all) expect(validator.validate(SchemaIds.journeyOutcome, JSON.parse(JSON.stringify(outcome)))).toMatchObject({ valid: true });
   });
 });
