@@ -17,6 +17,8 @@ export interface JourneyCatalogue {
   readonly segments: readonly CompiledSegment[];
   readonly policy: GuardRailPolicy;
   templatePurpose(templateId: string): Purpose | undefined;
+  /** Journeys that could not be compiled, and why: left out, so one bad record does not stop the others. */
+  readonly problems: readonly string[];
 }
 
 export interface CatalogueSource {
@@ -32,10 +34,19 @@ export interface CatalogueSource {
 const versionKey = (id: string, version: number): string => `${id}@${version}`;
 
 export function buildCatalogue(source: CatalogueSource): JourneyCatalogue {
-  const journeys = source.journeys.map((entry) => compileJourney(entry.body, entry.version, entry.status ?? 'active')).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const problems: string[] = [];
+  const compile = (body: JourneyBody, version: number, status: 'active' | 'paused' = 'active'): CompiledJourney[] => {
+    try {
+      return [compileJourney(body, version, status)];
+    } catch (error) {
+      problems.push(`${body.id} v${version}: ${(error as Error).message}`);
+      return [];
+    }
+  };
+  const journeys = source.journeys.flatMap((entry) => compile(entry.body, entry.version, entry.status)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const byId = new Map(journeys.map((journey) => [journey.id, journey]));
   const versions = new Map<string, CompiledJourney>();
-  for (const previous of source.previousJourneys ?? []) versions.set(versionKey(previous.body.id, previous.version), compileJourney(previous.body, previous.version));
+  for (const previous of source.previousJourneys ?? []) for (const journey of compile(previous.body, previous.version)) versions.set(versionKey(journey.id, journey.version), journey);
   for (const journey of journeys) versions.set(versionKey(journey.id, journey.version), journey);
   const segments = compileSegments(source.segments);
   const model = buildModelFromRules([...segments.map((segment) => segment.rule), ...[...versions.values()].flatMap((journey) => journey.rules)], source.modelOptions);
@@ -48,5 +59,6 @@ export function buildCatalogue(source: CatalogueSource): JourneyCatalogue {
     segments,
     policy: source.policy ?? DEFAULT_GUARD_RAILS,
     templatePurpose: (templateId) => purposes.get(templateId),
+    problems,
   };
 }
