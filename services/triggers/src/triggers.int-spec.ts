@@ -44,6 +44,8 @@ describe('triggers against the real stack', () => {
     }
   }
 
+  /** The profiles of the scenarios above the restart: the replay must decide for them as the live run did. */
+  const decided: string[] = [];
   const requestsOf = (profileId: string) => requests.filter((request) => request.profileId === profileId);
   const outcomesOf = (profileId: string, kind?: JourneyOutcomeRecord['kind']) => outcomes.filter((outcome) => outcome.profileId === profileId && (kind === undefined || outcome.kind === kind));
   const templatesOf = (profileId: string) => requestsOf(profileId).map((request) => (request.channel === 'email' ? request.templateId : request.url));
@@ -145,6 +147,7 @@ describe('triggers against the real stack', () => {
 
   it('a welcome series: the first mail at once, then two more, each after its wait', async () => {
     const profileId = randomUUID();
+    decided.push(profileId);
     const now = Date.now();
     await produce(update(profileId, event(`Signed Up ${run}`, now), consented(now)));
     const mails = await waitFor('three welcome mails', () => requestsOf(profileId).length >= 3 && requestsOf(profileId));
@@ -159,6 +162,7 @@ describe('triggers against the real stack', () => {
 
   it('abandoned carts: a reminder with the cart products; none when the order follows, even in the same batch; two carts, two instances', async () => {
     const [left, ordered, two] = [randomUUID(), randomUUID(), randomUUID()];
+    decided.push(left, ordered, two);
     const now = Date.now();
     const products = [{ sku: 'LAMP-1', name: 'Desk lamp', price: 89 }];
     const cart = (profileId: string, cartId: string, at: number) => update(profileId, event(`Cart Updated ${run}`, at, { cartId, products }), consented(now));
@@ -178,6 +182,7 @@ describe('triggers against the real stack', () => {
 
   it('a threshold fires once per crossing: not on later updates above it, not on a replayed update', async () => {
     const profileId = randomUUID();
+    decided.push(profileId);
     const now = Date.now();
     const segment = { [`big-spenders-${run}`]: { version: 1, since: now + 1 } };
     const below = update(profileId, event('Order Completed', now, { revenue: 3000 }), consented(now));
@@ -191,6 +196,7 @@ describe('triggers against the real stack', () => {
 
   it('no marketing mail without consent: each send is recorded as suppressed with the consent status', async () => {
     const profileId = randomUUID();
+    decided.push(profileId);
     const now = Date.now();
     await produce(update(profileId, event(`Signed Up ${run}`, now)));
     const suppressed = await waitFor('three suppressed sends', () => outcomesOf(profileId, 'suppressed-by-consent').length >= 3 && outcomesOf(profileId, 'suppressed-by-consent'));
@@ -201,6 +207,7 @@ describe('triggers against the real stack', () => {
 
   it('the frequency cap holds across two journeys: the fourth marketing mail within the hour is skipped', async () => {
     const profileId = randomUUID();
+    decided.push(profileId);
     const now = Date.now();
     await produce(update(profileId, event(`Cap A ${run}`, now), consented(now)), update(profileId, event(`Cap B ${run}`, now + 1), consented(now)));
     const capped = await waitFor('a capped send', () => outcomesOf(profileId, 'capped')[0]);
@@ -211,6 +218,7 @@ describe('triggers against the real stack', () => {
 
   it('a goal cancels pending sends and records the conversion with its value', async () => {
     const profileId = randomUUID();
+    decided.push(profileId);
     const now = Date.now();
     await produce(update(profileId, event(`Browsed ${run}`, now), consented(now)));
     await waitFor('the first goal mail', () => requestsOf(profileId)[0]);
@@ -220,6 +228,28 @@ describe('triggers against the real stack', () => {
     await marker(profileId, now + 3_000);
     expect(templatesOf(profileId)).toEqual([id('goal-mail'), id('marker')]);
   });
+
+  it('a replay of the input stream into empty stores makes the same decisions, with the same ids', async () => {
+    const live = new Map(decided.map((profileId) => [profileId, new Set(requestsOf(profileId).map((request) => request.dispatchId))]));
+    const liveOutcomes = new Set(decided.flatMap((profileId) => outcomesOf(profileId).map((outcome) => outcome.outcomeId)));
+    expect([...live.values()].every((ids) => ids.size > 0)).toBe(true);
+    const replayPort = await freePort();
+    // A fresh consumer group reads the topic from the beginning into a fresh schema: empty stores.
+    const replay = await startServiceProcess('triggers', { ...env, DATABASE_SCHEMA: `triggers_replay_${run}`, KAFKA_GROUP_ID: `triggers-replay-${run}` }, replayPort, 'the replaying triggers service');
+    try {
+      await waitFor('every live dispatch published again', () => decided.every((profileId) => requestsOf(profileId).length >= 2 * (live.get(profileId)?.size ?? 0)), 90_000);
+    } finally {
+      await replay.stop();
+    }
+    for (const profileId of decided) {
+      const ids = requestsOf(profileId).map((request) => request.dispatchId);
+      // The same ids, each now twice (live and replay), and none the live run did not make.
+      expect(new Set(ids)).toEqual(live.get(profileId));
+      expect(ids.length).toBe(2 * (live.get(profileId)?.size ?? 0));
+    }
+    const replayedOutcomes = decided.flatMap((profileId) => outcomesOf(profileId).map((outcome) => outcome.outcomeId));
+    expect(replayedOutcomes.filter((outcomeId) => !liveOutcomes.has(outcomeId))).toEqual([]);
+  }, 120_000);
 
   it('a kill -9 and restart while 10,000 timers are pending loses none and fires none twice', async () => {
     const count = 10_000;
