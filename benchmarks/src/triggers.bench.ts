@@ -39,6 +39,18 @@ const SIMULATED_EVENTS = 10_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Topics created a moment ago may not have a leader yet: the broker answers NOT_LEADER for a while. */
+async function retried<T>(request: () => Promise<T>, attempts = 40): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await sleep(500);
+    }
+  }
+}
+
 function rssMb(pid: number | undefined): number {
   if (pid === undefined) return 0;
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -65,7 +77,7 @@ runBenchmark(async () => {
     const ceiling = await measurePassthrough({ brokers: stack.kafkaBrokers, records: CEILING_RECORDS, partitions: 4, latencySeconds: 5, log: console.log });
     await ensureTopics(kafka, ALL_TOPICS, { partitions: 4 });
     await producer.connect();
-    const partitions = (await admin.fetchTopicOffsets(Topics.profileUpdates.name)).length;
+    const partitions = (await retried(() => admin.fetchTopicOffsets(Topics.profileUpdates.name))).length;
 
     // Journeys of this run: 20 event journeys, every fourth waiting an hour (pending timers), one paced journey that
     // sends at once, one that waits 5 s, and the marker that says a partition has been worked through.
@@ -114,7 +126,7 @@ runBenchmark(async () => {
 
     // The service's group starts at the end of the input: earlier runs' records are not this run's work.
     const groupId = `kairos-triggers-bench-${run}`;
-    const ends = await admin.fetchTopicOffsets(Topics.profileUpdates.name);
+    const ends = await retried(() => admin.fetchTopicOffsets(Topics.profileUpdates.name));
     await admin.setOffsets({ groupId, topic: Topics.profileUpdates.name, partitions: ends.map(({ partition, high }) => ({ partition, offset: high })) });
     const schema = `triggers_bench_${run}`;
     service = await startServiceProcess(

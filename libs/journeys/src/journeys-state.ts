@@ -74,11 +74,14 @@ export function emptyJourneysState(profileId: string): JourneysState {
 
 /** The next moment something of this profile comes due (the one durable timer per profile), or undefined. */
 export function nextDueAt(state: JourneysState): number | undefined {
-  const times = [
-    ...state.instances.map((instance) => instance.dueAt),
-    ...state.absences.map((absence) => absence.deadline),
-    ...Object.values(state.recurring).map((entry) => entry.nextAt),
-    ...Object.values(state.inactivity).filter((entry) => !entry.fired).map((entry) => entry.dueAt),
-  ];
-  return times.length === 0 ? undefined : Math.min(...times);
+  // Called after every step: no intermediate arrays.
+  let due = Number.POSITIVE_INFINITY;
+  for (const instance of state.instances) if (instance.dueAt < due) due = instance.dueAt;
+  for (const absence of state.absences) if (absence.deadline < due) due = absence.deadline;
+  for (const id in state.recurring) if (state.recurring[id].nextAt < due) due = state.recurring[id].nextAt;
+  for (const id in state.inactivity) {
+    const entry = state.inactivity[id];
+    if (!entry.fired && entry.dueAt < due) due = entry.dueAt;
+  }
+  return due === Number.POSITIVE_INFINITY ? undefined : due;
 }

@@ -33,17 +33,35 @@ export function knownTimeZone(timeZone: string | undefined, fallback = 'UTC'): s
   }
 }
 
-export function toLocal(at: number, timeZone: string): LocalDateTime & { second: number } {
+function exactOffset(at: number, timeZone: string): number {
   const parts: Record<string, number> = {};
   for (const part of format(timeZone).formatToParts(new Date(at))) if (part.type !== 'literal') parts[part.type] = Number(part.value);
-  return { year: parts.year, month: parts.month, day: parts.day, hour: parts.hour, minute: parts.minute, second: parts.second };
+  const asUtc = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  return asUtc - (at - (((at % 1000) + 1000) % 1000));
 }
+
+const HOUR = 3_600_000;
+/** Zone offsets by (zone, UTC hour), for hours without a change inside: Intl's formatToParts is slow. */
+const offsets = new Map<string, number | null>();
 
 /** The zone's offset from UTC at an instant, in ms. */
 function offsetAt(at: number, timeZone: string): number {
-  const local = toLocal(at, timeZone);
-  const asUtc = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute, local.second);
-  return asUtc - (at - (((at % 1000) + 1000) % 1000));
+  const hour = Math.floor(at / HOUR);
+  const key = `${timeZone}|${hour}`;
+  let offset = offsets.get(key);
+  if (offset === undefined) {
+    const first = exactOffset(hour * HOUR, timeZone);
+    // An hour with a change inside it (a zone that shifts at a half hour) is computed exactly every time.
+    offset = first === exactOffset(hour * HOUR + HOUR - 1_000, timeZone) ? first : null;
+    if (offsets.size > 100_000) offsets.clear();
+    offsets.set(key, offset);
+  }
+  return offset ?? exactOffset(at, timeZone);
+}
+
+export function toLocal(at: number, timeZone: string): LocalDateTime & { second: number } {
+  const shifted = new Date(at + offsetAt(at, timeZone));
+  return { year: shifted.getUTCFullYear(), month: shifted.getUTCMonth() + 1, day: shifted.getUTCDate(), hour: shifted.getUTCHours(), minute: shifted.getUTCMinutes(), second: shifted.getUTCSeconds() };
 }
 
 /**
