@@ -85,3 +85,30 @@ export function nextDueAt(state: JourneysState): number | undefined {
   }
   return due === Number.POSITIVE_INFINITY ? undefined : due;
 }
+
+/**
+ * Identity merged `loser` into `survivor`: one profile from now on. Its running instances, entry counts, pending
+ * absences and the sends the caps count come along (so a merged customer is neither re-welcomed nor over-mailed);
+ * schedules are recomputed from the survivor's next update. Folding the same loser twice changes nothing.
+ */
+export function mergeJourneysStates(survivor: JourneysState, loser: JourneysState): JourneysState {
+  const entries = { ...survivor.entries };
+  for (const [journeyId, entry] of Object.entries(loser.entries)) {
+    const mine = entries[journeyId];
+    // The larger count, not the sum: folding the same loser twice (a redelivered merge) changes nothing.
+    entries[journeyId] = mine ? { count: Math.max(mine.count, entry.count), lastAt: Math.max(mine.lastAt, entry.lastAt) } : entry;
+  }
+  const thresholds = { ...survivor.thresholds };
+  for (const [journeyId, holds] of Object.entries(loser.thresholds)) thresholds[journeyId] = (thresholds[journeyId] ?? false) || holds;
+  const known = new Set(survivor.instances.map((instance) => instance.instanceId));
+  const sent = new Set(survivor.sent.map((entry) => entry.dispatchId));
+  return {
+    ...survivor,
+    instances: [...survivor.instances, ...loser.instances.filter((instance) => !known.has(instance.instanceId))],
+    entries,
+    absences: [...survivor.absences, ...loser.absences.filter((absence) => !survivor.absences.some((mine) => mine.journeyId === absence.journeyId && mine.key === absence.key))],
+    thresholds,
+    sent: [...survivor.sent, ...loser.sent.filter((entry) => !sent.has(entry.dispatchId))],
+    recentUpdates: [...new Set([...survivor.recentUpdates, ...loser.recentUpdates])].slice(-64),
+  };
+}

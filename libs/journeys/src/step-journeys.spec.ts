@@ -1,6 +1,7 @@
 import { EVENT_SCHEMAS, ProfileUpdateRecord, SchemaIds, SchemaValidator } from '@kairos/contracts';
 import { emptyProfileState } from '@kairos/segmentation';
 import { stepJourneys } from './step-journeys';
+import { mergeJourneysStates } from './journeys-state';
 import { DAY, DEFAULT_GUARD_RAILS, HOUR, T0, catalogue, dispatches, identify, iso, journey, optIn, outcomes, run, sends, track } from './testing/journey-fixtures';
 import { buildCatalogue } from './journey-catalogue';
 import { SEGMENTS, TEMPLATES } from './testing/journey-fixtures';
@@ -299,3 +300,37 @@ describe('wire format', () => {
     for (const outcome of all) expect(validator.validate(SchemaIds.journeyOutcome, JSON.parse(JSON.stringify(outcome)))).toMatchObject({ valid: true });
   });
 });
+
+describe('merges', () => {
+  it('a merged-away profile brings its instances, entries and cap history: no second welcome, the caps count both', () => {
+    const policy = { caps: [{ channel: 'email' as const, purpose: 'marketing' as const, minGap: 16 * HOUR }], defaultTimeZone: 'UTC' };
+    const c = buildCatalogue({ journeys: [{ version: 1, body: welcome }], segments: SEGMENTS.map((body) => ({ version: 1, body })), templates: TEMPLATES, policy });
+    const loserState = simulateState([...optIn('a', T0 - HOUR), track('a', 'Signed Up', T0)], c);
+    const survivorState = simulateState([...optIn('b', T0 - HOUR)], c);
+    expect(loserState.instances).toHaveLength(1);
+    const merged = mergeJourneysStates(survivorState, loserState);
+    expect(merged.instances).toHaveLength(1);
+    expect(merged.entries['welcome-series']).toEqual({ count: 1, lastAt: T0 });
+    expect(merged.sent).toHaveLength(1);
+    expect(mergeJourneysStates(merged, loserState)).toEqual(merged);
+    // The survivor signs up too: the merged profile is not welcomed twice.
+    const signUp = simulateStateFrom(merged, [track('b', 'Signed Up', T0 + HOUR)], c);
+    expect(signUp.instances).toHaveLength(1);
+  });
+});
+
+/** The journeys state a profile reaches after these events (its last decision's state). */
+function simulateState(events: Parameters<typeof run>[0], c: ReturnType<typeof buildCatalogue>) {
+  return simulateStateFrom(undefined, events, c);
+}
+
+function simulateStateFrom(from: ReturnType<typeof stepJourneys>['state'] | undefined, events: Parameters<typeof run>[0], c: ReturnType<typeof buildCatalogue>) {
+  let state = from;
+  for (const event of events) {
+    const profileId = String(event.profileId);
+    const update: ProfileUpdateRecord = { updateId: `${profileId}/${event.messageId}`, profileId, at: event.timestamp, input: { kind: 'event', event: { ...event, profileId } as never }, state: { ...emptyProfileState(profileId), consent: { 'email.marketing': { grant: { at: 0, source: 'event', messageId: 'g' }, confirmation: { at: 1, source: 'event', messageId: 'c' } } } } as never, segments: { 'email-subscribers': { version: 1, since: 0 } }, changes: [] };
+    state = stepJourneys(state, { kind: 'update', update }, Date.parse(event.timestamp), c).state;
+  }
+  if (!state) throw new Error('no events');
+  return state;
+}

@@ -143,7 +143,8 @@ class Run {
       return;
     }
     this.state.profileId = update.profileId;
-    if (update.state) this.state.profile = update.state as unknown as ProfileState;
+    // Segmentation's de-duplication list is its own business (updates are recognised by updateId): not kept twice.
+    if (update.state) this.state.profile = { ...(update.state as unknown as ProfileState), recentMessageIds: [] };
     this.state.segments = update.segments;
     const event = update.input.kind === 'event' && update.input.event.type === 'track' ? update.input.event : undefined;
     this.currentEvent = event && { name: event.event, messageId: event.messageId, at: now, properties: event.properties };

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ProfileUpdateRecord, Topics } from '@kairos/contracts';
-import { BatchContext, DecodedRecord, endOffsets, KafkaClient, PartitionOwnership, RecordProducer } from '@kairos/kafka';
-import { JourneyInput, JourneysState, stepJourneys } from '@kairos/journeys';
+import { BatchContext, DecodedRecord, endOffsets, KafkaClient, keyPartition, PartitionOwnership, RecordProducer } from '@kairos/kafka';
+import { JourneyInput, JourneysState, mergeJourneysStates, stepJourneys } from '@kairos/journeys';
 import { KAFKA } from '@kairos/service-runtime';
 import { Output, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
@@ -42,12 +42,13 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
   private readonly logger = new Logger('triggers');
   private readonly store: StateStore<JourneysState>;
   private readonly processor: StatefulProcessor<JourneysState, ProfileUpdateRecord>;
+  private partitions = 0;
 
   constructor(
     @Inject(DataSource) dataSource: DataSource,
     @Inject(RecordProducer) producer: RecordProducer,
     @Inject(PartitionOwnership) ownership: PartitionOwnership,
-    @Inject(KAFKA) kafka: KafkaClient,
+    @Inject(KAFKA) private readonly kafka: KafkaClient,
     @Inject(JourneysInForce) private readonly journeys: JourneysInForce,
     @Inject(TriggersOutputsRepository) private readonly outputs: TriggersOutputsRepository,
   ) {
@@ -66,7 +67,8 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
     });
   }
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
+    this.partitions = (await endOffsets(this.kafka, Topics.profileUpdates.name)).size;
     const problems = this.journeys.current().problems;
     for (const problem of problems) this.logger.error(`journey left out: ${problem}`);
     this.processor.start();
@@ -82,9 +84,19 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
 
   /** One input of one profile: a profile update, or its journeys timer coming due. */
   async apply(input: StatefulInput<ProfileUpdateRecord>, access: StateAccess<JourneysState>): Promise<Output[]> {
-    const previous = await access.get(input.key);
+    let previous = await access.get(input.key);
     if (input.kind === 'timer' && previous === undefined) return [];
     const journeyInput: JourneyInput = input.kind === 'timer' ? { kind: 'timer' } : { kind: 'update', update: checkUpdate(input.record) };
+    if (input.kind === 'record' && journeyInput.kind === 'update' && journeyInput.update.input.kind === 'merge') {
+      // The loser's instances, entries and sends move to the survivor when this partition owns them; deleting the
+      // loser in the same commit makes the fold happen once. A loser on another partition has another writer.
+      const loserId = journeyInput.update.input.loserId;
+      const loser = loserId !== input.key && keyPartition(loserId, this.partitions) === input.record.partition ? await access.get(loserId) : undefined;
+      if (loser) {
+        previous = previous ? mergeJourneysStates(previous, loser) : { ...loser, profileId: input.key };
+        access.delete(loserId);
+      }
+    }
     const decision = stepJourneys(previous, journeyInput, input.at, this.journeys.current());
     const outputs: Output[] = [];
     for (const effect of decision.effects) {
