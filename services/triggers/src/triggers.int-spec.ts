@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DispatchRequestRecord, EVENT_SCHEMAS, JourneyOutcomeRecord, ProfileUpdateRecord, SchemaIds, SchemaValidator, Topics } from '@kairos/contracts';
 import { publishFolder } from '@kairos/definitions-topic';
-import { BatchConsumer, connectKafka, rawDecoder, RecordProducer } from '@kairos/kafka';
+import { BatchConsumer, connectKafka, keyPartition, rawDecoder, RecordProducer } from '@kairos/kafka';
 import { freePort } from '@kairos/local-stack';
 import { applyEvent, buildModelFromRules, emptyProfileState, ProfileEvent, ProfileState } from '@kairos/segmentation';
 import { serviceTestEnv, ServiceProcess, startServiceProcess, testStack, uniqueName } from '@kairos/testing';
@@ -227,6 +227,26 @@ describe('triggers against the real stack', () => {
     expect(goal).toMatchObject({ journeyId: id('goal'), stepId: '0', detail: { value: 120, currency: 'CHF', attributedStepId: '0' } });
     await marker(profileId, now + 3_000);
     expect(templatesOf(profileId)).toEqual([id('goal-mail'), id('marker')]);
+  });
+
+  it('a merge moves the running instance to the survivor: the rest of the welcome series goes to the merged profile', async () => {
+    const loser = randomUUID();
+    // Same partition (the harness creates two): the state is this partition's to fold.
+    let survivor = randomUUID();
+    while (keyPartition(survivor, 2) !== keyPartition(loser, 2)) survivor = randomUUID();
+    decided.push(loser, survivor);
+    const now = Date.now();
+    await produce(update(loser, event(`Signed Up ${run}`, now), consented(now)));
+    const first = await waitFor('the first welcome mail', () => requestsOf(loser)[0]);
+    const merge: ProfileUpdateRecord = { ...update(survivor, event('Merged', now + 100), consented(now)), updateId: `${survivor}/merge/${loser}`, input: { kind: 'merge', loserId: loser } };
+    await produce(merge);
+    const rest = await waitFor('two more welcome mails for the survivor', () => requestsOf(survivor).length >= 2 && requestsOf(survivor));
+    expect(rest.map((request) => request.origin?.instanceId)).toEqual([first.origin?.instanceId, first.origin?.instanceId]);
+    // The survivor signing up too does not start a second welcome series (entered once, as one profile).
+    await produce(update(survivor, event(`Signed Up ${run}`, now + 3_000), consented(now)));
+    await marker(survivor, now + 3_001);
+    expect(templatesOf(survivor)).toEqual([id('welcome'), id('welcome'), id('marker')]);
+    expect(templatesOf(loser)).toEqual([id('welcome')]);
   });
 
   it('a replay of the input stream into empty stores makes the same decisions, with the same ids', async () => {
