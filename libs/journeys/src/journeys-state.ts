@@ -64,7 +64,7 @@ export interface JourneysState {
   thresholds: Record<string, boolean>;
   /** Sends across all journeys, for the frequency caps. */
   sent: SentRecord[];
-  /** The latest update ids applied: a republished copy of an update changes nothing. */
+  /** Digests of the latest update ids applied: a republished copy of an update changes nothing. */
   recentUpdates: string[];
 }
 

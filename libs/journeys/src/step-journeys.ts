@@ -54,8 +54,10 @@ export function stepJourneys(previous: JourneysState | undefined, input: Journey
     run.advance(now);
   } else {
     const update = input.update;
-    if (run.state.recentUpdates.includes(update.updateId)) return { state: run.state, effects: run.timerEffect(previous) };
-    run.state.recentUpdates = [...run.state.recentUpdates, update.updateId].slice(-RECENT_UPDATES);
+    // Short digests, not the ids: the list is part of every state write.
+    const seen = createHash('sha256').update(update.updateId).digest('base64url').slice(0, 12);
+    if (run.state.recentUpdates.includes(seen)) return { state: run.state, effects: run.timerEffect(previous) };
+    run.state.recentUpdates = [...run.state.recentUpdates, seen].slice(-RECENT_UPDATES);
     // Whatever came due before this record is decided first, at its own time.
     run.advance(now);
     run.apply(update, now);
