@@ -1,5 +1,5 @@
-import { ConfigOf, loadConfig, serviceVariables, text } from '@kairos/config';
-import { GuardRailPolicy, parseTimeOfDay } from '@kairos/journeys';
+import { ConfigError, ConfigOf, loadConfig, serviceVariables, text } from '@kairos/config';
+import { GuardRailPolicy, knownTimeZone, parseTimeOfDay } from '@kairos/journeys';
 import { parseDuration } from '@kairos/definitions';
 
 export const triggersVariables = {
@@ -20,7 +20,10 @@ export const triggersVariables = {
 export type TriggersConfig = ConfigOf<typeof triggersVariables>;
 
 export function loadTriggersConfig(env: NodeJS.ProcessEnv = process.env): TriggersConfig {
-  return loadConfig(triggersVariables, env);
+  const config = loadConfig(triggersVariables, env);
+  const zone = config.TRIGGERS_DEFAULT_TIME_ZONE;
+  if (knownTimeZone(zone, '') !== zone) throw new ConfigError(`TRIGGERS_DEFAULT_TIME_ZONE must be an IANA time zone such as Europe/Zurich (got "${zone}")`);
+  return config;
 }
 
 /** The guard rails of every send, from the configuration (validated by the patterns above). */
