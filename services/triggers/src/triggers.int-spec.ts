@@ -97,6 +97,14 @@ describe('triggers against the real stack', () => {
     writeFileSync(join(directory, 'html.hbs'), `<p>${name}</p>\n`);
   }
 
+  /** Quiet hours from 10 to 14 hours ahead of the UTC hour now: a UTC profile is outside them, a UTC+12 one inside. */
+  const quietFromHour = new Date().getUTCHours();
+  function quietWindow(): string {
+    const hour = quietFromHour;
+    const at = (offset: number) => `${String((hour + offset) % 24).padStart(2, '0')}:00`;
+    return `${at(10)}-${at(14)}`;
+  }
+
   async function startService(): Promise<void> {
     healthPort = await freePort();
     service = await startServiceProcess('triggers', env, healthPort);
@@ -118,6 +126,8 @@ describe('triggers against the real stack', () => {
     writeJourney('cap-a', `trigger:\n  event: Cap A ${run}\nwhenCapped: skip\nsteps:\n  - send: ${id('promo')}\n  - send: ${id('promo')}\n`);
     writeJourney('cap-b', `trigger:\n  event: Cap B ${run}\nwhenCapped: skip\nsteps:\n  - send: ${id('promo')}\n  - send: ${id('promo')}\n`);
     writeJourney('goal', `trigger:\n  event: Browsed ${run}\ngoal:\n  event: Order Completed ${run}\n  within: 1h\n  value: revenue\nsteps:\n  - send: ${id('goal-mail')}\n  - wait: 2s\n  - send: ${id('goal-mail')}\n`);
+    writeJourney('quiet', `trigger:\n  event: Quiet ${run}\nsteps:\n  - send: ${id('promo')}\n`);
+    writeJourney('split', `trigger:\n  event: Split ${run}\nreentry:\n  allow: always\n  activeInstances: unlimited\nsteps:\n  - split:\n      variants:\n        - name: a\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n        - name: b\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n`);
     writeJourney('timers', `trigger:\n  event: Timer Start ${run}\nreentry:\n  allow: always\nsteps:\n  - wait: 12s\n  - send: ${id('later')}\n`);
     const release = await publishFolder(kafka, folder, { user: 'triggers-int-spec', host: 'test', tool: 'jest' }, { write: true });
     expect(release.errors).toEqual([]);
@@ -133,7 +143,7 @@ describe('triggers against the real stack', () => {
     });
     await reader.start();
     env = Object.fromEntries(
-      Object.entries(await serviceTestEnv({ DATABASE_SCHEMA: `triggers_${run}`, KAFKA_GROUP_ID: `triggers-${run}`, TRIGGERS_QUIET_HOURS: 'off', TRIGGERS_MARKETING_EMAIL_CAP: '3/1h' })).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+      Object.entries(await serviceTestEnv({ DATABASE_SCHEMA: `triggers_${run}`, KAFKA_GROUP_ID: `triggers-${run}`, TRIGGERS_QUIET_HOURS: quietWindow(), TRIGGERS_MARKETING_EMAIL_CAP: '3/1h' })).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
     );
     await startService();
   }, 120_000);
@@ -247,6 +257,37 @@ describe('triggers against the real stack', () => {
     await marker(survivor, now + 3_001);
     expect(templatesOf(survivor)).toEqual([id('welcome'), id('welcome'), id('marker')]);
     expect(templatesOf(loser)).toEqual([id('welcome')]);
+  });
+
+  it('quiet hours in the profile time zone defer a marketing send to their end', async () => {
+    const profileId = randomUUID();
+    decided.push(profileId);
+    const now = Date.now();
+    const input = { ...event(`Quiet ${run}`, now), context: { timezone: 'Etc/GMT-12' } };
+    await produce(update(profileId, input, consented(now)));
+    const deferred = await waitFor('the deferral', () => outcomesOf(profileId, 'deferred')[0]);
+    // The window ends at (hour + 14):00 local time in UTC+12, that is (hour + 2):00 UTC: the next such instant.
+    const end = new Date(now);
+    end.setUTCHours((quietFromHour + 2) % 24, 0, 0, 0);
+    if (end.getTime() <= now) end.setUTCDate(end.getUTCDate() + 1);
+    expect(deferred).toMatchObject({ journeyId: id('quiet'), stepId: '0', detail: { reason: 'quiet hours', timeZone: 'Etc/GMT-12', until: end.toISOString() } });
+    await marker(profileId, now + 1);
+    expect(templatesOf(profileId)).toEqual([id('marker')]);
+  });
+
+  it('an A/B split is stable per profile: every entry of a profile lands in the same variant', async () => {
+    const profiles: string[] = Array.from({ length: 40 }, () => randomUUID());
+    const now = Date.now();
+    await produce(...profiles.flatMap((profileId) => [update(profileId, event(`Split ${run}`, now)), update(profileId, event(`Split ${run}`, now + 1))]));
+    const splits = await waitFor('80 split decisions', () => {
+      const found = outcomes.filter((outcome) => outcome.journeyId === id('split') && outcome.kind === 'step-executed' && typeof outcome.detail?.split === 'string');
+      return found.length >= 80 && found;
+    });
+    const variants = new Map<string, Set<unknown>>();
+    for (const outcome of splits) variants.set(outcome.profileId, (variants.get(outcome.profileId) ?? new Set()).add(outcome.detail?.split));
+    expect(variants.size).toBe(40);
+    expect([...variants.values()].every((names) => names.size === 1)).toBe(true);
+    expect(new Set([...variants.values()].flatMap((names) => [...names]))).toEqual(new Set(['a', 'b']));
   });
 
   it('a replay of the input stream into empty stores makes the same decisions, with the same ids', async () => {
