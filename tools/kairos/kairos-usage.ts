@@ -21,6 +21,13 @@ Commands
   resume <journey/id>...    kairos resume journey/win-back
   remove <kind/id>...     Tombstone definitions. Refused while something live still names them (remove both).
                             kairos remove journey/birthday template/birthday
+  simulate <journey> <events-file> [--dir D] [--until ISO]
+                          Run one journey (with the folder's segments) over a JSON array or NDJSON of events on a
+                          virtual clock and print step by step what would be sent when, and why. No Kafka, no mail.
+                            kairos simulate abandoned-cart definitions/shop/simulations/abandoned-cart.json
+  backtest <journey> <export-file> [--dir D] [--until ISO]
+                          The same over a recorded export of events (NDJSON): only the report — entries, sends,
+                          caps, consent, goals — with progress on stderr.
 
   preview <template>      Render a template of the folder as dispatch would: subject and text printed, HTML written
           [--profile f.json] [--event f.json] [--out file.html] [--dir folder] [--allow-http] [--locale de-CH] [--time-zone Europe/Zurich]

@@ -8,6 +8,7 @@ import { inconsistency, publishFolder, readDefinitionsFolder, readDefinitionsTop
 import { connectKafka, KafkaClient } from '@kairos/kafka';
 import { EXIT, USAGE } from './kairos-usage';
 import { previewFromFolder } from './preview';
+import { runSimulation, SimulateUsageError } from './simulate-command';
 
 class UsageError extends Error {}
 
@@ -26,6 +27,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return command ? EXIT.ok : EXIT.usage;
   }
   if (command === 'preview') return preview(out, rest);
+  if (command === 'simulate' || command === 'backtest') return simulateCommand(out, command, rest);
   const unknownOption = rest.find((arg) => arg.startsWith('-'));
   if (unknownOption) throw new UsageError(`unknown option ${unknownOption}`);
   switch (command) {
@@ -48,6 +50,41 @@ async function main(argv: readonly string[]): Promise<number> {
       return change(out, command, rest.map(keyOf));
     default:
       throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function simulateCommand(out: Output, command: 'simulate' | 'backtest', rest: readonly string[]): number {
+  const positional: string[] = [];
+  let directory: string | undefined;
+  let until: number | undefined;
+  for (let index = 0; index < rest.length; index++) {
+    const arg = rest[index];
+    if (arg === '--dir' || arg === '--until') {
+      const value = rest[++index];
+      if (value === undefined) throw new UsageError(`${arg} needs a value`);
+      if (arg === '--dir') directory = value;
+      else {
+        until = Date.parse(value);
+        if (Number.isNaN(until)) throw new UsageError(`--until needs an ISO 8601 time, not "${value}"`);
+      }
+    } else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
+    else positional.push(arg);
+  }
+  if (positional.length !== 2) throw new UsageError(`${command} takes a journey id and an events file, e.g. kairos ${command} abandoned-cart events.json`);
+  try {
+    return runSimulation({
+      journey: positional[0],
+      eventsFile: positional[1],
+      directory: resolve(directory ?? process.env['KAIROS_DEFINITIONS_DIR'] ?? 'definitions/shop'),
+      until,
+      reportOnly: command === 'backtest',
+      json: out.json,
+      print: out.print,
+      progress: (text) => process.stderr.write(`${text}\n`),
+    });
+  } catch (error) {
+    if (error instanceof SimulateUsageError) throw new UsageError(error.message);
+    throw error;
   }
 }
 

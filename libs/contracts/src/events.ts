@@ -13,6 +13,7 @@ import profileUpdateSchema from '../schemas/profile-update.v1.schema.json';
 import profileTransferSchema from '../schemas/profile-transfer.v1.schema.json';
 import dispatchRequestSchema from '../schemas/dispatch-request.v1.schema.json';
 import deliveryOutcomeSchema from '../schemas/delivery-outcome.v1.schema.json';
+import journeyOutcomeSchema from '../schemas/journey-outcome.v1.schema.json';
 
 export const EVENT_SCHEMAS: readonly object[] = [
   segmentEventSchema,
@@ -30,6 +31,7 @@ export const EVENT_SCHEMAS: readonly object[] = [
   profileTransferSchema,
   dispatchRequestSchema,
   deliveryOutcomeSchema,
+  journeyOutcomeSchema,
 ];
 
 export const SchemaIds = {
@@ -48,6 +50,7 @@ export const SchemaIds = {
   profileTransfer: 'kairos:profile-transfer.v1',
   dispatchRequest: 'kairos:dispatch-request.v1',
   deliveryOutcome: 'kairos:delivery-outcome.v1',
+  journeyOutcome: 'kairos:journey-outcome.v1',
 } as const;
 
 export type SegmentEventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';

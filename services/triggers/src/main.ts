@@ -1,15 +1,21 @@
 import 'reflect-metadata';
+import { ProfileUpdateRecord, Topics } from '@kairos/contracts';
+import { jsonDecoder } from '@kairos/kafka';
 import { commonServiceOptions, runAsMain, runService } from '@kairos/service-runtime';
-import { loadTriggersConfig } from './triggers.config';
+import { guardRailPolicy, loadTriggersConfig } from './triggers.config';
 import { TriggersModule } from './triggers.module';
 import { triggersMigrations } from './migrations';
+import { TRIGGERS_POLICY } from './journeys/triggers.tokens';
 
 export function startTriggers(env: NodeJS.ProcessEnv = process.env) {
   const config = loadTriggersConfig(env);
   return runService({
     ...commonServiceOptions('triggers', config),
     followDefinitions: true,
+    // Segmentation wrote these; the ordered path checks the fields it relies on and dead-letters what lacks them.
+    subscriptions: [{ topic: Topics.profileUpdates.name, decoder: jsonDecoder<ProfileUpdateRecord>() }],
     module: TriggersModule,
+    providers: [{ provide: TRIGGERS_POLICY, useValue: guardRailPolicy(config) }],
     database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'triggers', migrations: triggersMigrations },
   });
 }

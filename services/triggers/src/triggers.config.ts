@@ -1,11 +1,48 @@
-import { ConfigOf, loadConfig, serviceVariables } from '@kairos/config';
+import { ConfigError, ConfigOf, loadConfig, serviceVariables, text } from '@kairos/config';
+import { GuardRailPolicy, knownTimeZone, parseTimeOfDay } from '@kairos/journeys';
+import { parseDuration } from '@kairos/definitions';
 
 export const triggersVariables = {
   ...serviceVariables(9104),
+  TRIGGERS_MARKETING_EMAIL_CAP: text({
+    description: 'Frequency cap on marketing e-mail across all journeys: "<max>/<period>,<min gap>" (3/7d,16h), or "off"',
+    default: '3/7d,16h',
+    pattern: '^(off|([0-9]+/([0-9]+(ms|s|m|h|d|w))+)?(,?([0-9]+(ms|s|m|h|d|w))+)?)$',
+  }),
+  TRIGGERS_QUIET_HOURS: text({
+    description: 'Local hours in the profile time zone when marketing sends are deferred: "HH:MM-HH:MM" (21:00-08:00), or "off"',
+    default: '21:00-08:00',
+    pattern: '^(off|([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9])$',
+  }),
+  TRIGGERS_DEFAULT_TIME_ZONE: text({ description: 'Time zone of profiles that have none (IANA name)', default: 'UTC' }),
 };
 
 export type TriggersConfig = ConfigOf<typeof triggersVariables>;
 
 export function loadTriggersConfig(env: NodeJS.ProcessEnv = process.env): TriggersConfig {
-  return loadConfig(triggersVariables, env);
+  const config = loadConfig(triggersVariables, env);
+  const zone = config.TRIGGERS_DEFAULT_TIME_ZONE;
+  if (knownTimeZone(zone, '') !== zone) throw new ConfigError(`TRIGGERS_DEFAULT_TIME_ZONE must be an IANA time zone such as Europe/Zurich (got "${zone}")`);
+  return config;
+}
+
+/** The guard rails of every send, from the configuration (validated by the patterns above). */
+export function guardRailPolicy(config: TriggersConfig): GuardRailPolicy {
+  const policy: GuardRailPolicy = { caps: [], defaultTimeZone: config.TRIGGERS_DEFAULT_TIME_ZONE };
+  const cap = config.TRIGGERS_MARKETING_EMAIL_CAP;
+  if (cap !== 'off') {
+    const [count, gap] = cap.includes('/') ? cap.split(',') : [undefined, cap];
+    const [max, per] = count === undefined ? [] : count.split('/');
+    policy.caps.push({
+      channel: 'email',
+      purpose: 'marketing',
+      ...(max !== undefined && per !== undefined ? { max: Number(max), per: parseDuration(per) } : {}),
+      ...(gap ? { minGap: parseDuration(gap) } : {}),
+    });
+  }
+  if (config.TRIGGERS_QUIET_HOURS !== 'off') {
+    const [start, end] = config.TRIGGERS_QUIET_HOURS.split('-');
+    policy.quietHours = { start: parseTimeOfDay(start), end: parseTimeOfDay(end), purposes: ['marketing'] };
+  }
+  return policy;
 }

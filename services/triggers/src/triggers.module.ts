@@ -1,5 +1,13 @@
 import { Module } from '@nestjs/common';
+import { JourneyVersionsRepository } from './journeys/journey-versions.repository';
+import { JourneysInForce } from './journeys/journeys-in-force';
+import { ProfileUpdatesConsumer } from './journeys/profile-updates.consumer';
+import { RunJourneysUseCase } from './journeys/run-journeys.use-case';
+import { TriggersOutputsRepository } from './journeys/triggers-outputs.repository';
 
-/** The triggers stage. Its consumers, use cases and repositories arrive with its own issue. */
-@Module({})
+/** The triggers stage: profile updates -> journey instances -> dispatch requests and journey outcomes. */
+@Module({
+  controllers: [ProfileUpdatesConsumer],
+  providers: [RunJourneysUseCase, JourneysInForce, JourneyVersionsRepository, TriggersOutputsRepository],
+})
 export class TriggersModule {}

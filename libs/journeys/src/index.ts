@@ -1,0 +1,7 @@
+export * from './local-time';
+export * from './compiled-journey';
+export * from './guard-rails';
+export * from './journey-catalogue';
+export * from './journeys-state';
+export * from './step-journeys';
+export * from './simulate';

@@ -1,0 +1,559 @@
+import { createHash } from 'node:crypto';
+import { DispatchRequestRecord, JourneyOutcomeRecord, ProfileUpdateRecord } from '@kairos/contracts';
+import { ProfileState, Rule, Verdict, evaluateRule, matchesFilters, toTime, valueAt } from '@kairos/segmentation';
+import { CompiledJourney, END, StepNode } from './compiled-journey';
+import { checkCaps, decideConsent, pruneHistory, quietHoursUntil } from './guard-rails';
+import { JourneyCatalogue } from './journey-catalogue';
+import { InstanceState, JourneysState, PendingAbsence, TriggerEvent, emptyJourneysState, nextDueAt } from './journeys-state';
+import { calendarDate, knownTimeZone, nextLocalTime, nextOccurrence, toLocal } from './local-time';
+
+/** What the stepping function is given: one record of the profile's ordered stream, or its timer coming due. */
+export type JourneyInput = { kind: 'update'; update: ProfileUpdateRecord } | { kind: 'timer' };
+
+/** A trait to set on the profile (the updateProfile step); the service feeds it back as an identify event. */
+export interface ProfileTraitUpdate {
+  profileId: string;
+  /** Deterministic (instance, step), so the event is de-duplicated downstream. */
+  messageId: string;
+  at: string;
+  traits: Record<string, unknown>;
+}
+
+export type Effect =
+  | { kind: 'dispatch'; request: DispatchRequestRecord }
+  | { kind: 'outcome'; outcome: JourneyOutcomeRecord }
+  | { kind: 'update-profile'; update: ProfileTraitUpdate }
+  /** The profile's one timer: set to the next due moment, or cancelled when nothing is pending. */
+  | { kind: 'set-timer'; dueAt: number }
+  | { kind: 'cancel-timer' }
+  /** Why nothing happened (an absence resolved, a paused journey, a condition not met): for the simulator's account. */
+  | { kind: 'note'; at: number; journeyId: string; text: string };
+
+export interface Decision {
+  state: JourneysState;
+  effects: Effect[];
+}
+
+const RECENT_UPDATES = 64;
+const OBSERVED_EVENTS = 16;
+
+export function stableId(prefix: string, ...parts: Array<string | number | undefined>): string {
+  return `${prefix}-${createHash('sha256').update(parts.map((part) => String(part ?? '')).join('\u0000')).digest('hex').slice(0, 24)}`;
+}
+
+const iso = (at: number): string => new Date(at).toISOString();
+
+/**
+ * The pure core of triggers: a profile's journeys state, one input and the time it happens at -> the new state and
+ * the effects (dispatch requests, journey outcomes, profile updates, the timer). Deterministic: the same inputs in
+ * the same order make the same decisions and ids, so a replay into an empty store decides as the live run did.
+ */
+export function stepJourneys(previous: JourneysState | undefined, input: JourneyInput, now: number, catalogue: JourneyCatalogue): Decision {
+  const run = new Run(previous ?? emptyJourneysState(input.kind === 'update' ? input.update.profileId : ''), catalogue);
+  if (input.kind === 'timer') {
+    run.advance(now);
+  } else {
+    const update = input.update;
+    // Short digests, not the ids: the list is part of every state write.
+    const seen = createHash('sha256').update(update.updateId).digest('base64url').slice(0, 12);
+    if (run.state.recentUpdates.includes(seen)) return { state: run.state, effects: run.timerEffect(previous) };
+    run.state.recentUpdates = [...run.state.recentUpdates, seen].slice(-RECENT_UPDATES);
+    // Whatever came due before this record is decided first, at its own time.
+    run.advance(now);
+    run.apply(update, now);
+  }
+  run.removeFinishedJourneys(now);
+  run.state.sent = pruneHistory(run.state.sent, now, catalogue.policy);
+  return { state: run.state, effects: [...run.effects, ...run.timerEffect(previous)] };
+}
+
+class Run {
+  readonly effects: Effect[] = [];
+  state: JourneysState;
+  /** The event of the update being applied, if it is one. */
+  private currentEvent: TriggerEvent | undefined;
+
+  constructor(
+    previous: JourneysState,
+    private readonly catalogue: JourneyCatalogue,
+  ) {
+    // The previous state stays as it was (a caller may keep it): copy what this run mutates, share the profile.
+    this.state = {
+      ...previous,
+      instances: previous.instances.map((instance) => ({ ...instance })),
+      entries: { ...previous.entries },
+      absences: [...previous.absences],
+      recurring: { ...previous.recurring },
+      inactivity: Object.fromEntries(Object.entries(previous.inactivity).map(([id, entry]) => [id, { ...entry }])),
+      thresholds: { ...previous.thresholds },
+      sent: [...previous.sent],
+    };
+  }
+
+  timerEffect(previous: JourneysState | undefined): Effect[] {
+    const due = nextDueAt(this.state);
+    if (due !== undefined) return [{ kind: 'set-timer', dueAt: due }];
+    return previous !== undefined && nextDueAt(previous) !== undefined ? [{ kind: 'cancel-timer' }] : [];
+  }
+
+  /** Everything due at or before `now`, in due order, each at its own due time. */
+  advance(now: number): void {
+    for (let guard = 0; guard < 10_000; guard++) {
+      const due = nextDueAt(this.state);
+      if (due === undefined || due > now) return;
+      this.fireDue(due);
+    }
+  }
+
+  private fireDue(at: number): void {
+    const absence = this.state.absences.find((entry) => entry.deadline === at);
+    if (absence) {
+      this.state.absences = this.state.absences.filter((entry) => entry !== absence);
+      const journey = this.catalogue.current(absence.journeyId);
+      if (journey) this.tryEnter(journey, at, absence.event, `absence/${absence.key ?? ''}/${absence.deadline}`);
+      return;
+    }
+    for (const [journeyId, entry] of Object.entries(this.state.recurring)) {
+      if (entry.nextAt !== at) continue;
+      const journey = this.catalogue.current(journeyId);
+      const timeZone = this.timeZone();
+      const date = calendarDate(entry.date);
+      if (!journey || journey.trigger.kind !== 'recurring' || date === undefined) {
+        delete this.state.recurring[journeyId];
+        return;
+      }
+      // The next occurrence first, so a failure to enter does not stop the series.
+      this.state.recurring[journeyId] = { date: entry.date, nextAt: nextOccurrence(date, journey.trigger.every, journey.trigger.at, journey.trigger.offset, at, timeZone) };
+      this.tryEnter(journey, at, { name: `${journey.trigger.date} occurrence`, at, properties: { [journey.trigger.date]: entry.date } }, `recurring/${at}`);
+      return;
+    }
+    for (const [journeyId, entry] of Object.entries(this.state.inactivity)) {
+      if (entry.fired || entry.dueAt !== at) continue;
+      entry.fired = true;
+      const journey = this.catalogue.current(journeyId);
+      if (journey) this.tryEnter(journey, at, { name: 'inactivity', at, properties: { lastActivityAt: iso(entry.since) } }, `inactive/${entry.since}`);
+      return;
+    }
+    const instance = this.state.instances.find((entry) => entry.dueAt === at);
+    if (instance) this.wake(instance, at);
+  }
+
+  apply(update: ProfileUpdateRecord, now: number): void {
+    if (update.input.kind === 'erasure') {
+      for (const instance of [...this.state.instances]) this.finish(instance, now, 'exited', { reason: 'profile erased' });
+      this.state = { ...emptyJourneysState(update.profileId), recentUpdates: this.state.recentUpdates };
+      return;
+    }
+    this.state.profileId = update.profileId;
+    // Segmentation's de-duplication list is its own business (updates are recognised by updateId): not kept twice.
+    if (update.state) this.state.profile = { ...(update.state as unknown as ProfileState), recentMessageIds: [] };
+    this.state.segments = update.segments;
+    const event = update.input.kind === 'event' && update.input.event.type === 'track' ? update.input.event : undefined;
+    this.currentEvent = event && { name: event.event, messageId: event.messageId, at: now, properties: event.properties };
+
+    if (this.currentEvent) this.onEvent(this.currentEvent, now);
+    this.checkExitConditions(now);
+    for (const journey of this.catalogue.journeys) this.checkEntry(journey, update, now);
+    this.currentEvent = undefined;
+  }
+
+  /** An event reaches goals, waits for it, and pending absences it resolves. */
+  private onEvent(event: TriggerEvent, now: number): void {
+    for (const instance of [...this.state.instances]) {
+      const journey = this.journeyOf(instance);
+      if (!journey) continue;
+      const goal = journey.goal;
+      if (goal && event.name === goal.event && matchesFilters(goal.where, event.properties, now) && now <= (instance.goalUntil ?? 0) && this.sameKey(journey, instance, event)) {
+        const value = goal.value === undefined ? undefined : valueAt(event.properties, goal.value);
+        this.finish(instance, now, 'goal-reached', {
+          goal: goal.event,
+          messageId: event.messageId,
+          value: typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)) ? Number(value) : undefined,
+          currency: valueAt(event.properties, 'currency'),
+          attributedStepId: instance.lastStepId,
+        });
+        continue;
+      }
+      if (instance.status === 'waiting-event') {
+        const node = journey.steps[instance.stepId];
+        if (node?.kind === 'waitForEvent' && this.awaited(node, instance, event, now)) {
+          this.outcome(instance, 'step-executed', now, node.id, { waitForEvent: node.event, arrived: event.messageId });
+          this.runFrom(instance, journey, node.onEvent, now);
+          continue;
+        }
+      }
+      if (this.journeyAwaits(journey, event.name)) instance.observed = [...instance.observed, event].slice(-OBSERVED_EVENTS);
+    }
+    for (const absence of [...this.state.absences]) {
+      const journey = this.catalogue.version(absence.journeyId, absence.version) ?? this.catalogue.current(absence.journeyId);
+      const unless = journey?.trigger.kind === 'event' ? journey.trigger.unlessFollowedBy : undefined;
+      if (!unless || unless.event !== event.name) continue;
+      if (unless.match !== undefined && String(valueAt(event.properties, unless.match)) !== absence.key) continue;
+      this.state.absences = this.state.absences.filter((entry) => entry !== absence);
+      this.note(now, absence.journeyId, `${unless.event} followed ${absence.event.name}${absence.key ? ` for ${unless.match} ${absence.key}` : ''} in time: not entered`);
+    }
+  }
+
+  private awaited(node: Extract<StepNode, { kind: 'waitForEvent' }>, instance: InstanceState, event: TriggerEvent, now: number): boolean {
+    if (event.name !== node.event || !matchesFilters(node.where, event.properties, now)) return false;
+    return node.match === undefined || valueAt(event.properties, node.match) === instance.matchValue;
+  }
+
+  private journeyAwaits(journey: CompiledJourney, name: string | undefined): boolean {
+    return Object.values(journey.steps).some((node) => node.kind === 'waitForEvent' && node.event === name);
+  }
+
+  /** With one instance per key, a goal event that names another key (another cart's order) is not this instance's. */
+  private sameKey(journey: CompiledJourney, instance: InstanceState, event: TriggerEvent): boolean {
+    const keyName = journey.reentry.activeInstances === 'onePerKey' ? journey.reentry.key : undefined;
+    if (keyName === undefined || instance.key === undefined) return true;
+    const value = valueAt(event.properties, keyName);
+    return value === undefined || String(value) === instance.key;
+  }
+
+  private checkExitConditions(now: number): void {
+    for (const instance of [...this.state.instances]) {
+      const journey = this.journeyOf(instance);
+      if (journey?.exitWhen && this.holds(journey.exitWhen, now)) this.finish(instance, now, 'exited', { reason: 'exit condition' });
+    }
+  }
+
+  removeFinishedJourneys(now: number): void {
+    for (const instance of [...this.state.instances]) {
+      if (this.catalogue.current(instance.journeyId) === undefined) this.finish(instance, now, 'exited', { reason: 'journey removed' });
+    }
+    for (const journeyId of Object.keys(this.state.recurring)) if (this.catalogue.current(journeyId) === undefined) delete this.state.recurring[journeyId];
+    for (const journeyId of Object.keys(this.state.inactivity)) if (this.catalogue.current(journeyId) === undefined) delete this.state.inactivity[journeyId];
+    this.state.absences = this.state.absences.filter((absence) => this.catalogue.current(absence.journeyId) !== undefined);
+  }
+
+  private checkEntry(journey: CompiledJourney, update: ProfileUpdateRecord, now: number): void {
+    const trigger = journey.trigger;
+    const event = this.currentEvent;
+    switch (trigger.kind) {
+      case 'event': {
+        if (!event || event.name !== trigger.event || !matchesFilters(trigger.where, event.properties, now)) return;
+        const unless = trigger.unlessFollowedBy;
+        if (unless === undefined) {
+          this.tryEnter(journey, now, event, `update/${update.updateId}`);
+          return;
+        }
+        const keyValue = unless.match === undefined ? undefined : valueAt(event.properties, unless.match);
+        const key = keyValue === undefined ? undefined : String(keyValue);
+        // A newer A for the same key restarts the window with the newer content (the cart as it is now).
+        this.state.absences = this.state.absences.filter((absence) => !(absence.journeyId === journey.id && absence.key === key));
+        const absence: PendingAbsence = { journeyId: journey.id, version: journey.version, key, deadline: now + unless.within, event };
+        this.state.absences.push(absence);
+        this.note(now, journey.id, `${event.name}${key ? ` (${unless.match} ${key})` : ''}: enters at ${iso(absence.deadline)} unless ${unless.event} follows`);
+        return;
+      }
+      case 'segment': {
+        const change = update.changes.find((entry) => entry.segmentId === trigger.segment && entry.change === trigger.on);
+        if (change) this.tryEnter(journey, now, event ?? { name: `segment ${trigger.segment} ${trigger.on}`, at: now }, `segment/${change.changeId}`);
+        return;
+      }
+      case 'threshold': {
+        if (!this.state.profile) return;
+        const holds = this.holds(trigger.rule, now);
+        const before = this.state.thresholds[journey.id] ?? false;
+        this.state.thresholds[journey.id] = holds;
+        if (holds && !before) this.tryEnter(journey, now, event ?? { name: 'threshold crossed', at: now }, `threshold/${update.updateId}`);
+        return;
+      }
+      case 'inactivity': {
+        const since = this.state.profile?.lastActivityAt;
+        if (since === undefined) return;
+        const current = this.state.inactivity[journey.id];
+        if (current?.since !== since) this.state.inactivity[journey.id] = { since, dueAt: since + trigger.inactiveFor, fired: false };
+        return;
+      }
+      case 'recurring': {
+        const raw = this.state.profile?.traits[trigger.date]?.value;
+        const date = calendarDate(raw);
+        if (date === undefined || typeof raw !== 'string') {
+          delete this.state.recurring[journey.id];
+          return;
+        }
+        const current = this.state.recurring[journey.id];
+        if (current?.date === raw) return;
+        // A new or changed date (re)schedules from now: an occurrence already past is not made up for.
+        const nextAt = nextOccurrence(date, trigger.every, trigger.at, trigger.offset, now, this.timeZone());
+        this.state.recurring[journey.id] = { date: raw, nextAt };
+        this.note(now, journey.id, `${trigger.date} ${raw}: next occurrence ${iso(nextAt)}`);
+        return;
+      }
+    }
+  }
+
+  /** Entry under the journey's status, condition and re-entry rules. */
+  private tryEnter(journey: CompiledJourney, at: number, trigger: TriggerEvent, entryId: string): void {
+    if (!this.state.profile) return;
+    if (journey.status === 'paused') return this.note(at, journey.id, 'paused: no new entries');
+    if (journey.onlyIf && !this.holds(journey.onlyIf, at)) return this.note(at, journey.id, `not entered: onlyIf does not hold (${journey.describe})`);
+    const entries = this.state.entries[journey.id];
+    const reentry = journey.reentry;
+    if (entries && reentry.allow === 'once') return this.note(at, journey.id, 'not entered: once per profile, entered before');
+    if (entries && reentry.allow === 'oncePer' && at < entries.lastAt + (reentry.period ?? 0)) return this.note(at, journey.id, `not entered: once per period, last entry ${iso(entries.lastAt)}`);
+    const keyValue = reentry.key === undefined ? undefined : valueAt(trigger.properties, reentry.key);
+    const key = keyValue === undefined ? undefined : String(keyValue);
+    const running = this.state.instances.filter((instance) => instance.journeyId === journey.id && instance.status !== 'done');
+    if (reentry.activeInstances === 'onePerProfile' && running.length > 0) return this.note(at, journey.id, 'not entered: an instance is already active');
+    if (reentry.activeInstances === 'onePerKey' && running.some((instance) => instance.key === key)) return this.note(at, journey.id, `not entered: an instance for ${reentry.key} ${key} is already active`);
+    const instance: InstanceState = {
+      instanceId: stableId('i', journey.id, journey.version, this.state.profileId, entryId),
+      journeyId: journey.id,
+      version: journey.version,
+      key,
+      enteredAt: at,
+      trigger,
+      status: 'waiting',
+      stepId: journey.first,
+      dueAt: at,
+      goalUntil: journey.goal ? at + journey.goal.within : undefined,
+      observed: [],
+    };
+    this.state.entries[journey.id] = { count: (entries?.count ?? 0) + 1, lastAt: at };
+    this.state.instances.push(instance);
+    this.outcome(instance, 'entered', at, undefined, { trigger: journey.describe, key, event: trigger.name, messageId: trigger.messageId });
+    this.runFrom(instance, journey, journey.first, at);
+  }
+
+  private wake(instance: InstanceState, at: number): void {
+    const journey = this.journeyOf(instance);
+    if (this.catalogue.current(instance.journeyId) === undefined) return this.finish(instance, at, 'exited', { reason: 'journey removed' });
+    if (!journey) return this.finish(instance, at, 'exited', { reason: 'journey version unavailable' });
+    if (instance.status === 'done') return this.finish(instance, at, 'exited', { reason: 'completed' });
+    if (instance.status === 'waiting-event') {
+      const node = journey.steps[instance.stepId];
+      if (node?.kind !== 'waitForEvent') return this.finish(instance, at, 'exited', { reason: `step ${instance.stepId} not in version ${instance.version}` });
+      this.outcome(instance, 'step-executed', at, node.id, { waitForEvent: node.event, timedOut: true });
+      return this.runFrom(instance, journey, node.onTimeout, at);
+    }
+    this.runFrom(instance, journey, instance.stepId, at);
+  }
+
+  /** Runs steps from `stepId` until the instance waits or ends. */
+  private runFrom(instance: InstanceState, journey: CompiledJourney, stepId: string, at: number): void {
+    let current = stepId;
+    for (let guard = 0; guard < 1_000; guard++) {
+      if (current === END) {
+        if (instance.goalUntil !== undefined && instance.goalUntil > at) {
+          // Steps done; the goal window stays open so a later conversion is still attributed.
+          Object.assign(instance, { status: 'done', stepId: END, dueAt: instance.goalUntil });
+          return;
+        }
+        return this.finish(instance, at, 'exited', { reason: 'completed' });
+      }
+      const node = journey.steps[current];
+      if (!node) return this.finish(instance, at, 'exited', { reason: `step ${current} not in version ${instance.version}` });
+      const next = this.execute(instance, journey, node, at);
+      if (next === undefined) return;
+      current = next;
+    }
+  }
+
+  /** One step: the step to go on with, or undefined when the instance waits (or ended). */
+  private execute(instance: InstanceState, journey: CompiledJourney, node: StepNode, at: number): string | undefined {
+    switch (node.kind) {
+      case 'send':
+        return this.send(instance, journey, node, at);
+      case 'wait': {
+        const until = this.waitUntil(instance, node.wait, at);
+        if (until <= at) return node.next;
+        Object.assign(instance, { status: 'waiting', stepId: node.next, dueAt: until });
+        this.outcome(instance, 'waiting', at, node.id, { until: iso(until) });
+        return undefined;
+      }
+      case 'waitForEvent': {
+        const matchValue = node.match === undefined ? undefined : valueAt(instance.trigger?.properties, node.match);
+        Object.assign(instance, { matchValue });
+        const seen = instance.observed.find((event) => this.awaited(node, instance, event, event.at));
+        if (seen) {
+          // The awaited event came before the wait began (right behind the trigger): it counts.
+          this.outcome(instance, 'step-executed', at, node.id, { waitForEvent: node.event, arrived: seen.messageId });
+          instance.lastStepId = node.id;
+          return node.onEvent;
+        }
+        Object.assign(instance, { status: 'waiting-event', stepId: node.id, dueAt: at + node.timeout, lastStepId: node.id });
+        this.outcome(instance, 'waiting', at, node.id, { forEvent: node.event, match: node.match, until: iso(at + node.timeout) });
+        return undefined;
+      }
+      case 'branch': {
+        const holds = this.holds(node.rule, at);
+        instance.lastStepId = node.id;
+        this.outcome(instance, 'step-executed', at, node.id, { branch: holds ? 'then' : 'else' });
+        return holds ? node.then : node.else;
+      }
+      case 'split': {
+        const pick = splitPick(journey.id, node.id, this.state.profileId, node.variants, node.control);
+        instance.variant = pick.name;
+        instance.lastStepId = node.id;
+        this.outcome(instance, 'step-executed', at, node.id, { split: pick.name });
+        return pick.first ?? END;
+      }
+      case 'updateProfile': {
+        const local = toLocal(at, this.timeZone());
+        const values: Record<string, string> = { year: String(local.year), month: String(local.month), day: String(local.day), journey: journey.id, profileId: this.state.profileId };
+        const traits = Object.fromEntries(Object.entries(node.set).map(([name, value]) => [name, typeof value === 'string' ? value.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => values[key] ?? whole) : value]));
+        this.effects.push({ kind: 'update-profile', update: { profileId: this.state.profileId, messageId: stableId('u', instance.instanceId, node.id), at: iso(at), traits } });
+        instance.lastStepId = node.id;
+        this.outcome(instance, 'step-executed', at, node.id, { updateProfile: traits });
+        return node.next;
+      }
+      case 'webhook': {
+        const dispatchId = stableId('d', journey.id, journey.version, this.state.profileId, instance.instanceId, node.id);
+        this.effects.push({
+          kind: 'dispatch',
+          request: {
+            dispatchId,
+            profileId: this.state.profileId,
+            requestedAt: iso(at),
+            origin: this.origin(instance, node.id),
+            reason: { trigger: journey.describe },
+            channel: 'webhook',
+            url: node.url,
+            body: { profile: { profileId: this.state.profileId, ...this.traits() }, event: instance.trigger ?? null, journey: { id: journey.id, version: journey.version, step: node.id, secret: node.secret } },
+          },
+        });
+        instance.lastStepId = node.id;
+        this.outcome(instance, 'step-executed', at, node.id, { webhook: node.url, dispatchId });
+        return node.next;
+      }
+      case 'exit':
+        instance.lastStepId = node.id;
+        this.finish(instance, at, 'exited', { reason: node.reason, stepId: node.id });
+        return undefined;
+    }
+  }
+
+  /** A send under the guard rails: consent, quiet hours, frequency cap. */
+  private send(instance: InstanceState, journey: CompiledJourney, node: Extract<StepNode, { kind: 'send' }>, at: number): string | undefined {
+    const purpose = this.catalogue.templatePurpose(node.template) ?? 'marketing';
+    const consent = decideConsent(this.state.profile, purpose, this.catalogue.model);
+    if (!consent.allowed) {
+      this.outcome(instance, 'suppressed-by-consent', at, node.id, { template: node.template, purpose, consent: consent.status, proof: consent.proof });
+      instance.lastStepId = node.id;
+      return node.next;
+    }
+    const timeZone = this.timeZone();
+    const quietUntil = quietHoursUntil(at, purpose, timeZone, this.catalogue.policy);
+    if (quietUntil !== undefined) {
+      Object.assign(instance, { status: 'retry', stepId: node.id, dueAt: quietUntil });
+      this.outcome(instance, 'deferred', at, node.id, { template: node.template, reason: 'quiet hours', timeZone, until: iso(quietUntil) });
+      return undefined;
+    }
+    const capped = checkCaps(this.state.sent, 'email', purpose, at, this.catalogue.policy);
+    if (capped) {
+      if (journey.whenCapped === 'defer') {
+        Object.assign(instance, { status: 'retry', stepId: node.id, dueAt: capped.allowedAt });
+        this.outcome(instance, 'deferred', at, node.id, { template: node.template, reason: 'frequency cap', rule: capped.rule, until: iso(capped.allowedAt) });
+        return undefined;
+      }
+      this.outcome(instance, 'capped', at, node.id, { template: node.template, rule: capped.rule, action: 'skipped' });
+      instance.lastStepId = node.id;
+      return node.next;
+    }
+    const dispatchId = stableId('d', journey.id, journey.version, this.state.profileId, instance.instanceId, node.id);
+    const trigger = instance.trigger;
+    this.effects.push({
+      kind: 'dispatch',
+      request: {
+        dispatchId,
+        profileId: this.state.profileId,
+        requestedAt: iso(at),
+        origin: this.origin(instance, node.id),
+        reason: { trigger: journey.describe, rule: journey.onlyIf ? 'onlyIf held at entry' : undefined, consent: consent.evidence },
+        channel: 'email',
+        purpose,
+        templateId: node.template,
+        context: {
+          profile: { profileId: this.state.profileId, ...this.traits() },
+          event: trigger && { name: trigger.name, messageId: trigger.messageId, properties: trigger.properties },
+          journey: { id: journey.id, name: journey.name, step: node.id, variant: instance.variant },
+          locale: this.state.profile?.locale?.value,
+          timeZone,
+        },
+      },
+    });
+    this.state.sent.push({ at, channel: 'email', purpose, dispatchId });
+    instance.lastStepId = node.id;
+    this.outcome(instance, 'step-executed', at, node.id, { template: node.template, purpose, dispatchId, consent: consent.evidence.status });
+    return node.next;
+  }
+
+  private waitUntil(instance: InstanceState, wait: Extract<StepNode, { kind: 'wait' }>['wait'], at: number): number {
+    if ('ms' in wait) return at + wait.ms;
+    if ('untilTime' in wait) return nextLocalTime(at, wait.untilTime, this.timeZone());
+    const raw = valueAt(instance.trigger?.properties, wait.untilDate) ?? this.state.profile?.traits[wait.untilDate]?.value;
+    const date = toTime(raw);
+    // No such date: nothing to wait for.
+    return date === undefined ? at : date + wait.offset;
+  }
+
+  private finish(instance: InstanceState, at: number, kind: 'exited' | 'goal-reached', detail: Record<string, unknown>): void {
+    this.state.instances = this.state.instances.filter((entry) => entry !== instance);
+    this.outcome(instance, kind, at, kind === 'goal-reached' ? instance.lastStepId : (detail.stepId as string | undefined), detail);
+  }
+
+  private outcome(instance: InstanceState, kind: JourneyOutcomeRecord['kind'], at: number, stepId: string | undefined, detail: Record<string, unknown>): void {
+    const clean = Object.fromEntries(Object.entries(detail).filter(([, value]) => value !== undefined));
+    this.effects.push({
+      kind: 'outcome',
+      outcome: {
+        outcomeId: stableId('o', instance.instanceId, stepId, kind, at),
+        kind,
+        profileId: this.state.profileId,
+        journeyId: instance.journeyId,
+        journeyVersion: instance.version,
+        instanceId: instance.instanceId,
+        ...(stepId === undefined ? {} : { stepId }),
+        ...(instance.variant === undefined ? {} : { variant: instance.variant }),
+        at: iso(at),
+        detail: clean,
+      },
+    });
+  }
+
+  private note(at: number, journeyId: string, text: string): void {
+    this.effects.push({ kind: 'note', at, journeyId, text });
+  }
+
+  private origin(instance: InstanceState, stepId: string) {
+    return { journeyId: instance.journeyId, journeyVersion: instance.version, instanceId: instance.instanceId, stepId, ...(instance.variant === undefined ? {} : { variant: instance.variant }) };
+  }
+
+  private journeyOf(instance: InstanceState): CompiledJourney | undefined {
+    return this.catalogue.version(instance.journeyId, instance.version);
+  }
+
+  private holds(rule: Rule, now: number): boolean {
+    const profile = this.state.profile;
+    if (!profile) return false;
+    const segments = new Map<string, Verdict>(Object.keys(this.state.segments).map((id) => [id, { matches: true }]));
+    return evaluateRule(rule, { state: profile, model: this.catalogue.model, now, segments }).matches;
+  }
+
+  private traits(): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(this.state.profile?.traits ?? {}).map(([name, stamped]) => [name, stamped.value]));
+  }
+
+  private timeZone(): string {
+    return knownTimeZone(this.state.profile?.timeZone?.value, this.catalogue.policy.defaultTimeZone);
+  }
+}
+
+/**
+ * A/B/n: the same profile always lands in the same variant of a split (a hash of journey, step and profile mapped
+ * onto the weights), so a replay, a re-entry and a second service instance agree. The control group gets nothing.
+ */
+export function splitPick(journeyId: string, stepId: string, profileId: string, variants: ReadonlyArray<{ name: string; weight: number; first: string }>, control: number): { name: string; first?: string } {
+  const total = variants.reduce((sum, variant) => sum + variant.weight, 0) + control;
+  const hash = createHash('sha256').update(`${journeyId}\u0000${stepId}\u0000${profileId}`).digest();
+  const point = (hash.readUInt32BE(0) / 0x1_0000_0000) * total;
+  let edge = 0;
+  for (const variant of variants) {
+    edge += variant.weight;
+    if (point < edge) return { name: variant.name, first: variant.first };
+  }
+  return { name: 'control' };
+}

@@ -1,0 +1,65 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { DefinitionSet, JourneyBody, SegmentBody, TemplateBody } from '@kairos/definitions';
+import { DefinitionsFollower } from '@kairos/definitions-topic';
+import { buildCatalogue, GuardRailPolicy, JourneyCatalogue } from '@kairos/journeys';
+import { TRIGGERS_POLICY } from './triggers.tokens';
+import { JourneyVersionsRepository } from './journey-versions.repository';
+
+/**
+ * The journeys in force, compiled once per definitions release (the follower hands out a new immutable set each
+ * time), together with every older version seen: an instance keeps the version it started with. A paused journey is
+ * in the catalogue with its status (no new entries); a removed one is not (its instances are cancelled).
+ */
+@Injectable()
+export class JourneysInForce implements OnApplicationBootstrap {
+  private readonly logger = new Logger('triggers');
+  private compiledFrom: DefinitionSet | undefined;
+  private compiled: JourneyCatalogue | undefined;
+  private readonly known = new Map<string, { version: number; body: JourneyBody }>();
+
+  constructor(
+    @Inject(DefinitionsFollower) private readonly definitions: DefinitionsFollower,
+    @Inject(JourneyVersionsRepository) private readonly versions: JourneyVersionsRepository,
+    @Inject(TRIGGERS_POLICY) private readonly policy: GuardRailPolicy,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    for (const entry of await this.versions.all()) this.remember(entry);
+    await this.versions.save(this.inForce(this.definitions.current()));
+    this.definitions.onChange((set) => {
+      // Saved as soon as seen; an instance can only start on a version the catalogue already holds.
+      this.versions.save(this.inForce(set)).catch((error: Error) => this.logger.error(`journey versions not saved (kept in memory; saved on the next change or start): ${error.message}`));
+    });
+  }
+
+  current(): JourneyCatalogue {
+    const set = this.definitions.current();
+    if (this.compiled && this.compiledFrom === set) return this.compiled;
+    const live = set.all();
+    const journeys = live
+      .filter((entry) => entry.definition.kind === 'journey')
+      .map((entry) => ({ version: entry.record.version, body: entry.definition.body as JourneyBody, status: entry.record.status }));
+    for (const journey of journeys) this.remember(journey);
+    const current = new Set(journeys.map((journey) => `${journey.body.id}@${journey.version}`));
+    this.compiled = buildCatalogue({
+      journeys,
+      previousJourneys: [...this.known.values()].filter((entry) => !current.has(`${entry.body.id}@${entry.version}`)),
+      segments: live.filter((entry) => entry.definition.kind === 'segment').map((entry) => ({ version: entry.record.version, body: entry.definition.body as SegmentBody })),
+      templates: live.filter((entry) => entry.definition.kind === 'template').map((entry) => ({ id: entry.definition.id, purpose: (entry.definition.body as TemplateBody).purpose })),
+      policy: this.policy,
+    });
+    this.compiledFrom = set;
+    return this.compiled;
+  }
+
+  private inForce(set: DefinitionSet): Array<{ version: number; body: JourneyBody }> {
+    return set
+      .all()
+      .filter((entry) => entry.definition.kind === 'journey')
+      .map((entry) => ({ version: entry.record.version, body: entry.definition.body as JourneyBody }));
+  }
+
+  private remember(entry: { version: number; body: JourneyBody }): void {
+    this.known.set(`${entry.body.id}@${entry.version}`, { version: entry.version, body: entry.body });
+  }
+}

@@ -1,0 +1,18 @@
+import { Injectable } from '@nestjs/common';
+import { DispatchRequestRecord, JourneyOutcomeRecord, Topics } from '@kairos/contracts';
+import { Output } from '@kairos/state-store';
+
+/**
+ * Where triggers' outputs go and how they look on the wire. The StatefulProcessor publishes them (acknowledged)
+ * before it commits the state, so a crash in between publishes them again with the same dispatchId / outcomeId.
+ */
+@Injectable()
+export class TriggersOutputsRepository {
+  dispatchRequest(request: DispatchRequestRecord): Output {
+    return { topic: Topics.dispatchRequests.name, record: { key: request.profileId, value: JSON.stringify(request), headers: { 'kairos-dispatch-id': request.dispatchId } } };
+  }
+
+  journeyOutcome(outcome: JourneyOutcomeRecord): Output {
+    return { topic: Topics.journeyOutcomes.name, record: { key: outcome.profileId, value: JSON.stringify(outcome) } };
+  }
+}

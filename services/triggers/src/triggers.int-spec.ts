@@ -1,0 +1,339 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DispatchRequestRecord, EVENT_SCHEMAS, JourneyOutcomeRecord, ProfileUpdateRecord, SchemaIds, SchemaValidator, Topics } from '@kairos/contracts';
+import { publishFolder } from '@kairos/definitions-topic';
+import { BatchConsumer, connectKafka, keyPartition, rawDecoder, RecordProducer } from '@kairos/kafka';
+import { freePort } from '@kairos/local-stack';
+import { applyEvent, buildModelFromRules, emptyProfileState, ProfileEvent, ProfileState } from '@kairos/segmentation';
+import { serviceTestEnv, ServiceProcess, startServiceProcess, testStack, uniqueName } from '@kairos/testing';
+
+/**
+ * Triggers end to end against the real broker and PostgreSQL. Segmentation is stood in for by producing the
+ * ProfileUpdateRecords it emits straight onto kairos.profiles.updates.v1 (states built with its pure core); dispatch
+ * requests and journey outcomes are read back from their topics. Journeys carry this run's id, so the shared topics
+ * and the shared definitions topic do not mix runs.
+ */
+describe('triggers against the real stack', () => {
+  const { kafkaBrokers } = testStack();
+  const kafka = connectKafka({ brokers: kafkaBrokers, clientId: 'triggers-int-spec', logLevel: 'error' });
+  const producer = new RecordProducer(kafka);
+  const validator = new SchemaValidator(EVENT_SCHEMAS);
+  const run = randomUUID().slice(0, 8);
+  const folder = mkdtempSync(join(tmpdir(), 'kairos-triggers-'));
+  const model = buildModelFromRules([]);
+  const id = (name: string) => `${name}-${run}`;
+  let service: ServiceProcess | undefined;
+  let env: Record<string, string> = {};
+  let healthPort = 0;
+  let sequence = 0;
+
+  // Everything this run's journeys publish, collected by one reader from the beginning of both topics.
+  const requests: DispatchRequestRecord[] = [];
+  const outcomes: JourneyOutcomeRecord[] = [];
+  let reader: BatchConsumer | undefined;
+
+  async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = probe();
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** The profiles of the scenarios above the restart: the replay must decide for them as the live run did. */
+  const decided: string[] = [];
+  const requestsOf = (profileId: string) => requests.filter((request) => request.profileId === profileId);
+  const outcomesOf = (profileId: string, kind?: JourneyOutcomeRecord['kind']) => outcomes.filter((outcome) => outcome.profileId === profileId && (kind === undefined || outcome.kind === kind));
+  const templatesOf = (profileId: string) => requestsOf(profileId).map((request) => (request.channel === 'email' ? request.templateId : request.url));
+
+  /** A profile's state as segmentation keeps it, after these events (consent, traits, series). */
+  function stateAfter(profileId: string, events: ProfileEvent[]): ProfileState {
+    return events.reduce((state, event) => applyEvent(state, event, model, Date.parse(event.timestamp)).state, emptyProfileState(profileId));
+  }
+
+  function event(name: string, at: number, properties: Record<string, unknown> = {}): ProfileEvent {
+    return { type: 'track', event: name, timestamp: new Date(at).toISOString(), messageId: `${run}-m${++sequence}`, properties };
+  }
+
+  const consented = (at: number): ProfileEvent[] => [event('Subscribed', at - 2_000), event('Subscription Confirmed', at - 1_000)];
+
+  /** The record segmentation would emit for `input` applied to a profile with `history` before it. */
+  function update(profileId: string, input: ProfileEvent, history: ProfileEvent[] = [], segments: ProfileUpdateRecord['segments'] = {}): ProfileUpdateRecord {
+    return {
+      updateId: `${profileId}/${input.messageId}`,
+      profileId,
+      at: input.timestamp,
+      input: { kind: 'event', event: { ...input, profileId } as never },
+      state: stateAfter(profileId, [...history, input]) as unknown as ProfileUpdateRecord['state'],
+      segments,
+      changes: [],
+    };
+  }
+
+  async function produce(...updates: ProfileUpdateRecord[]): Promise<void> {
+    await producer.send(Topics.profileUpdates.name, updates.map((value) => ({ key: value.profileId, value: JSON.stringify(value) })));
+  }
+
+  /** A transactional mail of the marker journey: once it is out, everything before it for the profile was decided. */
+  async function marker(profileId: string, at = Date.now()): Promise<void> {
+    const input = event(`Marker ${run}`, at);
+    await produce(update(profileId, input));
+    await waitFor(`the marker of ${profileId}`, () => requestsOf(profileId).some((request) => request.channel === 'email' && request.templateId === id('marker')));
+  }
+
+  function writeJourney(name: string, yaml: string): void {
+    writeFileSync(join(folder, 'journeys', `${id(name)}.yaml`), `kind: journey\nid: ${id(name)}\n${yaml}`);
+  }
+
+  function writeTemplate(name: string, purpose: 'marketing' | 'transactional'): void {
+    const directory = join(folder, 'templates', id(name));
+    mkdirSync(directory, { recursive: true });
+    writeFileSync(join(directory, 'template.yaml'), `kind: template\nid: ${id(name)}\nchannel: email\npurpose: ${purpose}\nfrom: Shop <hello@shop.example>\ncontext:\n  profile:\n    email: string\n`);
+    writeFileSync(join(directory, 'subject.hbs'), `${name}\n`);
+    writeFileSync(join(directory, 'html.hbs'), `<p>${name}</p>\n`);
+  }
+
+  /** Quiet hours from 10 to 14 hours ahead of the UTC hour now: a UTC profile is outside them, a UTC+12 one inside. */
+  const quietFromHour = new Date().getUTCHours();
+  function quietWindow(): string {
+    const hour = quietFromHour;
+    const at = (offset: number) => `${String((hour + offset) % 24).padStart(2, '0')}:00`;
+    return `${at(10)}-${at(14)}`;
+  }
+
+  async function startService(): Promise<void> {
+    healthPort = await freePort();
+    service = await startServiceProcess('triggers', env, healthPort);
+  }
+
+  beforeAll(async () => {
+    mkdirSync(join(folder, 'journeys'), { recursive: true });
+    mkdirSync(join(folder, 'segments'), { recursive: true });
+    writeFileSync(join(folder, 'segments', `big-spenders-${run}.yaml`), `kind: segment\nid: big-spenders-${run}\nrule:\n  aggregate:\n    sum: revenue\n    of: Order Completed\n  atLeast: 5000\n`);
+    for (const name of ['welcome', 'reminder', 'vip', 'promo', 'goal-mail']) writeTemplate(name, 'marketing');
+    for (const name of ['marker', 'later']) writeTemplate(name, 'transactional');
+    writeJourney('marker', `trigger:\n  event: Marker ${run}\nreentry:\n  allow: always\n  activeInstances: unlimited\nsteps:\n  - send: ${id('marker')}\n`);
+    writeJourney('welcome', `trigger:\n  event: Signed Up ${run}\nreentry:\n  allow: once\nsteps:\n  - send: ${id('welcome')}\n  - wait: 1s\n  - send: ${id('welcome')}\n  - wait: 1s\n  - send: ${id('welcome')}\n`);
+    writeJourney(
+      'cart',
+      `trigger:\n  event: Cart Updated ${run}\n  where:\n    - property: products\n      exists: true\n  unlessFollowedBy:\n    event: Order Completed ${run}\n    match: cartId\n    within: 2s\nreentry:\n  allow: always\n  activeInstances: onePerKey\n  key: cartId\nsteps:\n  - send: ${id('reminder')}\n`,
+    );
+    writeJourney('vip', `trigger:\n  threshold:\n    inSegment: big-spenders-${run}\nreentry:\n  allow: always\nsteps:\n  - send: ${id('vip')}\n`);
+    writeJourney('cap-a', `trigger:\n  event: Cap A ${run}\nwhenCapped: skip\nsteps:\n  - send: ${id('promo')}\n  - send: ${id('promo')}\n`);
+    writeJourney('cap-b', `trigger:\n  event: Cap B ${run}\nwhenCapped: skip\nsteps:\n  - send: ${id('promo')}\n  - send: ${id('promo')}\n`);
+    writeJourney('goal', `trigger:\n  event: Browsed ${run}\ngoal:\n  event: Order Completed ${run}\n  within: 1h\n  value: revenue\nsteps:\n  - send: ${id('goal-mail')}\n  - wait: 2s\n  - send: ${id('goal-mail')}\n`);
+    writeJourney('quiet', `trigger:\n  event: Quiet ${run}\nsteps:\n  - send: ${id('promo')}\n`);
+    writeJourney('split', `trigger:\n  event: Split ${run}\nreentry:\n  allow: always\n  activeInstances: unlimited\nsteps:\n  - split:\n      variants:\n        - name: a\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n        - name: b\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n`);
+    writeJourney('timers', `trigger:\n  event: Timer Start ${run}\nreentry:\n  allow: always\nsteps:\n  - wait: 12s\n  - send: ${id('later')}\n`);
+    const release = await publishFolder(kafka, folder, { user: 'triggers-int-spec', host: 'test', tool: 'jest' }, { write: true });
+    expect(release.errors).toEqual([]);
+    await producer.connect();
+
+    reader = new BatchConsumer(kafka, {
+      groupId: uniqueName('triggers-int-reader'),
+      producer,
+      subscriptions: [
+        { topic: Topics.dispatchRequests.name, decoder: rawDecoder, handler: async (batch) => void requests.push(...batch.map((record) => JSON.parse(record.value?.toString() ?? 'null') as DispatchRequestRecord).filter((request) => request.origin?.journeyId.endsWith(run))) },
+        { topic: Topics.journeyOutcomes.name, decoder: rawDecoder, handler: async (batch) => void outcomes.push(...batch.map((record) => JSON.parse(record.value?.toString() ?? 'null') as JourneyOutcomeRecord).filter((outcome) => outcome.journeyId.endsWith(run))) },
+      ],
+    });
+    await reader.start();
+    env = Object.fromEntries(
+      Object.entries(await serviceTestEnv({ DATABASE_SCHEMA: `triggers_${run}`, KAFKA_GROUP_ID: `triggers-${run}`, TRIGGERS_QUIET_HOURS: quietWindow(), TRIGGERS_MARKETING_EMAIL_CAP: '3/1h' })).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+    );
+    await startService();
+  }, 120_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await reader?.stop();
+    await producer.disconnect();
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('a welcome series: the first mail at once, then two more, each after its wait', async () => {
+    const profileId = randomUUID();
+    decided.push(profileId);
+    const now = Date.now();
+    await produce(update(profileId, event(`Signed Up ${run}`, now), consented(now)));
+    const mails = await waitFor('three welcome mails', () => requestsOf(profileId).length >= 3 && requestsOf(profileId));
+    expect(mails.map((request) => request.channel === 'email' && request.templateId)).toEqual([id('welcome'), id('welcome'), id('welcome')]);
+    const times = mails.map((request) => Date.parse(request.requestedAt));
+    expect(times[1] - times[0]).toBeGreaterThanOrEqual(1_000);
+    expect(times[2] - times[1]).toBeGreaterThanOrEqual(1_000);
+    expect(new Set(mails.map((request) => request.dispatchId)).size).toBe(3);
+    expect(mails[0]).toMatchObject({ purpose: 'marketing', reason: { consent: { status: 'confirmed', proof: expect.objectContaining({ event: 'Subscription Confirmed' }) } } });
+    for (const outcome of outcomesOf(profileId)) expect(validator.validate(SchemaIds.journeyOutcome, outcome)).toMatchObject({ valid: true });
+  });
+
+  it('abandoned carts: a reminder with the cart products; none when the order follows, even in the same batch; two carts, two instances', async () => {
+    const [left, ordered, two] = [randomUUID(), randomUUID(), randomUUID()];
+    decided.push(left, ordered, two);
+    const now = Date.now();
+    const products = [{ sku: 'LAMP-1', name: 'Desk lamp', price: 89 }];
+    const cart = (profileId: string, cartId: string, at: number) => update(profileId, event(`Cart Updated ${run}`, at, { cartId, products }), consented(now));
+    const order = (profileId: string, cartId: string, at: number) => update(profileId, event(`Order Completed ${run}`, at, { cartId, revenue: 89 }), consented(now));
+    // One send: the cart update and the order for the same cart land in one batch, back to back.
+    await produce(cart(left, 'c1', now), cart(ordered, 'c2', now), order(ordered, 'c2', now + 1), cart(two, 'c3', now), cart(two, 'c4', now + 1));
+    const reminder = await waitFor('the reminder', () => requestsOf(left)[0]);
+    expect(reminder).toMatchObject({ channel: 'email', templateId: id('reminder'), context: { event: { properties: { cartId: 'c1', products } } } });
+    expect(Date.parse(reminder.requestedAt)).toBeGreaterThanOrEqual(now + 2_000);
+    const twoReminders = await waitFor('two reminders for two carts', () => requestsOf(two).length >= 2 && requestsOf(two));
+    expect(twoReminders.map((request) => request.channel === 'email' && request.context.event?.properties?.cartId).sort()).toEqual(['c3', 'c4']);
+    expect(new Set(twoReminders.map((request) => request.origin?.instanceId)).size).toBe(2);
+    // The marker's event time is past the window: a pending absence of `ordered` would have fired before it.
+    await marker(ordered, now + 3_000);
+    expect(templatesOf(ordered)).toEqual([id('marker')]);
+  });
+
+  it('a threshold fires once per crossing: not on later updates above it, not on a replayed update', async () => {
+    const profileId = randomUUID();
+    decided.push(profileId);
+    const now = Date.now();
+    const segment = { [`big-spenders-${run}`]: { version: 1, since: now + 1 } };
+    const below = update(profileId, event('Order Completed', now, { revenue: 3000 }), consented(now));
+    const crossing = update(profileId, event('Order Completed', now + 1, { revenue: 2500 }), consented(now), segment);
+    const above = update(profileId, event('Order Completed', now + 2, { revenue: 100 }), consented(now), segment);
+    await produce(below, crossing, crossing, above);
+    await produce(crossing);
+    await marker(profileId, now + 3);
+    expect(templatesOf(profileId)).toEqual([id('vip'), id('marker')]);
+  });
+
+  it('no marketing mail without consent: each send is recorded as suppressed with the consent status', async () => {
+    const profileId = randomUUID();
+    decided.push(profileId);
+    const now = Date.now();
+    await produce(update(profileId, event(`Signed Up ${run}`, now)));
+    const suppressed = await waitFor('three suppressed sends', () => outcomesOf(profileId, 'suppressed-by-consent').length >= 3 && outcomesOf(profileId, 'suppressed-by-consent'));
+    expect(suppressed.map((outcome) => outcome.detail?.consent)).toEqual(['unknown', 'unknown', 'unknown']);
+    await marker(profileId, now + 3_000);
+    expect(templatesOf(profileId)).toEqual([id('marker')]);
+  });
+
+  it('the frequency cap holds across two journeys: the fourth marketing mail within the hour is skipped', async () => {
+    const profileId = randomUUID();
+    decided.push(profileId);
+    const now = Date.now();
+    await produce(update(profileId, event(`Cap A ${run}`, now), consented(now)), update(profileId, event(`Cap B ${run}`, now + 1), consented(now)));
+    const capped = await waitFor('a capped send', () => outcomesOf(profileId, 'capped')[0]);
+    expect(capped).toMatchObject({ journeyId: id('cap-b'), stepId: '1', detail: { rule: 'email marketing: at most 3 per 1h', action: 'skipped' } });
+    await marker(profileId, now + 2);
+    expect(templatesOf(profileId)).toEqual([id('promo'), id('promo'), id('promo'), id('marker')]);
+  });
+
+  it('a goal cancels pending sends and records the conversion with its value', async () => {
+    const profileId = randomUUID();
+    decided.push(profileId);
+    const now = Date.now();
+    await produce(update(profileId, event(`Browsed ${run}`, now), consented(now)));
+    await waitFor('the first goal mail', () => requestsOf(profileId)[0]);
+    await produce(update(profileId, event(`Order Completed ${run}`, now + 500, { revenue: 120, currency: 'CHF' }), consented(now)));
+    const goal = await waitFor('the goal', () => outcomesOf(profileId, 'goal-reached')[0]);
+    expect(goal).toMatchObject({ journeyId: id('goal'), stepId: '0', detail: { value: 120, currency: 'CHF', attributedStepId: '0' } });
+    await marker(profileId, now + 3_000);
+    expect(templatesOf(profileId)).toEqual([id('goal-mail'), id('marker')]);
+  });
+
+  it('a merge moves the running instance to the survivor: the rest of the welcome series goes to the merged profile', async () => {
+    const loser = randomUUID();
+    // Same partition (the harness creates two): the state is this partition's to fold.
+    let survivor = randomUUID();
+    while (keyPartition(survivor, 2) !== keyPartition(loser, 2)) survivor = randomUUID();
+    decided.push(loser, survivor);
+    const now = Date.now();
+    await produce(update(loser, event(`Signed Up ${run}`, now), consented(now)));
+    const first = await waitFor('the first welcome mail', () => requestsOf(loser)[0]);
+    const merge: ProfileUpdateRecord = { ...update(survivor, event('Merged', now + 100), consented(now)), updateId: `${survivor}/merge/${loser}`, input: { kind: 'merge', loserId: loser } };
+    await produce(merge);
+    const rest = await waitFor('two more welcome mails for the survivor', () => requestsOf(survivor).length >= 2 && requestsOf(survivor));
+    expect(rest.map((request) => request.origin?.instanceId)).toEqual([first.origin?.instanceId, first.origin?.instanceId]);
+    // The survivor signing up too does not start a second welcome series (entered once, as one profile).
+    await produce(update(survivor, event(`Signed Up ${run}`, now + 3_000), consented(now)));
+    await marker(survivor, now + 3_001);
+    expect(templatesOf(survivor)).toEqual([id('welcome'), id('welcome'), id('marker')]);
+    expect(templatesOf(loser)).toEqual([id('welcome')]);
+  });
+
+  it('quiet hours in the profile time zone defer a marketing send to their end', async () => {
+    const profileId = randomUUID();
+    decided.push(profileId);
+    const now = Date.now();
+    const input = { ...event(`Quiet ${run}`, now), context: { timezone: 'Etc/GMT-12' } };
+    await produce(update(profileId, input, consented(now)));
+    const deferred = await waitFor('the deferral', () => outcomesOf(profileId, 'deferred')[0]);
+    // The window ends at (hour + 14):00 local time in UTC+12, that is (hour + 2):00 UTC: the next such instant.
+    const end = new Date(now);
+    end.setUTCHours((quietFromHour + 2) % 24, 0, 0, 0);
+    if (end.getTime() <= now) end.setUTCDate(end.getUTCDate() + 1);
+    expect(deferred).toMatchObject({ journeyId: id('quiet'), stepId: '0', detail: { reason: 'quiet hours', timeZone: 'Etc/GMT-12', until: end.toISOString() } });
+    await marker(profileId, now + 1);
+    expect(templatesOf(profileId)).toEqual([id('marker')]);
+  });
+
+  it('an A/B split is stable per profile: every entry of a profile lands in the same variant', async () => {
+    const profiles: string[] = Array.from({ length: 40 }, () => randomUUID());
+    const now = Date.now();
+    await produce(...profiles.flatMap((profileId) => [update(profileId, event(`Split ${run}`, now)), update(profileId, event(`Split ${run}`, now + 1))]));
+    const splits = await waitFor('80 split decisions', () => {
+      const found = outcomes.filter((outcome) => outcome.journeyId === id('split') && outcome.kind === 'step-executed' && typeof outcome.detail?.split === 'string');
+      return found.length >= 80 && found;
+    });
+    const variants = new Map<string, Set<unknown>>();
+    for (const outcome of splits) variants.set(outcome.profileId, (variants.get(outcome.profileId) ?? new Set()).add(outcome.detail?.split));
+    expect(variants.size).toBe(40);
+    expect([...variants.values()].every((names) => names.size === 1)).toBe(true);
+    expect(new Set([...variants.values()].flatMap((names) => [...names]))).toEqual(new Set(['a', 'b']));
+  });
+
+  it('a replay of the input stream into empty stores makes the same decisions, with the same ids', async () => {
+    const live = new Map(decided.map((profileId) => [profileId, new Set(requestsOf(profileId).map((request) => request.dispatchId))]));
+    const liveOutcomes = new Set(decided.flatMap((profileId) => outcomesOf(profileId).map((outcome) => outcome.outcomeId)));
+    expect([...live.values()].every((ids) => ids.size > 0)).toBe(true);
+    const replayPort = await freePort();
+    // A fresh consumer group reads the topic from the beginning into a fresh schema: empty stores.
+    const replay = await startServiceProcess('triggers', { ...env, DATABASE_SCHEMA: `triggers_replay_${run}`, KAFKA_GROUP_ID: `triggers-replay-${run}` }, replayPort, 'the replaying triggers service');
+    try {
+      await waitFor('every live dispatch published again', () => decided.every((profileId) => requestsOf(profileId).length >= 2 * (live.get(profileId)?.size ?? 0)), 90_000);
+    } finally {
+      await replay.stop();
+    }
+    for (const profileId of decided) {
+      const ids = requestsOf(profileId).map((request) => request.dispatchId);
+      // The same ids, each now twice (live and replay), and none the live run did not make.
+      expect(new Set(ids)).toEqual(live.get(profileId));
+      expect(ids.length).toBe(2 * (live.get(profileId)?.size ?? 0));
+    }
+    const replayedOutcomes = decided.flatMap((profileId) => outcomesOf(profileId).map((outcome) => outcome.outcomeId));
+    expect(replayedOutcomes.filter((outcomeId) => !liveOutcomes.has(outcomeId))).toEqual([]);
+  }, 120_000);
+
+  it('a kill -9 and restart while 10,000 timers are pending loses none and fires none twice', async () => {
+    const count = 10_000;
+    const profiles: string[] = Array.from({ length: count }, () => randomUUID());
+    const now = Date.now();
+    for (let start = 0; start < count; start += 1_000) {
+      await produce(...profiles.slice(start, start + 1_000).map((profileId) => update(profileId, event(`Timer Start ${run}`, now), consented(now))));
+    }
+    const waiting = new Set(profiles);
+    await waitFor('10,000 instances waiting', () => outcomes.filter((outcome) => outcome.kind === 'waiting' && waiting.has(outcome.profileId)).length >= count, 90_000);
+    // Killed while (at least some of) the timers are pending: they are rows of the store, not of the process.
+    expect(requests.filter((request) => waiting.has(request.profileId)).length).toBeLessThan(count);
+    await service?.kill();
+    await startService();
+    const fired = await waitFor('10,000 timers fired', () => {
+      const mails = requests.filter((request) => waiting.has(request.profileId));
+      return mails.length >= count && mails;
+    }, 90_000);
+    const byProfile = new Map<string, Set<string>>();
+    for (const request of fired) byProfile.set(request.profileId, (byProfile.get(request.profileId) ?? new Set()).add(request.dispatchId));
+    expect(byProfile.size).toBe(count);
+    expect([...byProfile.values()].every((ids) => ids.size === 1)).toBe(true);
+    // None before its due time.
+    expect(fired.every((request) => Date.parse(request.requestedAt) >= now + 12_000)).toBe(true);
+  }, 200_000);
+});
