@@ -55,7 +55,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const stack = await startControlledStack();
   const smtpPort = await freePort();
   const inboxPort = await freePort();
-  let sink: RunningSmtpSink | undefined = await startSmtpSink({ smtpPort, httpPort: inboxPort, mailDir });
+  // A second's grace for open connections when the SMTP server is stopped: an outage, not a drain.
+  const sink: RunningSmtpSink = await startSmtpSink({ smtpPort, httpPort: inboxPort, mailDir, closeTimeoutMs: 1_000 });
   const kafka = connectKafka({ brokers: stack.kafkaBrokers, clientId: 'kairos-pipeline', logLevel: 'nothing' });
   const instances: PipelineInstance[] = [];
   const writeKey = `pipeline_${Date.now()}_write_key`;
@@ -92,16 +93,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       if (index < 0) throw new Error(`no running instance ${label}`);
       return instances.splice(index, 1)[0];
     },
-    async stopSmtp() {
-      await sink?.stop();
-      sink = undefined;
-    },
-    async startSmtp() {
-      sink ??= await startSmtpSink({ smtpPort, httpPort: inboxPort, mailDir });
-    },
+    stopSmtp: () => sink.stopSmtp(),
+    startSmtp: () => sink.startSmtp(),
     async stop() {
       for (const instance of instances.splice(0).reverse()) await instance.process.stop().catch(() => undefined);
-      await sink?.stop().catch(() => undefined);
+      await sink.stop().catch(() => undefined);
       await stack.stop().catch(() => undefined);
       rmSync(work, { recursive: true, force: true });
     },
