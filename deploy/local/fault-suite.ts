@@ -52,7 +52,6 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
     for (const name of SCALED) await pipeline.start(name, `${name}#2`);
 
     // The ledger: ping n belongs to customer n % customers and must give one mail "Ledger n".
-    const pings = streamSeconds * rate;
     const at = (fraction: number, spread = 0.04) => Math.round((fraction - spread + Math.random() * 2 * spread) * streamSeconds * 1000);
     const killAndRestart = (name: PipelineService) => async () => {
       await pipeline.take(name).process.kill();
@@ -77,8 +76,9 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
     ];
     schedule.sort((a, b) => a[0] - b[0]);
 
-    log(`streaming ${pings} pings at ${rate}/s for ${streamSeconds} s through the collector, with ${schedule.length} faults…`);
+    log(`streaming pings at ${rate}/s through the collector for at least ${streamSeconds} s and until ${schedule.length} faults are done…`);
     const streamStart = Date.now();
+    let faultsFinished = false;
     const faultsDone = (async () => {
       for (const [due, what, fault] of schedule) {
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, streamStart + due - Date.now())));
@@ -87,16 +87,18 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
         await fault();
         faults.push(`${what} at ${((begun - streamStart) / 1000).toFixed(1)} s (recovered in ${((Date.now() - begun) / 1000).toFixed(1)} s)`);
       }
-    })();
-    let sent = 0;
-    for (let tick = 0; sent < pings; tick++) {
+    })().finally(() => (faultsFinished = true));
+    // The stream goes on until the last fault is over, so every fault meets traffic (a restart slows the stream down).
+    let pings = 0;
+    for (let tick = 0; !faultsFinished || pings < streamSeconds * rate; tick++) {
       const wait = streamStart + tick * 100 - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      const batch = Array.from({ length: Math.min(Math.ceil(rate / 10), pings - sent) }, () => ping(sent++, customers));
+      const batch = Array.from({ length: Math.ceil(rate / 10) }, () => ping(pings++, customers));
       await postUntilAccepted(pipeline, batch);
-      if (sent % (rate * 10) === 0) log(`  ${sent}/${pings} pings accepted`);
+      if (pings % (rate * 10) === 0) log(`  ${pings} pings accepted`);
     }
     await faultsDone;
+    const streamedSeconds = Math.round((Date.now() - streamStart) / 1000);
 
     log('waiting for the ledger’s mails…');
     const drainStart = Date.now();
@@ -119,7 +121,7 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
     return {
       form: options.short ? 'short' : 'full',
       pings,
-      streamSeconds,
+      streamSeconds: streamedSeconds,
       faults,
       mailsReceived: [...mails.values()].reduce((sum, copies) => sum + copies.length, 0),
       lost,
