@@ -62,6 +62,11 @@ async function read(message: InboxMessage, origin: string, random: () => number)
   }
 }
 
-function decodeEntities(text: string): string {
-  return text.replace(/&amp;/g, '&').replace(/&#x3D;/g, '=').replace(/&#61;/g, '=').replace(/&quot;/g, '"');
+/** An attribute value as the browser reads it (Handlebars escapes `=` and `&` in the links it prints). */
+export function decodeEntities(text: string): string {
+  return text
+    .replace(/&#x([0-9a-f]+);/gi, (_, hex: string) => String.fromCodePoint(parseInt(hex, 16)))
+    .replace(/&#(\d+);/g, (_, decimal: string) => String.fromCodePoint(Number(decimal)))
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
 }
