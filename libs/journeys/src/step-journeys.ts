@@ -412,7 +412,7 @@ class Run {
             reason: { trigger: journey.describe },
             channel: 'webhook',
             url: node.url,
-            body: { profile: { profileId: this.state.profileId, ...this.traits() }, event: instance.trigger ?? null, journey: { id: journey.id, version: journey.version, step: node.id, secret: node.secret } },
+            body: { profile: { profileId: this.state.profileId, ...this.traits() }, event: instance.trigger ?? null, journey: { id: journey.id, version: journey.version, step: node.id } },
           },
         });
         instance.lastStepId = node.id;

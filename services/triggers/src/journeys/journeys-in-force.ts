@@ -25,6 +25,8 @@ export class JourneysInForce implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     for (const entry of await this.versions.all()) this.remember(entry);
+    // A catalogue compiled before the stored versions were read (another provider's bootstrap asked first) lacks them.
+    this.compiled = undefined;
     await this.versions.save(this.inForce(this.definitions.current()));
     this.definitions.onChange((set) => {
       // Saved as soon as seen; an instance can only start on a version the catalogue already holds.
