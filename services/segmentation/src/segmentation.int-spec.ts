@@ -53,8 +53,11 @@ describe('segmentation against the real stack', () => {
   let service: RunningService | undefined;
   let sequence = 0;
 
+  /** The profiles this file made: the resolved topic also holds other files' (its services read it from the start). */
+  const created = new Set<string>();
   function event(profileId: string, at: number, fields: Partial<ResolvedEvent>): ResolvedEvent {
     sequence += 1;
+    created.add(profileId);
     const timestamp = new Date(at).toISOString();
     return {
       type: 'track',
@@ -99,9 +102,12 @@ describe('segmentation against the real stack', () => {
       [id.newWithoutOrder]: { all: [{ trait: 'signedUpAt', moreThanAgo: '3s' }, { trait: 'signedUpAt', withinLast: '30d' }, { notPerformed: 'Order Completed' }] },
       [id.subscribers]: { consent: { channel: 'email', purpose: 'marketing' } },
       [id.pending]: { consent: { channel: 'email', purpose: 'marketing', status: 'pending' } },
-      [id.vip]: { all: [{ inSegment: id.bigSpenders }, { inSegment: id.subscribers }] },
     };
     await segments.publish(rules);
+    // The segment of segments in a release of its own, after the segments it names: the harness creates the
+    // definitions topic with the test partition count (deploy/local/stack.ts), so one release can be split across two
+    // partitions, and a follower refuses a part that names a segment in the other part.
+    await segments.publish({ [id.vip]: { all: [{ inSegment: id.bigSpenders }, { inSegment: id.subscribers }] } });
     await producer.connect();
     service = await startSegmentation(await serviceTestEnv({ DATABASE_SCHEMA: schema, KAFKA_GROUP_ID: `segmentation-${run}` }));
   });
@@ -270,7 +276,7 @@ describe('segmentation against the real stack', () => {
         );
         return rows.rows.map((row) => [row.key, row.value.memberships ?? row.value]);
       };
-      const keys = (await database.query<{ key: string }>(`SELECT key FROM "${schema}".state_entries WHERE store = 'profiles'`)).rows.map((row) => row.key);
+      const keys = (await database.query<{ key: string }>(`SELECT key FROM "${schema}".state_entries WHERE store = 'profiles'`)).rows.map((row) => row.key).filter((key) => created.has(key));
       expect(keys.length).toBeGreaterThanOrEqual(7);
       // Both services are live: timers still due fire in both. Wait (bounded) until the replay caught up.
       let original = await memberships(schema, keys);

@@ -235,6 +235,9 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
    * input for triggers). The profile's timer follows the new segments too.
    */
   backfillProfile(entry: ProfileEntry, release: SegmentRelease, now: number, input: Extract<ProfileUpdateInput, { kind: 'backfill' }>, access: StateAccess<SegmentationState>): Output[] {
+    // Evaluated under this release already (live, after the release arrived): nothing to backfill, and evaluating it at
+    // another moment than its own inputs' could only disagree with the timer it has.
+    if (entry.release === release.fingerprint) return [];
     const { outputs, changed } = this.evaluate(entry, release, now, { kind: 'backfill' }, input, access, false);
     return changed ? outputs : [];
   }
@@ -296,8 +299,8 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     if (evaluation.nextChangeAt === undefined) access.cancelTimer(key, SEGMENTS_TIMER);
     else access.setTimer(key, SEGMENTS_TIMER, Math.max(evaluation.nextChangeAt, now + 1));
     const changed = stateChanged || evaluation.changes.length > 0;
-    const entry: ProfileEntry = { ...current, memberships: evaluation.memberships };
-    if (changed) access.put(key, entry);
+    const entry: ProfileEntry = { ...current, memberships: evaluation.memberships, release: release.fingerprint };
+    if (changed || current.release !== release.fingerprint) access.put(key, entry);
     const outputs = [
       ...evaluation.changes.map((change) => this.outputs.segmentChange(change)),
       ...(changed ? [this.outputs.profileSnapshot(current.profile, evaluation.memberships, now)] : []),

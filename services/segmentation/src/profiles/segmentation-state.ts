@@ -5,6 +5,8 @@ export interface ProfileEntry {
   profile: ProfileState;
   memberships: Memberships;
   foldedLosers?: string[];
+  /** The fingerprint of the release the memberships were last evaluated under (a backfill to it skips the profile). */
+  release?: string;
 }
 
 /** A merged-away profile: its state went to `redirect`, and records still keyed by it are applied there. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { DefinitionSet, SegmentBody } from '@kairos/definitions';
 import { DefinitionsFollower } from '@kairos/definitions-topic';
@@ -7,6 +8,8 @@ import { buildModelFromRules, CompiledSegment, compileSegments, ProfileModel } f
 export interface SegmentRelease {
   segments: readonly CompiledSegment[];
   model: ProfileModel;
+  /** Names the segment versions of the release: a profile evaluated under it needs no backfill to it. */
+  fingerprint: string;
 }
 
 /**
@@ -30,7 +33,8 @@ export class SegmentsInForce {
       .map((live) => ({ version: live.record.version, body: live.definition.body as SegmentBody }));
     // The model is built from the rules just compiled, so both come from one parse of the same release.
     const segments = compileSegments(definitions);
-    this.compiled = { segments, model: buildModelFromRules(segments.map((segment) => segment.rule)) };
+    const versions = segments.map((segment) => `${segment.id}@${segment.version}`).sort();
+    this.compiled = { segments, model: buildModelFromRules(segments.map((segment) => segment.rule)), fingerprint: createHash('sha1').update(versions.join('\n')).digest('base64url').slice(0, 16) };
     this.compiledFrom = set;
     return this.compiled;
   }

@@ -10,7 +10,8 @@ import { KafkaClient } from '@kairos/kafka';
  */
 export class TestSegments {
   private readonly folder = mkdtempSync(join(tmpdir(), 'kairos-test-segments-'));
-  private readonly ids = new Set<string>();
+  /** The ids of each publish, in order: withdrawn in reverse, one release each, so a segment goes after those naming it. */
+  private readonly batches: string[][] = [];
 
   constructor(
     private readonly kafka: KafkaClient,
@@ -21,22 +22,22 @@ export class TestSegments {
 
   /** Adds (or changes) these segments and publishes the folder; resolves once the release is written. */
   async publish(rules: Record<string, unknown>): Promise<void> {
-    for (const [id, rule] of Object.entries(rules)) {
-      writeFileSync(join(this.folder, 'segments', `${id}.yaml`), `kind: segment\nid: ${id}\nrule: ${JSON.stringify(rule)}\n`);
-      this.ids.add(id);
-    }
+    for (const [id, rule] of Object.entries(rules)) writeFileSync(join(this.folder, 'segments', `${id}.yaml`), `kind: segment\nid: ${id}\nrule: ${JSON.stringify(rule)}\n`);
+    this.batches.push(Object.keys(rules));
     const release = await publishFolder(this.kafka, this.folder, { user: this.publisher, host: 'test', tool: 'jest' }, { write: true });
     if (release.errors.length > 0) throw new Error(`segments refused: ${JSON.stringify(release.errors)}`);
   }
 
-  /** Tombstones every segment this file published, in one release. */
+  /** Tombstones every segment this file published: the last published first, one release per publish. */
   async withdraw(): Promise<void> {
-    const topic = await readDefinitionsTopic(this.kafka);
-    const changes = [...this.ids].flatMap((id) => {
-      const entry = topic.get(`segment/${id}`);
-      return entry?.record ? [{ key: `segment/${id}`, action: 'remove' as const, fromVersion: entry.version, toVersion: entry.version + 1, record: null }] : [];
-    });
-    if (changes.length > 0) await writeRelease(this.kafka, changes);
+    for (const batch of [...this.batches].reverse()) {
+      const topic = await readDefinitionsTopic(this.kafka);
+      const changes = batch.flatMap((id) => {
+        const entry = topic.get(`segment/${id}`);
+        return entry?.record ? [{ key: `segment/${id}`, action: 'remove' as const, fromVersion: entry.version, toVersion: entry.version + 1, record: null }] : [];
+      });
+      if (changes.length > 0) await writeRelease(this.kafka, changes);
+    }
     rmSync(this.folder, { recursive: true, force: true });
   }
 }
