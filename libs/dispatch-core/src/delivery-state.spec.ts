@@ -49,6 +49,22 @@ describe('delivery state machine', () => {
     }
   });
 
+  it('waits out an unreachable relay without using up attempts, however long it lasts', () => {
+    const UNREACHABLE: DeliveryEvent = { type: 'smtp-unreachable', detail: 'ECONNECTION: connect ECONNREFUSED 127.0.0.1:2525' };
+    let { state } = run([{ type: 'allowed' }, { type: 'rendered' }]);
+    let now = T0.getTime();
+    for (let outage = 0; outage < 100; outage++) {
+      const waited = advanceDelivery(state, UNREACHABLE, clockAt(new Date(now)));
+      if (!waited.ok) throw new Error(waited.message);
+      expect(waited.state).toMatchObject({ status: 'retrying', attempts: 0, history: [] });
+      const due = waited.state.status === 'retrying' ? Date.parse(waited.state.nextAttemptAt) : NaN;
+      expect(due - now).toBe(10_000); // 5 to 15 s; 10 with random 0.5
+      now = due;
+      state = run([{ type: 'allowed' }], clockAt(new Date(now)), waited.state).state;
+    }
+    expect(run([ACCEPTED], clockAt(new Date(now)), state).state).toMatchObject({ status: 'sent', attempts: 1 });
+  });
+
   it('records a suppressed request with its reason and sends nothing', () => {
     const { state, effects } = run([{ type: 'suppressed', reason: 'unsubscribed' }]);
     expect(state).toEqual({ status: 'suppressed', attempts: 0, history: [], reason: 'unsubscribed' });

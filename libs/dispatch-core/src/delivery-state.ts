@@ -50,7 +50,12 @@ export type DeliveryEvent =
   /** A 4xx reply, a refused connection, a timeout — or a restart that found the attempt unfinished. */
   | { type: 'smtp-temporary'; code?: number; detail: string }
   /** A 5xx reply: retrying would get the same answer. */
-  | { type: 'smtp-permanent'; code: number; detail: string };
+  | { type: 'smtp-permanent'; code: number; detail: string }
+  /**
+   * No SMTP server answered at all (connection refused, connect timeout, DNS): an outage of the relay, not a verdict
+   * on this mail. It waits for the relay without using up an attempt, so no outage, however long, fails a delivery.
+   */
+  | { type: 'smtp-unreachable'; detail: string };
 
 export type DeliveryOutcome = 'queued' | 'sent' | 'failed' | 'retried' | 'suppressed';
 
@@ -120,6 +125,12 @@ export function advanceDelivery(state: DeliveryState, event: DeliveryEvent, cloc
     case 'smtp-permanent':
       if (state.status === 'sending') return fail(withAttempt(base, { at, result: 'permanent', code: event.code, detail: event.detail }), 'smtp-permanent', `${event.code} ${event.detail}`);
       break;
+    case 'smtp-unreachable':
+      if (state.status === 'sending') {
+        const nextAttemptAt = new Date(clock.now.getTime() + outageDelayMs(clock.random)).toISOString();
+        return { ok: true, state: { ...base, status: 'retrying', nextAttemptAt }, effects: [{ type: 'schedule-retry', at: nextAttemptAt }] };
+      }
+      break;
     case 'smtp-temporary':
       if (state.status === 'sending') return retry(withAttempt(base, { at, result: 'temporary', ...(event.code === undefined ? {} : { code: event.code }), detail: event.detail }), event.detail, clock);
       break;
@@ -146,6 +157,11 @@ function retry(base: DeliveryBase, detail: string, clock: DeliveryClock): Delive
 export function retryDelayMs(failedAttempts: number, policy: RetryPolicy, random: () => number): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, failedAttempts - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** While the relay is unreachable: 5 to 15 s, so mail waiting for it goes out soon after it is back, not all at once. */
+export function outageDelayMs(random: () => number): number {
+  return Math.round(5_000 + random() * 10_000);
 }
 
 function withAttempt(base: DeliveryBase, attempt: Omit<DeliveryAttempt, 'attempt'>): DeliveryBase {

@@ -1,11 +1,13 @@
 import { classifySmtpFailure, classifyWebhookStatus } from './transport-result';
 
 describe('classifying transport failures', () => {
-  it('makes 5xx permanent, 4xx and connection failures temporary', () => {
+  it('makes 5xx permanent, 4xx temporary, and a server that does not answer at all an outage', () => {
     expect(classifySmtpFailure({ responseCode: 550, response: '550 5.1.1 no such user' })).toEqual({ type: 'smtp-permanent', code: 550, detail: '550 5.1.1 no such user' });
     expect(classifySmtpFailure({ responseCode: 451, response: '451 try later' })).toEqual({ type: 'smtp-temporary', code: 451, detail: '451 try later' });
-    expect(classifySmtpFailure({ code: 'ECONNECTION', message: 'connect ECONNREFUSED 127.0.0.1:2525' })).toEqual({ type: 'smtp-temporary', detail: 'ECONNECTION: connect ECONNREFUSED 127.0.0.1:2525' });
-    expect(classifySmtpFailure({ code: 'ETIMEDOUT', message: 'Greeting never received' })).toMatchObject({ type: 'smtp-temporary' });
+    expect(classifySmtpFailure({ code: 'ECONNECTION', message: 'connect ECONNREFUSED 127.0.0.1:2525' })).toEqual({ type: 'smtp-unreachable', detail: 'ECONNECTION: connect ECONNREFUSED 127.0.0.1:2525' });
+    expect(classifySmtpFailure({ code: 'ETIMEDOUT', message: 'Greeting never received' })).toMatchObject({ type: 'smtp-unreachable' });
+    expect(classifySmtpFailure({ code: 'EDNS', message: 'getaddrinfo ENOTFOUND relay' })).toMatchObject({ type: 'smtp-unreachable' });
+    expect(classifySmtpFailure({ code: 'ESOCKET', message: 'socket closed unexpectedly' })).toMatchObject({ type: 'smtp-temporary' });
     expect(classifySmtpFailure({ code: 'EMESSAGE', message: 'bad message' })).toMatchObject({ type: 'smtp-permanent', code: 554 });
   });
 

@@ -13,13 +13,18 @@ export interface TransportErrorLike {
  * reply, a refused or dropped connection, a timeout or a greeting that never came is temporary. A failure without a
  * reply code that is not about the connection (an invalid message nodemailer refused to build) is permanent.
  */
-export function classifySmtpFailure(error: TransportErrorLike): Extract<DeliveryEvent, { type: 'smtp-temporary' | 'smtp-permanent' }> {
+const UNREACHABLE = new Set(['ECONNECTION', 'ECONNREFUSED', 'ETIMEDOUT', 'EDNS']);
+
+export function classifySmtpFailure(error: TransportErrorLike): Extract<DeliveryEvent, { type: 'smtp-temporary' | 'smtp-permanent' | 'smtp-unreachable' }> {
   const detail = oneLineDetail(error.response ?? error.message ?? 'unknown SMTP failure');
   const code = error.responseCode;
   if (code !== undefined && code >= 500 && code < 600) return { type: 'smtp-permanent', code, detail };
   if (code !== undefined && code >= 400 && code < 500) return { type: 'smtp-temporary', code, detail };
   if (error.code === 'EMESSAGE' || error.code === 'EENVELOPE') return { type: 'smtp-permanent', code: code ?? 554, detail };
-  // ECONNECTION, ETIMEDOUT, ESOCKET, EDNS, ECONNREFUSED, EPROTOCOL and anything else about the connection.
+  // No server answered: the relay is down or unreachable (nodemailer reports a refused or timed-out connect as
+  // ECONNECTION or ETIMEDOUT, a failed lookup as EDNS). Waited out, never counted against the mail.
+  if (error.code !== undefined && UNREACHABLE.has(error.code)) return { type: 'smtp-unreachable', detail: `${error.code}: ${detail}` };
+  // ESOCKET, EPROTOCOL and anything else about a connection that was made: a temporary failure of this attempt.
   return { type: 'smtp-temporary', detail: error.code ? `${error.code}: ${detail}` : detail };
 }
 

@@ -3,6 +3,7 @@ import { DispatchRequestRecord, EVENT_SCHEMAS, ProfileErasure, SchemaIds, Schema
 import { jsonDecoder } from '@kairos/kafka';
 import { commonServiceOptions, runAsMain, runService } from '@kairos/service-runtime';
 import { loadDispatchConfig } from './dispatch.config';
+import { DeliverUseCase } from './delivery/deliver.use-case';
 import { DispatchModule } from './dispatch.module';
 import { DISPATCH_SETTINGS, dispatchSettings } from './dispatch.settings';
 import { dispatchMigrations } from './migrations';
@@ -11,7 +12,7 @@ export function startDispatch(env: NodeJS.ProcessEnv = process.env) {
   const config = loadDispatchConfig(env);
   const settings = dispatchSettings(config, (message) => console.warn(`dispatch: ${message}`));
   const validator = new SchemaValidator(EVENT_SCHEMAS);
-  return runService({
+  const running = runService({
     ...commonServiceOptions('dispatch', config),
     followDefinitions: true,
     // A request that is not what the schema allows is dead-lettered by the consumer, never half sent.
@@ -38,6 +39,11 @@ export function startDispatch(env: NodeJS.ProcessEnv = process.env) {
       },
     },
     database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'dispatch', migrations: dispatchMigrations, poolSize: 20 },
+  });
+  return running.then((service) => {
+    const deliver = service.app.get(DeliverUseCase);
+    service.health.register('smtp', () => deliver.smtpStatus());
+    return service;
   });
 }
 

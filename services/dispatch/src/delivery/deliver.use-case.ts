@@ -47,6 +47,8 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   private wake: (() => void) | undefined;
   private pending = false;
   private lastWarning = 0;
+  /** Since when no SMTP server answered (an outage of the relay): nothing is claimed until a probe gets through. */
+  private smtpUnreachableSince: number | undefined;
 
   constructor(
     @Inject(DeliveriesRepository) private readonly deliveries: DeliveriesRepository,
@@ -79,6 +81,10 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   private async run(): Promise<void> {
     while (this.running) {
       this.pending = false;
+      if (this.smtpUnreachableSince !== undefined && !(await this.smtpBack())) {
+        await sleep(2_000);
+        continue;
+      }
       const free = this.settings.concurrency - this.inFlightRows;
       let claimed = 0;
       if (free > 0) {
@@ -200,6 +206,10 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
       if (!sending) return 'lost-claim';
       from = 'sending';
       const answer = await this.attempt(row.dispatchId, stored);
+      if (answer.type === 'smtp-unreachable' && this.smtpUnreachableSince === undefined) {
+        this.smtpUnreachableSince = Date.now();
+        this.logger.warn(`no SMTP server answers (${answer.detail}): deliveries wait for it, none fails for it; readiness reports smtp`);
+      }
       const next = this.advance(state, answer);
       return (await this.write(row, from, next, this.dueOf(next), 8)) ? next.status : 'lost-claim';
     }
@@ -224,6 +234,20 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
     const answer = await this.mail.send(stored.mail);
     if (answer.ok) return { type: 'smtp-accepted', messageId: answer.messageId, response: answer.response };
     return classifySmtpFailure(answer.error);
+  }
+
+  /** Readiness: an unreachable relay makes dispatch not ready (the deliveries wait in the table meanwhile). */
+  smtpStatus(): true | string {
+    if (this.smtpUnreachableSince === undefined) return true;
+    return `unreachable for ${Math.round((Date.now() - this.smtpUnreachableSince) / 1000)} s`;
+  }
+
+  /** One probe of the relay while it is down; true (and claiming again) once it answers. */
+  private async smtpBack(): Promise<boolean> {
+    if (!(await this.mail.verify())) return false;
+    this.logger.log(`the SMTP server answers again after ${Math.round((Date.now() - (this.smtpUnreachableSince ?? Date.now())) / 1000)} s; the waiting deliveries go out`);
+    this.smtpUnreachableSince = undefined;
+    return true;
   }
 
   private advance(state: DeliveryState, event: DeliveryEvent): DeliveryState {

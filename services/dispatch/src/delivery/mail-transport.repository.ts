@@ -31,6 +31,14 @@ export class MailTransportRepository implements OnApplicationShutdown {
     }
   }
 
+  /** Whether the relay answers an SMTP greeting now (a connection of the pool's own settings, closed after). */
+  async verify(): Promise<boolean> {
+    return this.transporter.verify().then(
+      () => true,
+      () => false,
+    );
+  }
+
   onApplicationShutdown(): void {
     this.transporter.close();
   }
