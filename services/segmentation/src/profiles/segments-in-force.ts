@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { DefinitionSet, SegmentBody } from '@kairos/definitions';
+import { Condition, DefinitionSet, SegmentBody } from '@kairos/definitions';
 import { DefinitionsFollower } from '@kairos/definitions-topic';
-import { buildModelFromRules, CompiledSegment, compileSegments, ProfileModel } from '@kairos/segmentation';
+import { buildModelFromRules, CompiledSegment, compileSegments, parseRule, ProfileModel } from '@kairos/segmentation';
 
 /** The segments of one definitions release, compiled, with the profile model built from the same set. */
 export interface SegmentRelease {
@@ -34,8 +34,25 @@ export class SegmentsInForce {
     // The model is built from the rules just compiled, so both come from one parse of the same release.
     const segments = compileSegments(definitions);
     const versions = segments.map((segment) => `${segment.id}@${segment.version}`).sort();
-    this.compiled = { segments, model: buildModelFromRules(segments.map((segment) => segment.rule)), fingerprint: createHash('sha1').update(versions.join('\n')).digest('base64url').slice(0, 16) };
+    // Journeys decide on the state this stage keeps (onlyIf, threshold, branch and exit conditions): the series their
+    // rules read are tracked too, or they would read as zero.
+    const journeyRules = set
+      .all()
+      .filter((live) => live.definition.kind === 'journey')
+      .flatMap((live) => conditionsIn(live.definition.body))
+      .map((condition) => parseRule(condition));
+    this.compiled = { segments, model: buildModelFromRules([...segments.map((segment) => segment.rule), ...journeyRules]), fingerprint: createHash('sha1').update(versions.join('\n')).digest('base64url').slice(0, 16) };
     this.compiledFrom = set;
     return this.compiled;
   }
+}
+
+/** Keys under which a journey holds a condition in the segment rule language. */
+const CONDITION_KEYS = new Set(['onlyIf', 'threshold', 'exitWhen', 'if']);
+
+/** Every condition of a journey body, wherever its steps nest them (branches, splits, waits for events). */
+export function conditionsIn(value: unknown): Condition[] {
+  if (Array.isArray(value)) return value.flatMap((item) => conditionsIn(item));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, child]) => (CONDITION_KEYS.has(key) && child !== null && typeof child === 'object' ? [child as Condition] : conditionsIn(child)));
 }
