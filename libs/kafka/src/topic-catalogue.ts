@@ -6,8 +6,19 @@ import { coPartitioningProblem, describeTopics, ensureTopics, TopicDescription, 
  * Creates the whole catalogue up front (and `extra` topics, e.g. dead-letter topics): what `npm run topics -- --create`,
  * the local stack and the test harness do, so that services owning nothing a consumer needs need not start first.
  */
-export function createCatalogueTopics(kafka: Kafka, settings: TopicSettings, extra: readonly TopicSpec[] = []): Promise<string[]> {
-  return ensureTopics(kafka, [...ALL_TOPICS, ...extra], settings);
+export async function createCatalogueTopics(kafka: Kafka, settings: TopicSettings, extra: readonly TopicSpec[] = []): Promise<string[]> {
+  const admin = ALL_TOPICS.filter((topic) => topic.owner === 'admin');
+  const created = await ensureTopics(kafka, admin, settingsFor(admin[0], settings));
+  return [...created, ...(await ensureTopics(kafka, [...ALL_TOPICS.filter((topic) => topic.owner !== 'admin'), ...extra], settings))];
+}
+
+/**
+ * The settings a catalogue topic is created (and checked) with. The partition count of the settings scales the keyed
+ * topics; the admin's topic (definitions) keeps the catalogue's one partition, because a release is written to it in
+ * one request and read in order — split over partitions, a follower can meet a segment before the ones it names.
+ */
+function settingsFor(topic: CatalogueTopic | undefined, settings: TopicSettings): TopicSettings {
+  return topic?.owner === 'admin' ? { ...settings, partitions: undefined } : settings;
 }
 
 export interface CatalogueTopicState {
@@ -29,7 +40,7 @@ export async function inspectCatalogue(kafka: Kafka, settings: TopicSettings): P
   const described = new Map((await describeTopics(kafka, ALL_TOPICS.map((topic) => topic.name))).map((topic) => [topic.name, topic]));
   const topics = ALL_TOPICS.map((spec) => {
     const actual = described.get(spec.name);
-    return { spec, actual, differences: actual ? topicDifferences(spec, actual, settings) : [] };
+    return { spec, actual, differences: actual ? topicDifferences(spec, actual, settingsFor(spec, settings)) : [] };
   });
   const counts = new Map([...described].map(([name, topic]) => [name, topic.partitions]));
   const coPartitioning = coPartitioningProblem(coPartitionGroups(ALL_TOPICS.filter((topic) => described.has(topic.name))), counts);
