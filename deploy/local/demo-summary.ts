@@ -78,9 +78,9 @@ export class DemoTally {
     ];
     const rows = [...this.variants].filter(([, row]) => row.entered + row.sent + row.converted > 0).sort(([a], [b]) => a.localeCompare(b));
     if (rows.length === 0) return lines;
-    lines.push(`  ${'journey / variant'.padEnd(36)} ${['entered', 'sent', 'opened', 'clicked', 'converted'].map((h) => h.padStart(9)).join('')}   revenue CHF`);
+    lines.push(`  ${'journey / variant'.padEnd(36)} ${['entered', 'sent', 'opened', 'clicked', 'converted'].map((h) => h.padStart(10)).join('')}   revenue CHF`);
     for (const [key, row] of rows) {
-      lines.push(`  ${key.padEnd(36)} ${[row.entered, row.sent, row.opened, row.clicked, row.converted].map((n) => String(n).padStart(9)).join('')}   ${row.revenue.toFixed(2).padStart(11)}`);
+      lines.push(`  ${key.padEnd(36)} ${[row.entered, row.sent, row.opened, row.clicked, row.converted].map((n) => String(n).padStart(10)).join('')}   ${row.revenue.toFixed(2).padStart(11)}`);
     }
     return lines;
   }
