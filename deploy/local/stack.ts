@@ -98,6 +98,8 @@ async function main(): Promise<void> {
         DATABASE_URL: stack.databaseUrl,
         SMTP_URL: stack.smtpUrl,
         KAIROS_DEV_WRITE_KEY: writeKey,
+        // Webhooks (the VIP hand-over) are signed; a development secret for this run, unless one is set.
+        WEBHOOK_SECRET: process.env['WEBHOOK_SECRET'] ?? randomBytes(32).toString('hex'),
         ...topicEnv,
         ...(args.has('--demo') ? demoGuardRails() : {}),
       };
