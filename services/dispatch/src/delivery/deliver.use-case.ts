@@ -12,6 +12,7 @@ import {
   suppressionSubjects,
   SuppressionEntry,
 } from '@kairos/dispatch-core';
+import { Wakeup } from '../wakeup';
 import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatch.settings';
 import { OutboxRelay } from '../outbox/outbox-relay';
 import { DeliveriesRepository, DeliveryRow, StoredMail } from './deliveries.repository';
@@ -44,8 +45,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   private inFlightRows = 0;
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private pending = false;
+  private readonly wakeup = new Wakeup();
   private lastWarning = 0;
   /** Since when no SMTP server answered (an outage of the relay): nothing is claimed until a probe gets through. */
   private smtpUnreachableSince: number | undefined;
@@ -74,13 +74,12 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
 
   /** New rows were written: look now rather than at the next poll. */
   kick(): void {
-    this.pending = true;
-    this.wake?.();
+    this.wakeup.kick();
   }
 
   private async run(): Promise<void> {
     while (this.running) {
-      this.pending = false;
+      this.wakeup.begin();
       if (this.smtpUnreachableSince !== undefined && !(await this.smtpBack())) {
         await sleep(2_000);
         continue;
@@ -99,15 +98,8 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
         }
       }
       if (claimed > 0 && claimed === Math.min(free, 500)) continue;
-      if (this.pending) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 200);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      if (this.wakeup.pending) continue;
+      await this.wakeup.idle(200);
     }
   }
 

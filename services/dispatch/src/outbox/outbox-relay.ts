@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { RecordProducer } from '@kairos/kafka';
 import { DataSource } from 'typeorm';
+import { Wakeup } from '../wakeup';
 
 const PAGE = 500;
 
@@ -15,8 +16,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly logger = new Logger('dispatch-outbox');
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private pending = false;
+  private readonly wakeup = new Wakeup();
   private lastWarning = 0;
 
   constructor(
@@ -37,8 +37,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   kick(): void {
-    this.pending = true;
-    this.wake?.();
+    this.wakeup.kick();
   }
 
   /** Publishes until the outbox is empty; resolves when it is (for tests and the graceful stop). */
@@ -48,7 +47,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   private async run(): Promise<void> {
     while (this.running) {
-      this.pending = false;
+      this.wakeup.begin();
       try {
         if ((await this.publishPage()) === PAGE) continue;
       } catch (error) {
@@ -59,15 +58,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         continue;
       }
-      if (this.pending) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 250);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      if (this.wakeup.pending) continue;
+      await this.wakeup.idle(250);
     }
     await this.drain().catch(() => undefined);
   }
