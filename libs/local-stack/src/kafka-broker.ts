@@ -171,7 +171,10 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Run
   const jvm = [...KAFKA_JVM_OPTIONS, `-Dlog4j.configuration=file:${log4j}`, `-Dkairos.log.file=${logFile}`];
 
   if (!existsSync(join(options.dataDir, 'logs', 'meta.properties'))) {
-    const clusterId = randomBytes(16).toString('base64url');
+    // As Kafka's own Uuid.randomUuid does: an id starting with '-' would be read as an option by the storage tool
+    // (one start in 32 failed with "argument --cluster-id: expected one argument").
+    let clusterId = randomBytes(16).toString('base64url');
+    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
     await run('java', [...jvm, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config, '--ignore-formatted']);
   }
 
