@@ -1,4 +1,5 @@
 import { DataSource, EntitySchema, MixedList } from 'typeorm';
+import type { Pool, PoolClient } from 'pg';
 
 export interface DatabaseOptions {
   url: string;
@@ -34,6 +35,10 @@ export function createDataSource(options: DatabaseOptions): DataSource {
 export async function connectAndMigrate(options: DatabaseOptions): Promise<{ dataSource: DataSource; applied: string[] }> {
   const dataSource = createDataSource(options);
   await dataSource.initialize();
+  // A connection checked out of the pool (a transaction waiting for the broker) whose server goes away emits 'error'
+  // with no query to reject; unheard, that event kills the process. The holder learns it from its next query instead,
+  // which fails as an outage and is waited out.
+  (dataSource.driver as unknown as { master: Pool }).master.on('connect', (client: PoolClient) => client.on('error', () => undefined));
   try {
     await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
