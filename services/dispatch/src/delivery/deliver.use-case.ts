@@ -203,7 +203,9 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
         this.logger.warn(`no SMTP server answers (${answer.detail}): deliveries wait for it, none fails for it; readiness reports smtp`);
       }
       const next = this.advance(state, answer);
-      return (await this.write(row, from, next, this.dueOf(next), 8)) ? next.status : 'lost-claim';
+      // Waiting again for an unreachable relay is no new fact: its 'retried' outcome (same id) is out already.
+      const repeated = answer.type === 'smtp-unreachable' && row.status === 'retrying';
+      return (await this.write(row, from, next, this.dueOf(next), 8, repeated)) ? next.status : 'lost-claim';
     }
     // Final states are never claimed (the claim only takes open statuses).
     return row.status;
@@ -256,9 +258,9 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
    * Writes a new state with its outcomes. After an SMTP answer (`tries` > 1) a failed write is retried for a while:
    * giving up would leave the row `sending` and the mail sent again after the lease.
    */
-  private async write(row: DeliveryRow, from: DeliveryStatus, state: DeliveryState, dueAt: Date | null, tries = 1): Promise<boolean> {
+  private async write(row: DeliveryRow, from: DeliveryStatus, state: DeliveryState, dueAt: Date | null, tries = 1, silent = false): Promise<boolean> {
     const at = new Date();
-    const outbox = stateRecords(row.request, state, at, this.settings.deadLetterTopic, this.settings.groupId);
+    const outbox = silent ? [] : stateRecords(row.request, state, at, this.settings.deadLetterTopic, this.settings.groupId);
     for (let attempt = 1; ; attempt += 1) {
       try {
         const written = await this.deliveries.transition({ dispatchId: row.dispatchId, from, claimedBy: this.instance, state, dueAt, outbox });
