@@ -142,7 +142,7 @@ function styleOption(value: unknown, name: string): Style | undefined {
 const formatters = new Map<string, unknown>();
 
 /** The formatter `make` builds for `key`, built once (nothing is kept when `make` throws). */
-function intl<T>(key: string, make: () => T): T {
+export function intl<T>(key: string, make: () => T): T {
   let formatter = formatters.get(key) as T | undefined;
   if (formatter === undefined) {
     formatter = make();

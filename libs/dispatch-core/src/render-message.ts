@@ -1,5 +1,5 @@
 import Handlebars from 'handlebars';
-import { checkOutput, MESSAGE_HELPERS, RENDER_STATE_KEY, RenderState } from './message-helpers';
+import { checkOutput, intl, MESSAGE_HELPERS, RENDER_STATE_KEY, RenderState } from './message-helpers';
 import { MessagePart, RenderError, RenderFailure, RenderFailureReason } from './render-failure';
 import { DEFAULT_RENDER_LIMITS, RenderLimits } from './render-limits';
 import { oneLine } from './one-line';
@@ -158,12 +158,12 @@ function refusal(program: hbs.AST.Program): RenderError | undefined {
 
 function invalidOption(options: RenderOptions): string | undefined {
   try {
-    new Intl.NumberFormat(options.locale);
+    intl(`number|${options.locale}`, () => new Intl.NumberFormat(options.locale)); // built once per locale: building one costs more than a render
   } catch {
     return `locale "${options.locale}" is not a BCP 47 tag Intl knows`;
   }
   try {
-    new Intl.DateTimeFormat('en', { timeZone: options.timeZone });
+    intl(`zone|${options.timeZone}`, () => new Intl.DateTimeFormat('en', { timeZone: options.timeZone }));
   } catch {
     return `time zone "${options.timeZone}" is not an IANA zone Intl knows`;
   }

@@ -82,7 +82,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         return 0;
       }
       const byTopic = new Map<string, typeof rows>();
-      for (const row of rows) byTopic.set(row.topic, [...(byTopic.get(row.topic) ?? []), row]);
+      for (const row of rows) {
+        const list = byTopic.get(row.topic) ?? [];
+        list.push(row);
+        byTopic.set(row.topic, list);
+      }
       await Promise.all(
         [...byTopic].map(([topic, list]) => this.producer.send(topic, list.map((row) => ({ key: row.key, value: row.value, ...(row.headers ? { headers: row.headers } : {}) })))),
       );
