@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { deadLetterTopic, Topics } from '@kairos/contracts';
 import { publishFolder } from '@kairos/definitions-topic';
 import { endOffsets, KafkaClient } from '@kairos/kafka';
+import { ReplayComparison, replayIntoEmptyStores } from './fault-replay';
 import { Pipeline, PIPELINE_SERVICES, PipelineService, postUntilAccepted, readMails, startPipeline } from '@kairos/testing';
 
 /**
@@ -35,6 +36,8 @@ export interface FaultSuiteReport {
   duplicates: Array<{ n: number; copies: number; sameMessageId: boolean }>;
   deadLettered: Record<string, number>;
   drainSeconds: number;
+  /** The accepted topic replayed into empty stores, compared with the live run; and mails the replay caused (must be 0). */
+  replay: ReplayComparison & { mailsSentAgain: number };
 }
 
 export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSuiteReport> {
@@ -118,16 +121,25 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
       const ends = await endOffsets(pipeline.kafka, topic);
       deadLettered[topic] = Number([...ends.values()].reduce((sum, end) => sum + end, 0n));
     }
+    const drainSeconds = Math.round((Date.now() - drainStart) / 1000);
+
+    log('replaying the accepted topic into empty stores: identity, segmentation and triggers with fresh groups and schemas…');
+    const comparison = await replayIntoEmptyStores(pipeline, log, options.short ? 120_000 : 240_000);
+    // Dispatch reads the replay's requests too, and must send none of them again.
+    await consumedToEnd(pipeline.kafka, 'kairos-dispatch', Topics.dispatchRequests.name, 60_000);
+    const mailsAfter = await readMails(pipeline.mailDir, LEDGER_SUBJECT);
+    const copies = (list: Map<string, string[]>) => [...list.values()].reduce((sum, ids) => sum + ids.length, 0);
     return {
       form: options.short ? 'short' : 'full',
       pings,
       streamSeconds: streamedSeconds,
       faults,
-      mailsReceived: [...mails.values()].reduce((sum, copies) => sum + copies.length, 0),
+      mailsReceived: copies(mails),
       lost,
       duplicates,
       deadLettered,
-      drainSeconds: Math.round((Date.now() - drainStart) / 1000),
+      drainSeconds,
+      replay: { ...comparison, mailsSentAgain: copies(mailsAfter) - copies(mails) },
     };
   } finally {
     await pipeline.stop();
@@ -135,6 +147,23 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
 }
 
 const LEDGER_SUBJECT = /^Ledger (\d+)$/;
+
+/** Waits (bounded) until the group's committed offsets reach the topic's end as of now. */
+async function consumedToEnd(kafka: KafkaClient, groupId: string, topic: string, timeoutMs: number): Promise<void> {
+  const ends = await endOffsets(kafka, topic);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 1_000))) {
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const at = new Map(committed.partitions.map((partition) => [partition.partition, BigInt(partition.offset)]));
+      if ([...ends].every(([partition, end]) => end === 0n || (at.get(partition) ?? -1n) >= end)) return;
+    }
+    throw new Error(`${groupId} has not consumed ${topic} to its end within ${timeoutMs / 1000} s`);
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 /** Publishes a definitions folder as `kairos publish` does; the ledger's journey and template, or the benchmark's. */
 export async function publishDefinitions(kafka: KafkaClient, directory: string): Promise<void> {
@@ -167,8 +196,15 @@ if (require.main === module) {
       log(`fault suite (${report.form}): ${report.pings} ledger pings, ${report.mailsReceived} mails received`);
       for (const fault of report.faults) log(`  ${fault}`);
       log(`  lost ${report.lost.length}, duplicated ${report.duplicates.length} (same Message-ID: ${report.duplicates.filter((d) => d.sameMessageId).length}), dead-lettered ${deadLettered}`);
+      const { replay } = report;
+      const parts = [replay.profiles, replay.memberships, replay.decisions];
+      log(
+        `  replay into empty stores (${replay.seconds} s): ${replay.profiles.replayed}/${replay.profiles.live} identity links, ${replay.memberships.replayed}/${replay.memberships.live} profiles' memberships, ` +
+          `${replay.decisions.replayed}/${replay.decisions.live} journey decisions; differing ${parts.reduce((sum, part) => sum + part.differing.length, 0)}, mails sent again ${replay.mailsSentAgain}, dead-lettered ${replay.deadLettered}`,
+      );
       log('  report: reports/faults.json');
-      process.exit(report.lost.length === 0 && report.duplicates.every((d) => d.sameMessageId) && deadLettered === 0 ? 0 : 1);
+      const replayed = [report.replay.profiles, report.replay.memberships, report.replay.decisions].every((part) => part.differing.length === 0) && report.replay.mailsSentAgain === 0 && report.replay.deadLettered === 0;
+      process.exit(report.lost.length === 0 && report.duplicates.every((d) => d.sameMessageId) && deadLettered === 0 && replayed ? 0 : 1);
     },
     (error: Error) => {
       console.error(`fault suite failed: ${error.stack ?? error.message}`);

@@ -25,8 +25,11 @@ export interface Pipeline {
   /** Where the SMTP sink keeps every mail as an .eml file (it outlives a stop of the sink). */
   mailDir: string;
   instances: PipelineInstance[];
-  /** Starts one more instance of a service (label "identity#2" for a second one) and waits until it is ready. */
-  start(name: PipelineService, label?: string): Promise<PipelineInstance>;
+  /**
+   * Starts one more instance of a service (label "identity#2" for a second one) and waits until it is ready; `env`
+   * adds to its environment (a replay's own consumer group and schema).
+   */
+  start(name: PipelineService, label?: string, env?: Record<string, string>): Promise<PipelineInstance>;
   /** Removes the running instance with this label from `instances` and returns it (to kill or stop it). */
   take(label: string): PipelineInstance;
   stopSmtp(): Promise<void>;
@@ -69,7 +72,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     writeKey,
     mailDir,
     instances,
-    async start(name, label = name) {
+    async start(name, label = name, extra = {}) {
       const env: Record<string, string> = {
         KAFKA_BROKERS: stack.kafkaBrokers,
         DATABASE_URL: stack.databaseUrl,
@@ -82,6 +85,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         DISPATCH_PORT: String(await freePort()),
         KAFKA_CLIENT_ID: `kairos-${name}`,
         ...options.env,
+        ...extra,
       };
       const instance = { name, label, process: await startServiceProcess(name, env, await freePort(), label) };
       instances.push(instance);
