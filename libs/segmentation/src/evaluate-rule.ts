@@ -4,7 +4,7 @@ import { engagementLevel, lifecycleStage, scoreValue } from './derived';
 import { ConsentKey, ProfileModel, scoreKey, seriesKey } from './profile-model';
 import { ProfileState } from './profile-state';
 import { Comparison, EventSelector, Rule } from './rule';
-import { aggregateValue, countWithin, earliest } from './series';
+import { aggregateValue, countWithin } from './series';
 
 export interface RuleContext {
   state: ProfileState;
@@ -25,15 +25,24 @@ export function evaluateRule(rule: Rule, context: RuleContext): Verdict {
   switch (rule.kind) {
     case 'all':
     case 'any': {
+      // Loops, not map/filter chains: this runs for every segment on every input (npm run bench:segmentation).
       const verdicts = rule.rules.map((child) => evaluateRule(child, context));
       const matches = rule.kind === 'all' ? verdicts.every((v) => v.matches) : verdicts.some((v) => v.matches);
       // all: true until any child flips; false until every false child has flipped (so not before the last of them).
       // any is the mirror image.
       const decisive = rule.kind === 'all' ? !matches : matches;
-      if (!decisive) return { matches, changesAt: earliest(defined(verdicts.map((v) => v.changesAt))) };
-      const blocking = verdicts.filter((v) => v.matches === matches);
-      const times = blocking.map((v) => v.changesAt);
-      return { matches, changesAt: times.every((t) => t !== undefined) ? Math.max(...defined(times)) : undefined };
+      if (!decisive) {
+        let changesAt: number | undefined;
+        for (const verdict of verdicts) changesAt = sooner(changesAt, verdict.changesAt);
+        return { matches, changesAt };
+      }
+      let last = Number.NEGATIVE_INFINITY;
+      for (const verdict of verdicts) {
+        if (verdict.matches !== matches) continue;
+        if (verdict.changesAt === undefined) return { matches, changesAt: undefined }; // a blocking child only an event can flip
+        last = Math.max(last, verdict.changesAt);
+      }
+      return { matches, changesAt: last };
     }
     case 'not': {
       const verdict = evaluateRule(rule.rule, context);
@@ -61,7 +70,7 @@ export function evaluateRule(rule: Rule, context: RuleContext): Verdict {
       const spec = seriesSpec(model, rule.aggregate.selector);
       const value = aggregateValue(state.series[spec.key], spec, rule.aggregate, now);
       const verdict = compare(rule.test, value.value, now);
-      return { matches: verdict.matches, changesAt: earliest(defined([value.changesAt, verdict.changesAt])) };
+      return { matches: verdict.matches, changesAt: sooner(value.changesAt, verdict.changesAt) };
     }
     case 'score': {
       const value = scoreValue(state.scores[scoreKey(rule.score)], rule.score.halfLife, now);
@@ -125,6 +134,8 @@ function decayCrossing(test: Comparison, value: number, halfLife: number, now: n
   return Math.max(now + 1, Math.floor(now + halfLife * Math.log2(value / bound)));
 }
 
-function defined(values: ReadonlyArray<number | undefined>): number[] {
-  return values.filter((value): value is number => value !== undefined);
+/** The earlier of two moments, either of which may be absent. */
+function sooner(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  return b === undefined ? a : Math.min(a, b);
 }

@@ -56,6 +56,15 @@ export function compileSegments(definitions: ReadonlyArray<{ version: number; bo
   return ordered;
 }
 
+const idsOf = new WeakMap<readonly CompiledSegment[], ReadonlySet<string>>();
+
+/** The ids of a compiled set, built once per set (a release's set is immutable and evaluated for every input). */
+function definedIds(segments: readonly CompiledSegment[]): ReadonlySet<string> {
+  let ids = idsOf.get(segments);
+  if (ids === undefined) idsOf.set(segments, (ids = new Set(segments.map((segment) => segment.id))));
+  return ids;
+}
+
 export function segmentReferences(rule: Rule): string[] {
   if (rule.kind === 'inSegment') return [rule.segment];
   if (rule.kind === 'all' || rule.kind === 'any') return rule.rules.flatMap(segmentReferences);
@@ -82,8 +91,9 @@ export function evaluateSegments(
   let nextChangeAt: number | undefined;
   const change = (segmentId: string, version: number, kind: 'enter' | 'exit') =>
     changes.push({ profileId: state.profileId, segmentId, version, change: kind, at: now, cause });
+  const context = { state, model, now, segments: verdicts };
   for (const segment of segments) {
-    const verdict = evaluateRule(segment.rule, { state, model, now, segments: verdicts });
+    const verdict = evaluateRule(segment.rule, context);
     verdicts.set(segment.id, verdict);
     if (verdict.changesAt !== undefined) nextChangeAt = Math.min(nextChangeAt ?? verdict.changesAt, verdict.changesAt);
     const before = previous[segment.id];
@@ -95,7 +105,7 @@ export function evaluateSegments(
       change(segment.id, segment.version, 'exit');
     }
   }
-  const defined = new Set(segments.map((segment) => segment.id));
-  for (const [segmentId, membership] of Object.entries(previous)) if (!defined.has(segmentId)) change(segmentId, membership.version, 'exit');
+  const defined = definedIds(segments);
+  for (const segmentId in previous) if (!defined.has(segmentId)) change(segmentId, previous[segmentId].version, 'exit');
   return { memberships, changes, nextChangeAt };
 }

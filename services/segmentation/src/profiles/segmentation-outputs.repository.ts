@@ -26,8 +26,8 @@ export class SegmentationOutputsRepository {
   }
 
   profileSnapshot(state: ProfileState, memberships: Memberships, at: number): Output {
-    const value: ProfileSnapshotRecord = { profileId: state.profileId, at: new Date(at).toISOString(), state: { ...state }, segments: memberships };
-    return { topic: Topics.profileSnapshots.name, record: { key: state.profileId, value: JSON.stringify(value) } };
+    const value: Omit<ProfileSnapshotRecord, 'state'> = { profileId: state.profileId, at: new Date(at).toISOString(), segments: memberships };
+    return { topic: Topics.profileSnapshots.name, record: { key: state.profileId, value: withSerialised(value, { state: serialised(state) }) } };
   }
 
   /** A merged-away (or erased) profile: a tombstone on the compacted snapshots. */
@@ -40,22 +40,39 @@ export class SegmentationOutputsRepository {
    * published again after a crash carries the same id.
    */
   profileUpdate(profileId: string, at: number, input: ProfileUpdateInput, state: ProfileState | undefined, memberships: Memberships, changes: readonly SegmentChange[]): Output {
-    const value: ProfileUpdateRecord = {
+    const value: Omit<ProfileUpdateRecord, 'state'> = {
       updateId: `${profileId}/${inputIdentity(input, at)}`,
       profileId,
       at: new Date(at).toISOString(),
       input,
-      ...(state ? { state: { ...state } } : {}),
       segments: memberships,
       changes: changes.map((change) => this.changeRecord(change)),
     };
-    return { topic: Topics.profileUpdates.name, record: { key: profileId, value: JSON.stringify(value) } };
+    return { topic: Topics.profileUpdates.name, record: { key: profileId, value: withSerialised(value, state ? { state: serialised(state) } : {}) } };
   }
 
   /** Work for a profile whose writer is the owner of another partition (maybe): re-produced keyed by that profile. */
   transfer(record: ProfileTransferRecord): Output {
     return { topic: Topics.profileTransfers.name, record: { key: record.profileId, value: JSON.stringify(record) } };
   }
+}
+
+/**
+ * A profile state as JSON, serialised once however many records carry it (an event's snapshot and update both do;
+ * one serialisation fewer per event). States are never mutated: every input makes a new one.
+ */
+const serialisedStates = new WeakMap<ProfileState, string>();
+function serialised(state: ProfileState): string {
+  let json = serialisedStates.get(state);
+  if (json === undefined) serialisedStates.set(state, (json = JSON.stringify(state)));
+  return json;
+}
+
+/** `value` as JSON with the already-serialised fields added. */
+function withSerialised(value: object, fields: Record<string, string>): string {
+  const json = JSON.stringify(value);
+  const extra = Object.entries(fields).map(([name, field]) => `${JSON.stringify(name)}:${field}`);
+  return extra.length === 0 ? json : `${json.slice(0, -1)}${json.length > 2 ? ',' : ''}${extra.join(',')}}`;
 }
 
 function inputIdentity(input: ProfileUpdateInput, at: number): string {
