@@ -222,7 +222,8 @@ export class StateStore<S> {
     for (const [topic, offset] of transaction.offsets()) owned.offsets.set(topic, offset);
     owned.streamTime = transaction.streamTime;
     for (const [key, value] of writes) owned.cache.set(key, value ?? ABSENT);
-    for (const timer of timers.set) owned.nextDue = Math.min(owned.nextDue ?? Number.POSITIVE_INFINITY, timer.dueAt);
+    // Unknown stays unknown: the new timers say nothing of the committed ones before them.
+    if (owned.nextDue !== undefined) for (const timer of timers.set) owned.nextDue = Math.min(owned.nextDue, timer.dueAt);
   }
 
   private async query<T>(sql: string, parameters: unknown[]): Promise<T[]> {

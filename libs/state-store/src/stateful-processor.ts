@@ -191,7 +191,8 @@ export class StatefulProcessor<S, T> {
         if (!this.running || !this.isLive(owned.partition)) continue;
         const now = this.clock();
         try {
-          const nextDue = owned.nextDue ?? (await this.options.store.refreshNextDue(owned));
+          // Read on the partition's path: a batch committing new timers meanwhile would leave a stale bound behind.
+          const nextDue = owned.nextDue ?? (await this.exclusive(owned.partition, () => this.options.store.refreshNextDue(owned)));
           if (nextDue > now) continue;
           const fired = await this.exclusive(owned.partition, async () => {
             if (this.options.store.owned(owned.partition) !== owned) return 0;
@@ -262,6 +263,7 @@ export class StatefulProcessor<S, T> {
       await this.exclusive(partition, async () => {
         if (this.options.store.owned(partition)) return;
         const owned = await this.options.store.acquire(partition);
+        await this.options.store.refreshNextDue(owned); // the bound that spares a timer query per record
         for (const topic of this.options.topics) progress.lag.set(topic, (ends.get(topic)?.get(partition) ?? 0n) - (owned.offsets.get(topic) ?? 0n));
       });
       this.log('info', `${this.options.store.name}: partition ${partition} acquired (${this.isLive(partition) ? 'live' : 'replaying its backlog first'})`);

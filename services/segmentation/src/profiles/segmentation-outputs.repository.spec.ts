@@ -4,7 +4,7 @@ import { SegmentationOutputsRepository } from './segmentation-outputs.repository
 
 describe('SegmentationOutputsRepository', () => {
   const outputs = new SegmentationOutputsRepository();
-  const state = { ...emptyProfileState('p-1'), traits: { firstName: { value: 'Zoë "Z" <b>', at: 1 } } };
+  const state = { ...emptyProfileState('p-1'), traits: { firstName: { value: 'Zoë "Z" <b>', at: 1, messageId: 'm-1' } } };
   const memberships = { vip: { version: 2, since: 1_000 } };
 
   it('writes a snapshot as the record it documents, with the state serialised in it', () => {
