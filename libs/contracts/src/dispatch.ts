@@ -41,6 +41,8 @@ export interface EmailDispatchRequest extends DispatchRequestBase {
   templateVersion?: number;
   /** Recipient address; absent means the profile's `email` trait from context.profile. */
   to?: string;
+  /** The journey's From, Reply-To and sending domain, each over the template's. */
+  sender?: { from?: string; replyTo?: string; sendingDomain?: string };
   /** The rendering context: profile traits, the triggering event (e.g. the cart's products), journey data. */
   context: {
     profile: Record<string, unknown>;

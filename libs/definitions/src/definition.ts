@@ -25,7 +25,19 @@ export interface JourneyBody {
   whenCapped?: 'skip' | 'defer';
   goal?: { event: string; within: string; value?: string };
   exitWhen?: Condition;
+  /** Overrides the templates' sender for this journey's mail, field by field. */
+  sender?: Sender;
   steps: Step[];
+}
+
+/** Who a mail is from, set by a template and overridden per field by a journey. */
+export interface Sender {
+  /** From, e.g. "Shop <hello@shop.example>". */
+  from?: string;
+  /** Reply-To, e.g. "Service <service@shop.example>". */
+  replyTo?: string;
+  /** The domain of the Message-ID (<dispatch id@domain>); dispatch's DISPATCH_SENDING_DOMAIN otherwise. */
+  sendingDomain?: string;
 }
 
 export interface TemplateBody {
@@ -36,6 +48,8 @@ export interface TemplateBody {
   channel: 'email';
   purpose: 'marketing' | 'transactional';
   from?: string;
+  replyTo?: string;
+  sendingDomain?: string;
   context: Record<string, ContextType>;
   /** The Handlebars sources, read from subject.hbs, html.hbs and text.hbs beside the YAML. */
   subject: string;

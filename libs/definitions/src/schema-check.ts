@@ -87,6 +87,10 @@ function locate(error: ErrorObject, source: YamlSource): DefinitionError {
     case 'const':
       return source.errorAt(path, 'schema', `${where}: expected ${String(params['allowedValue'])}`);
     case 'pattern':
+    case 'format':
+      // A pattern or format a person cannot read is named by the schema's x-expected where it has one.
+      if (typeof expected === 'string') return source.errorAt(path, 'schema', `${where}: expected ${expected}, not ${JSON.stringify(error.data)}`);
+      if (error.keyword === 'format') return source.errorAt(path, 'schema', `${where}: ${error.message ?? error.keyword}${describe(error)}`);
       return source.errorAt(path, 'schema', `${where}: ${JSON.stringify(error.data)} does not match ${String(params['pattern'])}${describe(error)}`);
     default:
       return source.errorAt(path, 'schema', `${where}: ${error.message ?? error.keyword}${describe(error)}`);

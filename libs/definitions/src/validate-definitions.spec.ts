@@ -52,6 +52,16 @@ describe('validateDefinitions', () => {
     ]);
   });
 
+  it("checks a journey's and a template's sender: mailboxes and a domain", () => {
+    const sender = 'sender:\n  from: Outdoor-Team <outdoor@shop.example>\n  replyTo: service@shop.example\n  sendingDomain: mail.shop.example\n';
+    expect(errorsOf([...HELLO, journey('welcome', `${sender}${VALID_JOURNEY}`)])).toEqual([]);
+    const bad = 'sender:\n  from: Outdoor-Team outdoor@shop\n  sendingDomain: localhost\n';
+    expect(errorsOf([...HELLO, journey('welcome', `${bad}${VALID_JOURNEY}`)])).toEqual([
+      { file: 'journeys/welcome.yaml', line: 4, column: 9, code: 'schema', message: 'sender.from: expected an address (hello@shop.example) or a name with one ("Shop <hello@shop.example>"), not "Outdoor-Team outdoor@shop"' },
+      { file: 'journeys/welcome.yaml', line: 5, column: 18, code: 'schema', message: 'sender.sendingDomain: expected a domain name, e.g. mail.shop.example, not "localhost"' },
+    ]);
+  });
+
   it('reports a missing required property at the object that lacks it', () => {
     expect(errorsOf([journey('welcome', 'trigger:\n  event: Signed Up')])).toEqual([
       { file: 'journeys/welcome.yaml', line: 1, column: 1, code: 'schema', message: 'the document: missing "steps"' },

@@ -1,4 +1,4 @@
-import { JourneyBody, parseDuration } from '@kairos/definitions';
+import { JourneyBody, parseDuration, Sender } from '@kairos/definitions';
 import { PropertyFilter, Rule, parseComparison, parseRule } from '@kairos/segmentation';
 import { parseTimeOfDay } from './local-time';
 
@@ -36,6 +36,8 @@ export interface CompiledJourney {
   describe: string;
   reentry: { allow: 'once' | 'oncePer' | 'always'; period?: number; activeInstances: 'onePerProfile' | 'onePerKey' | 'unlimited'; key?: string };
   whenCapped: 'skip' | 'defer';
+  /** Overrides the templates' From, Reply-To and sending domain for this journey's mail. */
+  sender?: Sender;
   goal?: { event: string; where: PropertyFilter[]; within: number; value?: string };
   exitWhen?: Rule;
   first: string;
@@ -192,6 +194,7 @@ export function compileJourney(body: JourneyBody, version: number, status: 'acti
       key: reentry.key,
     },
     whenCapped: body.whenCapped ?? 'skip',
+    ...(body.sender && Object.keys(body.sender).length > 0 ? { sender: { ...body.sender } } : {}),
     goal: body.goal && {
       event: body.goal.event,
       where: parseFilters((body.goal as { where?: unknown }).where),

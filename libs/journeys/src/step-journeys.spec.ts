@@ -51,6 +51,14 @@ describe('entry triggers', () => {
     });
   });
 
+  it("a journey's sender goes with its requests; a journey without one leaves the template's", () => {
+    const sender = { from: 'Outdoor-Team <outdoor@shop.example>', replyTo: 'service@shop.example', sendingDomain: 'mail.shop.example' };
+    const withSender = journey({ ...cart, id: 'cart-with-sender', sender });
+    const events = [...optIn('p1', T0 - DAY), track('p1', 'Cart Updated', T0, { cartId: 'c1', products })];
+    expect(dispatches(run(events, [withSender], T0 + 6 * HOUR))).toEqual([expect.objectContaining({ sender })]);
+    expect(dispatches(run(events, [cart], T0 + 6 * HOUR))[0]).not.toHaveProperty('sender');
+  });
+
   it('no reminder when the order for the cart comes in time', () => {
     const result = run([...optIn('p1', T0 - DAY), track('p1', 'Cart Updated', T0, { cartId: 'c1', products }), track('p1', 'Order Completed', T0 + HOUR, { cartId: 'c1', revenue: 89 })], [cart], T0 + 3 * DAY);
     expect(sends(result)).toEqual([]);

@@ -473,6 +473,7 @@ class Run {
           locale: this.state.profile?.locale?.value,
           timeZone,
         },
+        ...(journey.sender ? { sender: journey.sender } : {}),
       },
     });
     this.state.sent.push({ at, channel: 'email', purpose, dispatchId });

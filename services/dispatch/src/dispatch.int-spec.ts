@@ -143,6 +143,8 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     const [mail] = await mailTo(request.context.profile['email'] as string, 1);
     expect(mail.subject).toBe('You left something in your cart');
     expect(mail.messageId).toBe(`<${request.dispatchId}@kairos.local>`);
+    expect(mail.from).toMatchObject({ name: 'Shop', address: 'hello@shop.example' });
+    expect(mail.replyTo).toEqual([expect.objectContaining({ name: 'Kundendienst', address: 'service@shop.example' })]);
     const chf = (amount: number) => new Intl.NumberFormat('de-CH', { style: 'currency', currency: 'CHF' }).format(amount);
     expect(mail.text).toContain(`- Wanderschuh Alpin x 1: ${chf(1234.5)} https://shop.example/p/wanderschuh`);
     expect(mail.text).toContain(`- Socken x 2: ${chf(19.9)}`);
@@ -166,6 +168,15 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     const facts = await outcomes(request.dispatchId, 2);
     expect(facts.map((fact) => fact.kind).sort()).toEqual(expect.arrayContaining(['queued', 'sent']));
     expect(facts.find((fact) => fact.kind === 'sent')).toMatchObject({ profileId: request.profileId, templateId: 'cart-reminder', origin: request.origin, detail: { messageId: mail.messageId } });
+  });
+
+  it("a journey's sender overrides the template's From and sending domain, and keeps its Reply-To", async () => {
+    const request: EmailDispatchRequest = { ...cartRequest(), sender: { from: 'Outdoor-Team <outdoor@shop.example>', sendingDomain: 'mail.shop.example' } };
+    await produce(request);
+    const [mail] = await mailTo(request.context.profile['email'] as string, 1);
+    expect(mail.from).toMatchObject({ name: 'Outdoor-Team', address: 'outdoor@shop.example' });
+    expect(mail.messageId).toBe(`<${request.dispatchId}@mail.shop.example>`);
+    expect(mail.replyTo).toEqual([expect.objectContaining({ address: 'service@shop.example' })]);
   });
 
   it('the one-click POST unsubscribes at once: a marketing request decided before it (consent granted earlier) sends nothing, a later transactional mail still arrives', async () => {

@@ -393,6 +393,22 @@ const STEPS: Record<string, Schema> = {
   exit: { type: 'object', properties: { exit: { type: 'string', description: 'Why the journey ends here' }, ...label }, required: ['exit'], additionalProperties: false },
 };
 
+/** A mailbox as a From or Reply-To takes it: an address, or a display name with the address in angle brackets. */
+const mailbox = {
+  type: 'string',
+  maxLength: 320,
+  pattern: '^(?:[^<>\\r\\n]*<[^<>@\\s]+@[^<>@\\s]+\\.[^<>@\\s]+>|[^<>@\\s]+@[^<>@\\s]+\\.[^<>@\\s]+)$',
+  'x-expected': 'an address (hello@shop.example) or a name with one ("Shop <hello@shop.example>")',
+};
+
+const sendingDomain = {
+  type: 'string',
+  format: 'hostname',
+  pattern: '\\.',
+  description: 'Domain of the Message-ID (<dispatch id@domain>); DISPATCH_SENDING_DOMAIN otherwise',
+  'x-expected': 'a domain name, e.g. mail.shop.example',
+};
+
 export const journeySchema = document(
   'journey',
   'Kairos journey',
@@ -419,6 +435,12 @@ export const journeySchema = document(
       additionalProperties: false,
     },
     exitWhen: { ...condition, description: 'Ends the journey as soon as this holds' },
+    sender: {
+      type: 'object',
+      description: "Overrides the templates' sender for this journey's mail, field by field",
+      properties: { from: { ...mailbox, description: 'From' }, replyTo: { ...mailbox, description: 'Reply-To' }, sendingDomain },
+      additionalProperties: false,
+    },
     steps: { ...steps, minItems: 1 },
   },
   ['trigger', 'steps'],
@@ -441,7 +463,9 @@ export const templateSchema = document(
   {
     channel: { enum: ['email'] },
     purpose: { enum: ['marketing', 'transactional'], description: 'Marketing needs consent and counts towards the frequency cap' },
-    from: { type: 'string', description: 'Sender, e.g. "Shop <hello@shop.example>"; the dispatch default otherwise' },
+    from: { ...mailbox, description: 'Sender, e.g. "Shop <hello@shop.example>"; the dispatch default otherwise' },
+    replyTo: { ...mailbox, description: 'Reply-To, e.g. "Service <service@shop.example>"; none otherwise' },
+    sendingDomain,
     context: {
       type: 'object',
       description: 'What the template may use: profile traits, the triggering event, … (checked against the Handlebars files)',

@@ -60,12 +60,15 @@ export class MessageComposer {
 
     // Opens are tracked on marketing mail only; a confirmation or receipt carries no pixel.
     const tracked = trackLinks(rendered.message.html, { ...ids, keys: settings.keys, baseUrl: settings.publicUrl, openPixel: request.purpose === 'marketing' });
+    const replyTo = request.sender?.replyTo ?? template.replyTo;
     const composed = composeMail({
       dispatchId: request.dispatchId,
       purpose: request.purpose,
-      from: template.from ?? settings.defaultFrom,
+      // The journey's sender over the template's, field by field, over dispatch's defaults.
+      from: request.sender?.from ?? template.from ?? settings.defaultFrom,
+      ...(replyTo ? { replyTo } : {}),
       to: { name: nameOf(request.context.profile), address: to },
-      sendingDomain: settings.sendingDomain,
+      sendingDomain: request.sender?.sendingDomain ?? template.sendingDomain ?? settings.sendingDomain,
       message: { ...rendered.message, html: tracked.html },
       ...(request.purpose === 'marketing' ? { unsubscribe: { url: unsubscribeUrl, ...(settings.unsubscribeMailto ? { mailto: settings.unsubscribeMailto } : {}) } } : {}),
       allowInsecureUnsubscribe: settings.allowHttpLinks,
