@@ -6,4 +6,4 @@ export * from './validate-definitions';
 export * from './template-variables';
 export * from './definition-set';
 export * from './release-plan';
-export { DEFINITION_SCHEMAS } from './schemas/definition-schemas';
+export { DEFINITION_SCHEMAS, DOMAIN_PATTERN, MAILBOX_PATTERN } from './schemas/definition-schemas';

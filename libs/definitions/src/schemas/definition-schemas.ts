@@ -393,18 +393,26 @@ const STEPS: Record<string, Schema> = {
   exit: { type: 'object', properties: { exit: { type: 'string', description: 'Why the journey ends here' }, ...label }, required: ['exit'], additionalProperties: false },
 };
 
+// The address and domain rules of dispatch-core's mail headers (mail-headers.ts), so that what publishes is what
+// dispatch can send: libs/dispatch-core/src/sender-formats.spec.ts holds the two to the same answers.
+const ADDRESS_ATOM = '[^\\s\\u0000-\\u001f\\u007f@<>()[\\]\\\\,;:"]+';
+const ADDRESS = `${ADDRESS_ATOM}@${ADDRESS_ATOM}\\.${ADDRESS_ATOM}`;
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+
 /** A mailbox as a From or Reply-To takes it: an address, or a display name with the address in angle brackets. */
+export const MAILBOX_PATTERN = `^\\s*(?:(?:"[^"]*"|[^<"]*?)\\s*<${ADDRESS}>|${ADDRESS})\\s*$`;
+export const DOMAIN_PATTERN = `^(?=.{1,253}$)${LABEL}(?:\\.${LABEL})+$`;
+
 const mailbox = {
   type: 'string',
   maxLength: 320,
-  pattern: '^(?:[^<>\\r\\n]*<[^<>@\\s]+@[^<>@\\s]+\\.[^<>@\\s]+>|[^<>@\\s]+@[^<>@\\s]+\\.[^<>@\\s]+)$',
+  pattern: MAILBOX_PATTERN,
   'x-expected': 'an address (hello@shop.example) or a name with one ("Shop <hello@shop.example>")',
 };
 
 const sendingDomain = {
   type: 'string',
-  format: 'hostname',
-  pattern: '\\.',
+  pattern: DOMAIN_PATTERN,
   description: 'Domain of the Message-ID (<dispatch id@domain>); DISPATCH_SENDING_DOMAIN otherwise',
   'x-expected': 'a domain name, e.g. mail.shop.example',
 };
