@@ -97,10 +97,16 @@ function differences(live: Map<string, string>, replayed: Map<string, string>): 
   return { live: live.size, replayed: replayed.size, differing: differing.slice(0, 20) };
 }
 
+/** A replaying service creates its schema when it starts: until then its table is missing, and holds nothing yet. */
+function notYet(error: { code?: string }): { rows: never[] } {
+  if (error.code === '42P01' || error.code === '3F000') return { rows: [] }; // undefined table, undefined schema
+  throw error;
+}
+
 async function links(database: Client, schema: string): Promise<Map<string, string>> {
   const result = await database.query<{ identifier: string; profiles: string }>(
     `SELECT identifier, string_agg(profile_id::text, ',' ORDER BY profile_id) AS profiles FROM "${schema}".links GROUP BY identifier`,
-  ).catch(() => ({ rows: [] }));
+  ).catch(notYet);
   return new Map(result.rows.map((row) => [row.identifier, row.profiles]));
 }
 
@@ -108,7 +114,7 @@ async function links(database: Client, schema: string): Promise<Map<string, stri
 async function memberships(database: Client, schema: string): Promise<Map<string, string>> {
   const result = await database.query<{ key: string; memberships: Record<string, unknown> }>(
     `SELECT key, value->'memberships' AS memberships FROM "${schema}".state_entries WHERE store = 'profiles' AND value->'memberships' <> '{}'::jsonb`,
-  ).catch(() => ({ rows: [] }));
+  ).catch(notYet);
   return new Map(result.rows.map((row) => [row.key, JSON.stringify(Object.entries(row.memberships).sort(([a], [b]) => (a < b ? -1 : 1)))]));
 }
 

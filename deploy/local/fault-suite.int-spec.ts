@@ -18,6 +18,7 @@ describe('the fault suite (short form)', () => {
     const { replay } = report;
     expect(replay.decisions.live).toBeGreaterThanOrEqual(report.pings);
     expect(replay.memberships.live).toBeGreaterThan(0);
+    expect(replay.profiles.live).toBeGreaterThan(0);
     expect({ profiles: replay.profiles.differing, memberships: replay.memberships.differing, decisions: replay.decisions.differing }).toEqual({ profiles: [], memberships: [], decisions: [] });
     expect({ sentAgain: replay.mailsSentAgain, deadLettered: replay.deadLettered }).toEqual({ sentAgain: 0, deadLettered: 0 });
   }, 600_000);

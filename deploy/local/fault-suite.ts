@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { deadLetterTopic, Topics } from '@kairos/contracts';
 import { publishFolder } from '@kairos/definitions-topic';
 import { endOffsets, KafkaClient } from '@kairos/kafka';
+import { Client } from 'pg';
 import { ReplayComparison, replayIntoEmptyStores } from './fault-replay';
 import { Pipeline, PIPELINE_SERVICES, PipelineService, postUntilAccepted, readMails, startPipeline } from '@kairos/testing';
 
@@ -125,8 +126,10 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
 
     log('replaying the accepted topic into empty stores: identity, segmentation and triggers with fresh groups and schemas…');
     const comparison = await replayIntoEmptyStores(pipeline, log, options.short ? 120_000 : 240_000);
-    // Dispatch reads the replay's requests too, and must send none of them again.
+    // Dispatch reads the replay's requests too, and must send none of them again: once it has read them all and holds
+    // no delivery still to send, the mails are counted again.
     await consumedToEnd(pipeline.kafka, 'kairos-dispatch', Topics.dispatchRequests.name, 60_000);
+    await noOpenDeliveries(pipeline.stack.databaseUrl, 60_000);
     const mailsAfter = await readMails(pipeline.mailDir, LEDGER_SUBJECT);
     const copies = (list: Map<string, string[]>) => [...list.values()].reduce((sum, ids) => sum + ids.length, 0);
     return {
@@ -147,6 +150,21 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
 }
 
 const LEDGER_SUBJECT = /^Ledger (\d+)$/;
+
+/** Waits (bounded) until dispatch holds no delivery that is still to be sent (received, sending or retrying). */
+async function noOpenDeliveries(databaseUrl: string, timeoutMs: number): Promise<void> {
+  const database = new Client({ connectionString: databaseUrl });
+  await database.connect();
+  try {
+    for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 1_000))) {
+      const { rows } = await database.query<{ open: string }>("SELECT count(*) AS open FROM dispatch.deliveries WHERE status IN ('received', 'rendering', 'sending', 'retrying')");
+      if (Number(rows[0]?.open) === 0) return;
+    }
+    throw new Error(`dispatch still holds deliveries to send after ${timeoutMs / 1000} s`);
+  } finally {
+    await database.end();
+  }
+}
 
 /** Waits (bounded) until the group's committed offsets reach the topic's end as of now. */
 async function consumedToEnd(kafka: KafkaClient, groupId: string, topic: string, timeoutMs: number): Promise<void> {
@@ -203,7 +221,7 @@ if (require.main === module) {
           `${replay.decisions.replayed}/${replay.decisions.live} journey decisions; differing ${parts.reduce((sum, part) => sum + part.differing.length, 0)}, mails sent again ${replay.mailsSentAgain}, dead-lettered ${replay.deadLettered}`,
       );
       log('  report: reports/faults.json');
-      const replayed = [report.replay.profiles, report.replay.memberships, report.replay.decisions].every((part) => part.differing.length === 0) && report.replay.mailsSentAgain === 0 && report.replay.deadLettered === 0;
+      const replayed = parts.every((part) => part.live > 0 && part.differing.length === 0) && report.replay.mailsSentAgain === 0 && report.replay.deadLettered === 0;
       process.exit(report.lost.length === 0 && report.duplicates.every((d) => d.sameMessageId) && deadLettered === 0 && replayed ? 0 : 1);
     },
     (error: Error) => {

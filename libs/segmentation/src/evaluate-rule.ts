@@ -25,7 +25,7 @@ export function evaluateRule(rule: Rule, context: RuleContext): Verdict {
   switch (rule.kind) {
     case 'all':
     case 'any': {
-      // Loops, not map/filter chains: this runs for every segment on every input (npm run bench:segmentation).
+      // The bounds in plain loops, without intermediate arrays: this runs for every segment on every input.
       const verdicts = rule.rules.map((child) => evaluateRule(child, context));
       const matches = rule.kind === 'all' ? verdicts.every((v) => v.matches) : verdicts.some((v) => v.matches);
       // all: true until any child flips; false until every false child has flipped (so not before the last of them).

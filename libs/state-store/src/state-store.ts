@@ -33,7 +33,10 @@ export interface OwnedPartitionState {
   streamTime: number;
   /** Serialised state by key (null: known to be absent), only of committed state. */
   readonly cache: LRUCache<string, string | { absent: true }>;
-  /** The earliest pending timer's due time, when known (undefined: ask the database). */
+  /**
+   * A lower bound of the partition's committed timers' due times, when known (undefined: ask the database). Commits
+   * lower it to the timers they set; fired or cancelled timers leave it low until the next refresh: early, never late.
+   */
   nextDue: number | undefined;
 }
 

@@ -263,8 +263,9 @@ export class StatefulProcessor<S, T> {
       await this.exclusive(partition, async () => {
         if (this.options.store.owned(partition)) return;
         const owned = await this.options.store.acquire(partition);
-        await this.options.store.refreshNextDue(owned); // the bound that spares a timer query per record
         for (const topic of this.options.topics) progress.lag.set(topic, (ends.get(topic)?.get(partition) ?? 0n) - (owned.offsets.get(topic) ?? 0n));
+        // The bound that spares a timer query per record; if it cannot be read now it stays unknown (queries, then).
+        await this.options.store.refreshNextDue(owned).catch(() => undefined);
       });
       this.log('info', `${this.options.store.name}: partition ${partition} acquired (${this.isLive(partition) ? 'live' : 'replaying its backlog first'})`);
     }

@@ -12,16 +12,17 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
-/** Starts services/<name> as a process of its own (as it runs in production) and waits until it reports ready. */
 /**
  * KAIROS_CPU_PROFILE_DIR=dir: every service process started here writes a V8 CPU profile (.cpuprofile, open it in
- * Chrome's DevTools or speedscope) into dir/<service> when it stops — how a benchmark's stage is profiled.
+ * Chrome's DevTools or speedscope) into dir/<service> when it stops gracefully (a SIGKILL leaves none): how a
+ * benchmark's stage is profiled.
  */
 function profiling(name: string): string[] {
   const dir = process.env['KAIROS_CPU_PROFILE_DIR'];
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, name)}`] : [];
 }
 
+/** Starts services/<name> as a process of its own (as it runs in production) and waits until it reports ready. */
 export async function startServiceProcess(name: string, env: Record<string, string>, healthPort: number, label = `the ${name} service`): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [...profiling(name), '-r', '@swc-node/register', join(ROOT, 'services', name, 'src', 'main.ts')], {
     cwd: ROOT,
