@@ -129,13 +129,16 @@ export async function postUntilAccepted(pipeline: Pick<Pipeline, 'collectorUrl' 
   }
 }
 
-/** The mails in the sink's folder whose subject matches `subject`: first capture group -> the Message-IDs of its copies. */
-export async function readMails(mailDir: string, subject: RegExp): Promise<Map<string, string[]>> {
+/**
+ * The mails in the sink's folder whose subject matches `subject` (and, if given, sent to `to`): first capture group ->
+ * the Message-IDs of its copies.
+ */
+export async function readMails(mailDir: string, subject: RegExp, to?: string): Promise<Map<string, string[]>> {
   const mails = new Map<string, string[]>();
   for (const file of readdirSync(mailDir).filter((name) => name.endsWith('.eml'))) {
     const parsed = await PostalMime.parse(readFileSync(join(mailDir, file)));
     const match = subject.exec(parsed.subject ?? '');
-    if (!match) continue;
+    if (!match || (to !== undefined && !(parsed.to ?? []).some((recipient) => recipient.address === to))) continue;
     mails.set(match[1], [...(mails.get(match[1]) ?? []), parsed.messageId ?? '']);
   }
   return mails;
