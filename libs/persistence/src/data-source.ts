@@ -28,6 +28,8 @@ export function createDataSource(options: DatabaseOptions): DataSource {
   });
 }
 
+const ignoreError = (): void => undefined;
+
 /**
  * Connects and applies pending migrations. The schema is created first because TypeORM keeps its migrations table
  * inside it. Returns the names of the migrations applied now (empty when up to date).
@@ -38,7 +40,11 @@ export async function connectAndMigrate(options: DatabaseOptions): Promise<{ dat
   // A connection checked out of the pool (a transaction waiting for the broker) whose server goes away emits 'error'
   // with no query to reject; unheard, that event kills the process. The holder learns it from its next query instead,
   // which fails as an outage and is waited out.
-  (dataSource.driver as unknown as { master: Pool }).master.on('connect', (client: PoolClient) => client.on('error', () => undefined));
+  // Attached at every checkout: the connections initialize() opened came before any 'connect' listener could hear them
+  // (one of them crashed segmentation in a PostgreSQL-outage test).
+  (dataSource.driver as unknown as { master: Pool }).master.on('acquire', (client: PoolClient) => {
+    if (!client.listeners('error').includes(ignoreError)) client.on('error', ignoreError);
+  });
   try {
     await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
