@@ -401,14 +401,12 @@ class Run {
         return node.next;
       }
       case 'webhook': {
-        const dispatchId = stableId('d', journey.id, journey.version, this.state.profileId, instance.instanceId, node.id);
+        const base = this.requestOf(journey, instance, node.id, at);
+        const { dispatchId } = base;
         this.effects.push({
           kind: 'dispatch',
           request: {
-            dispatchId,
-            profileId: this.state.profileId,
-            requestedAt: iso(at),
-            origin: this.origin(instance, node.id),
+            ...base,
             reason: { trigger: journey.describe },
             channel: 'webhook',
             url: node.url,
@@ -453,15 +451,13 @@ class Run {
       instance.lastStepId = node.id;
       return node.next;
     }
-    const dispatchId = stableId('d', journey.id, journey.version, this.state.profileId, instance.instanceId, node.id);
+    const base = this.requestOf(journey, instance, node.id, at);
+    const { dispatchId } = base;
     const trigger = instance.trigger;
     this.effects.push({
       kind: 'dispatch',
       request: {
-        dispatchId,
-        profileId: this.state.profileId,
-        requestedAt: iso(at),
-        origin: this.origin(instance, node.id),
+        ...base,
         reason: { trigger: journey.describe, rule: journey.onlyIf ? 'onlyIf held at entry' : undefined, consent: consent.evidence },
         channel: 'email',
         purpose,
@@ -517,6 +513,16 @@ class Run {
 
   private note(at: number, journeyId: string, text: string): void {
     this.effects.push({ kind: 'note', at, journeyId, text });
+  }
+
+  /** What every request a step makes starts with: its deterministic dispatch id, the profile, when and where from. */
+  private requestOf(journey: CompiledJourney, instance: InstanceState, stepId: string, at: number) {
+    return {
+      dispatchId: stableId('d', journey.id, journey.version, this.state.profileId, instance.instanceId, stepId),
+      profileId: this.state.profileId,
+      requestedAt: iso(at),
+      origin: this.origin(instance, stepId),
+    };
   }
 
   private origin(instance: InstanceState, stepId: string) {

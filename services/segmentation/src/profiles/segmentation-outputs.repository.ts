@@ -72,7 +72,7 @@ function serialised(state: ProfileState): string {
 function withSerialised(value: object, fields: Record<string, string>): string {
   const json = JSON.stringify(value);
   const extra = Object.entries(fields).map(([name, field]) => `${JSON.stringify(name)}:${field}`);
-  return extra.length === 0 ? json : `${json.slice(0, -1)}${json.length > 2 ? ',' : ''}${extra.join(',')}}`;
+  return extra.length === 0 ? json : `${json.slice(0, -1)},${extra.join(',')}}`; // `value` is never empty
 }
 
 function inputIdentity(input: ProfileUpdateInput, at: number): string {
