@@ -184,11 +184,14 @@ export class StateStore<S> {
         const upserts = [...writes].filter((entry): entry is [string, string] => entry[1] !== undefined);
         const deletes = [...writes].filter(([, value]) => value === undefined).map(([key]) => key);
         if (upserts.length > 0) {
+          // The states go as one JSON array, joined from their serialisations: a text[] parameter would escape every
+          // quote of every state on the way out and unescape it in the server.
           await client.query(
             `INSERT INTO state_entries (store, key, partition, value)
-             SELECT $1, key, $2, value::jsonb FROM unnest($3::text[], $4::text[]) AS t(key, value)
+             SELECT $1, k.key, $2, v.value FROM unnest($3::text[]) WITH ORDINALITY AS k(key, n)
+             JOIN jsonb_array_elements($4::jsonb) WITH ORDINALITY AS v(value, n) USING (n)
              ON CONFLICT (store, key) DO UPDATE SET value = excluded.value, partition = excluded.partition`,
-            [this.name, owned.partition, upserts.map(([key]) => key), upserts.map(([, value]) => value)],
+            [this.name, owned.partition, upserts.map(([key]) => key), `[${upserts.map(([, value]) => value).join(',')}]`],
           );
         }
         if (deletes.length > 0) await client.query('DELETE FROM state_entries WHERE store = $1 AND key = ANY($2::text[])', [this.name, deletes]);

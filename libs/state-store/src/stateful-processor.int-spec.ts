@@ -4,7 +4,7 @@ import { connectAndMigrate } from '@kairos/persistence';
 import { readTopic, testStack, uniqueName } from '@kairos/testing';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { CreateStateStore1795600000000 } from './create-state-store.migration';
+import { stateStoreMigrations } from './migrations';
 import { PartitionFencedError, StateStore } from './state-store';
 import { Output, StatefulInput, StatefulProcessor } from './stateful-processor';
 import { StateAccess } from './state-transaction';
@@ -52,7 +52,7 @@ describe('StatefulProcessor with a StateStore, against the real broker and Postg
 
   /** One instance of a stage: its own consumer, ownership, store object and processor, sharing the schema and group. */
   async function instance(name: string, schema: string, groupId: string, input: string, output: string) {
-    const { dataSource } = await connectAndMigrate({ url: databaseUrl, schema, migrations: [CreateStateStore1795600000000], poolSize: 4 });
+    const { dataSource } = await connectAndMigrate({ url: databaseUrl, schema, migrations: stateStoreMigrations, poolSize: 4 });
     dataSources.push(dataSource);
     const store = new StateStore<Counter>({ dataSource, name: 'counters' });
     const ownership = new PartitionOwnership();
@@ -128,7 +128,7 @@ describe('StatefulProcessor with a StateStore, against the real broker and Postg
 
   it('fences a former owner: once another instance acquired the partition, the old owner\'s commit is refused and writes nothing', async () => {
     const schema = uniqueName('state_fence').replace(/-/g, '_');
-    const { dataSource } = await connectAndMigrate({ url: databaseUrl, schema, migrations: [CreateStateStore1795600000000], poolSize: 2 });
+    const { dataSource } = await connectAndMigrate({ url: databaseUrl, schema, migrations: stateStoreMigrations, poolSize: 2 });
     dataSources.push(dataSource);
     const before = new StateStore<Counter>({ dataSource, name: 'counters' });
     const after = new StateStore<Counter>({ dataSource, name: 'counters' });

@@ -1,5 +1,5 @@
-import { CreateStateStore1795600000000 } from '@kairos/state-store';
+import { stateStoreMigrations } from '@kairos/state-store';
 import { CreateJourneyVersions1795800000000 } from './1795800000000-create-journey-versions';
 
 /** Applied in order by the runtime at start-up; the schema never comes from synchronize. */
-export const triggersMigrations = [CreateStateStore1795600000000, CreateJourneyVersions1795800000000];
+export const triggersMigrations = [...stateStoreMigrations, CreateJourneyVersions1795800000000];
