@@ -7,6 +7,9 @@ describe('classifying transport failures', () => {
     expect(classifySmtpFailure({ code: 'ECONNECTION', message: 'connect ECONNREFUSED 127.0.0.1:2525' })).toEqual({ type: 'smtp-unreachable', detail: 'ECONNECTION: connect ECONNREFUSED 127.0.0.1:2525' });
     expect(classifySmtpFailure({ code: 'ETIMEDOUT', message: 'Greeting never received' })).toMatchObject({ type: 'smtp-unreachable' });
     expect(classifySmtpFailure({ code: 'EDNS', message: 'getaddrinfo ENOTFOUND relay' })).toMatchObject({ type: 'smtp-unreachable' });
+    // nodemailer's own connect reports a refused connection or a failed lookup as ESOCKET, with Node's syscall.
+    expect(classifySmtpFailure({ code: 'ESOCKET', syscall: 'connect', message: 'connect ECONNREFUSED 127.0.0.1:2525' })).toEqual({ type: 'smtp-unreachable', detail: 'ESOCKET: connect ECONNREFUSED 127.0.0.1:2525' });
+    expect(classifySmtpFailure({ code: 'ESOCKET', syscall: 'getaddrinfo', message: 'getaddrinfo ENOTFOUND relay' })).toMatchObject({ type: 'smtp-unreachable' });
     expect(classifySmtpFailure({ code: 'ESOCKET', message: 'socket closed unexpectedly' })).toMatchObject({ type: 'smtp-temporary' });
     expect(classifySmtpFailure({ code: 'EMESSAGE', message: 'bad message' })).toMatchObject({ type: 'smtp-permanent', code: 554 });
   });

@@ -4,6 +4,8 @@ import { DeliveryEvent } from './delivery-state';
 export interface TransportErrorLike {
   message?: string;
   code?: string;
+  /** The system call of a socket error (Node's `connect`, `getaddrinfo`), which nodemailer reports as ESOCKET. */
+  syscall?: string;
   responseCode?: number;
   response?: string;
 }
@@ -24,6 +26,8 @@ export function classifySmtpFailure(error: TransportErrorLike): Extract<Delivery
   // No server answered: the relay is down or unreachable (nodemailer reports a refused or timed-out connect as
   // ECONNECTION or ETIMEDOUT, a failed lookup as EDNS). Waited out, never counted against the mail.
   if (error.code !== undefined && UNREACHABLE.has(error.code)) return { type: 'smtp-unreachable', detail: `${error.code}: ${detail}` };
+  // A refused connect or a failed lookup on nodemailer's own connect comes as ESOCKET with Node's syscall.
+  if (error.code === 'ESOCKET' && (error.syscall === 'connect' || error.syscall === 'getaddrinfo')) return { type: 'smtp-unreachable', detail: `${error.code}: ${detail}` };
   // ESOCKET, EPROTOCOL and anything else about a connection that was made: a temporary failure of this attempt.
   return { type: 'smtp-temporary', detail: error.code ? `${error.code}: ${detail}` : detail };
 }

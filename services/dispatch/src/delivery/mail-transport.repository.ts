@@ -1,11 +1,11 @@
 import { connect, Socket } from 'node:net';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { ComposedMail, DKIM_HEADER_FIELD_NAMES } from '@kairos/dispatch-core';
+import { ComposedMail, DKIM_HEADER_FIELD_NAMES, TransportErrorLike } from '@kairos/dispatch-core';
 import { createTransport, Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatch.settings';
 
-export type SmtpAnswer = { ok: true; messageId: string; response: string } | { ok: false; error: { message?: string; code?: string; responseCode?: number; response?: string } };
+export type SmtpAnswer = { ok: true; messageId: string; response: string } | { ok: false; error: TransportErrorLike };
 
 /**
  * The SMTP side of dispatch: one nodemailer pool (SMTP_POOL_CONNECTIONS connections, SMTP_RATE_PER_SECOND), DKIM
@@ -26,8 +26,8 @@ export class MailTransportRepository implements OnApplicationShutdown {
       if (rejected.length > 0) return { ok: false, error: { message: `recipient rejected: ${info.response}`, code: 'EENVELOPE', responseCode: 550, response: info.response } };
       return { ok: true, messageId: info.messageId, response: info.response };
     } catch (error) {
-      const failure = error as { message?: string; code?: string; responseCode?: number; response?: string };
-      return { ok: false, error: { message: failure.message, code: failure.code, responseCode: failure.responseCode, response: failure.response } };
+      const failure = error as TransportErrorLike;
+      return { ok: false, error: { message: failure.message, code: failure.code, syscall: failure.syscall, responseCode: failure.responseCode, response: failure.response } };
     }
   }
 
