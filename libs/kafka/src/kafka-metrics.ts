@@ -1,36 +1,18 @@
-import { Counter, Histogram, metrics, ObservableGauge } from '@opentelemetry/api';
-import { LATENCY_BUCKETS_SECONDS } from '@kairos/telemetry';
+import { instrumentsOf, LATENCY_BUCKETS_SECONDS } from '@kairos/telemetry';
 
-interface KafkaInstruments {
-  consumed: Counter;
-  deadLettered: Counter;
-  produced: Counter;
-  batchDuration: Histogram;
-  produceDuration: Histogram;
-  lag: ObservableGauge;
-}
-
-let instruments: KafkaInstruments | undefined;
-
-/**
- * Instruments shared by every consumer and producer of the process, created on first use: the OpenTelemetry metrics
- * API has no proxy provider, so a meter taken before the telemetry library registers its provider would stay a no-op.
- */
-export function kafkaMetrics(): KafkaInstruments {
-  if (!instruments) {
-    const meter = metrics.getMeter('kairos.kafka');
-    instruments = {
-      consumed: meter.createCounter('kairos_kafka_consumed_records', { description: 'Records handed to handlers' }),
-      deadLettered: meter.createCounter('kairos_kafka_dead_lettered_records', { description: 'Records written to a DLQ' }),
-      produced: meter.createCounter('kairos_kafka_produced_records', { description: 'Records acknowledged by the broker' }),
-      batchDuration: meter.createHistogram('kairos_kafka_batch_duration_ms', { description: 'Handler time per batch', unit: 'ms' }),
-      produceDuration: meter.createHistogram('kairos_kafka_produce_duration_seconds', {
-        description: 'Produce requests from sending to the broker acknowledging (acks from all in-sync replicas)',
-        unit: 's',
-        advice: { explicitBucketBoundaries: LATENCY_BUCKETS_SECONDS },
-      }),
-      lag: meter.createObservableGauge('kairos_kafka_consumer_lag', { description: 'High watermark minus next offset' }),
-    };
-  }
-  return instruments;
-}
+/** Instruments shared by every consumer and producer of the process. */
+export const kafkaMetrics = instrumentsOf((provider) => {
+  const meter = provider.getMeter('kairos.kafka');
+  return {
+    consumed: meter.createCounter('kairos_kafka_consumed_records', { description: 'Records handed to handlers' }),
+    deadLettered: meter.createCounter('kairos_kafka_dead_lettered_records', { description: 'Records written to a DLQ' }),
+    produced: meter.createCounter('kairos_kafka_produced_records', { description: 'Records acknowledged by the broker' }),
+    batchDuration: meter.createHistogram('kairos_kafka_batch_duration_ms', { description: 'Handler time per batch', unit: 'ms' }),
+    produceDuration: meter.createHistogram('kairos_kafka_produce_duration_seconds', {
+      description: 'Produce requests from sending to the broker acknowledging (acks from all in-sync replicas)',
+      unit: 's',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_SECONDS },
+    }),
+    lag: meter.createObservableGauge('kairos_kafka_consumer_lag', { description: 'High watermark minus next offset' }),
+  };
+});

@@ -2,6 +2,7 @@ import { PartitionMovedError } from '@kairos/kafka';
 import { LRUCache } from 'lru-cache';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
+import { stateMetrics } from './state-metrics';
 import { StateTransaction } from './state-transaction';
 import { Timer } from './timer';
 
@@ -168,6 +169,7 @@ export class StateStore<S> {
     const { owned } = transaction;
     const writes = transaction.changedStates();
     const timers = transaction.timerChanges();
+    const started = performance.now();
     await this.withClient(async (client) => {
       await client.query('BEGIN');
       try {
@@ -225,6 +227,7 @@ export class StateStore<S> {
         throw error;
       }
     });
+    stateMetrics().commitDuration.record((performance.now() - started) / 1000, { store: this.name });
     for (const [topic, offset] of transaction.offsets()) owned.offsets.set(topic, offset);
     owned.streamTime = transaction.streamTime;
     for (const [key, value] of writes) owned.cache.set(key, value ?? ABSENT);

@@ -1,5 +1,7 @@
+import type { ObservableResult } from '@opentelemetry/api';
 import { BatchContext, DecodedRecord, OutgoingRecord, OwnedPartition, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { DueTimers } from './due-timers';
+import { stateMetrics } from './state-metrics';
 import { PartitionFencedError, StateStore } from './state-store';
 import { StateAccess, StateTransaction } from './state-transaction';
 import { Timer } from './timer';
@@ -34,6 +36,8 @@ export interface StatefulProcessorOptions<S, T> {
    */
   clockTopics?: readonly string[];
   apply(input: StatefulInput<T>, state: StateAccess<S>): Promise<Output[]> | Output[];
+  /** Called after each commit with the outputs published for it: what a redelivery or retry will not repeat (metrics). */
+  committed?(outputs: readonly Output[]): void;
   /** High watermarks of a topic by partition: whether a newly owned partition has a backlog to replay first. */
   endOffsets(topic: string): Promise<Map<number, bigint>>;
   /** Wall clock; injectable for tests. */
@@ -84,11 +88,13 @@ export class StatefulProcessor<S, T> {
   /** Starts firing timers by the wall clock. */
   start(): void {
     this.running = true;
+    stateMetrics().partitions.addCallback(this.observePartitions);
     this.schedule(0);
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    stateMetrics().partitions.removeCallback(this.observePartitions);
     clearTimeout(this.timer);
     await this.ticking;
     await Promise.all([...this.progress.values()].map((progress) => progress.queue));
@@ -108,17 +114,20 @@ export class StatefulProcessor<S, T> {
       await transaction.preload(fresh.map((record) => this.options.keyOf(record)));
       let due = new DueTimers(this.options.store, transaction);
       let outputs: Output[] = [];
+      let fired = 0;
       const chunk = this.options.timersPerRound ?? 1_000;
       // Commits what is done so far (records before `nextOffset`) and goes on in a new transaction: a batch that makes
       // many timers come due at once (80,000 birthdays at 09:00) stays bounded in memory and keeps its membership.
       const checkpoint = async (nextOffset: bigint) => {
         transaction.advance(context.topic, nextOffset);
         await this.publish(outputs);
-        await this.commit(transaction);
+        await this.commit(transaction, outputs);
+        if (fired > 0) stateMetrics().timersFired.add(fired, { store: this.options.store.name, by: 'stream' });
         await context.heartbeat();
         transaction = this.options.store.begin(context.partition);
         due = new DueTimers(this.options.store, transaction);
         outputs = [];
+        fired = 0;
       };
       const drivesClock = this.options.clockTopics?.includes(context.topic) ?? true;
       for (const record of fresh) {
@@ -126,7 +135,12 @@ export class StatefulProcessor<S, T> {
         if (drivesClock) transaction.observe(at);
         // Stream time drives timers, but never past the wall clock: an event stamped in the future by a skewed client
         // must not fire a day of timers early. In a replay the clock is far ahead, so stream time alone decides.
-        while ((await this.fireDue(transaction, due, Math.min(transaction.streamTime, this.clock()), outputs, chunk)) === chunk) await checkpoint(BigInt(record.offset));
+        for (;;) {
+          const count = await this.fireDue(transaction, due, Math.min(transaction.streamTime, this.clock()), outputs, chunk);
+          fired += count;
+          if (count < chunk) break;
+          await checkpoint(BigInt(record.offset));
+        }
         outputs.push(...(await this.options.apply({ kind: 'record', key: this.options.keyOf(record), at, record }, transaction.access(at))));
         if (outputs.length >= chunk) await checkpoint(BigInt(record.offset) + 1n);
       }
@@ -149,9 +163,16 @@ export class StatefulProcessor<S, T> {
       const now = this.isLive(partition) ? this.clock() : transaction.streamTime;
       const outputs = await task({ ...transaction.access(now), preload: (keys) => transaction.preload(keys) }, now);
       await this.publish(outputs);
-      await this.commit(transaction);
+      await this.commit(transaction, outputs);
     });
   }
+
+  private readonly observePartitions = (result: ObservableResult): void => {
+    const owned = this.options.store.ownedPartitions();
+    const live = owned.filter((partition) => this.isLive(partition.partition)).length;
+    result.observe(live, { store: this.options.store.name, mode: 'live' });
+    result.observe(owned.length - live, { store: this.options.store.name, mode: 'replaying' });
+  };
 
   /** Whether the partition is caught up on every input topic, so that the wall clock drives its timers. */
   isLive(partition: number): boolean {
@@ -159,17 +180,19 @@ export class StatefulProcessor<S, T> {
     return !!progress && [...progress.lag.values()].every((lag) => lag <= 0n);
   }
 
-  private async fireDue(transaction: StateTransaction<S>, due: DueTimers<S>, upTo: number, outputs: Output[], limit = Number.POSITIVE_INFINITY): Promise<number> {
-    let fired = 0;
-    while (fired < limit) {
+  /** Fires the timers due up to `upTo`, at most `limit`; returns how many (`fired`, if given, receives their due times). */
+  private async fireDue(transaction: StateTransaction<S>, due: DueTimers<S>, upTo: number, outputs: Output[], limit = Number.POSITIVE_INFINITY, fired?: number[]): Promise<number> {
+    let count = 0;
+    while (count < limit) {
       const timer = await due.next(upTo);
       if (!timer) break;
       transaction.cancelTimer(timer.key, timer.name);
       transaction.observe(timer.dueAt);
       outputs.push(...(await this.options.apply({ kind: 'timer', key: timer.key, at: timer.dueAt, timer }, transaction.access(timer.dueAt))));
-      fired += 1;
+      fired?.push(timer.dueAt);
+      count += 1;
     }
-    return fired;
+    return count;
   }
 
   /** One round of wall-clock firing for every live partition with a timer due; then sleeps until the next is due. */
@@ -198,9 +221,11 @@ export class StatefulProcessor<S, T> {
             if (this.options.store.owned(owned.partition) !== owned) return 0;
             const transaction = this.options.store.begin(owned.partition);
             const outputs: Output[] = [];
-            const count = await this.fireDue(transaction, new DueTimers(this.options.store, transaction), now, outputs, limit);
+            const dueTimes: number[] = [];
+            const count = await this.fireDue(transaction, new DueTimers(this.options.store, transaction), now, outputs, limit, dueTimes);
             await this.publish(outputs);
-            await this.commit(transaction);
+            await this.commit(transaction, outputs);
+            this.recordClockFiring(dueTimes);
             await this.options.store.refreshNextDue(owned);
             return count;
           });
@@ -216,6 +241,15 @@ export class StatefulProcessor<S, T> {
     })());
   }
 
+  private recordClockFiring(dueTimes: readonly number[]): void {
+    if (dueTimes.length === 0) return;
+    const { timersFired, timerLateness } = stateMetrics();
+    const store = this.options.store.name;
+    timersFired.add(dueTimes.length, { store, by: 'clock' });
+    const now = this.clock();
+    for (const dueAt of dueTimes) timerLateness.record(Math.max(0, now - dueAt) / 1000, { store });
+  }
+
   private untilNextDue(): number {
     const now = this.clock();
     let earliest = now + 1_000; // re-check at least every second (a failed round, a partition turning live)
@@ -229,7 +263,7 @@ export class StatefulProcessor<S, T> {
     this.timer = setTimeout(() => void this.tick(), delayMs);
   }
 
-  private async commit(transaction: StateTransaction<S>): Promise<void> {
+  private async commit(transaction: StateTransaction<S>, outputs: readonly Output[]): Promise<void> {
     try {
       await this.options.store.commit(transaction);
     } catch (error) {
@@ -240,6 +274,7 @@ export class StatefulProcessor<S, T> {
       else this.options.store.release(partition);
       throw error;
     }
+    if (outputs.length > 0) this.options.committed?.(outputs);
   }
 
   private async publish(outputs: readonly Output[]): Promise<void> {

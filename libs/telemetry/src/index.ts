@@ -1,2 +1,3 @@
 export * from './telemetry';
+export * from './instruments';
 export * from './latency-buckets';

@@ -4,3 +4,4 @@ export * from './service-lifecycle';
 export * from './service-process';
 export * from './controlled-stack';
 export * from './pipeline';
+export * from './metrics-reader';

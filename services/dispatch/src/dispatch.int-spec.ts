@@ -9,7 +9,7 @@ import { signToken, verifyWebhook, WEBHOOK_DISPATCH_HEADER, WEBHOOK_SIGNATURE_HE
 import { ConsumedRecord, connectKafka, RecordProducer } from '@kairos/kafka';
 import { freePort, RunningSmtpSink, startSmtpSink } from '@kairos/local-stack';
 import { RunningService } from '@kairos/service-runtime';
-import { readTopic, serviceTestEnv, testStack } from '@kairos/testing';
+import { MetricSample, metricValue, readTopic, serviceTestEnv, testStack, untilMetrics } from '@kairos/testing';
 import PostalMime, { Email } from 'postal-mime';
 import { startDispatch } from './main';
 
@@ -29,6 +29,8 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
   let sink: RunningSmtpSink;
   let service: RunningService;
   let baseUrl = '';
+  let metricsUrl = '';
+  let healthPort = '';
   let sequence = 0;
 
   beforeAll(async () => {
@@ -50,6 +52,8 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
       WEBHOOK_TIMEOUT_MS: '2000',
     });
     baseUrl = `http://127.0.0.1:${env.DISPATCH_PORT}`;
+    healthPort = env.HEALTH_PORT;
+    metricsUrl = `http://127.0.0.1:${healthPort}/metrics`;
     service = await startDispatch(env);
   }, 120_000);
 
@@ -380,6 +384,9 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
       await produce(...requests);
       // Each goes through refused attempts into `retrying`, on durable timers.
       for (const request of requests) expect((await outcomes(request.dispatchId, 2)).map((fact) => fact.kind)).toContain('retried');
+      // A refused connection is an outage of the relay, not a verdict on the mails: dispatch waits for it.
+      await untilMetrics(metricsUrl, (samples) => expect(metricValue(samples, 'kairos_dispatch_smtp_reachable')).toBe(0));
+      expect(await (await fetch(`http://127.0.0.1:${healthPort}/health/ready`)).text()).toContain('smtp');
       await new Promise((resolve) => setTimeout(resolve, 30_000));
     } finally {
       await sink.startSmtp();
@@ -402,4 +409,30 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
       expect(sent.map((record) => json<DeliveryOutcomeRecord>(record).detail)).toEqual([expect.objectContaining({ messageId: `<${request.dispatchId}@kairos.local>` })]);
     }
   }, 120_000);
+
+  it('the metrics count what the tests above did: outcomes by kind and channel, SMTP attempts by result, the relay reachable again, the backlog', async () => {
+    const at = (samples: MetricSample[], name: string, labels: Record<string, string> = {}) => metricValue(samples, name, labels) ?? 0;
+    const samples = await untilMetrics(metricsUrl, (exposed) => {
+      // Each test's mails were sent; the outage gave five 'retried' at least; the webhook test's POST went out.
+      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'sent', channel: 'email' })).toBeGreaterThanOrEqual(10);
+      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'retried', channel: 'email' })).toBeGreaterThanOrEqual(5);
+      // Waiting for an unreachable relay publishes one 'retried' per mail, not one per probe (the outage's 30 s at a
+      // 500 ms back-off would be dozens).
+      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'retried', channel: 'email' })).toBeLessThanOrEqual(15);
+      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'sent', channel: 'webhook' })).toBe(1);
+      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'failed', channel: 'email' })).toBeGreaterThanOrEqual(1);
+      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'suppressed', channel: 'email' })).toBeGreaterThanOrEqual(1);
+      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'clicked', channel: 'email' })).toBeGreaterThanOrEqual(1);
+      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'unsubscribed', channel: 'email' })).toBeGreaterThanOrEqual(1);
+    });
+    expect(at(samples, 'kairos_dispatch_attempt_duration_seconds_count', { channel: 'email', result: 'accepted' })).toBeGreaterThanOrEqual(10);
+    expect(at(samples, 'kairos_dispatch_attempt_duration_seconds_count', { channel: 'email', result: 'unreachable' })).toBeGreaterThanOrEqual(1);
+    expect(at(samples, 'kairos_dispatch_attempt_duration_seconds_count', { channel: 'email', result: 'permanent' })).toBeGreaterThanOrEqual(1);
+    expect(at(samples, 'kairos_dispatch_attempt_duration_seconds_count', { channel: 'webhook', result: 'temporary' })).toBeGreaterThanOrEqual(2);
+    expect(metricValue(samples, 'kairos_dispatch_smtp_reachable')).toBe(1);
+    expect(metricValue(samples, 'kairos_dispatch_in_flight')).toBeGreaterThanOrEqual(0);
+    // Read every 10 s: present, and no delivery has waited long (all were sent above).
+    expect(metricValue(samples, 'kairos_dispatch_due_deliveries')).toBeGreaterThanOrEqual(0);
+    expect(metricValue(samples, 'kairos_dispatch_oldest_due_seconds')).toBeLessThan(60);
+  });
 });

@@ -12,7 +12,7 @@ import {
 } from '@kairos/contracts';
 import { ConsumedRecord, connectKafka, keyPartition, RecordProducer } from '@kairos/kafka';
 import { RunningService } from '@kairos/service-runtime';
-import { readTopic, serviceTestEnv, testStack } from '@kairos/testing';
+import { metricValue, readTopic, serviceTestEnv, testStack, untilMetrics } from '@kairos/testing';
 import { Client } from 'pg';
 import { startSegmentation } from './main';
 import { TestSegments } from './testing/segment-definitions';
@@ -51,6 +51,7 @@ describe('segmentation against the real stack', () => {
   /** Memberships of this file's segments only: other files' segments may be in force on the shared topic too. */
   const mine = (memberships: Record<string, { version: number; since: number }>) => Object.fromEntries(Object.entries(memberships).filter(([segmentId]) => own.has(segmentId)));
   let service: RunningService | undefined;
+  let metricsUrl = '';
   let sequence = 0;
 
   /** The profiles this file made: the resolved topic also holds other files' (its services read it from the start). */
@@ -119,7 +120,9 @@ describe('segmentation against the real stack', () => {
     // partitions, and a follower refuses a part that names a segment in the other part.
     await segments.publish({ [id.vip]: { all: [{ inSegment: id.bigSpenders }, { inSegment: id.subscribers }] } });
     await producer.connect();
-    service = await startSegmentation(await serviceTestEnv({ DATABASE_SCHEMA: schema, KAFKA_GROUP_ID: `segmentation-${run}` }));
+    const env = await serviceTestEnv({ DATABASE_SCHEMA: schema, KAFKA_GROUP_ID: `segmentation-${run}` });
+    metricsUrl = `http://127.0.0.1:${env.HEALTH_PORT}/metrics`;
+    service = await startSegmentation(env);
   });
 
   afterAll(async () => {
@@ -160,6 +163,14 @@ describe('segmentation against the real stack', () => {
       ['timer', [`enter ${id.lapsed}`]],
     ]);
     expect(updates[2]).toMatchObject({ updateId: `${profileId}/timer/${entered}`, segments: { [id.bigSpenders]: { version: 1 }, [id.lapsed]: { version: 1 } } });
+
+    // The metrics count the entries by segment and cause, and the timer the wall clock fired.
+    const samples = await untilMetrics(metricsUrl, (exposed) => {
+      expect(metricValue(exposed, 'kairos_segmentation_changes_total', { segment: id.bigSpenders, change: 'enter', cause: 'event' })).toBeGreaterThanOrEqual(1);
+      expect(metricValue(exposed, 'kairos_segmentation_changes_total', { segment: id.lapsed, change: 'enter', cause: 'timer' })).toBeGreaterThanOrEqual(1);
+    });
+    expect(metricValue(samples, 'kairos_state_timers_fired_total', { store: 'profiles' })).toBeGreaterThanOrEqual(1);
+    expect(metricValue(samples, 'kairos_state_commit_duration_seconds_count', { store: 'profiles' })).toBeGreaterThanOrEqual(2);
   });
 
   it('publishes every applied event on the ordered update stream, also one that changes no segment, and nothing for a duplicate', async () => {

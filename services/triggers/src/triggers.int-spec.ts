@@ -7,7 +7,7 @@ import { publishFolder } from '@kairos/definitions-topic';
 import { BatchConsumer, connectKafka, keyPartition, rawDecoder, RecordProducer } from '@kairos/kafka';
 import { freePort } from '@kairos/local-stack';
 import { applyEvent, buildModelFromRules, emptyProfileState, ProfileEvent, ProfileState } from '@kairos/segmentation';
-import { serviceTestEnv, ServiceProcess, startServiceProcess, testStack, uniqueName } from '@kairos/testing';
+import { metricValue, serviceTestEnv, ServiceProcess, startServiceProcess, testStack, uniqueName, untilMetrics } from '@kairos/testing';
 
 /**
  * Triggers end to end against the real broker and PostgreSQL. Segmentation is stood in for by producing the
@@ -175,6 +175,16 @@ describe('triggers against the real stack', () => {
     expect(new Set(mails.map((request) => request.dispatchId)).size).toBe(3);
     expect(mails[0]).toMatchObject({ purpose: 'marketing', reason: { consent: { status: 'confirmed', proof: expect.objectContaining({ event: 'Subscription Confirmed' }) } } });
     for (const outcome of outcomesOf(profileId)) expect(validator.validate(SchemaIds.journeyOutcome, outcome)).toMatchObject({ valid: true });
+    // The metrics: the journey's outcomes, the waits fired by the wall clock with their lateness, the partitions live.
+    const samples = await untilMetrics(`http://127.0.0.1:${healthPort}/metrics`, (exposed) => {
+      expect(metricValue(exposed, 'kairos_journeys_outcomes_total', { journey: id('welcome'), kind: 'entered' })).toBeGreaterThanOrEqual(1);
+      expect(metricValue(exposed, 'kairos_journeys_outcomes_total', { journey: id('welcome'), kind: 'step-executed' })).toBeGreaterThanOrEqual(3);
+    });
+    expect(metricValue(samples, 'kairos_state_timers_fired_total', { store: 'journeys', by: 'clock' })).toBeGreaterThanOrEqual(2);
+    expect(metricValue(samples, 'kairos_state_timer_lateness_seconds_count', { store: 'journeys' })).toBeGreaterThanOrEqual(2);
+    expect(metricValue(samples, 'kairos_state_commit_duration_seconds_count', { store: 'journeys' })).toBeGreaterThanOrEqual(3);
+    expect(metricValue(samples, 'kairos_state_partitions', { store: 'journeys', mode: 'live' })).toBeGreaterThanOrEqual(1);
+    expect(metricValue(samples, 'kairos_state_partitions', { store: 'journeys', mode: 'replaying' })).toBe(0);
   });
 
   it('abandoned carts: a reminder with the cart products; none when the order follows, even in the same batch; two carts, two instances', async () => {

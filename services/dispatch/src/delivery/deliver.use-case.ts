@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { ObservableResult } from '@opentelemetry/api';
 import { DispatchRequestRecord } from '@kairos/contracts';
 import {
   advanceDelivery,
@@ -12,6 +13,7 @@ import {
   suppressionSubjects,
   SuppressionEntry,
 } from '@kairos/dispatch-core';
+import { dispatchMetrics } from '../dispatch-metrics';
 import { Wakeup } from '../wakeup';
 import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatch.settings';
 import { OutboxRelay } from '../outbox/outbox-relay';
@@ -49,6 +51,17 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   private lastWarning = 0;
   /** Since when no SMTP server answered (an outage of the relay): nothing is claimed until a probe gets through. */
   private smtpUnreachableSince: number | undefined;
+  /** The backlog as of the last look (every BACKLOG_LOOK_MS), for the metrics. */
+  private backlog: { due: number; oldestDueAt: Date | null } | undefined;
+  private backlogTimer: NodeJS.Timeout | undefined;
+  private readonly observeInFlight = (result: ObservableResult) => result.observe(this.inFlightRows);
+  private readonly observeSmtp = (result: ObservableResult) => result.observe(this.smtpUnreachableSince === undefined ? 1 : 0);
+  private readonly observeBacklog = (result: ObservableResult) => {
+    if (this.backlog) result.observe(this.backlog.due);
+  };
+  private readonly observeOldestDue = (result: ObservableResult) => {
+    if (this.backlog) result.observe(this.backlog.oldestDueAt ? Math.max(0, Date.now() - this.backlog.oldestDueAt.getTime()) / 1000 : 0);
+  };
 
   constructor(
     @Inject(DeliveriesRepository) private readonly deliveries: DeliveriesRepository,
@@ -61,12 +74,24 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
 
   onApplicationBootstrap(): void {
     this.running = true;
+    const { inFlight, smtpReachable, dueDeliveries, oldestDue } = dispatchMetrics();
+    inFlight.addCallback(this.observeInFlight);
+    smtpReachable.addCallback(this.observeSmtp);
+    dueDeliveries.addCallback(this.observeBacklog);
+    oldestDue.addCallback(this.observeOldestDue);
+    this.lookAtBacklog();
     this.loop = this.run();
   }
 
   /** Graceful stop: claims nothing more and lets the deliveries in hand finish (their SMTP answers are written). */
   async onApplicationShutdown(): Promise<void> {
     this.running = false;
+    clearTimeout(this.backlogTimer);
+    const { inFlight, smtpReachable, dueDeliveries, oldestDue } = dispatchMetrics();
+    inFlight.removeCallback(this.observeInFlight);
+    smtpReachable.removeCallback(this.observeSmtp);
+    dueDeliveries.removeCallback(this.observeBacklog);
+    oldestDue.removeCallback(this.observeOldestDue);
     this.kick();
     await this.loop;
     await Promise.all(this.claims);
@@ -211,6 +236,17 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
     return row.status;
   }
 
+  /** Reads the backlog now and again every BACKLOG_LOOK_MS; a failed read keeps the last figures (an outage shows in readiness). */
+  private lookAtBacklog(): void {
+    void this.deliveries
+      .backlog()
+      .then((backlog) => (this.backlog = backlog))
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.running) this.backlogTimer = setTimeout(() => this.lookAtBacklog(), BACKLOG_LOOK_MS).unref();
+      });
+  }
+
   private prepare(request: DispatchRequestRecord): { ok: true; stored: StoredMail; links?: Array<{ index: number; url: string }>; recipient?: string } | { ok: false; detail: string } {
     if (request.channel === 'webhook') return { ok: true, stored: { kind: 'webhook', url: request.url, body: JSON.stringify(request.body) } };
     const composed = this.composer.compose(request);
@@ -219,6 +255,14 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async attempt(dispatchId: string, stored: StoredMail): Promise<DeliveryEvent> {
+    const started = performance.now();
+    const answer = await this.attemptOnce(dispatchId, stored);
+    const result = answer.type.replace(/^smtp-/, '');
+    dispatchMetrics().attemptDuration.record((performance.now() - started) / 1000, { channel: stored.kind, result });
+    return answer;
+  }
+
+  private async attemptOnce(dispatchId: string, stored: StoredMail): Promise<DeliveryEvent> {
     if (stored.kind === 'webhook') {
       const answer = await this.webhooks.post(dispatchId, stored.url, stored.body);
       if (!answer.ok) return { type: 'smtp-temporary', detail: answer.error };
@@ -285,5 +329,8 @@ function addressOf(row: DeliveryRow): string | undefined {
   if (row.recipient) return row.recipient;
   return row.request.channel === 'email' ? recipientOf(row.request) : undefined;
 }
+
+/** How often the backlog metrics are read from the deliveries table. */
+const BACKLOG_LOOK_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));

@@ -151,6 +151,14 @@ export class DeliveriesRepository {
     return rows.length === 1;
   }
 
+  /** Deliveries due now that no instance holds, and the due time of the oldest (what a claim would take next). */
+  async backlog(): Promise<{ due: number; oldestDueAt: Date | null }> {
+    const rows = (await this.dataSource.query(
+      "SELECT count(*) AS n, min(due_at) AS oldest FROM deliveries WHERE status IN ('received', 'rendering', 'sending', 'retrying') AND due_at <= now()",
+    )) as Array<{ n: string; oldest: Date | null }>;
+    return { due: Number(rows[0]?.n ?? 0), oldestDueAt: rows[0]?.oldest ?? null };
+  }
+
   /** Suppression entries for these subjects (profile:… and address:…). */
   async suppressions(subjects: readonly string[]): Promise<SuppressionEntry[]> {
     if (subjects.length === 0) return [];

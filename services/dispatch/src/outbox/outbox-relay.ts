@@ -1,9 +1,21 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DeliveryOutcomeRecord, Topics } from '@kairos/contracts';
 import { RecordProducer } from '@kairos/kafka';
 import { DataSource } from 'typeorm';
+import { dispatchMetrics } from '../dispatch-metrics';
 import { Wakeup } from '../wakeup';
 
 const PAGE = 500;
+
+/** Counts the outcomes a page published, as analysts see them on the topic (a republished page counts again). */
+function countOutcomes(rows: ReadonlyArray<{ topic: string; value: string }>): void {
+  const { outcomes } = dispatchMetrics();
+  for (const row of rows) {
+    if (row.topic !== Topics.deliveryOutcomes.name) continue;
+    const { kind, channel } = JSON.parse(row.value) as Pick<DeliveryOutcomeRecord, 'kind' | 'channel'>;
+    outcomes.add(1, { kind, channel });
+  }
+}
 
 /**
  * Publishes what state changes wrote to the outbox table — outcomes, engagement events, dead letters — and deletes
@@ -92,6 +104,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       );
       await runner.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((row) => row.id)]);
       await runner.commitTransaction();
+      countOutcomes(rows);
       return rows.length;
     } catch (error) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);

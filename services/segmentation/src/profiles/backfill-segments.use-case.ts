@@ -3,7 +3,7 @@ import { Topics } from '@kairos/contracts';
 import { DefinitionsFollower } from '@kairos/definitions-topic';
 import { PartitionOwnership } from '@kairos/kafka';
 import { Output } from '@kairos/state-store';
-import { Counter, metrics, UpDownCounter } from '@opentelemetry/api';
+import { segmentationMetrics } from '../segmentation-metrics';
 import { SegmentProfilesUseCase } from './segment-profiles.use-case';
 import { BACKFILL_KEY_PREFIX, BackfillProgress, isProfile, SegmentationState, SegmentVersions } from './segmentation-state';
 import { SegmentRelease, SegmentsInForce } from './segments-in-force';
@@ -12,27 +12,6 @@ import { SegmentRelease, SegmentsInForce } from './segments-in-force';
 const PAGE = 250;
 /** A progress line at most this often per partition (and one at the start and the end). */
 const LOG_EVERY_MS = 5_000;
-
-interface BackfillInstruments {
-  profiles: Counter;
-  running: UpDownCounter;
-}
-let instruments: { provider: unknown; created: BackfillInstruments } | undefined;
-/** Created on first use after the telemetry provider is registered, and again if a restarted service registered another. */
-function backfillMetrics(): BackfillInstruments {
-  const provider = metrics.getMeterProvider();
-  if (instruments?.provider !== provider) {
-    const meter = provider.getMeter('kairos.segmentation');
-    instruments = {
-      provider,
-      created: {
-        profiles: meter.createCounter('kairos_segmentation_backfilled_profiles', { description: 'Stored profiles a backfill evaluated, by partition' }),
-        running: meter.createUpDownCounter('kairos_segmentation_backfills_running', { description: 'Partitions with a backfill under way' }),
-      },
-    };
-  }
-  return instruments.created;
-}
 
 const versionsOf = (release: SegmentRelease): SegmentVersions => Object.fromEntries(release.segments.map((segment) => [segment.id, segment.version]));
 const sameVersions = (a: SegmentVersions, b: SegmentVersions): boolean => {
@@ -145,11 +124,11 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
           counted = true;
           started = Date.now();
           total = await store.countKeys(partition);
-          backfillMetrics().running.add(1);
+          segmentationMetrics().backfillsRunning.add(1);
           this.logger.log(`backfill of ${label}: partition ${partition}, ${total} stored profiles, started`);
         }
         evaluated += page.length;
-        backfillMetrics().profiles.add(page.length, { partition: String(partition) });
+        segmentationMetrics().backfilledProfiles.add(page.length, { partition: String(partition) });
         if (Date.now() - lastLog >= LOG_EVERY_MS && page.length === PAGE) {
           lastLog = Date.now();
           this.logger.log(`backfill of ${label}: partition ${partition}, ${evaluated} of ~${total} profiles (${total ? Math.min(100, Math.round((evaluated * 100) / total)) : 100}%), ${changed} changed`);
@@ -157,7 +136,7 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
       }
       if (counted) this.logger.log(`backfill: partition ${partition} done, ${evaluated} profiles evaluated, ${changed} changed, in ${Date.now() - started} ms`);
     } finally {
-      if (counted) backfillMetrics().running.add(-1);
+      if (counted) segmentationMetrics().backfillsRunning.add(-1);
     }
   }
 }

@@ -97,6 +97,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
       // merges, erasures and transfers are read on their own and may run ahead of it.
       clockTopics: [Topics.resolved.name],
       apply: (input, state) => this.apply(input, state),
+      committed: (outputs) => this.outputs.committed(outputs),
       endOffsets: (topic) => endOffsets(kafka, topic),
       log: (level, message) => (level === 'info' ? this.logger.log(message) : this.logger[level](message)),
     });

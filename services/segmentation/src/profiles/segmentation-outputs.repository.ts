@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ProfileSnapshotRecord, ProfileTransferRecord, ProfileUpdateInput, ProfileUpdateRecord, SegmentChangeRecord, Topics } from '@kairos/contracts';
 import { Memberships, ProfileState, SegmentChange } from '@kairos/segmentation';
 import { Output } from '@kairos/state-store';
+import { segmentationMetrics } from '../segmentation-metrics';
 
 /**
  * Where segmentation's outputs go and how they look on the wire. The StatefulProcessor publishes them (acknowledged)
@@ -9,6 +10,18 @@ import { Output } from '@kairos/state-store';
  */
 @Injectable()
 export class SegmentationOutputsRepository {
+  /** The labels of the segment changes among a transaction's outputs, counted once it commits. */
+  private readonly changeLabels = new WeakMap<Output, { segment: string; change: string; cause: string }>();
+
+  /** Counts the segment changes among outputs that were just committed. */
+  committed(outputs: readonly Output[]): void {
+    const { changes } = segmentationMetrics();
+    for (const output of outputs) {
+      const labels = this.changeLabels.get(output);
+      if (labels) changes.add(1, labels);
+    }
+  }
+
   changeRecord(change: SegmentChange): SegmentChangeRecord {
     return {
       changeId: `${change.profileId}/${change.segmentId}/${change.version}/${change.change}/${change.at}`,
@@ -22,7 +35,9 @@ export class SegmentationOutputsRepository {
   }
 
   segmentChange(change: SegmentChange): Output {
-    return { topic: Topics.segmentChanges.name, record: { key: change.profileId, value: JSON.stringify(this.changeRecord(change)) } };
+    const output = { topic: Topics.segmentChanges.name, record: { key: change.profileId, value: JSON.stringify(this.changeRecord(change)) } };
+    this.changeLabels.set(output, { segment: change.segmentId, change: change.change, cause: change.cause.kind });
+    return output;
   }
 
   profileSnapshot(state: ProfileState, memberships: Memberships, at: number): Output {

@@ -6,6 +6,7 @@ import { KAFKA } from '@kairos/service-runtime';
 import { Output, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
 import { JourneysInForce } from './journeys-in-force';
+import { journeysMetrics } from './journeys-metrics';
 import { TriggersOutputsRepository } from './triggers-outputs.repository';
 
 /** The one durable timer per profile: due when its next wait, absence deadline, recurring date or goal window comes. */
@@ -43,6 +44,8 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
   private readonly store: StateStore<JourneysState>;
   private readonly processor: StatefulProcessor<JourneysState, ProfileUpdateRecord>;
   private partitions = 0;
+  /** The labels of the outcome outputs a transaction publishes, counted once it commits. */
+  private readonly outcomeLabels = new WeakMap<Output, { journey: string; kind: string }>();
 
   constructor(
     @Inject(DataSource) dataSource: DataSource,
@@ -62,6 +65,13 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
       keyOf: (record) => checkUpdate(record).profileId,
       eventTime: updateTimeOf,
       apply: (input, state) => this.apply(input, state),
+      committed: (outputs) => {
+        const { outcomes } = journeysMetrics();
+        for (const output of outputs) {
+          const labels = this.outcomeLabels.get(output);
+          if (labels) outcomes.add(1, labels);
+        }
+      },
       endOffsets: (topic) => endOffsets(kafka, topic),
       log: (level, message) => (level === 'info' ? this.logger.log(message) : this.logger[level](message)),
     });
@@ -104,9 +114,12 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
         case 'dispatch':
           outputs.push(this.outputs.dispatchRequest(effect.request));
           break;
-        case 'outcome':
-          outputs.push(this.outputs.journeyOutcome(effect.outcome));
+        case 'outcome': {
+          const output = this.outputs.journeyOutcome(effect.outcome);
+          this.outcomeLabels.set(output, { journey: effect.outcome.journeyId, kind: effect.outcome.kind });
+          outputs.push(output);
           break;
+        }
         case 'set-timer':
           access.setTimer(input.key, JOURNEYS_TIMER, effect.dueAt);
           break;

@@ -1,0 +1,40 @@
+/** One sample of a Prometheus exposition: `name{label="value",…} 12.5`. */
+export interface MetricSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** The samples of a Prometheus text exposition (comments and blank lines skipped). */
+export function parseMetrics(text: string): MetricSample[] {
+  const samples: MetricSample[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)/.exec(line);
+    if (!match) continue;
+    const labels: Record<string, string> = {};
+    for (const label of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[label[1]] = label[2];
+    samples.push({ name: match[1], labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** The sum of a metric's samples whose labels include these (undefined when it has none). */
+export function metricValue(samples: readonly MetricSample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const matching = samples.filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value));
+  return matching.length === 0 ? undefined : matching.reduce((sum, sample) => sum + sample.value, 0);
+}
+
+/** Reads a service's /metrics until `check` passes on the samples (or the time is up, when the last failure is thrown). */
+export async function untilMetrics(url: string, check: (samples: MetricSample[]) => void, timeoutMs = 15_000): Promise<MetricSample[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const samples = parseMetrics(await (await fetch(url)).text());
+    try {
+      check(samples);
+      return samples;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}

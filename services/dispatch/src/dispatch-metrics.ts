@@ -1,0 +1,17 @@
+import { instrumentsOf, LATENCY_BUCKETS_SECONDS } from '@kairos/telemetry';
+
+export const dispatchMetrics = instrumentsOf((provider) => {
+  const meter = provider.getMeter('kairos.dispatch');
+  return {
+    outcomes: meter.createCounter('kairos_dispatch_outcomes', { description: 'Outcomes published on the outcomes topic, by kind and channel' }),
+    attemptDuration: meter.createHistogram('kairos_dispatch_attempt_duration_seconds', {
+      description: 'One SMTP hand-over or webhook POST, by channel and result',
+      unit: 's',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_SECONDS },
+    }),
+    inFlight: meter.createObservableGauge('kairos_dispatch_in_flight', { description: 'Deliveries this instance holds (claimed and not yet written back)' }),
+    smtpReachable: meter.createObservableGauge('kairos_dispatch_smtp_reachable', { description: '1 while the SMTP server answers, 0 while deliveries wait for it' }),
+    dueDeliveries: meter.createObservableGauge('kairos_dispatch_due_deliveries', { description: 'Deliveries due now that no instance holds (the backlog), as of the last look' }),
+    oldestDue: meter.createObservableGauge('kairos_dispatch_oldest_due_seconds', { description: 'How long the oldest due delivery has waited, as of the last look (0: none)', unit: 's' }),
+  };
+});
