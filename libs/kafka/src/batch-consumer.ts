@@ -51,6 +51,12 @@ export interface BatchConsumerOptions {
   fromBeginning?: boolean;
   sessionTimeoutMs?: number;
   maxBytesPerPartition?: number;
+  /**
+   * When the broker answers a fetch: once `minBytes` are there or `maxWaitMs` passed. The defaults (1 byte, 1 s)
+   * answer at once with whatever arrived; a larger minimum gathers records into fewer, larger batches (and state
+   * transactions) at the price of up to `maxWaitMs` per stage while traffic is light.
+   */
+  fetch?: { minBytes: number; maxWaitMs: number };
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -107,8 +113,10 @@ export class BatchConsumer {
       sessionTimeout: options.sessionTimeoutMs ?? 10_000,
       heartbeatInterval: 3_000,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
-      // A fetch returns as soon as records exist; this only bounds how long an idle fetch holds up a stop.
-      maxWaitTimeInMs: 1_000,
+      // With the defaults a fetch returns as soon as records exist; the wait then only bounds how long an idle fetch
+      // holds up a stop.
+      minBytes: options.fetch?.minBytes ?? 1,
+      maxWaitTimeInMs: options.fetch?.maxWaitMs ?? 1_000,
       allowAutoTopicCreation: false,
       // Partition p of every topic to one member: what per-partition state needs. Round robin is deliberately not
       // offered as a fallback: a group that settled on it could split a profile's topics across members.

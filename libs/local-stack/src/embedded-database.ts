@@ -36,7 +36,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     onLog: () => undefined,
     onError: () => undefined,
     // KAIROS_PG_STAT_STATEMENTS=1 loads pg_stat_statements, to see which statements a benchmark's time goes to.
-    postgresFlags: ['-c', 'fsync=off', '-c', 'listen_addresses=127.0.0.1', ...(process.env['KAIROS_PG_STAT_STATEMENTS'] === '1' ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all'] : [])],
+    postgresFlags: ['-c', 'fsync=off', '-c', 'listen_addresses=127.0.0.1', ...(process.env['KAIROS_PG_STAT_STATEMENTS'] === '1' ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all', '-c', 'pg_stat_statements.track_planning=on'] : [])],
   });
   const initialised = existsSync(`${options.dataDir}/PG_VERSION`);
   if (!initialised) await postgres.initialise();

@@ -17,6 +17,8 @@ export interface ServiceOptions {
   /** The service's own Nest module: its consumers (@EventPattern), controllers, use cases, repositories. */
   module: Type<unknown> | DynamicModule;
   kafka: KafkaConnectionSettings;
+  /** When the broker answers the consumer's fetches (BatchConsumerOptions.fetch); answer at once unless said. */
+  fetch?: { minBytes: number; maxWaitMs: number };
   telemetry: Omit<TelemetryOptions, 'serviceName'>;
   healthPort: number;
   /** Topics consumed; each needs exactly one @EventPattern handler. */
@@ -129,6 +131,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       producer,
       subscriptions: options.subscriptions ?? [],
       fromBeginning: options.fromBeginning,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
       ownership,
       // A handler failure while the database does not answer is an outage to wait out, never a poison record.
       dependencyCheck: databaseCheck,
