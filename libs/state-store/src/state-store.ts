@@ -1,4 +1,5 @@
 import { PartitionMovedError } from '@kairos/kafka';
+import { prepared, withPooledClient } from '@kairos/persistence';
 import { LRUCache } from 'lru-cache';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
@@ -175,7 +176,7 @@ export class StateStore<S> {
       try {
         // Merged into the stored offsets: a transaction names only the topics it advanced (a timer round, none).
         const offsets = Object.fromEntries([...transaction.offsets()].map(([topic, offset]) => [topic, offset.toString()]));
-        const fenced = await client.query('UPDATE state_partitions SET offsets = offsets || $1::jsonb, stream_time_ms = $2 WHERE store = $3 AND partition = $4 AND epoch = $5', [
+        const fenced = await run(client, 'UPDATE state_partitions SET offsets = offsets || $1::jsonb, stream_time_ms = $2 WHERE store = $3 AND partition = $4 AND epoch = $5', [
           offsets,
           transaction.streamTime,
           this.name,
@@ -188,7 +189,8 @@ export class StateStore<S> {
         if (upserts.length > 0) {
           // The states go as one JSON array, joined from their serialisations: a text[] parameter would escape every
           // quote of every state on the way out and unescape it in the server.
-          await client.query(
+          await run(
+            client,
             `INSERT INTO state_entries (store, key, partition, value)
              SELECT $1, k.key, $2, v.value FROM unnest($3::text[]) WITH ORDINALITY AS k(key, n)
              JOIN jsonb_array_elements($4::jsonb) WITH ORDINALITY AS v(value, n) USING (n)
@@ -196,17 +198,18 @@ export class StateStore<S> {
             [this.name, owned.partition, upserts.map(([key]) => key), `[${upserts.map(([, value]) => value).join(',')}]`],
           );
         }
-        if (deletes.length > 0) await client.query('DELETE FROM state_entries WHERE store = $1 AND key = ANY($2::text[])', [this.name, deletes]);
-        if (timers.clearedKeys.length > 0) await client.query('DELETE FROM state_timers WHERE store = $1 AND key = ANY($2::text[])', [this.name, timers.clearedKeys]);
+        if (deletes.length > 0) await run(client, 'DELETE FROM state_entries WHERE store = $1 AND key = ANY($2::text[])', [this.name, deletes]);
+        if (timers.clearedKeys.length > 0) await run(client, 'DELETE FROM state_timers WHERE store = $1 AND key = ANY($2::text[])', [this.name, timers.clearedKeys]);
         if (timers.cancelled.length > 0) {
-          await client.query('DELETE FROM state_timers t USING unnest($2::text[], $3::text[]) AS c(key, name) WHERE t.store = $1 AND t.key = c.key AND t.name = c.name', [
+          await run(client, 'DELETE FROM state_timers t USING unnest($2::text[], $3::text[]) AS c(key, name) WHERE t.store = $1 AND t.key = c.key AND t.name = c.name', [
             this.name,
             timers.cancelled.map((timer) => timer.key),
             timers.cancelled.map((timer) => timer.name),
           ]);
         }
         if (timers.set.length > 0) {
-          await client.query(
+          await run(
+            client,
             `INSERT INTO state_timers (store, key, name, partition, due_at_ms, payload)
              SELECT $1, key, name, $2, due, payload::jsonb FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[]) AS t(key, name, due, payload)
              ON CONFLICT (store, key, name) DO UPDATE SET due_at_ms = excluded.due_at_ms, payload = excluded.payload, partition = excluded.partition`,
@@ -236,28 +239,16 @@ export class StateStore<S> {
   }
 
   private async query<T>(sql: string, parameters: unknown[]): Promise<T[]> {
-    return this.withClient(async (client) => (await client.query(sql, parameters)).rows as T[]);
+    return this.withClient(async (client) => (await run(client, sql, parameters)).rows as T[]);
   }
 
   /** A pooled connection of the service's data source (search_path is the service's schema); a broken one is discarded. */
-  private async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const driver = this.options.dataSource.driver as unknown as { obtainMasterConnection(): Promise<[PoolClient, (error?: unknown) => void]> };
-    const [client, release] = await driver.obtainMasterConnection();
-    let failure: unknown;
-    try {
-      return await work(client);
-    } catch (error) {
-      failure = error;
-      throw error;
-    } finally {
-      release(isConnectionError(failure) ? failure : undefined);
-    }
+  private withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return withPooledClient(this.options.dataSource, work);
   }
 }
 
-/** A connection that failed this way is not handed out again. */
-function isConnectionError(error: unknown): boolean {
-  if (!error) return false;
-  const { code, message } = error as { code?: string; message?: string };
-  return code?.startsWith('08') || code?.startsWith('57P') || /Connection terminated|connection error|ECONNRESET/.test(message ?? '') ? true : false;
+/** A statement of the store, prepared once per connection (they run per batch, with the same text every time). */
+function run(client: PoolClient, text: string, values: unknown[]) {
+  return client.query(prepared(text, values));
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DispatchRequestRecord } from '@kairos/contracts';
 import { ComposedMail, DeliveryState, DeliveryStatus, SuppressionEntry } from '@kairos/dispatch-core';
+import { prepared, withPooledClient } from '@kairos/persistence';
 import { DataSource } from 'typeorm';
 import { OutboxRecord, outboxColumns, outboxRows } from '../outbox/outbox-record';
 
@@ -95,7 +96,7 @@ export class DeliveriesRepository {
    * out), oldest first. SKIP LOCKED: two instances never claim the same row; the lease makes the claim durable.
    */
   async claim(claimedBy: string, limit: number, leaseMs: number): Promise<DeliveryRow[]> {
-    const rows = (await this.dataSource.query(
+    const list = await this.rows<RawRow>(
       `UPDATE deliveries d SET claimed_by = $1, due_at = now() + $3 * interval '1 millisecond', updated_at = now()
        FROM (SELECT dispatch_id FROM deliveries
              WHERE status IN ('received', 'rendering', 'sending', 'retrying') AND due_at <= now()
@@ -103,9 +104,7 @@ export class DeliveriesRepository {
        WHERE d.dispatch_id = due.dispatch_id
        RETURNING d.dispatch_id, d.profile_id, d.status, d.state, d.request, d.recipient, d.mail, d.links`,
       [claimedBy, limit, leaseMs],
-    )) as [RawRow[], number] | RawRow[];
-    // TypeORM returns [rows, count] for UPDATE … RETURNING on PostgreSQL.
-    const list = (Array.isArray(rows[0]) ? rows[0] : rows) as RawRow[];
+    );
     return list.map((row) => ({
       dispatchId: row.dispatch_id,
       profileId: row.profile_id,
@@ -121,7 +120,7 @@ export class DeliveriesRepository {
   /** Writes one transition and its outbox records in one statement; false when the row moved on (another claim). */
   async transition(transition: Transition): Promise<boolean> {
     const [topics, keys, values, headers] = outboxColumns(transition.outbox);
-    const rows = (await this.dataSource.query(
+    const rows = await this.rows<{ dispatch_id: string }>(
       `WITH moved AS (
          UPDATE deliveries SET status = $4, state = $5::jsonb, due_at = $6, updated_at = now(),
            mail = COALESCE($7::jsonb, mail), links = COALESCE($8::jsonb, links), recipient = COALESCE($9, recipient),
@@ -147,7 +146,7 @@ export class DeliveriesRepository {
         values,
         headers,
       ],
-    )) as Array<{ dispatch_id: string }>;
+    );
     return rows.length === 1;
   }
 
@@ -162,13 +161,16 @@ export class DeliveriesRepository {
   /** Suppression entries for these subjects (profile:… and address:…). */
   async suppressions(subjects: readonly string[]): Promise<SuppressionEntry[]> {
     if (subjects.length === 0) return [];
-    const rows = (await this.dataSource.query('SELECT subject, scope, reason, at FROM suppressions WHERE subject = ANY($1::text[])', [subjects])) as Array<{
-      subject: string;
-      scope: SuppressionEntry['scope'];
-      reason: SuppressionEntry['reason'];
-      at: Date;
-    }>;
+    const rows = await this.rows<{ subject: string; scope: SuppressionEntry['scope']; reason: SuppressionEntry['reason']; at: Date }>(
+      'SELECT subject, scope, reason, at FROM suppressions WHERE subject = ANY($1::text[])',
+      [subjects],
+    );
     return rows.map((row) => ({ subject: row.subject, scope: row.scope, reason: row.reason, at: row.at.getTime() }));
+  }
+
+  /** A statement run per claim or per mail: prepared once per pooled connection rather than planned on every call. */
+  private async rows<T>(text: string, values: unknown[]): Promise<T[]> {
+    return withPooledClient(this.dataSource, async (client) => (await client.query(prepared(text, values))).rows as T[]);
   }
 
   /** One delivery by id (the engagement endpoints: which mail a token names, its links, its recipient). */

@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import { DataSource } from 'typeorm';
+
+/**
+ * A pooled connection of the data source for `work` (search_path is the service's schema), released after it; a
+ * connection that failed as a connection (not a statement's error) is discarded instead of handed out again.
+ */
+export async function withPooledClient<T>(dataSource: DataSource, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const driver = dataSource.driver as unknown as { obtainMasterConnection(): Promise<[PoolClient, (error?: unknown) => void]> };
+  const [client, release] = await driver.obtainMasterConnection();
+  let failure: unknown;
+  try {
+    return await work(client);
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    release(isConnectionError(failure) ? failure : undefined);
+  }
+}
+
+const names = new Map<string, string>();
+
+/**
+ * The statement as a named prepared statement: each connection parses and plans it once (PostgreSQL then keeps a
+ * generic plan when it costs no more than the custom ones), instead of on every call. For the statements a stage runs
+ * per batch or per mail; behind PgBouncer in transaction mode this needs its max_prepared_statements (1.21 or later).
+ */
+export function prepared(text: string, values: unknown[]): { name: string; text: string; values: unknown[] } {
+  let name = names.get(text);
+  if (!name) {
+    name = `kairos_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    names.set(text, name);
+  }
+  return { name, text, values };
+}
+
+/** A connection that failed this way is not handed out again. */
+export function isConnectionError(error: unknown): boolean {
+  if (!error) return false;
+  const { code, message } = error as { code?: string; message?: string };
+  return code?.startsWith('08') || code?.startsWith('57P') || /Connection terminated|connection error|ECONNRESET/.test(message ?? '') ? true : false;
+}
