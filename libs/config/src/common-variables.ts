@@ -6,11 +6,12 @@ export const kafkaVariables = {
   KAFKA_BROKERS: text({ description: 'Comma-separated bootstrap brokers', default: '127.0.0.1:9092' }),
   KAFKA_CLIENT_ID: text({ description: 'Client id prefix; defaults to the service name', optional: true }),
   KAFKA_GROUP_ID: text({ description: 'Consumer group; defaults to kairos-<service> (a replay into a fresh schema uses a fresh group)', optional: true }),
-  // Measured with `npm run bench:pipeline` (docs/operations.md, section 3): gathering records for up to 50 ms per fetch
-  // lowered CPU at every rate with traffic and the p99 under load, for ~100 ms more p50 while traffic is a trickle.
+  // Measured with `npm run bench:pipeline` and `bench:segmentation` (docs/operations.md, section 3): gathering records
+  // for up to 50 ms per fetch lowered CPU at every rate with traffic and the pipeline's p99 under load, for up to 50 ms
+  // per stage while traffic is light; 16 KiB rather than 64 KiB ends the wait sooner under moderate load.
   KAFKA_FETCH_MIN_BYTES: integer({
     description: 'Bytes a fetch waits for (up to KAFKA_FETCH_MAX_WAIT_MS) before the broker answers; 1 answers at once with whatever arrived',
-    default: 65_536,
+    default: 16_384,
     minimum: 1,
   }),
   KAFKA_FETCH_MAX_WAIT_MS: integer({ description: 'Longest a fetch waits for KAFKA_FETCH_MIN_BYTES: what a stage may add to an event\'s latency while traffic is light', default: 50, minimum: 10, maximum: 10_000 }),
