@@ -14,7 +14,8 @@ export const kafkaVariables = {
     default: 16_384,
     minimum: 1,
   }),
-  KAFKA_FETCH_MAX_WAIT_MS: integer({ description: 'Longest a fetch waits for KAFKA_FETCH_MIN_BYTES: what a stage may add to an event\'s latency while traffic is light', default: 50, minimum: 10, maximum: 10_000 }),
+  // At most 3 s: kafkajs heartbeats between fetches, and the session ends after 10 s without one.
+  KAFKA_FETCH_MAX_WAIT_MS: integer({ description: 'Longest a fetch waits for KAFKA_FETCH_MIN_BYTES: what a stage may add to an event\'s latency while traffic is light', default: 50, minimum: 10, maximum: 3_000 }),
 };
 
 /** How the topics a service owns are created, and how long it waits for the ones others create. */

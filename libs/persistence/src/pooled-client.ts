@@ -25,7 +25,8 @@ const names = new Map<string, string>();
 /**
  * The statement as a named prepared statement: each connection parses and plans it once (PostgreSQL then keeps a
  * generic plan when it costs no more than the custom ones), instead of on every call. For the statements a stage runs
- * per batch or per mail; behind PgBouncer in transaction mode this needs its max_prepared_statements (1.21 or later).
+ * per batch or per mail; behind PgBouncer in transaction mode this needs its max_prepared_statements (1.21 or later;
+ * docs/operations.md).
  */
 export function prepared(text: string, values: unknown[]): { name: string; text: string; values: unknown[] } {
   let name = names.get(text);
@@ -36,9 +37,19 @@ export function prepared(text: string, values: unknown[]): { name: string; text:
   return { name, text, values };
 }
 
-/** A connection that failed this way is not handed out again. */
+/**
+ * A connection that failed this way is not handed out again: a broken connection, and one whose prepared statements
+ * are gone or stale (26000: a pooler's DISCARD ALL or PgBouncer without max_prepared_statements; 0A000: a migration
+ * changed a result type), which would fail every later use of it.
+ */
 export function isConnectionError(error: unknown): boolean {
   if (!error) return false;
   const { code, message } = error as { code?: string; message?: string };
+  if (code === '26000' || code === '0A000') return true;
   return code?.startsWith('08') || code?.startsWith('57P') || /Connection terminated|connection error|ECONNRESET/.test(message ?? '') ? true : false;
+}
+
+/** One prepared statement on a pooled connection of the data source; its rows. */
+export async function queryPrepared<T>(dataSource: DataSource, text: string, values: unknown[]): Promise<T[]> {
+  return withPooledClient(dataSource, async (client) => (await client.query(prepared(text, values))).rows as T[]);
 }

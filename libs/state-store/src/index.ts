@@ -3,3 +3,4 @@ export * from './state-store';
 export * from './state-transaction';
 export * from './stateful-processor';
 export * from './timer';
+export * from './committed-tally';

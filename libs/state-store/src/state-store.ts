@@ -1,5 +1,5 @@
 import { PartitionMovedError } from '@kairos/kafka';
-import { prepared, withPooledClient } from '@kairos/persistence';
+import { prepared, queryPrepared, withPooledClient } from '@kairos/persistence';
 import { LRUCache } from 'lru-cache';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
@@ -170,8 +170,9 @@ export class StateStore<S> {
     const { owned } = transaction;
     const writes = transaction.changedStates();
     const timers = transaction.timerChanges();
-    const started = performance.now();
+    let started = 0;
     await this.withClient(async (client) => {
+      started = performance.now();
       await client.query('BEGIN');
       try {
         // Merged into the stored offsets: a transaction names only the topics it advanced (a timer round, none).
@@ -230,16 +231,17 @@ export class StateStore<S> {
         throw error;
       }
     });
-    stateMetrics().commitDuration.record((performance.now() - started) / 1000, { store: this.name });
+    const duration = (performance.now() - started) / 1000;
     for (const [topic, offset] of transaction.offsets()) owned.offsets.set(topic, offset);
     owned.streamTime = transaction.streamTime;
     for (const [key, value] of writes) owned.cache.set(key, value ?? ABSENT);
     // Unknown stays unknown: the new timers say nothing of the committed ones before them.
     if (owned.nextDue !== undefined) for (const timer of timers.set) owned.nextDue = Math.min(owned.nextDue, timer.dueAt);
+    stateMetrics().commitDuration.record(duration, { store: this.name });
   }
 
-  private async query<T>(sql: string, parameters: unknown[]): Promise<T[]> {
-    return this.withClient(async (client) => (await run(client, sql, parameters)).rows as T[]);
+  private query<T>(sql: string, parameters: unknown[]): Promise<T[]> {
+    return queryPrepared<T>(this.options.dataSource, sql, parameters);
   }
 
   /** A pooled connection of the service's data source (search_path is the service's schema); a broken one is discarded. */

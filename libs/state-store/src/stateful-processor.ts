@@ -274,7 +274,13 @@ export class StatefulProcessor<S, T> {
       else this.options.store.release(partition);
       throw error;
     }
-    if (outputs.length > 0) this.options.committed?.(outputs);
+    if (outputs.length === 0 || !this.options.committed) return;
+    // Told after the fact: whatever the hook does (metrics), the commit stands and is not reported as failed.
+    try {
+      this.options.committed(outputs);
+    } catch (error) {
+      this.log('warn', `${this.options.store.name}: the committed hook failed: ${(error as Error).message}`);
+    }
   }
 
   private async publish(outputs: readonly Output[]): Promise<void> {

@@ -13,7 +13,7 @@ export class TuneStateEntries1796200000000 implements MigrationInterface {
   async up(runner: QueryRunner): Promise<void> {
     await runner.query('ALTER TABLE state_entries SET (fillfactor = 80)');
     await runner.query('CREATE INDEX IF NOT EXISTS state_entries_by_partition_key ON state_entries (store, partition, key)');
-    await runner.query('DROP INDEX state_entries_by_partition');
+    await runner.query('DROP INDEX IF EXISTS state_entries_by_partition');
   }
 
   async down(runner: QueryRunner): Promise<void> {

@@ -18,7 +18,7 @@ describe('parseMetrics', () => {
     expect(metricValue(samples, 'kairos_dispatch_outcomes_total', { kind: 'sent' })).toBe(7);
     expect(metricValue(samples, 'kairos_dispatch_outcomes_total', { kind: 'retried', channel: 'email' })).toBe(7);
     expect(metricValue(samples, 'kairos_dispatch_smtp_reachable')).toBe(1);
-    expect(samples[4]).toEqual({ name: 'kairos_odd', labels: { note: 'a \\"quoted\\" word' }, value: 0.25 });
+    expect(samples[4]).toEqual({ name: 'kairos_odd', labels: { note: 'a "quoted" word' }, value: 0.25 });
   });
 
   it('says undefined for a metric that is not exposed, not 0', () => {

@@ -12,10 +12,15 @@ export function parseMetrics(text: string): MetricSample[] {
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)/.exec(line);
     if (!match) continue;
     const labels: Record<string, string> = {};
-    for (const label of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[label[1]] = label[2];
+    for (const label of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[label[1]] = unescapeLabel(label[2]);
     samples.push({ name: match[1], labels, value: Number(match[3]) });
   }
   return samples;
+}
+
+/** Prometheus escapes a label value's backslash, double quote and line feed. */
+function unescapeLabel(value: string): string {
+  return value.replace(/\\(["\\n])/g, (_, char: string) => (char === 'n' ? '\n' : char));
 }
 
 /** The sum of a metric's samples whose labels include these (undefined when it has none). */
@@ -24,12 +29,12 @@ export function metricValue(samples: readonly MetricSample[], name: string, labe
   return matching.length === 0 ? undefined : matching.reduce((sum, sample) => sum + sample.value, 0);
 }
 
-/** Reads a service's /metrics until `check` passes on the samples (or the time is up, when the last failure is thrown). */
+/** Reads a service's /metrics until `check` passes on the samples (or the time is up, when the last failure — an assertion or a failed read — is thrown). */
 export async function untilMetrics(url: string, check: (samples: MetricSample[]) => void, timeoutMs = 15_000): Promise<MetricSample[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const samples = parseMetrics(await (await fetch(url)).text());
     try {
+      const samples = parseMetrics(await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).text());
       check(samples);
       return samples;
     } catch (error) {

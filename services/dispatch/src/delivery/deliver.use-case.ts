@@ -236,10 +236,12 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
     return row.status;
   }
 
-  /** Reads the backlog now and again every BACKLOG_LOOK_MS; a failed read keeps the last figures (an outage shows in readiness). */
+  /**
+   * Reads the backlog now and again every BACKLOG_LOOK_MS; a failed or hanging read keeps the last figures (an outage
+   * shows in readiness) and the next look is scheduled all the same.
+   */
   private lookAtBacklog(): void {
-    void this.deliveries
-      .backlog()
+    void Promise.race([this.deliveries.backlog(), sleep(BACKLOG_LOOK_MS).then(() => Promise.reject(new Error('backlog read timed out')))])
       .then((backlog) => (this.backlog = backlog))
       .catch(() => undefined)
       .finally(() => {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DispatchRequestRecord } from '@kairos/contracts';
 import { ComposedMail, DeliveryState, DeliveryStatus, SuppressionEntry } from '@kairos/dispatch-core';
-import { prepared, withPooledClient } from '@kairos/persistence';
+import { queryPrepared } from '@kairos/persistence';
 import { DataSource } from 'typeorm';
 import { OutboxRecord, outboxColumns, outboxRows } from '../outbox/outbox-record';
 
@@ -169,8 +169,8 @@ export class DeliveriesRepository {
   }
 
   /** A statement run per claim or per mail: prepared once per pooled connection rather than planned on every call. */
-  private async rows<T>(text: string, values: unknown[]): Promise<T[]> {
-    return withPooledClient(this.dataSource, async (client) => (await client.query(prepared(text, values))).rows as T[]);
+  private rows<T>(text: string, values: unknown[]): Promise<T[]> {
+    return queryPrepared<T>(this.dataSource, text, values);
   }
 
   /** One delivery by id (the engagement endpoints: which mail a token names, its links, its recipient). */

@@ -7,7 +7,7 @@ import { Wakeup } from '../wakeup';
 
 const PAGE = 500;
 
-/** Counts the outcomes a page published, as analysts see them on the topic (a republished page counts again). */
+/** Counts the outcomes of a page once its rows are deleted (a page published again after a crash was not counted before). */
 function countOutcomes(rows: ReadonlyArray<{ topic: string; value: string }>): void {
   const { outcomes } = dispatchMetrics();
   for (const row of rows) {

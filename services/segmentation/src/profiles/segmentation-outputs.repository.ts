@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ProfileSnapshotRecord, ProfileTransferRecord, ProfileUpdateInput, ProfileUpdateRecord, SegmentChangeRecord, Topics } from '@kairos/contracts';
 import { Memberships, ProfileState, SegmentChange } from '@kairos/segmentation';
-import { Output } from '@kairos/state-store';
+import { CommittedTally, Output } from '@kairos/state-store';
 import { segmentationMetrics } from '../segmentation-metrics';
 
 /**
@@ -10,16 +10,12 @@ import { segmentationMetrics } from '../segmentation-metrics';
  */
 @Injectable()
 export class SegmentationOutputsRepository {
-  /** The labels of the segment changes among a transaction's outputs, counted once it commits. */
-  private readonly changeLabels = new WeakMap<Output, { segment: string; change: string; cause: string }>();
+  /** The segment changes a transaction publishes, counted once it commits. */
+  private readonly changes = new CommittedTally<{ segment: string; change: string; cause: string }>(() => segmentationMetrics().changes);
 
   /** Counts the segment changes among outputs that were just committed. */
   committed(outputs: readonly Output[]): void {
-    const { changes } = segmentationMetrics();
-    for (const output of outputs) {
-      const labels = this.changeLabels.get(output);
-      if (labels) changes.add(1, labels);
-    }
+    this.changes.count(outputs);
   }
 
   changeRecord(change: SegmentChange): SegmentChangeRecord {
@@ -36,8 +32,7 @@ export class SegmentationOutputsRepository {
 
   segmentChange(change: SegmentChange): Output {
     const output = { topic: Topics.segmentChanges.name, record: { key: change.profileId, value: JSON.stringify(this.changeRecord(change)) } };
-    this.changeLabels.set(output, { segment: change.segmentId, change: change.change, cause: change.cause.kind });
-    return output;
+    return this.changes.mark(output, { segment: change.segmentId, change: change.change, cause: change.cause.kind });
   }
 
   profileSnapshot(state: ProfileState, memberships: Memberships, at: number): Output {

@@ -3,7 +3,7 @@ import { ProfileUpdateRecord, Topics } from '@kairos/contracts';
 import { BatchContext, DecodedRecord, endOffsets, KafkaClient, keyPartition, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { JourneyInput, JourneysState, mergeJourneysStates, stepJourneys } from '@kairos/journeys';
 import { KAFKA } from '@kairos/service-runtime';
-import { Output, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
+import { CommittedTally, Output, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
 import { JourneysInForce } from './journeys-in-force';
 import { journeysMetrics } from './journeys-metrics';
@@ -44,8 +44,8 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
   private readonly store: StateStore<JourneysState>;
   private readonly processor: StatefulProcessor<JourneysState, ProfileUpdateRecord>;
   private partitions = 0;
-  /** The labels of the outcome outputs a transaction publishes, counted once it commits. */
-  private readonly outcomeLabels = new WeakMap<Output, { journey: string; kind: string }>();
+  /** The outcomes a transaction publishes, counted once it commits. */
+  private readonly outcomes = new CommittedTally<{ journey: string; kind: string }>(() => journeysMetrics().outcomes);
 
   constructor(
     @Inject(DataSource) dataSource: DataSource,
@@ -65,13 +65,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
       keyOf: (record) => checkUpdate(record).profileId,
       eventTime: updateTimeOf,
       apply: (input, state) => this.apply(input, state),
-      committed: (outputs) => {
-        const { outcomes } = journeysMetrics();
-        for (const output of outputs) {
-          const labels = this.outcomeLabels.get(output);
-          if (labels) outcomes.add(1, labels);
-        }
-      },
+      committed: (outputs) => this.outcomes.count(outputs),
       endOffsets: (topic) => endOffsets(kafka, topic),
       log: (level, message) => (level === 'info' ? this.logger.log(message) : this.logger[level](message)),
     });
@@ -114,12 +108,9 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
         case 'dispatch':
           outputs.push(this.outputs.dispatchRequest(effect.request));
           break;
-        case 'outcome': {
-          const output = this.outputs.journeyOutcome(effect.outcome);
-          this.outcomeLabels.set(output, { journey: effect.outcome.journeyId, kind: effect.outcome.kind });
-          outputs.push(output);
+        case 'outcome':
+          outputs.push(this.outcomes.mark(this.outputs.journeyOutcome(effect.outcome), { journey: effect.outcome.journeyId, kind: effect.outcome.kind }));
           break;
-        }
         case 'set-timer':
           access.setTimer(input.key, JOURNEYS_TIMER, effect.dueAt);
           break;
