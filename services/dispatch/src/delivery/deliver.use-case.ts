@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { ObservableResult } from '@opentelemetry/api';
+import type { ObservableCallback, ObservableGauge, ObservableResult } from '@opentelemetry/api';
 import { DispatchRequestRecord } from '@kairos/contracts';
 import {
   advanceDelivery,
@@ -74,11 +74,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
 
   onApplicationBootstrap(): void {
     this.running = true;
-    const { inFlight, smtpReachable, dueDeliveries, oldestDue } = dispatchMetrics();
-    inFlight.addCallback(this.observeInFlight);
-    smtpReachable.addCallback(this.observeSmtp);
-    dueDeliveries.addCallback(this.observeBacklog);
-    oldestDue.addCallback(this.observeOldestDue);
+    for (const [gauge, observe] of this.gauges()) gauge.addCallback(observe);
     this.lookAtBacklog();
     this.loop = this.run();
   }
@@ -87,11 +83,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     this.running = false;
     clearTimeout(this.backlogTimer);
-    const { inFlight, smtpReachable, dueDeliveries, oldestDue } = dispatchMetrics();
-    inFlight.removeCallback(this.observeInFlight);
-    smtpReachable.removeCallback(this.observeSmtp);
-    dueDeliveries.removeCallback(this.observeBacklog);
-    oldestDue.removeCallback(this.observeOldestDue);
+    for (const [gauge, observe] of this.gauges()) gauge.removeCallback(observe);
     this.kick();
     await this.loop;
     await Promise.all(this.claims);
@@ -234,6 +226,17 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
     }
     // Final states are never claimed (the claim only takes open statuses).
     return row.status;
+  }
+
+  /** The gauges this use case reports, each with what observes it. */
+  private gauges(): Array<[ObservableGauge, ObservableCallback]> {
+    const { inFlight, smtpReachable, dueDeliveries, oldestDue } = dispatchMetrics();
+    return [
+      [inFlight, this.observeInFlight],
+      [smtpReachable, this.observeSmtp],
+      [dueDeliveries, this.observeBacklog],
+      [oldestDue, this.observeOldestDue],
+    ];
   }
 
   /**
