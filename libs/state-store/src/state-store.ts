@@ -171,7 +171,7 @@ export class StateStore<S> {
     const writes = transaction.changedStates();
     const timers = transaction.timerChanges();
     let started = 0;
-    await this.withClient(async (client) => {
+    await withPooledClient(this.options.dataSource, async (client) => {
       started = performance.now();
       await client.query('BEGIN');
       try {
@@ -242,11 +242,6 @@ export class StateStore<S> {
 
   private query<T>(sql: string, parameters: unknown[]): Promise<T[]> {
     return queryPrepared<T>(this.options.dataSource, sql, parameters);
-  }
-
-  /** A pooled connection of the service's data source (search_path is the service's schema); a broken one is discarded. */
-  private withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    return withPooledClient(this.options.dataSource, work);
   }
 }
 

@@ -244,7 +244,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
    * shows in readiness) and the next look is scheduled all the same.
    */
   private lookAtBacklog(): void {
-    void Promise.race([this.deliveries.backlog(), sleep(BACKLOG_LOOK_MS).then(() => Promise.reject(new Error('backlog read timed out')))])
+    void within(this.deliveries.backlog(), BACKLOG_LOOK_MS)
       .then((backlog) => (this.backlog = backlog))
       .catch(() => undefined)
       .finally(() => {
@@ -337,5 +337,14 @@ function addressOf(row: DeliveryRow): string | undefined {
 
 /** How often the backlog metrics are read from the deliveries table. */
 const BACKLOG_LOOK_MS = 10_000;
+
+/** The work's result, or a rejection once `ms` passed; the timer neither outlives the work nor holds the process. */
+function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref();
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
