@@ -50,7 +50,15 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
   const faults: string[] = [];
 
   log('starting a broker, PostgreSQL and SMTP sink of the suite’s own, and the five services…');
-  const pipeline: Pipeline = await startPipeline({ prepare: (kafka) => publishDefinitions(kafka, join(__dirname, '..', '..', 'definitions', 'ledger')), partitions: 2, log });
+  const pipeline: Pipeline = await startPipeline({
+    prepare: (kafka) => publishDefinitions(kafka, join(__dirname, '..', '..', 'definitions', 'ledger')),
+    partitions: 2,
+    log,
+    // Dispatch's crash window recovers within the run: a row left `sending` by the kill -9 is taken back after a 30 s
+    // lease (longer than SMTP_TIMEOUT_MS, so no live attempt loses its lease) and retried 2 s later, not after the
+    // defaults' 120 s and 60 s, which could leave it open past the final wait for an empty delivery table.
+    env: { DISPATCH_LEASE_SECONDS: '30', DISPATCH_RETRY_INITIAL_MS: '2000' },
+  });
   try {
     log('and a second instance of identity, segmentation and triggers…');
     for (const name of SCALED) await pipeline.start(name, `${name}#2`);
