@@ -15,6 +15,8 @@ describe('outageReason', () => {
     ['a read-only standby after a failover', pgError('25006', 'cannot execute INSERT in a read-only transaction'), 'SQLSTATE 25006'],
     ['refused credentials', pgError('28P01', 'password authentication failed for user "kairos"'), 'SQLSTATE 28P01'],
     ['a table the migrations have not created', pgError('42P01', 'relation "state_entries" does not exist'), 'SQLSTATE 42P01'],
+    ['a prepared statement a pooler discarded', pgError('26000', 'prepared statement "kairos_0123456789abcdef" does not exist'), 'SQLSTATE 26000'],
+    ['a prepared statement a migration made stale', pgError('0A000', 'cached plan must not change result type'), 'SQLSTATE 0A000'],
     ['a TypeORM QueryFailedError around a connection loss', Object.assign(new Error('Query failed'), { name: 'QueryFailedError', driverError: pgError('08006', 'connection failure') }), 'SQLSTATE 08006'],
     ['node-postgres losing its connection', new Error('Connection terminated unexpectedly'), 'database unavailable: Connection terminated unexpectedly'],
     ['a kafkajs request timeout', Object.assign(new Error('Request timed out'), { name: 'KafkaJSRequestTimeoutError' }), 'broker unavailable (KafkaJSRequestTimeoutError)'],

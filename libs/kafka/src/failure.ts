@@ -34,9 +34,11 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
  * connections or out of resources (53), shut down or starting up (57P01-57P04), a statement, lock or idle timeout
  * (57014, 55P03, 25P03), the conflicts a retry resolves (serialization failure 40001, deadlock 40P01), and what fails
  * every record alike while `SELECT 1` still answers: a read-only standby after a failover (25006), refused
- * credentials (28), a missing database (3D000) or a schema the migrations have not reached (42P01, 42703).
+ * credentials (28), a missing database (3D000) or a schema the migrations have not reached (42P01, 42703); and a
+ * connection whose prepared statements are gone or stale (26000 after a pooler's DISCARD ALL, 0A000 "cached plan must
+ * not change result type" after a migration), which @kairos/persistence discards so that the retry gets a new one.
  */
-const POSTGRES_TRANSIENT = [/^08/, /^53/, /^57P0[1-4]$/, /^57014$/, /^55P03$/, /^40001$/, /^40P01$/, /^58/, /^25006$/, /^25P03$/, /^28/, /^3D000$/, /^42P01$/, /^42703$/];
+const POSTGRES_TRANSIENT = [/^08/, /^53/, /^57P0[1-4]$/, /^57014$/, /^55P03$/, /^40001$/, /^40P01$/, /^58/, /^25006$/, /^25P03$/, /^28/, /^3D000$/, /^42P01$/, /^42703$/, /^26000$/, /^0A000$/];
 
 /** node-postgres reports a lost or refused connection with these messages and no SQLSTATE. */
 const POSTGRES_CONNECTION_MESSAGES = [
