@@ -37,7 +37,10 @@ export interface EmailDispatchRequest extends DispatchRequestBase {
   channel: 'email';
   purpose: 'marketing' | 'transactional';
   templateId: string;
-  /** The template version in force when the step ran; absent means the latest. */
+  /**
+   * Reserved, not read yet: dispatch renders the version in force at its first attempt (normally milliseconds after
+   * the step) and keeps that rendering, headers and all, for every retry.
+   */
   templateVersion?: number;
   /** Recipient address; absent means the profile's `email` trait from context.profile. */
   to?: string;
