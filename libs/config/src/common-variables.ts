@@ -8,14 +8,16 @@ export const kafkaVariables = {
   KAFKA_GROUP_ID: text({ description: 'Consumer group; defaults to kairos-<service> (a replay into a fresh schema uses a fresh group)', optional: true }),
   // Measured with `npm run bench:pipeline` and `bench:segmentation` (docs/operations.md, section 3): gathering records
   // for up to 50 ms per fetch lowered CPU at every rate with traffic and the pipeline's p99 under load, for up to 50 ms
-  // per stage while traffic is light; 16 KiB rather than 64 KiB ends the wait sooner under moderate load.
+  // per stage while traffic is light; 16 KiB rather than 64 KiB ends the wait sooner under moderate load. The consumer
+  // gathers between fetches (a small batch is handled at once, the next fetch waits), not at the broker, so an idle
+  // consumer does not fetch 20 times a second.
   KAFKA_FETCH_MIN_BYTES: integer({
-    description: 'Bytes a fetch waits for (up to KAFKA_FETCH_MAX_WAIT_MS) before the broker answers; 1 answers at once with whatever arrived',
+    description: 'A batch smaller than this (bytes) makes the partition\'s next fetch wait until KAFKA_FETCH_MAX_WAIT_MS after the batch arrived, so that records gather; 1 fetches again at once',
     default: 16_384,
     minimum: 1,
   }),
-  // At most 3 s: kafkajs heartbeats between fetches, and the session ends after 10 s without one.
-  KAFKA_FETCH_MAX_WAIT_MS: integer({ description: 'Longest a fetch waits for KAFKA_FETCH_MIN_BYTES: what a stage may add to an event\'s latency while traffic is light', default: 50, minimum: 10, maximum: 3_000 }),
+  // At most 3 s: the wait holds the consumer's next heartbeat, and the session ends after 10 s without one.
+  KAFKA_FETCH_MAX_WAIT_MS: integer({ description: 'How long after a small batch the next fetch waits: what a stage may add to an event\'s latency while traffic is steady but light', default: 50, minimum: 10, maximum: 3_000 }),
 };
 
 /** How the topics a service owns are created, and how long it waits for the ones others create. */

@@ -64,6 +64,24 @@ describe('BatchConsumer against the real broker', () => {
     expect(afterRestart.filter((index) => index >= 0).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, index) => 1000 + index));
   });
 
+  it('handles a small batch at once and gathers what arrives after it into the next batch', async () => {
+    const topic = uniqueName('gather');
+    await ensureTopics(kafka, [topicSpec(topic, 1)]);
+    const batches: number[][] = [];
+    const gathering = consumer(
+      uniqueName('group'),
+      { topic, decoder: jsonDecoder<{ n: number }>(), handler: async (records) => void batches.push(records.map((record) => record.data.n)) },
+      { fetch: { minBytes: 1_000_000, maxWaitMs: 3_000 } },
+    );
+    await gathering.start();
+    await producer.send(topic, [{ key: 'a', value: JSON.stringify({ n: 1 }) }]);
+    // The first record is handled without waiting for company; the three sent one by one after it meet in one batch.
+    await until(() => batches.length === 1, 30_000, 'the first batch');
+    for (const n of [2, 3, 4]) await producer.send(topic, [{ key: 'a', value: JSON.stringify({ n }) }]);
+    await until(() => batches.flat().length === 4, 30_000, 'all four records');
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+  });
+
   it('dead-letters a poison record with its reason and keeps processing the records around it', async () => {
     const topic = uniqueName('poison');
     const groupId = uniqueName('group');
