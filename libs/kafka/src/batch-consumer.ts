@@ -223,7 +223,6 @@ export class BatchConsumer {
           await commitOffsetsIfNecessary();
           this.lag.set(partitionKey, Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1));
           await heartbeat();
-          await this.gather(started, batch.messages);
         } catch (error) {
           span.recordException(error as Error);
           span.setStatus({ code: SpanStatusCode.ERROR });
@@ -235,6 +234,8 @@ export class BatchConsumer {
         }
       },
     );
+    // Outside the span and the batch's duration: the records are done; this only spaces out the next fetch.
+    await this.gather(started, batch.messages);
   }
 
   /** After a small batch, holds the next fetch until the gathering wait since the batch arrived has passed. */
