@@ -45,6 +45,8 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   private readonly instance = `dispatch-${randomUUID().slice(0, 8)}`;
   private readonly claims = new Set<Promise<unknown>>();
   private inFlightRows = 0;
+  /** The last claim was bounded by the free slots: more rows may be due than this instance had room for. */
+  private behind = false;
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly wakeup = new Wakeup();
@@ -114,14 +116,40 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
           continue;
         }
       }
-      if (claimed > 0 && claimed === Math.min(free, 500)) continue;
+      // Behind: due rows may be waiting for a slot, so a finished delivery looks again at once.
+      this.behind = free <= 0 || claimed === Math.min(free, 500);
+      if (claimed > 0 && this.behind) continue;
       if (this.wakeup.pending) continue;
       await this.wakeup.idle(200);
     }
   }
 
-  private start(rows: DeliveryRow[]): void {
-    this.inFlightRows += rows.length;
+  /**
+   * Slots for new deliveries to start on receipt, without waiting for the loop's claim: the receiving batch inserts
+   * that many of its requests already claimed by this instance (under the same lease a claim sets) and hands the rows
+   * it inserted to `handOver`. None while the relay is unreachable, the service stops or older rows wait for a slot:
+   * those rows wait for a claim.
+   * Saves a claim statement and a loop turn per batch while dispatch keeps up.
+   */
+  reserve(count: number): { by: string; count: number; leaseMs: number } {
+    // Not while behind either: rows due earlier come first, through the claim's order.
+    const slots = !this.running || this.behind || this.smtpUnreachableSince !== undefined ? 0 : Math.max(0, Math.min(count, this.settings.concurrency - this.inFlightRows));
+    this.inFlightRows += slots;
+    return { by: this.instance, count: slots, leaseMs: this.settings.leaseMs };
+  }
+
+  /**
+   * Starts the rows inserted under a reservation and frees the slots it held for requests that were not inserted;
+   * `unclaimed` rows were inserted beyond it, due for the loop's next claim.
+   */
+  handOver(rows: DeliveryRow[], reserved: number, unclaimed = 0): void {
+    this.inFlightRows -= reserved - rows.length;
+    if (rows.length > 0) this.start(rows, true);
+    if (unclaimed > 0) this.kick();
+  }
+
+  private start(rows: DeliveryRow[], reserved = false): void {
+    if (!reserved) this.inFlightRows += rows.length;
     const claim = (async () => {
       // One query for the suppressions of the whole claim: what the send-time check reads.
       const subjects = rows.flatMap((row) => suppressionSubjects({ profileId: row.profileId, address: addressOf(row) }));
@@ -141,7 +169,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
             .catch((error: Error) => this.warn(`delivery ${row.dispatchId} left for recovery after its lease: ${error.message}`))
             .finally(() => {
               this.inFlightRows -= 1;
-              this.kick();
+              if (this.behind) this.kick();
             }),
         ),
       );

@@ -55,19 +55,29 @@ export class DeliveriesRepository {
 
   /**
    * Inserts the requests that have no row yet (the primary key is the dispatch id; a redelivery conflicts and changes
-   * nothing) and, in the same statement, the outbox records of the rows actually inserted. Returns their ids.
+   * nothing) and, in the same statement, the outbox records of the rows actually inserted. The first `claim.count`
+   * requests are inserted already claimed by `claim.by` under a lease, as a claim would leave them, so that instance
+   * can start them without a claim; the rest are due now for any instance. Returns the rows inserted, and which of
+   * them are claimed.
    */
-  async receive(requests: readonly DispatchRequestRecord[], states: readonly DeliveryState[], outbox: ReadonlyMap<string, OutboxRecord>): Promise<string[]> {
+  async receive(
+    requests: readonly DispatchRequestRecord[],
+    states: readonly DeliveryState[],
+    outbox: ReadonlyMap<string, OutboxRecord>,
+    claim: { by: string; count: number; leaseMs: number },
+  ): Promise<Array<{ dispatchId: string; claimed: boolean }>> {
     if (requests.length === 0) return [];
     const ids = requests.map((request) => request.dispatchId);
     const records = ids.map((id) => outbox.get(id));
-    const rows = (await this.dataSource.query(
+    const rows = await this.rows<{ dispatch_id: string; claimed: boolean }>(
       `WITH inserted AS (
-         INSERT INTO deliveries (dispatch_id, profile_id, channel, status, state, request, due_at)
-         SELECT id, profile, channel, 'received', state, request, now()
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[]) AS r(id, profile, channel, state, request)
+         INSERT INTO deliveries (dispatch_id, profile_id, channel, status, state, request, claimed_by, due_at)
+         SELECT id, profile, channel, 'received', state, request,
+                CASE WHEN n <= $11 THEN $10 END,
+                CASE WHEN n <= $11 THEN now() + $12 * interval '1 millisecond' ELSE now() END
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[]) WITH ORDINALITY AS r(id, profile, channel, state, request, n)
          ON CONFLICT (dispatch_id) DO NOTHING
-         RETURNING dispatch_id),
+         RETURNING dispatch_id, claimed_by IS NOT NULL AS claimed),
        queued AS (
          INSERT INTO outbox (topic, key, value, headers)
          SELECT o.topic, o.key, o.value, o.headers
@@ -75,7 +85,7 @@ export class DeliveriesRepository {
          JOIN inserted ON inserted.dispatch_id = o.id
          WHERE o.topic IS NOT NULL
          ORDER BY o.n)
-       SELECT dispatch_id FROM inserted`,
+       SELECT dispatch_id, claimed FROM inserted`,
       [
         ids,
         requests.map((request) => request.profileId),
@@ -86,9 +96,12 @@ export class DeliveriesRepository {
         records.map((record) => record?.key ?? null),
         records.map((record) => record?.value ?? null),
         records.map((record) => (record?.headers ? JSON.stringify(record.headers) : null)),
+        claim.by,
+        claim.count,
+        claim.leaseMs,
       ],
-    )) as Array<{ dispatch_id: string }>;
-    return rows.map((row) => row.dispatch_id);
+    );
+    return rows.map((row) => ({ dispatchId: row.dispatch_id, claimed: row.claimed }));
   }
 
   /**

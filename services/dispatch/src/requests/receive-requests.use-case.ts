@@ -2,14 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DispatchRequestRecord } from '@kairos/contracts';
 import { receiveDelivery } from '@kairos/dispatch-core';
 import { DecodedRecord } from '@kairos/kafka';
-import { DeliveriesRepository } from '../delivery/deliveries.repository';
+import { DeliveriesRepository, DeliveryRow } from '../delivery/deliveries.repository';
 import { outcomeRecord, subjectOf } from '../delivery/delivery-records';
 import { DeliverUseCase } from '../delivery/deliver.use-case';
 import { OutboxRelay } from '../outbox/outbox-relay';
 
 /**
  * A batch of dispatch requests becomes rows of the deliveries table, each with its `queued` outcome, in one
- * statement. A request whose dispatch id has a row already (redelivered, replayed, produced twice) changes nothing:
+ * statement; as many as the sending side has free slots for are inserted claimed by it and start at once. A request whose dispatch id has a row already (redelivered, replayed, produced twice) changes nothing:
  * the row decided. The consumer commits the offsets after this returns, so a crash before it redelivers the batch.
  */
 @Injectable()
@@ -26,14 +26,24 @@ export class ReceiveRequestsUseCase {
     const requests = [...unique.values()];
     const now = new Date();
     const { state } = receiveDelivery();
-    const inserted = await this.deliveries.receive(
-      requests,
-      requests.map(() => state),
-      new Map(requests.map((request) => [request.dispatchId, outcomeRecord(subjectOf(request), 'queued', now)])),
-    );
-    if (inserted.length > 0) {
-      this.deliver.kick();
-      this.outbox.kick();
+    const claim = this.deliver.reserve(requests.length);
+    let inserted: Array<{ dispatchId: string; claimed: boolean }>;
+    try {
+      inserted = await this.deliveries.receive(
+        requests,
+        requests.map(() => state),
+        new Map(requests.map((request) => [request.dispatchId, outcomeRecord(subjectOf(request), 'queued', now)])),
+        claim,
+      );
+    } catch (error) {
+      this.deliver.handOver([], claim.count);
+      throw error;
     }
+    const claimed = inserted.flatMap((row): DeliveryRow[] => {
+      const request = row.claimed ? unique.get(row.dispatchId) : undefined;
+      return request ? [{ dispatchId: request.dispatchId, profileId: request.profileId, status: 'received', state, request, recipient: null, mail: null, links: null }] : [];
+    });
+    this.deliver.handOver(claimed, claim.count, inserted.length - claimed.length);
+    if (inserted.length > 0) this.outbox.kick();
   }
 }
