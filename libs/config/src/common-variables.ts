@@ -12,12 +12,12 @@ export const kafkaVariables = {
   // gathers between fetches (a small batch is handled at once, the next fetch waits), not at the broker, so an idle
   // consumer does not fetch 20 times a second.
   KAFKA_FETCH_MIN_BYTES: integer({
-    description: 'A batch smaller than this (bytes) makes the partition\'s next fetch wait until KAFKA_FETCH_MAX_WAIT_MS after the batch arrived, so that records gather; 1 fetches again at once',
+    description: 'A batch of fewer bytes (keys and values) is handled at once and the consumer\'s next fetch waits until KAFKA_FETCH_MAX_WAIT_MS after the one it came in, so that records gather; 1 fetches again at once',
     default: 16_384,
     minimum: 1,
   }),
   // At most 3 s: the wait holds the consumer's next heartbeat, and the session ends after 10 s without one.
-  KAFKA_FETCH_MAX_WAIT_MS: integer({ description: 'How long after a small batch the next fetch waits: what a stage may add to an event\'s latency while traffic is steady but light', default: 50, minimum: 10, maximum: 3_000 }),
+  KAFKA_FETCH_MAX_WAIT_MS: integer({ description: 'How long after a fetch with a small batch arrived the next one waits: about what a stage adds to an event\'s latency while traffic is steady but light', default: 50, minimum: 10, maximum: 3_000 }),
 };
 
 /** How the topics a service owns are created, and how long it waits for the ones others create. */

@@ -52,10 +52,9 @@ export interface BatchConsumerOptions {
   sessionTimeoutMs?: number;
   maxBytesPerPartition?: number;
   /**
-   * Gathering: after a batch of fewer than `minBytes`, the partition's next fetch waits until `maxWaitMs` after that
-   * batch arrived, so that a trickle becomes fewer, larger batches (and state transactions) at the price of up to
-   * `maxWaitMs` per stage while traffic is light. The batch itself is handled at once, and an idle consumer's fetch
-   * waits at the broker for a second, not `maxWaitMs`. Without it, every fetch returns as soon as records exist.
+   * Gathering: a batch of fewer than `minBytes` is handled at once, and the next fetch waits until `maxWaitMs` after
+   * the fetch it came in arrived, so that a trickle becomes fewer, larger batches (and state transactions). An idle
+   * consumer's fetch waits at the broker for a second. Without it, every fetch returns as soon as records exist.
    */
   fetch?: { minBytes: number; maxWaitMs: number };
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -100,6 +99,8 @@ export class BatchConsumer {
   private readonly stopSignal = new AbortController();
   private readonly subscriptions: Map<string, Subscription<unknown>>;
   private readonly lag = new Map<string, number>();
+  /** When the fetch whose batches are in hand arrived, for gathering (with several brokers: the latest of theirs). */
+  private fetchArrivedAt = 0;
   private readonly dlqTopic: string;
   private readonly log: NonNullable<BatchConsumerOptions['log']>;
   private stopping = false;
@@ -127,7 +128,8 @@ export class BatchConsumer {
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.outageRetry = options.outageRetry ?? OUTAGE_RETRY;
     this.ownership = options.ownership ?? new PartitionOwnership();
-    const { GROUP_JOIN, CRASH, STOP } = this.consumer.events;
+    const { GROUP_JOIN, CRASH, STOP, FETCH } = this.consumer.events;
+    if (options.fetch) this.consumer.on(FETCH, () => void (this.fetchArrivedAt = Date.now()));
     this.consumer.on(GROUP_JOIN, ({ payload }) => void this.ownership.update(payload.memberAssignment, payload.memberId).catch((error) => this.log('error', `partition assignment hook failed: ${describeError(error)}`)));
     this.consumer.on(CRASH, () => void this.ownership.releaseAll().catch(() => undefined));
     this.consumer.on(STOP, () => void this.ownership.releaseAll().catch(() => undefined));
@@ -189,6 +191,7 @@ export class BatchConsumer {
 
   private async processBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
+    const fetchArrivedAt = this.fetchArrivedAt;
     const subscription = this.subscriptions.get(batch.topic);
     if (!subscription) throw new Error(`no subscription for ${batch.topic}`); // we subscribe from this map, so only a kafkajs bug gets here
     const started = Date.now();
@@ -234,17 +237,23 @@ export class BatchConsumer {
         }
       },
     );
-    // Outside the span and the batch's duration: the records are done; this only spaces out the next fetch.
-    await this.gather(started, batch.messages);
+    // Outside the span and the batch's duration. kafkajs commits the batch's offsets after it: a crash during the wait
+    // redelivers the batch, which every stage takes as a redelivery.
+    await this.gather(fetchArrivedAt, batch.messages);
   }
 
-  /** After a small batch, holds the next fetch until the gathering wait since the batch arrived has passed. */
-  private async gather(arrived: number, messages: ReadonlyArray<{ value: Buffer | null }>): Promise<void> {
+  /**
+   * Gathering: after a batch of fewer than `minBytes` (keys and values), the next fetch waits until `maxWaitMs` after
+   * the fetch it came in arrived (kafkajs fetches again once every batch of a fetch is done). Per batch, not per fetch:
+   * a stage reading several partitions then keeps gathering at moderate rates, where the fetch's total would often
+   * just reach `minBytes` and end the wait (measured in docs/operations.md, section 3).
+   */
+  private async gather(fetchArrivedAt: number, messages: ReadonlyArray<{ key: Buffer | null; value: Buffer | null }>): Promise<void> {
     const { fetch } = this.options;
     if (!fetch || this.stopping) return;
     let bytes = 0;
-    for (const message of messages) bytes += message.value?.length ?? 0;
-    const wait = arrived + fetch.maxWaitMs - Date.now();
+    for (const message of messages) bytes += (message.key?.length ?? 0) + (message.value?.length ?? 0);
+    const wait = fetchArrivedAt + fetch.maxWaitMs - Date.now();
     if (bytes < fetch.minBytes && wait > 0) await this.sleep(wait);
   }
 

@@ -29,6 +29,7 @@ describe('outageReason', () => {
 
   it.each([
     ['a plain bug', new TypeError("Cannot read properties of undefined (reading 'email')")],
+    ['a feature the data asks for that PostgreSQL lacks', pgError('0A000', 'unit "week" not supported for type time')],
     ['a constraint violation', pgError('23505', 'duplicate key value violates unique constraint')],
     ['a record the broker refuses for its size', Object.assign(new Error('The request included a message larger than the max message size'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' })],
     [
