@@ -45,7 +45,7 @@ export function prepared(text: string, values: unknown[]): { name: string; text:
 export function isConnectionError(error: unknown): boolean {
   if (!error) return false;
   const { code, message } = error as { code?: string; message?: string };
-  if (code === '26000' || code === '0A000') return true;
+  if (code === '26000' || (code === '0A000' && /cached plan must not change result type/.test(message ?? ''))) return true;
   return code?.startsWith('08') || code?.startsWith('57P') || /Connection terminated|connection error|ECONNRESET/.test(message ?? '') ? true : false;
 }
 
