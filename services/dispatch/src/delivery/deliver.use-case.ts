@@ -103,21 +103,25 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
         await sleep(2_000);
         continue;
       }
-      const free = this.settings.concurrency - this.inFlightRows;
+      const limit = Math.max(0, Math.min(this.settings.concurrency - this.inFlightRows, 500));
       let claimed = 0;
-      if (free > 0) {
+      if (limit > 0) {
+        // The slots are held while the claim runs, so rows started on receipt meanwhile cannot take them too.
+        this.inFlightRows += limit;
         try {
-          const rows = await this.deliveries.claim(this.instance, Math.min(free, 500), this.settings.leaseMs);
+          const rows = await this.deliveries.claim(this.instance, limit, this.settings.leaseMs);
           claimed = rows.length;
-          if (rows.length > 0) this.start(rows);
+          this.inFlightRows -= limit - claimed;
+          if (rows.length > 0) this.start(rows, true);
         } catch (error) {
+          this.inFlightRows -= limit;
           this.warn(`deliveries not claimed, retrying: ${(error as Error).message}`);
           await sleep(1_000);
           continue;
         }
       }
       // Behind: due rows may be waiting for a slot, so a finished delivery looks again at once.
-      this.behind = free <= 0 || claimed === Math.min(free, 500);
+      this.behind = limit === 0 || claimed === limit;
       if (claimed > 0 && this.behind) continue;
       if (this.wakeup.pending) continue;
       await this.wakeup.idle(200);
