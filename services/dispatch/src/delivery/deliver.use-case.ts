@@ -112,7 +112,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
           const rows = await this.deliveries.claim(this.instance, limit, this.settings.leaseMs);
           claimed = rows.length;
           this.inFlightRows -= limit - claimed;
-          if (rows.length > 0) this.start(rows, true);
+          if (rows.length > 0) this.start(rows);
         } catch (error) {
           this.inFlightRows -= limit;
           this.warn(`deliveries not claimed, retrying: ${(error as Error).message}`);
@@ -148,12 +148,12 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
    */
   handOver(rows: DeliveryRow[], reserved: number, unclaimed = 0): void {
     this.inFlightRows -= reserved - rows.length;
-    if (rows.length > 0) this.start(rows, true);
+    if (rows.length > 0) this.start(rows);
     if (unclaimed > 0) this.kick();
   }
 
-  private start(rows: DeliveryRow[], reserved = false): void {
-    if (!reserved) this.inFlightRows += rows.length;
+  /** Delivers rows whose slots are already counted in `inFlightRows` (by the claim or the reservation). */
+  private start(rows: DeliveryRow[]): void {
     const claim = (async () => {
       // One query for the suppressions of the whole claim: what the send-time check reads.
       const subjects = rows.flatMap((row) => suppressionSubjects({ profileId: row.profileId, address: addressOf(row) }));
