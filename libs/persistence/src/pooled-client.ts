@@ -38,14 +38,21 @@ export function prepared(text: string, values: unknown[]): { name: string; text:
 }
 
 /**
- * A connection that failed this way is not handed out again: a broken connection, and one whose prepared statements
- * are gone or stale (26000: a pooler's DISCARD ALL or PgBouncer without max_prepared_statements; 0A000: a migration
- * changed a result type), which would fail every later use of it.
+ * The connection's prepared statements are gone (26000: a pooler's DISCARD ALL, or PgBouncer without
+ * max_prepared_statements) or stale (0A000 "cached plan must not change result type": a migration changed a result
+ * type). Every later use of that connection fails the same way, a new connection does not; other 0A000 errors
+ * ("feature not supported") can come from the data.
  */
+export function isStalePreparedStatement(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  return code === '26000' || (code === '0A000' && /cached plan must not change result type/.test(message ?? ''));
+}
+
+/** A connection that failed this way is not handed out again: a broken connection, or stale prepared statements. */
 export function isConnectionError(error: unknown): boolean {
   if (!error) return false;
   const { code, message } = error as { code?: string; message?: string };
-  if (code === '26000' || (code === '0A000' && /cached plan must not change result type/.test(message ?? ''))) return true;
+  if (isStalePreparedStatement(error)) return true;
   return code?.startsWith('08') || code?.startsWith('57P') || /Connection terminated|connection error|ECONNRESET/.test(message ?? '') ? true : false;
 }
 

@@ -1,3 +1,6 @@
+/** A plain wait of `ms` (none when not positive). */
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
 /**
  * The idle wait of a worker loop that new work cuts short: `kick()` ends the wait in progress, and a kick that came
  * during a round (after `begin()`) makes the loop go round again instead of waiting.

@@ -14,7 +14,7 @@ import {
   SuppressionEntry,
 } from '@kairos/dispatch-core';
 import { dispatchMetrics } from '../dispatch-metrics';
-import { Wakeup } from '../wakeup';
+import { sleep, Wakeup } from '../wakeup';
 import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatch.settings';
 import { OutboxRelay } from '../outbox/outbox-relay';
 import { DeliveriesRepository, DeliveryRow, StoredMail } from './deliveries.repository';
@@ -379,4 +379,3 @@ function within<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));

@@ -4,7 +4,7 @@ import { RecordProducer } from '@kairos/kafka';
 import { prepared, withPooledClient } from '@kairos/persistence';
 import { DataSource } from 'typeorm';
 import { dispatchMetrics } from '../dispatch-metrics';
-import { Wakeup } from '../wakeup';
+import { sleep, Wakeup } from '../wakeup';
 
 const PAGE = 500;
 
@@ -123,5 +123,3 @@ interface OutboxRow {
 
 /** How long the relay lets records gather after a commit woke it. */
 const GATHER_MS = 20;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
