@@ -1,4 +1,3 @@
-import { isStalePreparedStatement } from '@kairos/persistence';
 import { ProducerBackpressureError } from './record-producer';
 
 /**
@@ -35,10 +34,19 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
  * connections or out of resources (53), shut down or starting up (57P01-57P04), a statement, lock or idle timeout
  * (57014, 55P03, 25P03), the conflicts a retry resolves (serialization failure 40001, deadlock 40P01), and what fails
  * every record alike while `SELECT 1` still answers: a read-only standby after a failover (25006), refused
- * credentials (28), a missing database (3D000) or a schema the migrations have not reached (42P01, 42703). Stale
- * prepared statements too (`isStalePreparedStatement`): the pool discards that connection, so the retry gets a new one.
+ * credentials (28), a missing database (3D000) or a schema the migrations have not reached (42P01, 42703); and a
+ * connection whose prepared statements are gone (26000 after a pooler's DISCARD ALL), which @kairos/persistence
+ * discards so that the retry gets a new one.
  */
-const POSTGRES_TRANSIENT = [/^08/, /^53/, /^57P0[1-4]$/, /^57014$/, /^55P03$/, /^40001$/, /^40P01$/, /^58/, /^25006$/, /^25P03$/, /^28/, /^3D000$/, /^42P01$/, /^42703$/];
+const POSTGRES_TRANSIENT = [/^08/, /^53/, /^57P0[1-4]$/, /^57014$/, /^55P03$/, /^40001$/, /^40P01$/, /^58/, /^25006$/, /^25P03$/, /^28/, /^3D000$/, /^42P01$/, /^42703$/, /^26000$/];
+
+/**
+ * A prepared statement a migration made stale fails with 0A000 and this message (the connection is discarded too);
+ * other 0A000 errors ("feature not supported") can come from the data and stay the records' fault. The same test as
+ * @kairos/persistence's isStalePreparedStatement, written here because this library cannot depend on that one
+ * (its tests use @kairos/testing, which uses this library).
+ */
+const STALE_PLAN = /cached plan must not change result type/;
 
 /** node-postgres reports a lost or refused connection with these messages and no SQLSTATE. */
 const POSTGRES_CONNECTION_MESSAGES = [
@@ -70,7 +78,7 @@ export function outageReason(error: unknown): string | undefined {
     if (current instanceof ProducerBackpressureError) return `broker back-pressure: ${current.message}`;
     if (typeof candidate.code === 'string') {
       if (NETWORK_CODES.has(candidate.code)) return `connection failed (${candidate.code}): ${candidate.message ?? ''}`.trim();
-      if (POSTGRES_TRANSIENT.some((pattern) => pattern.test(candidate.code as string)) || isStalePreparedStatement(candidate)) {
+      if (POSTGRES_TRANSIENT.some((pattern) => pattern.test(candidate.code as string)) || (candidate.code === '0A000' && STALE_PLAN.test(candidate.message ?? ''))) {
         return `database unavailable (SQLSTATE ${candidate.code}): ${candidate.message ?? ''}`.trim();
       }
     }
