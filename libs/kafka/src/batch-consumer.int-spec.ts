@@ -132,15 +132,20 @@ describe('BatchConsumer against the real broker', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     let entered = false;
     const handled: string[] = [];
-    const slow = consumer(groupId, {
-      topic,
-      decoder: rawDecoder,
-      handler: async (records) => {
-        entered = true;
-        await gate;
-        handled.push(...records.map((record) => record.value?.toString() ?? ''));
+    // With a minute between commits, only the stop's own commit can keep the batch from the next member.
+    const slow = consumer(
+      groupId,
+      {
+        topic,
+        decoder: rawDecoder,
+        handler: async (records) => {
+          entered = true;
+          await gate;
+          handled.push(...records.map((record) => record.value?.toString() ?? ''));
+        },
       },
-    });
+      { commitIntervalMs: 60_000 },
+    );
     await slow.start();
     await until(() => entered, 30_000, 'the handler to start');
     const stopping = slow.stop();
@@ -155,6 +160,47 @@ describe('BatchConsumer against the real broker', () => {
     // One partition, in order: when 'after' arrives, a re-delivered batch would have arrived before it.
     await until(() => next.includes('after'), 30_000, 'the record produced after the stop');
     expect(next).toEqual(['after']);
+  });
+
+  it('commits an idle partition\'s last batch within the interval, without a batch after it', async () => {
+    const topic = uniqueName('idle-commit');
+    const groupId = uniqueName('group');
+    await ensureTopics(kafka, [topicSpec(topic, 1)]);
+    const handled: string[] = [];
+    await consumer(groupId, { topic, decoder: rawDecoder, handler: async (records) => void handled.push(...records.map((record) => record.value?.toString() ?? '')) }, { commitIntervalMs: 2_000 }).start();
+    await producer.send(topic, [{ key: 'k', value: 'only' }]);
+    await until(() => handled.length === 1, 30_000, 'the record');
+    // Nothing else arrives: the commit timer, not a next batch, has to commit it.
+    const committed = async () => (await withAdmin(kafka, (admin) => admin.fetchOffsets({ groupId, topics: [topic] })))[0]?.partitions[0]?.offset;
+    const deadline = Date.now() + 30_000;
+    while ((await committed()) !== '1' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await committed()).toBe('1');
+  });
+
+  it('commits what it processed when a rebalance moves its partitions, so the new owner does not see it again', async () => {
+    const topic = uniqueName('rebalance-commit');
+    const groupId = uniqueName('group');
+    await ensureTopics(kafka, [topicSpec(topic, 2)]);
+    await producer.send(topic, Array.from({ length: 20 }, (_, index) => ({ partition: index % 2, value: String(index) })));
+    const seen: string[][] = [[], []];
+    // A minute between commits: the processed records are committed only because the rebalance makes the member commit.
+    const owners = [new PartitionOwnership(), new PartitionOwnership()];
+    const member = (index: number) =>
+      consumer(
+        groupId,
+        { topic, decoder: rawDecoder, handler: async (records) => void seen[index]!.push(...records.map((record) => record.value?.toString() ?? '')) },
+        { commitIntervalMs: 60_000, ownership: owners[index] },
+      );
+    await member(0).start();
+    await until(() => seen[0]!.length === 20, 30_000, 'the first member to handle all 20 records');
+    await member(1).start();
+    await until(() => owners[0]!.partitions().length === 1 && owners[1]!.partitions().length === 1, 30_000, 'one partition each');
+    await producer.send(topic, [0, 1].map((partition) => ({ partition, value: `marker-${partition}` })));
+    // In order per partition: a redelivered record would reach whoever owns its partition before that partition's marker.
+    await until(() => seen.flat().filter((value) => value.startsWith('marker-')).length === 2, 30_000, 'both markers');
+    expect(seen[1]!.length).toBeGreaterThan(0);
+    expect(seen[1]!.every((value) => value.startsWith('marker-'))).toBe(true);
+    expect(seen[0]!.filter((value) => !value.startsWith('marker-')).sort()).toEqual(Array.from({ length: 20 }, (_, index) => String(index)).sort());
   });
 
   it('waits out a dependency outage for as long as it lasts: stalled, then resumed, nothing dead-lettered', async () => {

@@ -57,6 +57,12 @@ export interface BatchConsumerOptions {
    * consumer's fetch waits at the broker for a second. Without it, every fetch returns as soon as records exist.
    */
   fetch?: { minBytes: number; maxWaitMs: number };
+  /**
+   * Offsets are committed at most this often while batches come, and within it once they stop; always before the
+   * member leaves the group or gives its partitions up in a rebalance. 0 commits after every batch (kafkajs' own
+   * behaviour). A crash redelivers what was processed since the last commit, which every stage takes as a redelivery.
+   */
+  commitIntervalMs?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -104,6 +110,12 @@ export class BatchConsumer {
   private readonly dlqTopic: string;
   private readonly log: NonNullable<BatchConsumerOptions['log']>;
   private stopping = false;
+  /** Commits every offset resolved and not yet committed (bound to the running consumer by its first batch). */
+  private commitResolved: (() => Promise<void>) | undefined;
+  /** Commits go out one at a time, so a later commit never carries older offsets than the one before it. */
+  private committing: Promise<void> = Promise.resolve();
+  private lastCommitAt = 0;
+  private commitTimer: NodeJS.Timeout | undefined;
 
   constructor(
     kafka: Kafka,
@@ -128,8 +140,11 @@ export class BatchConsumer {
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.outageRetry = options.outageRetry ?? OUTAGE_RETRY;
     this.ownership = options.ownership ?? new PartitionOwnership();
-    const { GROUP_JOIN, CRASH, STOP, FETCH } = this.consumer.events;
+    const { GROUP_JOIN, CRASH, STOP, FETCH, REBALANCING } = this.consumer.events;
     if (options.fetch) this.consumer.on(FETCH, () => void (this.fetchArrivedAt = Date.now()));
+    // Emitted before kafkajs rejoins: the partitions may move, so what was processed is committed while this member's
+    // generation is still the current one (kafkajs' autoCommit did the same).
+    this.consumer.on(REBALANCING, () => void this.commit(true));
     this.consumer.on(GROUP_JOIN, ({ payload }) => void this.ownership.update(payload.memberAssignment, payload.memberId).catch((error) => this.log('error', `partition assignment hook failed: ${describeError(error)}`)));
     this.consumer.on(CRASH, () => void this.ownership.releaseAll().catch(() => undefined));
     this.consumer.on(STOP, () => void this.ownership.releaseAll().catch(() => undefined));
@@ -147,12 +162,14 @@ export class BatchConsumer {
   };
 
   async start(): Promise<void> {
+    this.lastCommitAt = Date.now();
     await this.consumer.connect();
     for (const topic of this.subscriptions.keys()) {
       await this.consumer.subscribe({ topic, fromBeginning: this.options.fromBeginning ?? true });
     }
     await this.consumer.run({
-      autoCommit: true,
+      // kafkajs' autoCommit commits after every batch whatever its interval says: commits are ours (commit()).
+      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
       eachBatch: (payload) => this.processBatch(payload),
@@ -163,6 +180,9 @@ export class BatchConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopSignal.abort();
+    clearTimeout(this.commitTimer);
+    // What idle partitions resolved; a batch still in hand commits its own when it ends (stopping), before the leave.
+    await this.commit(true);
     await this.consumer.disconnect();
     await this.ownership.releaseAll().catch(() => undefined);
     kafkaMetrics().lag.removeCallback(this.observeLag);
@@ -189,8 +209,10 @@ export class BatchConsumer {
     return this.lag;
   }
 
-  private async processBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async processBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, uncommittedOffsets, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
+    // Refreshed per batch: after kafkajs restarts a crashed consumer, the first one's functions commit nothing.
+    this.commitResolved = () => commitOffsetsIfNecessary(uncommittedOffsets());
     const fetchArrivedAt = this.fetchArrivedAt;
     const subscription = this.subscriptions.get(batch.topic);
     if (!subscription) throw new Error(`no subscription for ${batch.topic}`); // we subscribe from this map, so only a kafkajs bug gets here
@@ -223,7 +245,7 @@ export class BatchConsumer {
           if (failures.length > 0) await this.untilDone('dead-lettering', context, stillOwned, () => this.deadLetter(failures));
           kafkaMetrics().consumed.add(records.length, { group: this.options.groupId, topic: batch.topic });
           resolveOffset(batch.lastOffset());
-          await commitOffsetsIfNecessary();
+          await this.commit(this.stopping);
           this.lag.set(partitionKey, Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1));
           await heartbeat();
         } catch (error) {
@@ -371,6 +393,40 @@ export class BatchConsumer {
       const type = (error as { type?: string }).type;
       if (type === 'REBALANCE_IN_PROGRESS' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID' || type === 'FENCED_INSTANCE_ID') throw error;
     }
+  }
+
+  /**
+   * Commits the resolved offsets when the interval has passed since the last commit (or `now`); otherwise makes sure
+   * a timer commits them within the interval, so an idle partition's last batch is committed too. A failed commit is
+   * not an error of the batch: the offsets stay resolved and a timer tries again; a crash before then redelivers.
+   */
+  private commit(now: boolean): Promise<void> {
+    const interval = this.options.commitIntervalMs ?? 0;
+    const wait = now ? 0 : this.lastCommitAt + interval - Date.now();
+    if (wait > 0) {
+      this.commitLater(wait);
+      return this.committing;
+    }
+    this.lastCommitAt = Date.now();
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    const commitResolved = this.commitResolved;
+    if (!commitResolved) return this.committing;
+    this.committing = this.committing.then(() =>
+      commitResolved().catch((error: unknown) => {
+        this.log('warn', `offsets not committed, trying again: ${describeError(error)}`);
+        this.commitLater(Math.max(interval, 1_000));
+      }),
+    );
+    return this.committing;
+  }
+
+  private commitLater(ms: number): void {
+    if (this.stopping) return;
+    this.commitTimer ??= setTimeout(() => {
+      this.commitTimer = undefined;
+      if (!this.stopping) void this.commit(true);
+    }, ms).unref();
   }
 
   private sleep(ms: number): Promise<void> {

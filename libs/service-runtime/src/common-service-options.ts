@@ -4,11 +4,12 @@ import { ServiceOptions } from './run-service';
 type CommonConfig = ConfigOf<ReturnType<typeof serviceVariables>>;
 
 /** The runService options every service derives the same way from its configuration. */
-export function commonServiceOptions(name: string, config: CommonConfig): Pick<ServiceOptions, 'name' | 'kafka' | 'fetch' | 'groupId' | 'telemetry' | 'healthPort' | 'topicSettings' | 'logLevel' | 'logFormat'> {
+export function commonServiceOptions(name: string, config: CommonConfig): Pick<ServiceOptions, 'name' | 'kafka' | 'fetch' | 'commitIntervalMs' | 'groupId' | 'telemetry' | 'healthPort' | 'topicSettings' | 'logLevel' | 'logFormat'> {
   return {
     name,
     kafka: { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? `kairos-${name}` },
     fetch: { minBytes: config.KAFKA_FETCH_MIN_BYTES, maxWaitMs: config.KAFKA_FETCH_MAX_WAIT_MS },
+    commitIntervalMs: config.KAFKA_COMMIT_INTERVAL_MS,
     groupId: config.KAFKA_GROUP_ID,
     telemetry: { exporter: config.TELEMETRY_EXPORTER, otlpEndpoint: config.OTLP_ENDPOINT },
     healthPort: config.HEALTH_PORT,

@@ -19,6 +19,8 @@ export interface ServiceOptions {
   kafka: KafkaConnectionSettings;
   /** When the broker answers the consumer's fetches (BatchConsumerOptions.fetch); answer at once unless said. */
   fetch?: { minBytes: number; maxWaitMs: number };
+  /** How often consumed offsets are committed (BatchConsumerOptions.commitIntervalMs); after every batch unless said. */
+  commitIntervalMs?: number;
   telemetry: Omit<TelemetryOptions, 'serviceName'>;
   healthPort: number;
   /** Topics consumed; each needs exactly one @EventPattern handler. */
@@ -132,6 +134,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       subscriptions: options.subscriptions ?? [],
       fromBeginning: options.fromBeginning,
       ...(options.fetch ? { fetch: options.fetch } : {}),
+      commitIntervalMs: options.commitIntervalMs,
       ownership,
       // A handler failure while the database does not answer is an outage to wait out, never a poison record.
       dependencyCheck: databaseCheck,
