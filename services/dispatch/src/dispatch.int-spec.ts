@@ -11,6 +11,7 @@ import { freePort, RunningSmtpSink, startSmtpSink } from '@kairos/local-stack';
 import { RunningService } from '@kairos/service-runtime';
 import { MetricSample, metricValue, readTopic, serviceTestEnv, testStack, untilMetrics } from '@kairos/testing';
 import PostalMime, { Email } from 'postal-mime';
+import { DeliveriesRepository } from './delivery/deliveries.repository';
 import { startDispatch } from './main';
 
 const KEY = { id: 'k1', secret: 'dispatch-int-spec-secret-of-32-bytes-or-more' };
@@ -260,6 +261,30 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     expect(mails.map((mail) => mail.messageId).sort()).toEqual([`<${request.dispatchId}@kairos.local>`, `<${marker.dispatchId}@kairos.local>`].sort());
     const facts = await outcomes(request.dispatchId, 2);
     expect(facts.filter((fact) => fact.kind === 'sent')).toHaveLength(1);
+  });
+
+  it('a receive whose answer was lost (the rows written, claimed by this instance) sends at once, not after the lease, and once', async () => {
+    // The fault injected is only the loss of the answer: the real statement runs against the real database first.
+    const deliveries = service.app.get(DeliveriesRepository);
+    const receive = deliveries.receive.bind(deliveries);
+    const lost = jest.spyOn(deliveries, 'receive').mockImplementationOnce(async (...args) => {
+      await receive(...args);
+      throw new Error('Connection terminated unexpectedly');
+    });
+    try {
+      const request = cartRequest();
+      await produce(request);
+      // The lease is DISPATCH_LEASE_SECONDS (120 s): a mail within 20 s was released, not recovered by the lease.
+      const mails = await mailTo(request.context.profile['email'] as string, 1, 20_000);
+      expect(lost).toHaveBeenCalled();
+      expect(mails.map((mail) => mail.messageId)).toEqual([`<${request.dispatchId}@kairos.local>`]);
+      const marker = confirmRequest(request.profileId, request.context.profile['email'] as string);
+      await produce(marker);
+      expect(await mailTo(request.context.profile['email'] as string, 2)).toHaveLength(2);
+      expect((await outcomes(request.dispatchId, 2)).filter((fact) => fact.kind === 'sent')).toHaveLength(1);
+    } finally {
+      lost.mockRestore();
+    }
   });
 
   it('a 5xx recipient fails at once and goes to the dead-letter topic with its history', async () => {

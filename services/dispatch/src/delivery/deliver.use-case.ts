@@ -45,6 +45,8 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   private readonly instance = `dispatch-${randomUUID().slice(0, 8)}`;
   private readonly claims = new Set<Promise<unknown>>();
   private inFlightRows = 0;
+  /** The dispatch ids this instance is working on now. */
+  private readonly delivering = new Set<string>();
   /** The last claim was bounded by the free slots: more rows may be due than this instance had room for. */
   private behind = false;
   private running = false;
@@ -152,8 +154,23 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
     if (unclaimed > 0) this.kick();
   }
 
+  /**
+   * After a receive failed: rows it may have inserted claimed by this instance (the statement committed, its answer
+   * was lost) would wait out their lease, DISPATCH_LEASE_SECONDS; they are given back to the claim at once. With the
+   * database down this fails too, and the lease is what frees them.
+   */
+  async release(dispatchIds: readonly string[]): Promise<void> {
+    const idle = dispatchIds.filter((id) => !this.delivering.has(id));
+    try {
+      if ((await this.deliveries.release(this.instance, idle)) > 0) this.kick();
+    } catch (error) {
+      this.warn(`deliveries of a failed receive not released, they wait for their lease: ${(error as Error).message}`);
+    }
+  }
+
   /** Delivers rows whose slots are already counted in `inFlightRows` (by the claim or the reservation). */
   private start(rows: DeliveryRow[]): void {
+    for (const row of rows) this.delivering.add(row.dispatchId);
     const claim = (async () => {
       // One query for the suppressions of the whole claim: what the send-time check reads.
       const subjects = rows.flatMap((row) => suppressionSubjects({ profileId: row.profileId, address: addressOf(row) }));
@@ -164,6 +181,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
         // The rows stay claimed until their lease ends, then a claim takes them again: nothing is lost.
         this.warn(`suppressions not read, ${rows.length} deliveries wait for their lease: ${(error as Error).message}`);
         this.inFlightRows -= rows.length;
+        for (const row of rows) this.delivering.delete(row.dispatchId);
         return;
       }
       // Each row frees its slot as soon as it is done, so one slow SMTP answer holds one slot, not the claim's.
@@ -173,6 +191,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
             .catch((error: Error) => this.warn(`delivery ${row.dispatchId} left for recovery after its lease: ${error.message}`))
             .finally(() => {
               this.inFlightRows -= 1;
+              this.delivering.delete(row.dispatchId);
               if (this.behind) this.kick();
             }),
         ),

@@ -105,6 +105,22 @@ export class DeliveriesRepository {
   }
 
   /**
+   * Gives rows this instance holds but never started back to any claim, due now: what a receive inserted claimed
+   * when its answer was lost. Only rows still `received` under this instance's claim; the transition's own
+   * condition keeps a row from being sent twice should one of them have started after all.
+   */
+  async release(claimedBy: string, dispatchIds: readonly string[]): Promise<number> {
+    if (dispatchIds.length === 0) return 0;
+    const rows = await this.rows<{ dispatch_id: string }>(
+      `UPDATE deliveries SET claimed_by = NULL, due_at = now(), updated_at = now()
+       WHERE dispatch_id = ANY($2::text[]) AND claimed_by = $1 AND status = 'received'
+       RETURNING dispatch_id`,
+      [claimedBy, dispatchIds],
+    );
+    return rows.length;
+  }
+
+  /**
    * Claims up to `limit` rows that need work now (new, due for a retry, or abandoned by an instance whose lease ran
    * out), oldest first. SKIP LOCKED: two instances never claim the same row; the lease makes the claim durable.
    */

@@ -37,6 +37,8 @@ export class ReceiveRequestsUseCase {
       );
     } catch (error) {
       this.deliver.handOver([], claim.count);
+      // The statement may have committed and only its answer been lost: its first claim.count rows are then ours.
+      if (claim.count > 0) await this.deliver.release(requests.slice(0, claim.count).map((request) => request.dispatchId));
       throw error;
     }
     const claimed = inserted.flatMap((row): DeliveryRow[] => {
