@@ -84,6 +84,7 @@ interface Failure {
 
 const tracer = trace.getTracer('kairos.kafka');
 const MAX_SPAN_LINKS = 64;
+const STOP_COMMIT_WAIT_MS = 5_000;
 
 /**
  * Consumes with eachBatch: one partition's batch at a time, in order, several partitions in parallel.
@@ -182,7 +183,10 @@ export class BatchConsumer {
     this.stopSignal.abort();
     clearTimeout(this.commitTimer);
     // What idle partitions resolved; a batch still in hand commits its own when it ends (stopping), before the leave.
-    await this.commit(true);
+    // Bounded: with the broker unreachable the stop goes on, and the next owner gets those records again.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([this.commit(true), new Promise((resolve) => (bound = setTimeout(resolve, STOP_COMMIT_WAIT_MS)))]);
+    clearTimeout(bound);
     await this.consumer.disconnect();
     await this.ownership.releaseAll().catch(() => undefined);
     kafkaMetrics().lag.removeCallback(this.observeLag);
