@@ -58,9 +58,10 @@ export interface BatchConsumerOptions {
    */
   fetch?: { minBytes: number; maxWaitMs: number };
   /**
-   * Offsets are committed at most this often while batches come, and within it once they stop; always before the
-   * member leaves the group or gives its partitions up in a rebalance. 0 commits after every batch (kafkajs' own
-   * behaviour). A crash redelivers what was processed since the last commit, which every stage takes as a redelivery.
+   * Offsets are committed at most this often while batches come, and within it once they stop; before the member
+   * leaves the group (stop) and when kafkajs reports a rebalance. 0 commits after every batch (kafkajs' own
+   * behaviour). A crash, or a rejoin kafkajs makes on its own (stale metadata after a broker restart), redelivers what
+   * was processed since the last commit, which every stage takes as a redelivery.
    */
   commitIntervalMs?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -85,6 +86,8 @@ interface Failure {
 const tracer = trace.getTracer('kairos.kafka');
 const MAX_SPAN_LINKS = 64;
 const STOP_COMMIT_WAIT_MS = 5_000;
+/** Refusals (of a heartbeat or a commit) that mean the member's generation is over. */
+const GENERATION_ENDED = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID']);
 
 /**
  * Consumes with eachBatch: one partition's batch at a time, in order, several partitions in parallel.
@@ -144,11 +147,13 @@ export class BatchConsumer {
     const { GROUP_JOIN, CRASH, STOP, FETCH, REBALANCING } = this.consumer.events;
     if (options.fetch) this.consumer.on(FETCH, () => void (this.fetchArrivedAt = Date.now()));
     // Emitted before kafkajs rejoins: the partitions may move, so what was processed is committed while this member's
-    // generation is still the current one (kafkajs' autoCommit did the same).
+    // generation is still the current one (kafkajs' autoCommit did the same; if the JoinGroup gets there first, the
+    // commit is refused and the next owner gets those records again).
     this.consumer.on(REBALANCING, () => void this.commit(true));
     this.consumer.on(GROUP_JOIN, ({ payload }) => void this.ownership.update(payload.memberAssignment, payload.memberId).catch((error) => this.log('error', `partition assignment hook failed: ${describeError(error)}`)));
-    this.consumer.on(CRASH, () => void this.ownership.releaseAll().catch(() => undefined));
-    this.consumer.on(STOP, () => void this.ownership.releaseAll().catch(() => undefined));
+    // The crashed or stopped consumer's group has gone: its commit function can only be refused from now on.
+    this.consumer.on(CRASH, () => void ((this.commitResolved = undefined), this.ownership.releaseAll().catch(() => undefined)));
+    this.consumer.on(STOP, () => void ((this.commitResolved = undefined), this.ownership.releaseAll().catch(() => undefined)));
     this.subscriptions = new Map(options.subscriptions.map((subscription) => [subscription.topic, subscription]));
     this.dlqTopic = deadLetterTopic(options.groupId).name;
     this.log = options.log ?? (() => undefined);
@@ -183,10 +188,7 @@ export class BatchConsumer {
     this.stopSignal.abort();
     clearTimeout(this.commitTimer);
     // What idle partitions resolved; a batch still in hand commits its own when it ends (stopping), before the leave.
-    // Bounded: with the broker unreachable the stop goes on, and the next owner gets those records again.
-    let bound: NodeJS.Timeout | undefined;
-    await Promise.race([this.commit(true), new Promise((resolve) => (bound = setTimeout(resolve, STOP_COMMIT_WAIT_MS)))]);
-    clearTimeout(bound);
+    await this.finalCommit();
     await this.consumer.disconnect();
     await this.ownership.releaseAll().catch(() => undefined);
     kafkaMetrics().lag.removeCallback(this.observeLag);
@@ -249,7 +251,7 @@ export class BatchConsumer {
           if (failures.length > 0) await this.untilDone('dead-lettering', context, stillOwned, () => this.deadLetter(failures));
           kafkaMetrics().consumed.add(records.length, { group: this.options.groupId, topic: batch.topic });
           resolveOffset(batch.lastOffset());
-          await this.commit(this.stopping);
+          await (this.stopping ? this.finalCommit() : this.commit(false));
           this.lag.set(partitionKey, Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1));
           await heartbeat();
         } catch (error) {
@@ -394,8 +396,7 @@ export class BatchConsumer {
     try {
       await heartbeat();
     } catch (error) {
-      const type = (error as { type?: string }).type;
-      if (type === 'REBALANCE_IN_PROGRESS' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID' || type === 'FENCED_INSTANCE_ID') throw error;
+      if (GENERATION_ENDED.has((error as { type?: string }).type ?? '')) throw error;
     }
   }
 
@@ -418,11 +419,24 @@ export class BatchConsumer {
     if (!commitResolved) return this.committing;
     this.committing = this.committing.then(() =>
       commitResolved().catch((error: unknown) => {
+        // Refused for a generation that has ended: the partitions' next owner (maybe this member again) starts from
+        // the last commit, and another try would be refused the same way.
+        if (GENERATION_ENDED.has((error as { type?: string }).type ?? '')) return this.log('info', `offsets of an ended generation not committed: ${describeError(error)}`);
         this.log('warn', `offsets not committed, trying again: ${describeError(error)}`);
         this.commitLater(Math.max(interval, 1_000));
       }),
     );
     return this.committing;
+  }
+
+  /**
+   * The commit of a stop, bounded: with the broker unreachable the stop goes on, and the next owner gets those records
+   * again. A batch still in hand when the stop began ends with one too (its commit queues behind the stop's).
+   */
+  private async finalCommit(): Promise<void> {
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([this.commit(true), new Promise((resolve) => (bound = setTimeout(resolve, STOP_COMMIT_WAIT_MS)))]);
+    clearTimeout(bound);
   }
 
   private commitLater(ms: number): void {
