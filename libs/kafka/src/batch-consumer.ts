@@ -114,7 +114,7 @@ export class BatchConsumer {
   private readonly dlqTopic: string;
   private readonly log: NonNullable<BatchConsumerOptions['log']>;
   private stopping = false;
-  /** Commits every offset resolved and not yet committed (bound to the running consumer by its first batch). */
+  /** Commits every offset resolved and not yet committed: set by every batch, dropped when the consumer crashes or stops. */
   private commitResolved: (() => Promise<void>) | undefined;
   /** Commits go out one at a time, so a later commit never carries older offsets than the one before it. */
   private committing: Promise<void> = Promise.resolve();
@@ -186,7 +186,6 @@ export class BatchConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopSignal.abort();
-    clearTimeout(this.commitTimer);
     // What idle partitions resolved; a batch still in hand commits its own when it ends (stopping), before the leave.
     await this.finalCommit();
     await this.consumer.disconnect();
