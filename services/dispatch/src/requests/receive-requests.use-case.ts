@@ -10,7 +10,8 @@ import { OutboxRelay } from '../outbox/outbox-relay';
 /**
  * A batch of dispatch requests becomes rows of the deliveries table, each with its `queued` outcome, in one
  * statement; as many as the sending side has free slots for are inserted claimed by it and start at once. A request
- * whose dispatch id has a row already (redelivered, replayed, produced twice) changes nothing: the row decided. The consumer commits the offsets after this returns, so a crash before it redelivers the batch.
+ * whose dispatch id has a row already (redelivered, replayed, produced twice) changes nothing: the row decided. The
+ * consumer commits the offsets only after this returns, so a crash before then redelivers the batch.
  */
 @Injectable()
 export class ReceiveRequestsUseCase {
