@@ -1,4 +1,5 @@
 import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 
 /** Runs a command to completion, rejecting with its captured output when it fails. */
 export function run(command: string, args: string[], options: SpawnOptions = {}): Promise<string> {
@@ -24,14 +25,33 @@ export async function stopChild(child: ChildProcess, graceMs: number): Promise<v
   clearTimeout(timer);
 }
 
-/** Kills a process left behind by an earlier run that died without cleaning up (its pid was recorded in a file). */
-export function killStale(pid: number | undefined): void {
-  if (!pid) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
+/**
+ * Stops a process that an earlier stack left behind (killed with SIGKILL, or with its terminal) and whose pid it
+ * recorded in a file: `signal` first, SIGKILL if it is still there after `graceMs`. Where /proc exists, a pid that now
+ * belongs to another program is left alone.
+ */
+export async function stopStale(pid: number, command: string, signal: NodeJS.Signals, graceMs: number, log: (line: string) => void): Promise<void> {
+  if (!Number.isInteger(pid) || pid <= 0 || !running(pid)) return;
+  const comm = `/proc/${pid}/comm`;
+  if (existsSync(comm) && readFileSync(comm, 'utf8').trim() !== command) return;
+  log(`stopping ${command} (pid ${pid}), left running by an earlier stack`);
+  process.kill(pid, signal);
+  const deadline = Date.now() + graceMs;
+  while (running(pid)) {
+    if (Date.now() > deadline) process.kill(pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Whether the pid is a live process; an exited one its parent has not reaped yet (a zombie) is not. */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = `/proc/${pid}/stat`;
+  return !existsSync(stat) || readFileSync(stat, 'utf8').split(') ').pop()?.[0] !== 'Z';
 }
 
 /** Polls a child service's readiness endpoint until it answers 200; fails if the child exits first or time runs out. */

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, createWrite
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { killStale, run, stopChild } from './child-process';
+import { stopStale, run, stopChild } from './child-process';
 
 /**
  * Kafka 3.9.x, not 4.x: kafkajs 2.2.4 (the last release) negotiates old protocol versions, several of which
@@ -154,11 +154,16 @@ async function waitUntilReady(brokers: string, child: ChildProcess, timeoutMs: n
   }
 }
 
+/** A broker an earlier development stack left running (see ownProcessGroup): stopped as an operator would stop it. */
+export async function stopStaleBroker(dataDir: string, log: (line: string) => void): Promise<void> {
+  const pidFile = join(dataDir, 'kafka.pid');
+  if (existsSync(pidFile)) await stopStale(Number(readFileSync(pidFile, 'utf8')), 'java', 'SIGTERM', 30_000, log);
+}
+
 export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<RunningKafka> {
   const log = options.log ?? (() => undefined);
   const libs = await ensureKafkaJars(options.cacheDir ?? defaultCacheDir(), log);
   const pidFile = join(options.dataDir, 'kafka.pid');
-  if (existsSync(pidFile)) killStale(Number(readFileSync(pidFile, 'utf8')));
   if (options.fresh) rmSync(options.dataDir, { recursive: true, force: true });
   mkdirSync(options.dataDir, { recursive: true });
 

@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedDatabase } from './embedded-database';
-import { startKafkaBroker } from './kafka-broker';
+import { startEmbeddedDatabase, stopStaleServer } from './embedded-database';
+import { startKafkaBroker, stopStaleBroker } from './kafka-broker';
 import { freePort, portOrFail } from './ports';
 import { startSmtpSink } from './smtp-sink';
 
@@ -62,6 +62,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       return env['KAFKA_BROKERS'];
     }
     const started = Date.now();
+    await stopStaleBroker(join(root, 'kafka'), log);
     const broker = await startKafkaBroker({
       port: await port(options.purpose, env, 'KAFKA_PORT', 9092),
       controllerPort: await port(options.purpose, env, 'KAFKA_CONTROLLER_PORT', 9093),
@@ -81,11 +82,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       return env['DATABASE_URL'];
     }
     const started = Date.now();
+    await stopStaleServer(join(root, 'postgres'), log);
     const database = await startEmbeddedDatabase({
       port: await port(options.purpose, env, 'POSTGRES_PORT', 5433),
       dataDir: join(root, 'postgres'),
       fresh,
       database: 'kairos',
+      ownProcessGroup: options.purpose === 'dev',
     });
     stops.push(database.stop);
     restarts.set('postgres', database.restart);
