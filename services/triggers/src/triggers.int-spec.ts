@@ -131,7 +131,7 @@ describe('triggers against the real stack', () => {
     writeJourney('merge', `trigger:\n  event: Joined ${run}\nreentry:\n  allow: once\nsteps:\n  - send: ${id('welcome')}\n  - wait: 3s\n  - send: ${id('welcome')}\n  - wait: 1s\n  - send: ${id('welcome')}\n`);
     writeJourney('quiet', `trigger:\n  event: Quiet ${run}\nsteps:\n  - send: ${id('promo')}\n`);
     writeJourney('split', `trigger:\n  event: Split ${run}\nreentry:\n  allow: always\n  activeInstances: unlimited\nsteps:\n  - split:\n      variants:\n        - name: a\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n        - name: b\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n`);
-    writeJourney('timers', `trigger:\n  event: Timer Start ${run}\nreentry:\n  allow: always\nsteps:\n  - wait: 12s\n  - send: ${id('later')}\n`);
+    writeJourney('timers', `trigger:\n  event: Timer Start ${run}\nreentry:\n  allow: always\nsteps:\n  - wait: 25s\n  - send: ${id('later')}\n`);
     const release = await publishFolder(kafka, folder, { user: 'triggers-int-spec', host: 'test', tool: 'jest' }, { write: true });
     expect(release.errors).toEqual([]);
     await producer.connect();
@@ -347,9 +347,10 @@ describe('triggers against the real stack', () => {
     }
     const waiting = new Set(profiles);
     await waitFor('10,000 instances waiting', () => outcomes.filter((outcome) => outcome.kind === 'waiting' && waiting.has(outcome.profileId)).length >= count, 90_000);
-    // Killed while (at least some of) the timers are pending: they are rows of the store, not of the process.
-    expect(requests.filter((request) => waiting.has(request.profileId)).length).toBeLessThan(count);
+    // Killed while every timer is pending (all are due 25 s after `now`): they are rows of the store, not of the process.
     await service?.kill();
+    expect(Date.now()).toBeLessThan(now + 25_000);
+    expect(requests.filter((request) => waiting.has(request.profileId))).toEqual([]);
     await startService();
     const fired = await waitFor('10,000 timers fired', () => {
       const mails = requests.filter((request) => waiting.has(request.profileId));
@@ -360,6 +361,6 @@ describe('triggers against the real stack', () => {
     expect(byProfile.size).toBe(count);
     expect([...byProfile.values()].every((ids) => ids.size === 1)).toBe(true);
     // None before its due time.
-    expect(fired.every((request) => Date.parse(request.requestedAt) >= now + 12_000)).toBe(true);
+    expect(fired.every((request) => Date.parse(request.requestedAt) >= now + 25_000)).toBe(true);
   }, 200_000);
 });
