@@ -9,7 +9,8 @@ import { signToken, verifyWebhook, WEBHOOK_DISPATCH_HEADER, WEBHOOK_SIGNATURE_HE
 import { ConsumedRecord, connectKafka, RecordProducer } from '@kairos/kafka';
 import { freePort, RunningSmtpSink, startSmtpSink } from '@kairos/local-stack';
 import { RunningService } from '@kairos/service-runtime';
-import { MetricSample, metricValue, readTopic, serviceTestEnv, testStack, untilMetrics } from '@kairos/testing';
+import { MetricSample, metricValue, readTopic, serviceTestEnv, startServiceProcess, testStack, untilMetrics } from '@kairos/testing';
+import { AssignerProtocol } from 'kafkajs';
 import PostalMime, { Email } from 'postal-mime';
 import { DeliveriesRepository } from './delivery/deliveries.repository';
 import { startDispatch } from './main';
@@ -33,6 +34,7 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
   let metricsUrl = '';
   let healthPort = '';
   let sequence = 0;
+  let env = {} as Awaited<ReturnType<typeof serviceTestEnv>>;
 
   beforeAll(async () => {
     // The test's own sink (the harness's, started in-process), so the outage test can stop and restart its SMTP port.
@@ -40,7 +42,7 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     const release = await publishFolder(kafka, resolve(__dirname, '../../../definitions/shop'), { user: 'dispatch-int-spec', host: 'test', tool: 'jest' }, { write: true });
     expect(release.errors).toEqual([]);
     await producer.connect();
-    const env = await serviceTestEnv({
+    env = await serviceTestEnv({
       DATABASE_SCHEMA: `dispatch_${run}`,
       KAFKA_GROUP_ID: groupId,
       SMTP_URL: sink.smtpUrl,
@@ -206,6 +208,35 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     const page = await fetch(oneClick);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('Subscribe again');
+  });
+
+  it('a marketing mail already waiting to retry a 4xx when the one-click POST arrives is suppressed at its next attempt; other mail goes out while it waits', async () => {
+    const first = cartRequest();
+    const address = first.context.profile['email'] as string;
+    await produce(first);
+    const [mail] = await mailTo(address, 1);
+    const oneClick = (header(mail, 'List-Unsubscribe') ?? '').slice(1, -1);
+
+    // The next reminder meets a relay that answers 451 for its recipient: it waits in `retrying`, on a durable timer.
+    const waiting = cartRequest({ profileId: first.profileId, to: `tempfail-${id('t')}@example.ch` });
+    await produce(waiting);
+    const retried = (await outcomes(waiting.dispatchId, 2)).find((fact) => fact.kind === 'retried');
+    expect(retried).toMatchObject({ detail: { attempt: 1, code: 451 } });
+    // It blocks nothing: a mail for someone else goes out meanwhile.
+    const other = confirmRequest(`profile-${id('other')}`, `while-retrying-${run}@example.ch`);
+    await produce(other);
+    expect(await mailTo(`while-retrying-${run}@example.ch`, 1)).toHaveLength(1);
+
+    const posted = await fetch(oneClick, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    expect(posted.status).toBe(200);
+    // Each attempt checks again; the next finds the withdrawal and makes no attempt at all.
+    const [suppressed] = await readTopic(kafkaBrokers, Topics.deliveryOutcomes.name, 1, 30_000, (record) => {
+      const outcome = json<DeliveryOutcomeRecord>(record);
+      return outcome.dispatchId === waiting.dispatchId && outcome.kind === 'suppressed';
+    });
+    expect(json<DeliveryOutcomeRecord>(suppressed).detail).toEqual({ reason: 'unsubscribed' });
+    const row = await service.app.get(DeliveriesRepository).find(waiting.dispatchId);
+    expect(row).toMatchObject({ status: 'suppressed' });
   });
 
   it('a tampered, forged or malformed token is refused with a 4xx, and a click token never redirects elsewhere', async () => {
@@ -442,8 +473,8 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'sent', channel: 'email' })).toBeGreaterThanOrEqual(10);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'retried', channel: 'email' })).toBeGreaterThanOrEqual(5);
       // Waiting for an unreachable relay publishes one 'retried' per mail, not one per probe (the outage's 30 s at a
-      // 500 ms back-off would be dozens).
-      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'retried', channel: 'email' })).toBeLessThanOrEqual(15);
+      // 500 ms back-off would be dozens); the 451 before an unsubscribe adds a few.
+      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'retried', channel: 'email' })).toBeLessThanOrEqual(20);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'sent', channel: 'webhook' })).toBe(1);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'failed', channel: 'email' })).toBeGreaterThanOrEqual(1);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'suppressed', channel: 'email' })).toBeGreaterThanOrEqual(1);
@@ -460,4 +491,56 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     expect(metricValue(samples, 'kairos_dispatch_due_deliveries')).toBeGreaterThanOrEqual(0);
     expect(metricValue(samples, 'kairos_dispatch_oldest_due_seconds')).toBeLessThan(60);
   });
+
+  it('a second instance joining and leaving mid-backlog sends nothing twice: 1,000 mails, each once, through two rebalances', async () => {
+    const secondHealthPort = await freePort();
+    const second = await startServiceProcess('dispatch', { ...env, HEALTH_PORT: String(secondHealthPort), DISPATCH_PORT: String(await freePort()), LOG_LEVEL: 'error' }, secondHealthPort, 'a second dispatch instance');
+    let stopped = false;
+    try {
+      // Both instances own a partition of the requests before any is produced.
+      for (let deadline = Date.now() + 60_000; (await membersWithRequests()) < 2; ) {
+        if (Date.now() > deadline) throw new Error('the second instance was given no partition within 60 s');
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      const requests = Array.from({ length: 1_000 }, (_, index) => confirmRequest(`profile-${id('rebalance')}`, `rebalance-${run}-${index}@example.ch`));
+      const arrived = async () => {
+        const listing = (await (await fetch(sink.inboxUrl)).json()) as { messages: Array<{ envelope: { to: string[] } }> };
+        return listing.messages.flatMap((message) => message.envelope.to).filter((address) => address.startsWith(`rebalance-${run}-`));
+      };
+      for (let start = 0; start < requests.length; start += 250) await produce(...requests.slice(start, start + 250));
+      // The second instance leaves (finishing its batch, committing, leaving the group) once it has sent some and
+      // while mail is still going out: its partition moves back, and what it had not committed is delivered again.
+      await untilMetrics(`http://127.0.0.1:${secondHealthPort}/metrics`, (samples) => expect(metricValue(samples, 'kairos_dispatch_outcomes_total', { kind: 'sent' })).toBeGreaterThan(0), 60_000);
+      expect((await arrived()).length).toBeLessThan(requests.length);
+      await second.stop();
+      stopped = true;
+      // It stopped by itself, with every delivery it had started finished, rather than being killed after 30 s.
+      expect({ code: second.child.exitCode, signal: second.child.signalCode }).toEqual({ code: 0, signal: null });
+      for (let deadline = Date.now() + 60_000; (await arrived()).length < requests.length && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 200));
+      // A marker after them all: once it is out, nothing more is coming for them.
+      const marker = confirmRequest(`profile-${id('marker')}`, `rebalance-marker-${run}@example.ch`);
+      await produce(marker);
+      await mailTo(`rebalance-marker-${run}@example.ch`, 1);
+      const received = await arrived();
+      const twice = received.filter((address, index) => received.indexOf(address) !== index);
+      expect({ received: new Set(received).size, twice }).toEqual({ received: requests.length, twice: [] });
+    } finally {
+      if (!stopped) await second.stop();
+    }
+  }, 180_000);
+
+  /** Members of this run's dispatch group that own a partition of the requests topic. */
+  async function membersWithRequests(): Promise<number> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const {
+        groups: [group],
+      } = await admin.describeGroups([groupId]);
+      if (group.state !== 'Stable') return 0;
+      return group.members.filter((member) => (AssignerProtocol.MemberAssignment.decode(member.memberAssignment)?.assignment[Topics.dispatchRequests.name] ?? []).length > 0).length;
+    } finally {
+      await admin.disconnect();
+    }
+  }
 });

@@ -91,6 +91,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
     this.kick();
     await this.loop;
     await Promise.all(this.claims);
+    this.mail.close();
   }
 
   /** New rows were written: look now rather than at the next poll. */

@@ -1,5 +1,5 @@
 import { connect, Socket } from 'node:net';
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ComposedMail, DKIM_HEADER_FIELD_NAMES, TransportErrorLike } from '@kairos/dispatch-core';
 import { createTransport, Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
@@ -10,16 +10,22 @@ export type SmtpAnswer = { ok: true; messageId: string; response: string } | { o
 /**
  * The SMTP side of dispatch: one nodemailer pool (SMTP_POOL_CONNECTIONS connections, SMTP_RATE_PER_SECOND), DKIM
  * when configured, signing List-Unsubscribe-Post too. Answers instead of throwing: the state machine decides.
+ * Closed by DeliverUseCase once the deliveries in hand are done, not by a shutdown hook of its own: nodemailer's pool
+ * never calls back a message handed to it after close(), so a delivery that reached it during the stop held the stop
+ * until the process was killed, and its row stayed `sending` until its lease ended.
  */
 @Injectable()
-export class MailTransportRepository implements OnApplicationShutdown {
+export class MailTransportRepository {
   private readonly transporter: Transporter<SMTPPool.SentMessageInfo>;
+  private closed = false;
 
   constructor(@Inject(DISPATCH_SETTINGS) settings: DispatchSettings) {
     this.transporter = createTransport(transportOptions(settings));
   }
 
   async send(mail: ComposedMail): Promise<SmtpAnswer> {
+    // An outage of the relay as far as the mail is concerned: it waits in `retrying` without using an attempt.
+    if (this.closed) return { ok: false, error: { message: 'the SMTP pool is closed: dispatch is stopping', code: 'ECONNECTION' } };
     try {
       const info = await this.transporter.sendMail({ ...mail, disableFileAccess: true, disableUrlAccess: true });
       const rejected = info.rejected ?? [];
@@ -39,7 +45,8 @@ export class MailTransportRepository implements OnApplicationShutdown {
     );
   }
 
-  onApplicationShutdown(): void {
+  close(): void {
+    this.closed = true;
     this.transporter.close();
   }
 }
