@@ -83,7 +83,10 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
     this.loop = this.run();
   }
 
-  /** Graceful stop: claims nothing more and lets the deliveries in hand finish (their SMTP answers are written). */
+  /**
+   * Graceful stop: claims nothing more and lets the deliveries in hand finish (their SMTP answers are written), then
+   * closes the SMTP pool and publishes the outcomes they wrote (the relay's own last drain may have run before them).
+   */
   async onApplicationShutdown(): Promise<void> {
     this.running = false;
     clearTimeout(this.backlogTimer);
@@ -92,6 +95,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
     await this.loop;
     await Promise.all(this.claims);
     this.mail.close();
+    await this.outbox.drain().catch((error: Error) => this.warn(`outcomes left for the next start or another instance to publish: ${error.message}`));
   }
 
   /** New rows were written: look now rather than at the next poll. */
