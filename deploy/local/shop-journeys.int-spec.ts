@@ -1,0 +1,114 @@
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import PostalMime, { Email } from 'postal-mime';
+import { DispatchRequestRecord, Topics } from '@kairos/contracts';
+import { readTopicToEnd } from '@kairos/kafka';
+import { Pipeline, postUntilAccepted, startPipeline } from '@kairos/testing';
+import { writeDemoDefinitions } from './demo-definitions';
+import { decodeEntities } from './demo-reader';
+import { publishDefinitions } from './fault-suite';
+
+const SECONDS_PER_DAY = 20; // as the demo: the abandoned cart's 4 h window lasts 3 s
+
+/**
+ * The example shop definitions through all five services, as a shop's customers meet them: events through the
+ * collector, the double opt-in confirmed by following the link in the real mail, the abandoned-cart reminder listing
+ * the cart's products in the SMTP sink — and no reminder when the order follows the cart in the same batch, or without
+ * consent. Durations shortened as the demo shortens them; a ledger mail after everything else is the marker.
+ */
+describe('the shop journeys, end to end', () => {
+  let pipeline: Pipeline;
+  const definitions = mkdtempSync(join(tmpdir(), 'kairos-shop-journeys-'));
+  const run = Date.now().toString(36);
+  const email = (who: string) => `${who}-${run}@shop-journeys.example`;
+  const userId = (who: string) => `shop-journeys-${run}-${who}`;
+  let sequence = 0;
+  const event = (who: string, fields: Record<string, unknown>) => ({ messageId: `shop-journeys-${run}-${++sequence}`, userId: userId(who), timestamp: new Date().toISOString(), ...fields });
+  const track = (who: string, name: string, properties: Record<string, unknown> = {}) => event(who, { type: 'track', event: name, properties, context: { traits: { email: email(who) } } });
+  const signUp = (who: string, optsIn: boolean) => [
+    event(who, { type: 'identify', traits: { email: email(who), firstName: who }, context: { consent: { categoryPreferences: { marketing: optsIn, analytics: true } } } }),
+    ...(optsIn ? [track(who, 'Subscribed', { channel: 'email', purpose: 'marketing', wording: 'Yes, send me news and offers by e-mail.', formVersion: 'signup-2026-10' })] : []),
+  ];
+  const products = [
+    { product_id: 'wanderschuh', name: 'Wanderschuh Alpin', price: 1234.5, quantity: 1, url: 'https://shop.example/p/wanderschuh', imageUrl: 'https://shop.example/img/wanderschuh.jpg' },
+    { product_id: 'socken', name: 'Socken', price: 19.9, quantity: 2, url: 'https://shop.example/p/socken', imageUrl: 'https://shop.example/img/socken.jpg' },
+  ];
+  const cart = (who: string) => track(who, 'Cart Updated', { cartId: `cart-${run}-${who}`, currency: 'CHF', products });
+
+  /** The mails to `who` so far, parsed; waits until one with a subject starting with `subject` is among them. */
+  async function mailsTo(who: string, subject?: string, timeoutMs = 90_000): Promise<Email[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const files = readdirSync(pipeline.mailDir).filter((file) => file.endsWith('.eml'));
+      const mails = (await Promise.all(files.map((file) => PostalMime.parse(readFileSync(join(pipeline.mailDir, file)))))).filter((mail) => mail.to?.some((to) => to.address === email(who)));
+      if (subject === undefined || mails.some((mail) => mail.subject?.startsWith(subject))) return mails;
+      if (Date.now() > deadline) throw new Error(`no mail "${subject}" to ${email(who)} within ${timeoutMs} ms; it has: ${JSON.stringify(mails.map((mail) => mail.subject))}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** Follows the confirmation link of the double opt-in mail, as the customer's browser would. */
+  async function confirm(who: string): Promise<void> {
+    const [request] = (await mailsTo(who, 'Please confirm')).filter((mail) => mail.subject?.startsWith('Please confirm'));
+    const link = [...(request.html ?? '').matchAll(/href="([^"]+)"/g)].map((match) => decodeEntities(match[1])).find((url) => /\/confirm\//.test(url));
+    expect(link).toBeDefined();
+    expect((await fetch(link!)).status).toBe(200);
+  }
+
+  beforeAll(async () => {
+    writeDemoDefinitions(join(__dirname, '..', '..', 'definitions', 'shop'), definitions, SECONDS_PER_DAY);
+    cpSync(join(__dirname, '..', '..', 'definitions', 'ledger'), definitions, { recursive: true });
+    pipeline = await startPipeline({
+      partitions: 2,
+      log: () => undefined,
+      prepare: (kafka) => publishDefinitions(kafka, definitions),
+      // The demo's guard rails, without the cap: the welcome mail and the reminder come seconds apart here.
+      env: { TRIGGERS_MARKETING_EMAIL_CAP: 'off', TRIGGERS_QUIET_HOURS: 'off' },
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    rmSync(definitions, { recursive: true, force: true });
+  }, 120_000);
+
+  it('a confirmed subscriber who leaves a cart gets the reminder listing its products; an order right behind the cart, or no consent, gets none', async () => {
+    await postUntilAccepted(pipeline, [...signUp('anna', true), ...signUp('ben', true), ...signUp('chris', false)]);
+    // Double opt-in: consent is pending until the link in the confirmation mail is followed; then the welcome series
+    // starts (entering email-subscribers), which shows the confirmation went round through dispatch and segmentation.
+    await confirm('anna');
+    await confirm('ben');
+    await mailsTo('anna', 'Welcome to the shop');
+    await mailsTo('ben', 'Welcome to the shop');
+
+    // Ben orders right behind his cart update, in the same batch, before any wait could begin.
+    await postUntilAccepted(pipeline, [cart('anna'), cart('chris'), cart('ben'), track('ben', 'Order Completed', { order_id: `order-${run}`, cartId: `cart-${run}-ben`, currency: 'CHF', revenue: 1274.3, products })]);
+    const [reminder] = (await mailsTo('anna', 'You left something')).filter((mail) => mail.subject?.startsWith('You left something'));
+    expect(reminder.text).toContain('Wanderschuh Alpin x 1: CHF');
+    expect(reminder.text).toContain('https://shop.example/p/wanderschuh');
+    expect(reminder.text).toMatch(/Socken x 2: CHF.19\.90/);
+    expect(reminder.headers.find((header) => header.key === 'list-unsubscribe-post')?.value).toBe('List-Unsubscribe=One-Click');
+
+    // Anna's window has ended, so Ben's and Chris's have too: a ledger mail to each after it marks that everything
+    // before it was decided.
+    await postUntilAccepted(pipeline, [track('ben', 'Ledger Ping', { n: 1 }), track('chris', 'Ledger Ping', { n: 2 })]);
+    await mailsTo('ben', 'Ledger 1');
+    await mailsTo('chris', 'Ledger 2');
+    // Mails of one profile may reach the sink out of order; their requests may not: each profile's are in order on
+    // one partition, so every request made before the ledger's is on the topic now.
+    const templates = new Map<string, string[]>();
+    await readTopicToEnd(pipeline.kafka, Topics.dispatchRequests.name, (records) => {
+      for (const record of records) {
+        const request = JSON.parse(record.value?.toString() ?? '{}') as DispatchRequestRecord;
+        const to = request.channel === 'email' ? String(request.context.profile['email']) : '';
+        templates.set(to, [...(templates.get(to) ?? []), request.channel === 'email' ? request.templateId : request.url]);
+      }
+    });
+    expect(templates.get(email('anna'))?.filter((template) => template === 'cart-reminder')).toEqual(['cart-reminder']);
+    expect(templates.get(email('ben'))).toEqual(expect.arrayContaining(['confirm-subscription', 'welcome-1', 'ledger']));
+    expect(templates.get(email('ben'))).not.toContain('cart-reminder');
+    // Without consent: no confirmation, no welcome, no reminder — only the transactional ledger mail.
+    expect(templates.get(email('chris'))).toEqual(['ledger']);
+  }, 240_000);
+});
