@@ -56,6 +56,19 @@ describe('the shop journeys, end to end', () => {
     expect((await fetch(link!)).status).toBe(200);
   }
 
+  /** Every dispatch request so far: recipient -> the templates (or webhook URLs) requested for the profile, in order. */
+  async function requestedTemplates(): Promise<Map<string, string[]>> {
+    const requests: DispatchRequestRecord[] = [];
+    await readTopicToEnd(pipeline.kafka, Topics.dispatchRequests.name, (records) => void requests.push(...records.map((record) => JSON.parse(record.value?.toString() ?? '{}') as DispatchRequestRecord)));
+    const recipients = new Map(requests.flatMap((request) => (request.channel === 'email' ? [[request.profileId, String(request.context.profile['email'])] as const] : [])));
+    const templates = new Map<string, string[]>();
+    for (const request of requests) {
+      const to = recipients.get(request.profileId) ?? request.profileId;
+      templates.set(to, [...(templates.get(to) ?? []), request.channel === 'email' ? request.templateId : request.url]);
+    }
+    return templates;
+  }
+
   beforeAll(async () => {
     writeDemoDefinitions(join(__dirname, '..', '..', 'definitions', 'shop'), definitions, SECONDS_PER_DAY);
     cpSync(join(__dirname, '..', '..', 'definitions', 'ledger'), definitions, { recursive: true });
@@ -97,18 +110,27 @@ describe('the shop journeys, end to end', () => {
     await mailsTo('chris', 'Ledger 2');
     // Mails of one profile may reach the sink out of order; their requests may not: each profile's are in order on
     // one partition, so every request made before the ledger's is on the topic now.
-    const templates = new Map<string, string[]>();
-    await readTopicToEnd(pipeline.kafka, Topics.dispatchRequests.name, (records) => {
-      for (const record of records) {
-        const request = JSON.parse(record.value?.toString() ?? '{}') as DispatchRequestRecord;
-        const to = request.channel === 'email' ? String(request.context.profile['email']) : '';
-        templates.set(to, [...(templates.get(to) ?? []), request.channel === 'email' ? request.templateId : request.url]);
-      }
-    });
+    const templates = await requestedTemplates();
     expect(templates.get(email('anna'))?.filter((template) => template === 'cart-reminder')).toEqual(['cart-reminder']);
     expect(templates.get(email('ben'))).toEqual(expect.arrayContaining(['confirm-subscription', 'welcome-1', 'ledger']));
     expect(templates.get(email('ben'))).not.toContain('cart-reminder');
     // Without consent: no confirmation, no welcome, no reminder — only the transactional ledger mail.
     expect(templates.get(email('chris'))).toEqual(['ledger']);
   }, 240_000);
+
+  it('lifetime spend crossing CHF 5,000, summed by segmentation from the orders, gets the thank-you once: not on later orders above it', async () => {
+    const order = (revenue: number, currency = 'CHF') => track('anna', 'Order Completed', { order_id: `order-${run}-${++sequence}`, currency, revenue, products: [] });
+    const vip = async () => ((await requestedTemplates()).get(email('anna')) ?? []).filter((template) => template === 'vip-thank-you');
+    // CHF 3,000, and EUR 2,500 that does not count: below the line (a ledger mail after them marks them decided).
+    await postUntilAccepted(pipeline, [order(3_000), order(2_500, 'EUR'), track('anna', 'Ledger Ping', { n: 3 })]);
+    await mailsTo('anna', 'Ledger 3');
+    expect(await vip()).toEqual([]);
+    // CHF 2,000 more crosses it.
+    await postUntilAccepted(pipeline, [order(2_000)]);
+    await mailsTo('anna', 'Thank you, anna');
+    // Above the line already (and a copy of an order under a new id, as a misbehaving shop might send): no new crossing.
+    await postUntilAccepted(pipeline, [order(2_000), order(150), track('anna', 'Ledger Ping', { n: 4 })]);
+    await mailsTo('anna', 'Ledger 4');
+    expect(await vip()).toEqual(['vip-thank-you']);
+  }, 120_000);
 });

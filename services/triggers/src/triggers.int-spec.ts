@@ -28,6 +28,9 @@ describe('triggers against the real stack', () => {
   let env: Record<string, string> = {};
   let healthPort = 0;
   let sequence = 0;
+  const birthdayAt = Math.ceil((Date.now() + 60_000) / 60_000) * 60_000;
+  const birthdayProfile = randomUUID();
+  let birthday = '';
 
   // Everything this run's journeys publish, collected by one reader from the beginning of both topics.
   const requests: DispatchRequestRecord[] = [];
@@ -117,7 +120,7 @@ describe('triggers against the real stack', () => {
     mkdirSync(join(folder, 'segments'), { recursive: true });
     writeFileSync(join(folder, 'segments', `big-spenders-${run}.yaml`), `kind: segment\nid: big-spenders-${run}\nrule:\n  aggregate:\n    sum: revenue\n    of: Order Completed\n  atLeast: 5000\n`);
     for (const name of ['welcome', 'reminder', 'vip', 'promo', 'goal-mail']) writeTemplate(name, 'marketing');
-    for (const name of ['marker', 'later']) writeTemplate(name, 'transactional');
+    for (const name of ['marker', 'later', 'birthday']) writeTemplate(name, 'transactional');
     writeJourney('marker', `trigger:\n  event: Marker ${run}\nreentry:\n  allow: always\n  activeInstances: unlimited\nsteps:\n  - send: ${id('marker')}\n`);
     writeJourney('welcome', `trigger:\n  event: Signed Up ${run}\nreentry:\n  allow: once\nsteps:\n  - send: ${id('welcome')}\n  - wait: 1s\n  - send: ${id('welcome')}\n  - wait: 1s\n  - send: ${id('welcome')}\n`);
     writeJourney(
@@ -132,6 +135,12 @@ describe('triggers against the real stack', () => {
     writeJourney('quiet', `trigger:\n  event: Quiet ${run}\nsteps:\n  - send: ${id('promo')}\n`);
     writeJourney('split', `trigger:\n  event: Split ${run}\nreentry:\n  allow: always\n  activeInstances: unlimited\nsteps:\n  - split:\n      variants:\n        - name: a\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n        - name: b\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n`);
     writeJourney('timers', `trigger:\n  event: Timer Start ${run}\nreentry:\n  allow: always\nsteps:\n  - wait: 25s\n  - send: ${id('later')}\n`);
+    // A birthday at a clock time in UTC+14 (no summer time there): the next whole minute at least 60 s ahead (the update below must be produced before it). Its local
+    // date is often tomorrow's in UTC, and read in UTC the time would be 14 hours off.
+    const local = new Date(birthdayAt + 14 * 3_600_000);
+    const two = (value: number) => String(value).padStart(2, '0');
+    birthday = `1990-${two(local.getUTCMonth() + 1)}-${two(local.getUTCDate())}`;
+    writeJourney('birthday', `trigger:\n  recurring:\n    date: birthday\n    every: year\n    at: "${two(local.getUTCHours())}:${two(local.getUTCMinutes())}"\nreentry:\n  allow: oncePer\n  period: 300d\nsteps:\n  - send: ${id('birthday')}\n`);
     const release = await publishFolder(kafka, folder, { user: 'triggers-int-spec', host: 'test', tool: 'jest' }, { write: true });
     expect(release.errors).toEqual([]);
     await producer.connect();
@@ -153,6 +162,9 @@ describe('triggers against the real stack', () => {
       Object.entries(await serviceTestEnv({ DATABASE_SCHEMA: `triggers_${run}`, KAFKA_GROUP_ID: `triggers-${run}`, TRIGGERS_QUIET_HOURS: quietWindow(), TRIGGERS_MARKETING_EMAIL_CAP: '3/1h' })).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
     );
     await startService();
+    // Produced now, so its timer is pending while the tests below run (and across the kill -9 of the last one).
+    const identify: ProfileEvent = { type: 'identify', timestamp: new Date().toISOString(), messageId: `${run}-birthday`, traits: { birthday, email: `${birthdayProfile}@example.ch` }, context: { timezone: 'Pacific/Kiritimati' } };
+    await produce(update(birthdayProfile, identify));
   }, 120_000);
 
   afterAll(async () => {
@@ -308,6 +320,15 @@ describe('triggers against the real stack', () => {
     expect([...variants.values()].every((names) => names.size === 1)).toBe(true);
     expect(new Set([...variants.values()].flatMap((names) => [...names]))).toEqual(new Set(['a', 'b']));
   });
+
+  it('a birthday comes at its clock time in the profile time zone (UTC+14), from a durable timer, once', async () => {
+    const [request] = await waitFor('the birthday mail', () => requestsOf(birthdayProfile).length > 0 && requestsOf(birthdayProfile), 240_000);
+    expect(request).toMatchObject({ templateId: id('birthday'), context: { event: { name: 'birthday occurrence', properties: { birthday } }, timeZone: 'Pacific/Kiritimati' } });
+    expect(Date.parse(request.requestedAt)).toBeGreaterThanOrEqual(birthdayAt);
+    // A later update of the profile does not bring this year's occurrence back; the next is a year away.
+    await marker(birthdayProfile);
+    expect(templatesOf(birthdayProfile)).toEqual([id('birthday'), id('marker')]);
+  }, 300_000);
 
   it('a replay of the input stream into empty stores makes the same decisions, with the same ids', async () => {
     const live = new Map(decided.map((profileId) => [profileId, new Set(requestsOf(profileId).map((request) => request.dispatchId))]));
