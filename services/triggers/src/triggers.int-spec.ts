@@ -135,8 +135,9 @@ describe('triggers against the real stack', () => {
     writeJourney('quiet', `trigger:\n  event: Quiet ${run}\nsteps:\n  - send: ${id('promo')}\n`);
     writeJourney('split', `trigger:\n  event: Split ${run}\nreentry:\n  allow: always\n  activeInstances: unlimited\nsteps:\n  - split:\n      variants:\n        - name: a\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n        - name: b\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n`);
     writeJourney('timers', `trigger:\n  event: Timer Start ${run}\nreentry:\n  allow: always\nsteps:\n  - wait: 25s\n  - send: ${id('later')}\n`);
-    // A birthday at a clock time in UTC+14 (no summer time there): the next whole minute at least 60 s ahead (the update below must be produced before it). Its local
-    // date is often tomorrow's in UTC, and read in UTC the time would be 14 hours off.
+    // A birthday at a clock time in UTC+14 (no summer time there): the next whole minute at least 60 s ahead (the
+    // update below must be produced before it). Its local date is often tomorrow's in UTC, and read in UTC the time
+    // would be 14 hours off.
     const local = new Date(birthdayAt + 14 * 3_600_000);
     const two = (value: number) => String(value).padStart(2, '0');
     birthday = `1990-${two(local.getUTCMonth() + 1)}-${two(local.getUTCDate())}`;
