@@ -1,8 +1,8 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import PostalMime, { Email } from 'postal-mime';
-import { DispatchRequestRecord, Topics } from '@kairos/contracts';
+import { DispatchRequestRecord, SegmentChangeRecord, Topics } from '@kairos/contracts';
 import { readTopicToEnd } from '@kairos/kafka';
 import { Pipeline, postUntilAccepted, startPipeline } from '@kairos/testing';
 import { writeDemoDefinitions } from './demo-definitions';
@@ -72,6 +72,9 @@ describe('the shop journeys, end to end', () => {
   beforeAll(async () => {
     writeDemoDefinitions(join(__dirname, '..', '..', 'definitions', 'shop'), definitions, SECONDS_PER_DAY);
     cpSync(join(__dirname, '..', '..', 'definitions', 'ledger'), definitions, { recursive: true });
+    // The win-back's mechanism on a scale a test can wait for: no order for 8 s rather than 90 days.
+    writeFileSync(join(definitions, 'segments', 'quiet-customers.yaml'), 'kind: segment\nid: quiet-customers\nname: No order for 8 seconds\nrule:\n  all:\n    - performed: Order Completed\n    - notPerformed: Order Completed\n      within: 8s\n');
+    writeFileSync(join(definitions, 'journeys', 'quiet-win-back.yaml'), 'kind: journey\nid: quiet-win-back\nname: Win-back after 8 quiet seconds\ntrigger:\n  segment: quiet-customers\n  on: enter\nreentry:\n  allow: once\nsteps:\n  - send: welcome-1\n');
     pipeline = await startPipeline({
       partitions: 2,
       log: () => undefined,
@@ -132,5 +135,28 @@ describe('the shop journeys, end to end', () => {
     await postUntilAccepted(pipeline, [order(2_000), order(150), track('anna', 'Ledger Ping', { n: 4 })]);
     await mailsTo('anna', 'Ledger 4');
     expect(await vip()).toEqual(['vip-thank-you']);
+  }, 120_000);
+
+  it('no order for a while is a segment entered by a timer, with no event at that moment, and starts the win-back journey', async () => {
+    const read = async <T>(topic: string): Promise<T[]> => {
+      const values: T[] = [];
+      await readTopicToEnd(pipeline.kafka, topic, (records) => void values.push(...records.map((record) => JSON.parse(record.value?.toString() ?? '{}') as T)));
+      return values;
+    };
+    const emailRequests = async (who: string) => (await read<DispatchRequestRecord>(Topics.dispatchRequests.name)).filter((request) => request.channel === 'email' && request.context.profile['email'] === email(who));
+    // Ben's only order came in the first test: 8 s later the segment's answer changes, with nothing arriving from him.
+    const ben = (await emailRequests('ben'))[0].profileId;
+    let entered: SegmentChangeRecord | undefined;
+    for (const deadline = Date.now() + 60_000; !entered; await new Promise((resolve) => setTimeout(resolve, 500))) {
+      if (Date.now() > deadline) throw new Error('Ben did not enter quiet-customers within 60 s');
+      entered = (await read<SegmentChangeRecord>(Topics.segmentChanges.name)).find((change) => change.profileId === ben && change.segmentId === 'quiet-customers' && change.change === 'enter');
+    }
+    expect(entered.cause).toEqual({ kind: 'timer' });
+    // A ledger mail to each after it: everything before it was decided. Chris never ordered, so never entered.
+    await postUntilAccepted(pipeline, [track('ben', 'Ledger Ping', { n: 5 }), track('chris', 'Ledger Ping', { n: 6 })]);
+    await mailsTo('ben', 'Ledger 5');
+    await mailsTo('chris', 'Ledger 6');
+    expect((await emailRequests('ben')).filter((request) => request.origin?.journeyId === 'quiet-win-back')).toHaveLength(1);
+    expect((await emailRequests('chris')).map((request) => request.origin?.journeyId)).not.toContain('quiet-win-back');
   }, 120_000);
 });
