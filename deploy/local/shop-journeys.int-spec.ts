@@ -56,10 +56,16 @@ describe('the shop journeys, end to end', () => {
     expect((await fetch(link!)).status).toBe(200);
   }
 
+  /** Every record of a topic so far, parsed. */
+  async function readToEnd<T>(topic: string): Promise<T[]> {
+    const values: T[] = [];
+    await readTopicToEnd(pipeline.kafka, topic, (records) => void values.push(...records.map((record) => JSON.parse(record.value?.toString() ?? '{}') as T)));
+    return values;
+  }
+
   /** Every dispatch request so far: recipient -> the templates (or webhook URLs) requested for the profile, in order. */
   async function requestedTemplates(): Promise<Map<string, string[]>> {
-    const requests: DispatchRequestRecord[] = [];
-    await readTopicToEnd(pipeline.kafka, Topics.dispatchRequests.name, (records) => void requests.push(...records.map((record) => JSON.parse(record.value?.toString() ?? '{}') as DispatchRequestRecord)));
+    const requests = await readToEnd<DispatchRequestRecord>(Topics.dispatchRequests.name);
     const recipients = new Map(requests.flatMap((request) => (request.channel === 'email' ? [[request.profileId, String(request.context.profile['email'])] as const] : [])));
     const templates = new Map<string, string[]>();
     for (const request of requests) {
@@ -138,18 +144,13 @@ describe('the shop journeys, end to end', () => {
   }, 120_000);
 
   it('no order for a while is a segment entered by a timer, with no event at that moment, and starts the win-back journey', async () => {
-    const read = async <T>(topic: string): Promise<T[]> => {
-      const values: T[] = [];
-      await readTopicToEnd(pipeline.kafka, topic, (records) => void values.push(...records.map((record) => JSON.parse(record.value?.toString() ?? '{}') as T)));
-      return values;
-    };
-    const emailRequests = async (who: string) => (await read<DispatchRequestRecord>(Topics.dispatchRequests.name)).filter((request) => request.channel === 'email' && request.context.profile['email'] === email(who));
+    const emailRequests = async (who: string) => (await readToEnd<DispatchRequestRecord>(Topics.dispatchRequests.name)).filter((request) => request.channel === 'email' && request.context.profile['email'] === email(who));
     // Ben's only order came in the first test: 8 s later the segment's answer changes, with nothing arriving from him.
     const ben = (await emailRequests('ben'))[0].profileId;
     let entered: SegmentChangeRecord | undefined;
     for (const deadline = Date.now() + 60_000; !entered; await new Promise((resolve) => setTimeout(resolve, 500))) {
       if (Date.now() > deadline) throw new Error('Ben did not enter quiet-customers within 60 s');
-      entered = (await read<SegmentChangeRecord>(Topics.segmentChanges.name)).find((change) => change.profileId === ben && change.segmentId === 'quiet-customers' && change.change === 'enter');
+      entered = (await readToEnd<SegmentChangeRecord>(Topics.segmentChanges.name)).find((change) => change.profileId === ben && change.segmentId === 'quiet-customers' && change.change === 'enter');
     }
     expect(entered.cause).toEqual({ kind: 'timer' });
     // A ledger mail to each after it: everything before it was decided. Chris never ordered, so never entered.

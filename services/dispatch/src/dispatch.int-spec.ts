@@ -133,6 +133,15 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     }
   }
 
+  /** A marketing mail that arrived, with its address and the one-click unsubscribe URL of its List-Unsubscribe header. */
+  async function firstMarketingMail(): Promise<{ first: EmailDispatchRequest; address: string; mail: Email; oneClick: string }> {
+    const first = cartRequest();
+    const address = first.context.profile['email'] as string;
+    await produce(first);
+    const [mail] = await mailTo(address, 1);
+    return { first, address, mail, oneClick: (header(mail, 'List-Unsubscribe') ?? '').slice(1, -1) };
+  }
+
   async function outcomes(dispatchId: string, count: number, timeoutMs = 30_000): Promise<DeliveryOutcomeRecord[]> {
     const records = await readTopic(kafkaBrokers, Topics.deliveryOutcomes.name, count, timeoutMs, (record) => json<DeliveryOutcomeRecord>(record).dispatchId === dispatchId);
     const list = records.map((record) => json<DeliveryOutcomeRecord>(record));
@@ -186,11 +195,7 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
   });
 
   it('the one-click POST unsubscribes at once: a marketing request decided before it (consent granted earlier) sends nothing, a later transactional mail still arrives', async () => {
-    const first = cartRequest();
-    const address = first.context.profile['email'] as string;
-    await produce(first);
-    const [mail] = await mailTo(address, 1);
-    const oneClick = (header(mail, 'List-Unsubscribe') ?? '').slice(1, -1);
+    const { first, address, mail, oneClick } = await firstMarketingMail();
     const posted = await fetch(oneClick, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
     expect(posted.status).toBe(200);
 
@@ -210,11 +215,7 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
   });
 
   it('a marketing mail already waiting to retry a 4xx when the one-click POST arrives is suppressed at its next attempt; other mail goes out while it waits', async () => {
-    const first = cartRequest();
-    const address = first.context.profile['email'] as string;
-    await produce(first);
-    const [mail] = await mailTo(address, 1);
-    const oneClick = (header(mail, 'List-Unsubscribe') ?? '').slice(1, -1);
+    const { first, oneClick } = await firstMarketingMail();
 
     // The next reminder meets a relay that answers 451 for its recipient: it waits in `retrying`, on a durable timer.
     const waiting = cartRequest({ profileId: first.profileId, to: `tempfail-${id('t')}@example.ch` });

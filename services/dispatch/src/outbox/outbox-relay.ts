@@ -47,7 +47,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     this.running = false;
     this.kick();
     await this.loop;
-    // What is left is published by the next start (or another instance).
+    // DeliverUseCase drains once more after the last deliveries; what a failed drain leaves is published by the next
+    // start (or another instance).
   }
 
   kick(): void {
