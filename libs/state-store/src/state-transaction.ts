@@ -108,14 +108,17 @@ export class StateTransaction<S> {
     return this.nextOffsets;
   }
 
-  timerChanges(): { clearedKeys: string[]; cancelled: Timer[]; set: Timer[] } {
-    const cancelled: Timer[] = [];
+  /** The timers set, the keys whose every timer goes, and the cancelled timers' keys by timer name. */
+  timerChanges(): { clearedKeys: string[]; cancelled: Map<string, string[]>; set: Timer[] } {
+    const cancelled = new Map<string, string[]>();
     const set: Timer[] = [];
     for (const [id, timer] of this.timers) {
       if (timer) set.push(timer);
       else {
         const [key, name] = id.split('\u0000');
-        cancelled.push({ key, name, dueAt: 0 });
+        const keys = cancelled.get(name);
+        if (keys) keys.push(key);
+        else cancelled.set(name, [key]);
       }
     }
     return { clearedKeys: [...this.clearedKeys], cancelled, set };
