@@ -14,6 +14,8 @@ function fakeStore(committed: Timer[]): { store: StateStore<unknown>; queries: n
         fake.queries += 1;
         return sorted.filter((timer) => timer.dueAt <= upTo && (!after || compareTimers(timer, after) > 0)).slice(0, limit);
       },
+      // The states of a page's keys (preloaded with the page): none stored here.
+      loadSerialised: async (_owned: unknown, keys: readonly string[]) => new Map(keys.map((key) => [key, undefined])),
     } as unknown as StateStore<unknown>,
   };
   return fake;

@@ -47,6 +47,8 @@ export class DueTimers<S> {
       }
       this.page = await this.store.dueTimers(this.transaction.owned.partition, upTo, this.cursor, PAGE);
       if (this.page.length > 0) this.cursor = this.page[this.page.length - 1];
+      // Their states in one query, not one per timer as each is applied (80,000 birthdays at 09:00 are 80,000 keys).
+      await this.transaction.preload(this.page.map((timer) => timer.key));
       if (this.page.length < PAGE) this.exhaustedUpTo = upTo;
     }
     const head = this.page[0];
