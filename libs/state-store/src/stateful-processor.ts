@@ -44,7 +44,30 @@ export interface StatefulProcessorOptions<S, T> {
   clock?: () => number;
   /** Timers fired per transaction at most. */
   timersPerRound?: number;
+  /**
+   * Outputs a batch's transaction gathers before it commits and goes on in a new one (10,000: a full fetch of events,
+   * ~2,000 records with a few outputs each, commits once).
+   */
+  outputsPerTransaction?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+/**
+ * Lets I/O through during a long stretch of CPU work. Applying a full batch (~2,000 records) is ~150 ms of JavaScript
+ * that never waits, and the other partitions' commits and produce requests — every round trip needs the event loop —
+ * sat behind it: with a pause every 5 ms, a saturated batch's commit took ~380 ms instead of ~430 and its publish
+ * ~180 instead of ~240 (bench:segmentation, same run length).
+ */
+class EventLoopTurn {
+  private since = performance.now();
+
+  constructor(private readonly everyMs = 5) {}
+
+  async yieldIfDue(): Promise<void> {
+    if (performance.now() - this.since < this.everyMs) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.since = performance.now();
+  }
 }
 
 interface PartitionProgress {
@@ -116,8 +139,12 @@ export class StatefulProcessor<S, T> {
       let outputs: Output[] = [];
       let fired = 0;
       const chunk = this.options.timersPerRound ?? 1_000;
+      const outputsPerTransaction = this.options.outputsPerTransaction ?? 10_000;
       // Commits what is done so far (records before `nextOffset`) and goes on in a new transaction: a batch that makes
       // many timers come due at once (80,000 birthdays at 09:00) stays bounded in memory and keeps its membership.
+      // Records alone commit once per fetch: bounded at 1,000 outputs too, a saturated batch of ~2,000 events made six
+      // transactions, each waiting for its publish and commit in turn (bench:segmentation saturated, medians of three
+      // alternating runs: 4,702 -> 5,659 events/s).
       const checkpoint = async (nextOffset: bigint) => {
         transaction.advance(context.topic, nextOffset);
         await this.publish(outputs);
@@ -130,6 +157,7 @@ export class StatefulProcessor<S, T> {
         fired = 0;
       };
       const drivesClock = this.options.clockTopics?.includes(context.topic) ?? true;
+      const turn = new EventLoopTurn();
       for (const record of fresh) {
         const at = this.options.eventTime(record);
         if (drivesClock) transaction.observe(at);
@@ -142,7 +170,8 @@ export class StatefulProcessor<S, T> {
           await checkpoint(BigInt(record.offset));
         }
         outputs.push(...(await this.options.apply({ kind: 'record', key: this.options.keyOf(record), at, record }, transaction.access(at))));
-        if (outputs.length >= chunk) await checkpoint(BigInt(record.offset) + 1n);
+        if (outputs.length >= outputsPerTransaction) await checkpoint(BigInt(record.offset) + 1n);
+        await turn.yieldIfDue();
       }
       const last = BigInt(records[records.length - 1].offset);
       await checkpoint(last + 1n);
@@ -183,6 +212,7 @@ export class StatefulProcessor<S, T> {
   /** Fires the timers due up to `upTo`, at most `limit`; returns how many (`fired`, if given, receives their due times). */
   private async fireDue(transaction: StateTransaction<S>, due: DueTimers<S>, upTo: number, outputs: Output[], limit = Number.POSITIVE_INFINITY, fired?: number[]): Promise<number> {
     let count = 0;
+    const turn = new EventLoopTurn();
     while (count < limit) {
       const timer = await due.next(upTo);
       if (!timer) break;
@@ -191,6 +221,7 @@ export class StatefulProcessor<S, T> {
       outputs.push(...(await this.options.apply({ kind: 'timer', key: timer.key, at: timer.dueAt, timer }, transaction.access(timer.dueAt))));
       fired?.push(timer.dueAt);
       count += 1;
+      await turn.yieldIfDue();
     }
     return count;
   }
@@ -210,13 +241,15 @@ export class StatefulProcessor<S, T> {
           this.log('warn', `${this.options.store.name}: partitions ${missing.join(', ')} not acquired yet: ${error.message}`);
         });
       }
-      for (const owned of this.options.store.ownedPartitions()) {
-        if (!this.running || !this.isLive(owned.partition)) continue;
+      // The partitions' rounds run side by side (each on its own ordered path): one partition's reads, publish and
+      // commit wait on PostgreSQL and the broker while another's timers are applied.
+      const rounds = this.options.store.ownedPartitions().map(async (owned) => {
+        if (!this.running || !this.isLive(owned.partition)) return;
         const now = this.clock();
         try {
           // Read on the partition's path: a batch committing new timers meanwhile would leave a stale bound behind.
           const nextDue = owned.nextDue ?? (await this.exclusive(owned.partition, () => this.options.store.refreshNextDue(owned)));
-          if (nextDue > now) continue;
+          if (nextDue > now) return;
           const fired = await this.exclusive(owned.partition, async () => {
             if (this.options.store.owned(owned.partition) !== owned) return 0;
             const transaction = this.options.store.begin(owned.partition);
@@ -235,7 +268,8 @@ export class StatefulProcessor<S, T> {
           owned.nextDue = undefined;
           this.log('warn', `timers of partition ${owned.partition} of ${this.options.store.name} not fired: ${(error as Error).message}`);
         }
-      }
+      });
+      await Promise.all(rounds);
       this.ticking = undefined;
       this.schedule(again ? 0 : this.untilNextDue());
     })());
