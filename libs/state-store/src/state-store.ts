@@ -202,7 +202,7 @@ export class StateStore<S> {
         if (deletes.length > 0) await run(client, 'DELETE FROM state_entries WHERE store = $1 AND key = ANY($2::text[])', [this.name, deletes]);
         if (timers.clearedKeys.length > 0) await run(client, 'DELETE FROM state_timers WHERE store = $1 AND key = ANY($2::text[])', [this.name, timers.clearedKeys]);
         // One statement per timer name (a store uses one or a few), every condition on the primary key: joined with
-        // unnest instead, a table not yet analysed (a new deployment's first minutes) was hashed whole — 40 ms a batch.
+        // unnest instead, a table not yet analysed (a new deployment's first minutes) was hashed whole — 23 ms a batch, not 2.
         for (const [name, keys] of timers.cancelled) await run(client, 'DELETE FROM state_timers WHERE store = $1 AND name = $2 AND key = ANY($3::text[])', [this.name, name, keys]);
         if (timers.set.length > 0) {
           await run(

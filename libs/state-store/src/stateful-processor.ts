@@ -251,7 +251,8 @@ export class StatefulProcessor<S, T> {
           const nextDue = owned.nextDue ?? (await this.exclusive(owned.partition, () => this.options.store.refreshNextDue(owned)));
           if (nextDue > now) return;
           const fired = await this.exclusive(owned.partition, async () => {
-            if (this.options.store.owned(owned.partition) !== owned) return 0;
+            // Asked again in line: a stop, a revocation or a batch that found a backlog may have come first.
+            if (!this.running || !this.isLive(owned.partition) || this.options.store.owned(owned.partition) !== owned) return 0;
             const transaction = this.options.store.begin(owned.partition);
             const outputs: Output[] = [];
             const dueTimes: number[] = [];
