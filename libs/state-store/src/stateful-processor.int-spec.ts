@@ -1,7 +1,7 @@
 import { TopicSpec } from '@kairos/contracts';
-import { BatchConsumer, connectKafka, ConsumedRecord, DecodedRecord, endOffsets, ensureTopics, jsonDecoder, PartitionOwnership, RecordProducer } from '@kairos/kafka';
+import { BatchConsumer, connectKafka, ConsumedRecord, DecodedRecord, endOffsets, ensureTopics, jsonDecoder, KafkaClient, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { connectAndMigrate } from '@kairos/persistence';
-import { readTopic, testStack, uniqueName } from '@kairos/testing';
+import { readTopic, startControlledStack, testStack, uniqueName } from '@kairos/testing';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { stateStoreMigrations } from './migrations';
@@ -29,29 +29,12 @@ function topicSpec(name: string, partitions: number): TopicSpec {
 
 const json = <T>(record: ConsumedRecord): T => JSON.parse(record.value!.toString()) as T;
 
-describe('StatefulProcessor with a StateStore, against the real broker and PostgreSQL', () => {
-  const { kafkaBrokers, databaseUrl } = testStack();
-  const kafka = connectKafka({ brokers: kafkaBrokers, clientId: 'state-store-int-spec', logLevel: 'error' });
-  const producer = new RecordProducer(kafka);
-  const database = new Client({ connectionString: databaseUrl });
-  const running: Array<{ stop(): Promise<void> }> = [];
-  const dataSources: DataSource[] = [];
-
-  beforeAll(async () => {
-    await producer.connect();
-    await database.connect();
-  });
-  afterEach(async () => {
-    for (const instance of running.splice(0).reverse()) await instance.stop();
-  });
-  afterAll(async () => {
-    await Promise.all(dataSources.map((dataSource) => dataSource.destroy()));
-    await producer.disconnect();
-    await database.end();
-  });
-
-  /** One instance of a stage: its own consumer, ownership, store object and processor, sharing the schema and group. */
-  async function instance(name: string, schema: string, groupId: string, input: string, output: string) {
+/**
+ * Starts instances of a stage: each its own consumer, ownership, store object and processor, sharing the schema and
+ * group; a started instance is added to `running` (stopped by the test), its data source to `dataSources`.
+ */
+function instances(kafka: KafkaClient, producer: RecordProducer, databaseUrl: string, running: Array<{ stop(): Promise<void> }>, dataSources: DataSource[]) {
+  return async function instance(name: string, schema: string, groupId: string, input: string, output: string) {
     const { dataSource } = await connectAndMigrate({ url: databaseUrl, schema, migrations: stateStoreMigrations, poolSize: 4 });
     dataSources.push(dataSource);
     const store = new StateStore<Counter>({ dataSource, name: 'counters' });
@@ -100,7 +83,31 @@ describe('StatefulProcessor with a StateStore, against the real broker and Postg
     };
     running.push(handle);
     return handle;
-  }
+  };
+}
+
+describe('StatefulProcessor with a StateStore, against the real broker and PostgreSQL', () => {
+  const { kafkaBrokers, databaseUrl } = testStack();
+  const kafka = connectKafka({ brokers: kafkaBrokers, clientId: 'state-store-int-spec', logLevel: 'error' });
+  const producer = new RecordProducer(kafka);
+  const database = new Client({ connectionString: databaseUrl });
+  const running: Array<{ stop(): Promise<void> }> = [];
+  const dataSources: DataSource[] = [];
+
+  beforeAll(async () => {
+    await producer.connect();
+    await database.connect();
+  });
+  afterEach(async () => {
+    for (const instance of running.splice(0).reverse()) await instance.stop();
+  });
+  afterAll(async () => {
+    await Promise.all(dataSources.map((dataSource) => dataSource.destroy()));
+    await producer.disconnect();
+    await database.end();
+  });
+
+  const instance = instances(kafka, producer, databaseUrl, running, dataSources);
 
   async function send(topic: string, ticks: Tick[]): Promise<void> {
     for (let i = 0; i < ticks.length; i += 5_000) {
@@ -239,4 +246,65 @@ describe('StatefulProcessor with a StateStore, against the real broker and Postg
     expect(fired).toHaveLength(total);
     expect(new Set(fired.map((value) => value.key)).size).toBe(total);
   });
+});
+
+describe('timers while PostgreSQL is down', () => {
+  /** A count from a connection of its own (undefined while the database is away). */
+  async function count(databaseUrl: string, sql: string): Promise<number | undefined> {
+    const client = new Client({ connectionString: databaseUrl });
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ n: string }>(sql);
+      return Number(rows[0]!.n);
+    } catch {
+      return undefined;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  async function until(what: string, condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  it('PostgreSQL stopped for 5 s while 20,000 timers come due: every timer fires from its row, none is lost, every row goes', async () => {
+    const stack = await startControlledStack();
+    const kafka = connectKafka({ brokers: stack.kafkaBrokers, clientId: 'state-store-outage-int-spec', logLevel: 'nothing' });
+    const producer = new RecordProducer(kafka);
+    const running: Array<{ stop(): Promise<void> }> = [];
+    const dataSources: DataSource[] = [];
+    try {
+      await producer.connect();
+      const schema = uniqueName('state_outage').replace(/-/g, '_');
+      const input = uniqueName('ticks');
+      const output = uniqueName('out');
+      await ensureTopics(kafka, [topicSpec(input, 2), topicSpec(output, 2)]);
+      const total = 20_000;
+      const at = Date.now();
+      // Due 20-30 s from now: long enough to store them all, and they come due over 10 s, while the database goes away.
+      const ticks = Array.from({ length: total }, (_, n) => ({ key: `k${n}`, n, at, remindInMs: 20_000 + (n % 10_000) }));
+      for (let i = 0; i < ticks.length; i += 5_000) await producer.send(input, ticks.slice(i, i + 5_000).map((tick) => ({ key: tick.key, value: JSON.stringify(tick) })));
+      const stage = await instances(kafka, producer, stack.databaseUrl, running, dataSources)('stage', schema, uniqueName('group'), input, output);
+      await until('20,000 pending timers', async () => (await count(stack.databaseUrl, `SELECT count(*) AS n FROM "${schema}".state_timers`)) === total, 60_000);
+      const fired = () => stage.applied.filter((step) => step.kind === 'timer').length;
+      await until('the first timers fired', async () => fired() > 0, 60_000);
+
+      await stack.restart('postgres', 5_000);
+      expect(fired()).toBeLessThan(total); // the outage struck while they were firing
+
+      // A fired timer's row is deleted by the commit that follows its outputs' publication: no row left, nothing lost.
+      await until('every timer fired and its row deleted', async () => (await count(stack.databaseUrl, `SELECT count(*) AS n FROM "${schema}".state_timers`)) === 0, 120_000);
+      const keys = new Set(stage.applied.flatMap((step) => (step.kind === 'timer' ? [step.key] : [])));
+      expect(keys.size).toBe(total);
+    } finally {
+      for (const instance of running.reverse()) await instance.stop().catch(() => undefined);
+      await Promise.all(dataSources.map((dataSource) => dataSource.destroy().catch(() => undefined)));
+      await producer.disconnect();
+      await stack.stop();
+    }
+  }, 300_000);
 });
