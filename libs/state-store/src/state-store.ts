@@ -17,12 +17,17 @@ export class PartitionNotOwnedError extends Error {
   override readonly name = 'PartitionNotOwnedError';
 }
 
-export interface StateStoreOptions {
+export interface StateStoreOptions<S = unknown> {
   dataSource: DataSource;
   /** Names this store among the stores of the service's schema. */
   name: string;
   /** Serialised states kept in memory per owned partition. */
   cacheEntriesPerPartition?: number;
+  /**
+   * A state as stored (JSON; JSON.stringify unless given). A handler whose outputs carry the state can serialise it
+   * once for both.
+   */
+  serialise?: (state: S) => string;
 }
 
 /** What this instance holds of a partition it owns. */
@@ -57,8 +62,11 @@ export class StateStore<S> {
   private readonly partitions = new Map<number, OwnedPartitionState>();
   private readonly cacheSize: number;
 
-  constructor(private readonly options: StateStoreOptions) {
+  readonly serialise: (state: S) => string;
+
+  constructor(private readonly options: StateStoreOptions<S>) {
     this.cacheSize = options.cacheEntriesPerPartition ?? 50_000;
+    this.serialise = options.serialise ?? ((state) => JSON.stringify(state));
   }
 
   get name(): string {

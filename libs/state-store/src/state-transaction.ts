@@ -59,7 +59,7 @@ export class StateTransaction<S> {
     return {
       now,
       get: (key) => this.get(key),
-      put: (key, state) => void this.states.set(key, JSON.stringify(state)),
+      put: (key, state) => void this.states.set(key, this.store.serialise(state)),
       delete: (key) => {
         this.states.set(key, undefined);
         this.clearedKeys.add(key);

@@ -5,6 +5,7 @@ import { KAFKA } from '@kairos/service-runtime';
 import { applyEvent, ChangeCause, emptyProfileState, evaluateSegments, mergeProfiles, ProfileState, SegmentChange } from '@kairos/segmentation';
 import { Output, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
+import { serialiseEntry } from './profile-json';
 import { SegmentationOutputsRepository } from './segmentation-outputs.repository';
 import { FOLDED_LOSERS_LIMIT, isErased, isProfile, isRedirect, MAX_HOPS, ProfileEntry, SegmentationState } from './segmentation-state';
 import { SegmentRelease, SegmentsInForce } from './segments-in-force';
@@ -84,7 +85,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     @Inject(SegmentationOutputsRepository) private readonly outputs: SegmentationOutputsRepository,
     @Inject(SEGMENTATION_GROUP) private readonly groupId: string,
   ) {
-    this.store = new StateStore<SegmentationState>({ dataSource, name: 'profiles' });
+    this.store = new StateStore<SegmentationState>({ dataSource, name: 'profiles', serialise: serialiseEntry });
     // Constructed before the consumer joins its group: the processor must hear of the first assignment.
     this.processor = new StatefulProcessor<SegmentationState, SegmentationInput>({
       store: this.store,

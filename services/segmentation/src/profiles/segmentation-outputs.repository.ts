@@ -3,6 +3,7 @@ import { ProfileSnapshotRecord, ProfileTransferRecord, ProfileUpdateInput, Profi
 import { Memberships, ProfileState, SegmentChange } from '@kairos/segmentation';
 import { CommittedTally, Output } from '@kairos/state-store';
 import { segmentationMetrics } from '../segmentation-metrics';
+import { profileJson, withSerialised } from './profile-json';
 
 /**
  * Where segmentation's outputs go and how they look on the wire. The StatefulProcessor publishes them (acknowledged)
@@ -37,7 +38,7 @@ export class SegmentationOutputsRepository {
 
   profileSnapshot(state: ProfileState, memberships: Memberships, at: number): Output {
     const value: Omit<ProfileSnapshotRecord, 'state'> = { profileId: state.profileId, at: new Date(at).toISOString(), segments: memberships };
-    return { topic: Topics.profileSnapshots.name, record: { key: state.profileId, value: withSerialised(value, { state: serialised(state) }) } };
+    return { topic: Topics.profileSnapshots.name, record: { key: state.profileId, value: withSerialised(value, { state: profileJson(state) }) } };
   }
 
   /** A merged-away (or erased) profile: a tombstone on the compacted snapshots. */
@@ -58,31 +59,13 @@ export class SegmentationOutputsRepository {
       segments: memberships,
       changes: changes.map((change) => this.changeRecord(change)),
     };
-    return { topic: Topics.profileUpdates.name, record: { key: profileId, value: withSerialised(value, state ? { state: serialised(state) } : {}) } };
+    return { topic: Topics.profileUpdates.name, record: { key: profileId, value: withSerialised(value, state ? { state: profileJson(state) } : {}) } };
   }
 
   /** Work for a profile whose writer is the owner of another partition (maybe): re-produced keyed by that profile. */
   transfer(record: ProfileTransferRecord): Output {
     return { topic: Topics.profileTransfers.name, record: { key: record.profileId, value: JSON.stringify(record) } };
   }
-}
-
-/**
- * A profile state as JSON, serialised once however many records carry it (an event's snapshot and update both do;
- * one serialisation fewer per event). States are never mutated: every input makes a new one.
- */
-const serialisedStates = new WeakMap<ProfileState, string>();
-function serialised(state: ProfileState): string {
-  let json = serialisedStates.get(state);
-  if (json === undefined) serialisedStates.set(state, (json = JSON.stringify(state)));
-  return json;
-}
-
-/** `value` as JSON with the already-serialised fields added. */
-function withSerialised(value: object, fields: Record<string, string>): string {
-  const json = JSON.stringify(value);
-  const extra = Object.entries(fields).map(([name, field]) => `${JSON.stringify(name)}:${field}`);
-  return extra.length === 0 ? json : `${json.slice(0, -1)},${extra.join(',')}}`; // `value` is never empty
 }
 
 function inputIdentity(input: ProfileUpdateInput, at: number): string {
