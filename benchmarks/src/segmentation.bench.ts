@@ -10,7 +10,7 @@ import { emptyProfileState } from '@kairos/segmentation';
 import { Client } from 'pg';
 import { measurePassthrough, percentile } from './passthrough';
 import { runBenchmark, writeReport } from './report';
-import { ServiceProcess, startServiceProcess } from './service-process';
+import { machineBusySeconds, processCpuSeconds, ServiceProcess, startServiceProcess } from './service-process';
 
 /**
  * npm run bench:segmentation — in one run, on the real broker and PostgreSQL, one segmentation process:
@@ -27,12 +27,14 @@ import { ServiceProcess, startServiceProcess } from './service-process';
  *    BENCH_BACKFILL_LIVE_RATE (500/s) while it runs;
  * 6. a pending time-only transition for every stored profile (written while the service is stopped, found when it
  *    starts again), due over 10 s: lateness p50/p99 of their firing.
+ * BENCH_SATURATED_ONLY=1 stops after step 3 (for A/B runs of a change to the hot path; no report is written).
  */
 
 const PROFILES = Number(process.env['BENCH_PROFILES'] ?? 200_000);
 const EVENTS = Number(process.env['BENCH_SEGMENTATION_EVENTS'] ?? 100_000);
 const PACED_RATE = Number(process.env['BENCH_PACED_RATE'] ?? 5_000);
 const BACKFILL_LIVE_RATE = Number(process.env['BENCH_BACKFILL_LIVE_RATE'] ?? 500);
+const SATURATED_ONLY = process.env['BENCH_SATURATED_ONLY'] === '1';
 const PARTITIONS = 4;
 const SEGMENTS = 50;
 const SCHEMA = 'segmentation_bench';
@@ -149,11 +151,16 @@ runBenchmark(async () => {
     await sendAndWait(5_000, 'warm');
     await sleep(2_000);
     console.log(`saturated: ${EVENTS.toLocaleString()} events for random profiles of ${PROFILES.toLocaleString()}, ${SEGMENTS} segments…`);
+    const cpuBefore = { service: processCpuSeconds(pid), machine: machineBusySeconds() };
     const seconds = await sendAndWait(EVENTS, 'drain');
+    // CPU per event: steadier than the rate on a shared machine, and what a change to the hot path moves.
+    const cpuPerEvent = { serviceMs: ((processCpuSeconds(pid) - cpuBefore.service) * 1000) / EVENTS, machineMs: ((machineBusySeconds() - cpuBefore.machine) * 1000) / EVENTS };
     const rate = EVENTS / seconds;
     const ratio = rate / ceiling.passthroughRecordsPerSecond;
     const rss = rssMb(pid);
     console.log(`  ${Math.round(rate).toLocaleString()} events/s applied (${(ratio * 100).toFixed(0)}% of the passthrough ceiling of ${ceiling.passthroughRecordsPerSecond.toLocaleString()}/s); service RSS ${rss} MB`);
+    console.log(`  CPU per event: service ${cpuPerEvent.serviceMs.toFixed(3)} ms, whole machine ${cpuPerEvent.machineMs.toFixed(3)} ms (the broker, PostgreSQL and this process included)`);
+    if (SATURATED_ONLY) return;
 
     // Started now, so parsing updates does not take CPU from the saturated run.
     // Latency: from our send to the update's publish time (the record's timestamp, set by the service's producer).
@@ -257,7 +264,7 @@ runBenchmark(async () => {
     writeReport('segmentation', {
       ceiling,
       scale: { storedProfiles: PROFILES, segments: SEGMENTS, partitions: PARTITIONS, instances: 1, note: PROFILES < 1_000_000 ? `scaled down from the issue's 1,000,000 profiles (BENCH_PROFILES=${PROFILES})` : undefined },
-      saturated: { events: EVENTS, seconds: Number(seconds.toFixed(2)), eventsPerSecond: Math.round(rate), ratioToPassthrough: Number(ratio.toFixed(3)), serviceRssMb: rss },
+      saturated: { events: EVENTS, seconds: Number(seconds.toFixed(2)), eventsPerSecond: Math.round(rate), ratioToPassthrough: Number(ratio.toFixed(3)), serviceRssMb: rss, serviceCpuMsPerEvent: Number(cpuPerEvent.serviceMs.toFixed(3)), machineCpuMsPerEvent: Number(cpuPerEvent.machineMs.toFixed(3)) },
       paced: { requestedEventsPerSecond: PACED_RATE, ...pacedResult, measures: 'resolved event produced -> profile update (with its segment changes) published' },
       pacedLow: pacedLow,
       backfill: { profiles: PROFILES, seconds: Number(backfillSeconds.toFixed(1)), profilesPerSecond: Math.round(PROFILES / backfillSeconds), liveDuringBackfill },
