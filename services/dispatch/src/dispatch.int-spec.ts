@@ -48,7 +48,7 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
       DISPATCH_SIGNING_KEYS: JSON.stringify({ current: KEY, previous: [] }),
       DISPATCH_RETRY_INITIAL_MS: '500',
       DISPATCH_RETRY_MAX_MS: '4000',
-      DISPATCH_RETRY_MAX_ATTEMPTS: '40',
+      DISPATCH_RETRY_MAX_ATTEMPTS: '5',
       DISPATCH_SOFT_BOUNCE_LIMIT: '2',
       WEBHOOK_SECRET,
       WEBHOOK_TIMEOUT_MS: '2000',
@@ -318,6 +318,34 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     }
   });
 
+  it('a claim whose answer was lost (the rows taken under its name) gives them back at once, not after the lease', async () => {
+    // A 451 makes the request wait in `retrying`; its next attempt comes through the claim, whose answer is lost
+    // once, after the real statement ran.
+    const deliveries = service.app.get(DeliveriesRepository);
+    const claim = deliveries.claim.bind(deliveries);
+    const request = cartRequest({ to: `tempfail-${id('claim')}@example.ch` });
+    let lostWith: string[] | undefined;
+    const lost = jest.spyOn(deliveries, 'claim').mockImplementation(async (...args) => {
+      const rows = await claim(...args);
+      if (lostWith || !rows.some((row) => row.dispatchId === request.dispatchId)) return rows;
+      lostWith = rows.map((row) => row.dispatchId);
+      throw new Error('Connection terminated unexpectedly');
+    });
+    try {
+      await produce(request);
+      // The lease is DISPATCH_LEASE_SECONDS (120 s): a second attempt within 20 s came from the rows given back.
+      const facts = await outcomes(request.dispatchId, 3, 20_000);
+      expect(lostWith).toContain(request.dispatchId);
+      expect(facts.map((fact) => [fact.kind, fact.detail?.['attempt']])).toEqual([
+        ['queued', undefined],
+        ['retried', 1],
+        ['retried', 2],
+      ]);
+    } finally {
+      lost.mockRestore();
+    }
+  });
+
   it('a 5xx recipient fails at once and goes to the dead-letter topic with its history', async () => {
     const request = cartRequest({ to: `reject-${run}@example.ch` });
     await produce(request);
@@ -326,6 +354,24 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     expect(dead.headers[DeadLetterHeaders.detail]).toMatch(/^smtp-permanent: 550/);
     expect(JSON.parse(dead.headers['kairos-dispatch-history'] ?? '[]')).toEqual([expect.objectContaining({ attempt: 1, result: 'permanent', code: 550 })]);
     expect((await outcomes(request.dispatchId, 2)).find((fact) => fact.kind === 'failed')).toMatchObject({ detail: { reason: 'smtp-permanent', attempts: 1 } });
+  });
+
+  it('a 4xx recipient is retried with back-off until DISPATCH_RETRY_MAX_ATTEMPTS, then goes to the dead-letter topic with its history', async () => {
+    const request = cartRequest({ to: `tempfail-${id('dlq')}@example.ch` });
+    await produce(request);
+    // Five attempts 0.5, 1, 2 and 4 s apart (with jitter): well within the minute.
+    const [dead] = await readTopic(kafkaBrokers, `kairos.dlq.${groupId}.v1`, 1, 60_000, (record) => json<DispatchRequestRecord>(record).dispatchId === request.dispatchId);
+    expect(dead.headers[DeadLetterHeaders.reason]).toBe('rejected');
+    expect(dead.headers[DeadLetterHeaders.detail]).toMatch(/^retries-exhausted: 5 attempts; last: /);
+    const history = JSON.parse(dead.headers['kairos-dispatch-history'] ?? '[]') as Array<{ attempt: number; result: string; code?: number; at: string }>;
+    expect(history.map(({ attempt, result, code }) => ({ attempt, result, code }))).toEqual([1, 2, 3, 4, 5].map((attempt) => ({ attempt, result: 'temporary', code: 451 })));
+    // Backed off: after the n-th failure between half and all of min(4 s, 0.5 s × 2^(n-1)) ("equal jitter").
+    const waits = history.slice(1).map((entry, index) => Date.parse(entry.at) - Date.parse(history[index].at));
+    [250, 500, 1_000, 2_000].forEach((least, index) => expect(waits[index]).toBeGreaterThanOrEqual(least));
+    const facts = await outcomes(request.dispatchId, 6);
+    expect(facts.map((fact) => fact.kind)).toEqual(['queued', 'retried', 'retried', 'retried', 'retried', 'failed']);
+    expect(facts[5]).toMatchObject({ detail: { reason: 'retries-exhausted', attempts: 5 } });
+    expect(await mailTo(request.context.profile['email'] as string, 1, 0)).toHaveLength(0);
   });
 
   it('a hard bounce suppresses the address: the next mail to it, even transactional, is recorded as suppressed', async () => {
@@ -473,8 +519,9 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'sent', channel: 'email' })).toBeGreaterThanOrEqual(10);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'retried', channel: 'email' })).toBeGreaterThanOrEqual(5);
       // Waiting for an unreachable relay publishes one 'retried' per mail, not one per probe (the outage's 30 s at a
-      // 500 ms back-off would be dozens); the 451 before an unsubscribe adds a few.
-      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'retried', channel: 'email' })).toBeLessThanOrEqual(20);
+      // 500 ms back-off would be dozens); the 451s (before an unsubscribe, the lost claim's, the dead-lettered one's:
+      // four each at most) add up to twelve.
+      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'retried', channel: 'email' })).toBeLessThanOrEqual(30);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'sent', channel: 'webhook' })).toBe(1);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'failed', channel: 'email' })).toBeGreaterThanOrEqual(1);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'suppressed', channel: 'email' })).toBeGreaterThanOrEqual(1);

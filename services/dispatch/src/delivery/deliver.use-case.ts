@@ -17,7 +17,7 @@ import { dispatchMetrics } from '../dispatch-metrics';
 import { sleep, Wakeup } from '../wakeup';
 import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatch.settings';
 import { OutboxRelay } from '../outbox/outbox-relay';
-import { DeliveriesRepository, DeliveryRow, StoredMail } from './deliveries.repository';
+import { ClaimedRow, DeliveriesRepository, DeliveryRow, StoredMail } from './deliveries.repository';
 import { stateRecords } from './delivery-records';
 import { MailTransportRepository } from './mail-transport.repository';
 import { MessageComposer, recipientOf } from './message-composer';
@@ -44,9 +44,9 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   private readonly logger = new Logger('dispatch');
   private readonly instance = `dispatch-${randomUUID().slice(0, 8)}`;
   private readonly claims = new Set<Promise<unknown>>();
+  /** Claims and reservations made so far: each names its rows' `claimed_by`. */
+  private claimCount = 0;
   private inFlightRows = 0;
-  /** The dispatch ids this instance is working on now. */
-  private readonly delivering = new Set<string>();
   /** The last claim was bounded by the free slots: more rows may be due than this instance had room for. */
   private behind = false;
   private running = false;
@@ -115,14 +115,17 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
       if (limit > 0) {
         // The slots are held while the claim runs, so rows started on receipt meanwhile cannot take them too.
         this.inFlightRows += limit;
+        const by = this.nextClaim();
         try {
-          const rows = await this.deliveries.claim(this.instance, limit, this.settings.leaseMs);
+          const rows = await this.deliveries.claim(by, limit, this.settings.leaseMs);
           claimed = rows.length;
           this.inFlightRows -= limit - claimed;
           if (rows.length > 0) this.start(rows);
         } catch (error) {
           this.inFlightRows -= limit;
           this.warn(`deliveries not claimed, retrying: ${(error as Error).message}`);
+          // The claim may have committed with only its answer lost: its rows would wait out their lease.
+          await this.release(by);
           await sleep(1_000);
           continue;
         }
@@ -146,36 +149,42 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
     // Not while behind either: rows due earlier come first, through the claim's order.
     const slots = !this.running || this.behind || this.smtpUnreachableSince !== undefined ? 0 : Math.max(0, Math.min(count, this.settings.concurrency - this.inFlightRows));
     this.inFlightRows += slots;
-    return { by: this.instance, count: slots, leaseMs: this.settings.leaseMs };
+    return { by: this.nextClaim(), count: slots, leaseMs: this.settings.leaseMs };
   }
 
   /**
    * Starts the rows inserted under a reservation and frees the slots it held for requests that were not inserted;
    * `unclaimed` rows were inserted beyond it, due for the loop's next claim.
    */
-  handOver(rows: DeliveryRow[], reserved: number, unclaimed = 0): void {
+  handOver(rows: ClaimedRow[], reserved: number, unclaimed = 0): void {
     this.inFlightRows -= reserved - rows.length;
     if (rows.length > 0) this.start(rows);
     if (unclaimed > 0) this.kick();
   }
 
   /**
-   * After a receive failed: rows it may have inserted claimed by this instance (the statement committed, its answer
-   * was lost) would wait out their lease, DISPATCH_LEASE_SECONDS; they are given back to the claim at once. With the
-   * database down this fails too, and the lease is what frees them.
+   * Gives one claim's rows back to any claim at once: after a claim or a receive failed (the statement may have
+   * committed with only its answer lost) or its rows could not start. Without this they would wait out their lease,
+   * DISPATCH_LEASE_SECONDS; with the database down this fails too, and the lease is what frees them.
    */
-  async release(dispatchIds: readonly string[]): Promise<void> {
-    const idle = dispatchIds.filter((id) => !this.delivering.has(id));
+  async release(claim: string): Promise<void> {
     try {
-      if ((await this.deliveries.release(this.instance, idle)) > 0) this.kick();
+      if ((await this.deliveries.release(claim)) > 0) this.kick();
     } catch (error) {
-      this.warn(`deliveries of a failed receive not released, they wait for their lease: ${(error as Error).message}`);
+      this.warn(`deliveries of claim ${claim} not released, they wait for their lease: ${(error as Error).message}`);
     }
   }
 
+  /**
+   * A name for the next claim (or reservation): the rows it takes carry it in `claimed_by`, so the rows of one claim
+   * whose answer was lost can be given back without touching the rows this instance is working on.
+   */
+  private nextClaim(): string {
+    return `${this.instance}/${++this.claimCount}`;
+  }
+
   /** Delivers rows whose slots are already counted in `inFlightRows` (by the claim or the reservation). */
-  private start(rows: DeliveryRow[]): void {
-    for (const row of rows) this.delivering.add(row.dispatchId);
+  private start(rows: ClaimedRow[]): void {
     const claim = (async () => {
       // One query for the suppressions of the whole claim: what the send-time check reads.
       const subjects = rows.flatMap((row) => suppressionSubjects({ profileId: row.profileId, address: addressOf(row) }));
@@ -183,10 +192,10 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
       try {
         entries = await this.deliveries.suppressions([...new Set(subjects)]);
       } catch (error) {
-        // The rows stay claimed until their lease ends, then a claim takes them again: nothing is lost.
-        this.warn(`suppressions not read, ${rows.length} deliveries wait for their lease: ${(error as Error).message}`);
+        // None of them started: they go back to any claim (or, with the database down, wait for their lease).
+        this.warn(`suppressions not read, ${rows.length} deliveries given back: ${(error as Error).message}`);
         this.inFlightRows -= rows.length;
-        for (const row of rows) this.delivering.delete(row.dispatchId);
+        for (const claim of new Set(rows.map((row) => row.claimedBy))) await this.release(claim);
         return;
       }
       // Each row frees its slot as soon as it is done, so one slow SMTP answer holds one slot, not the claim's.
@@ -196,7 +205,6 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
             .catch((error: Error) => this.warn(`delivery ${row.dispatchId} left for recovery after its lease: ${error.message}`))
             .finally(() => {
               this.inFlightRows -= 1;
-              this.delivering.delete(row.dispatchId);
               if (this.behind) this.kick();
             }),
         ),
@@ -207,7 +215,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /** One claimed row through the state machine until it waits (retrying), or is final. */
-  async deliver(row: DeliveryRow, entries: readonly SuppressionEntry[]): Promise<DeliveryStep> {
+  async deliver(row: ClaimedRow, entries: readonly SuppressionEntry[]): Promise<DeliveryStep> {
     const request = row.request;
     let state = row.state;
     let from: DeliveryStatus = row.status;
@@ -260,7 +268,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
       const sending = await this.deliveries.transition({
         dispatchId: row.dispatchId,
         from,
-        claimedBy: this.instance,
+        claimedBy: row.claimedBy,
         state,
         dueAt: new Date(Date.now() + this.settings.leaseMs),
         mail: stored,
@@ -363,12 +371,12 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
    * Writes a new state with its outcomes. After an SMTP answer (`tries` > 1) a failed write is retried for a while:
    * giving up would leave the row `sending` and the mail sent again after the lease.
    */
-  private async write(row: DeliveryRow, from: DeliveryStatus, state: DeliveryState, dueAt: Date | null, tries = 1, silent = false): Promise<boolean> {
+  private async write(row: ClaimedRow, from: DeliveryStatus, state: DeliveryState, dueAt: Date | null, tries = 1, silent = false): Promise<boolean> {
     const at = new Date();
     const outbox = silent ? [] : stateRecords(row.request, state, at, this.settings.deadLetterTopic, this.settings.groupId);
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const written = await this.deliveries.transition({ dispatchId: row.dispatchId, from, claimedBy: this.instance, state, dueAt, outbox });
+        const written = await this.deliveries.transition({ dispatchId: row.dispatchId, from, claimedBy: row.claimedBy, state, dueAt, outbox });
         if (written && outbox.length > 0) this.outbox.kick();
         return written;
       } catch (error) {

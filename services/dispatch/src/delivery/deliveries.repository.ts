@@ -17,6 +17,12 @@ export interface DeliveryRow {
   links: Array<{ index: number; url: string }> | null;
 }
 
+/** A row as a claim (or a receive that claimed it) holds it. */
+export interface ClaimedRow extends DeliveryRow {
+  /** The claim that holds the row (`<instance>/<claim number>`): its transitions are fenced on it. */
+  claimedBy: string;
+}
+
 /** What a retry sends again: the composed mail, or the webhook's URL and body. */
 export type StoredMail = { kind: 'email'; mail: ComposedMail } | { kind: 'webhook'; url: string; body: string };
 
@@ -105,17 +111,18 @@ export class DeliveriesRepository {
   }
 
   /**
-   * Gives rows this instance holds but never started back to any claim, due now: what a receive inserted claimed
-   * when its answer was lost. Only rows still `received` under this instance's claim; the transition's own
-   * condition keeps a row from being sent twice should one of them have started after all.
+   * Gives the rows of one claim back to any claim, due now: a claim (or a receive that claimed rows) whose answer was
+   * lost, or whose rows could not start. None of them was started — the instance never saw them or stopped before
+   * the first transition — and the transition's own condition (status and claim) keeps a row from being sent twice
+   * should one have started after all. (A row whose lease has ended is due already; the condition on `due_at` lets the
+   * index of open rows find them.)
    */
-  async release(claimedBy: string, dispatchIds: readonly string[]): Promise<number> {
-    if (dispatchIds.length === 0) return 0;
+  async release(claimedBy: string): Promise<number> {
     const rows = await this.rows<{ dispatch_id: string }>(
       `UPDATE deliveries SET claimed_by = NULL, due_at = now(), updated_at = now()
-       WHERE dispatch_id = ANY($2::text[]) AND claimed_by = $1 AND status = 'received'
+       WHERE claimed_by = $1 AND status IN ('received', 'rendering', 'sending', 'retrying') AND due_at > now()
        RETURNING dispatch_id`,
-      [claimedBy, dispatchIds],
+      [claimedBy],
     );
     return rows.length;
   }
@@ -124,7 +131,7 @@ export class DeliveriesRepository {
    * Claims up to `limit` rows that need work now (new, due for a retry, or abandoned by an instance whose lease ran
    * out), oldest first. SKIP LOCKED: two instances never claim the same row; the lease makes the claim durable.
    */
-  async claim(claimedBy: string, limit: number, leaseMs: number): Promise<DeliveryRow[]> {
+  async claim(claimedBy: string, limit: number, leaseMs: number): Promise<ClaimedRow[]> {
     const list = await this.rows<RawRow>(
       `UPDATE deliveries d SET claimed_by = $1, due_at = now() + $3 * interval '1 millisecond', updated_at = now()
        FROM (SELECT dispatch_id FROM deliveries
@@ -137,6 +144,7 @@ export class DeliveriesRepository {
     return list.map((row) => ({
       dispatchId: row.dispatch_id,
       profileId: row.profile_id,
+      claimedBy,
       status: row.status,
       state: row.state,
       request: row.request,

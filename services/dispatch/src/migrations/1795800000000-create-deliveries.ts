@@ -5,7 +5,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * - deliveries: one row per dispatch id (the primary key is what makes a redelivered request change nothing), with the
  *   state machine's state (@kairos/dispatch-core), the composed mail a retry sends again byte for byte, and the
  *   claim: `due_at` is when the row next needs work (now, the retry time, or the end of a claim's lease) and
- *   `claimed_by` which instance holds it.
+ *   `claimed_by` which claim holds it (`<instance>/<claim number>`).
  * - suppressions: profiles and addresses dispatch will not mail (its own unsubscribes, bounces, complaints, erasures).
  * - soft_bounces: soft bounces per address, until the limit suppresses it.
  * - consents: consent dispatch recorded itself (double opt-in confirmations, resubscribes) with their proof.

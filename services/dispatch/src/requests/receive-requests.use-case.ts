@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DispatchRequestRecord } from '@kairos/contracts';
 import { receiveDelivery } from '@kairos/dispatch-core';
 import { DecodedRecord } from '@kairos/kafka';
-import { DeliveriesRepository, DeliveryRow } from '../delivery/deliveries.repository';
+import { ClaimedRow, DeliveriesRepository } from '../delivery/deliveries.repository';
 import { outcomeRecord, subjectOf } from '../delivery/delivery-records';
 import { DeliverUseCase } from '../delivery/deliver.use-case';
 import { OutboxRelay } from '../outbox/outbox-relay';
@@ -39,12 +39,12 @@ export class ReceiveRequestsUseCase {
     } catch (error) {
       this.deliver.handOver([], claim.count);
       // The statement may have committed and only its answer been lost: its first claim.count rows are then ours.
-      if (claim.count > 0) await this.deliver.release(requests.slice(0, claim.count).map((request) => request.dispatchId));
+      if (claim.count > 0) await this.deliver.release(claim.by);
       throw error;
     }
-    const claimed = inserted.flatMap((row): DeliveryRow[] => {
+    const claimed = inserted.flatMap((row): ClaimedRow[] => {
       const request = row.claimed ? unique.get(row.dispatchId) : undefined;
-      return request ? [{ dispatchId: request.dispatchId, profileId: request.profileId, status: 'received', state, request, recipient: null, mail: null, links: null }] : [];
+      return request ? [{ dispatchId: request.dispatchId, profileId: request.profileId, claimedBy: claim.by, status: 'received', state, request, recipient: null, mail: null, links: null }] : [];
     });
     this.deliver.handOver(claimed, claim.count, inserted.length - claimed.length);
     if (inserted.length > 0) this.outbox.kick();
