@@ -8,6 +8,7 @@ import { BatchConsumer, connectKafka, ensureTopics, keyPartition, rawDecoder, Re
 import { freePort, startLocalStack } from '@kairos/local-stack';
 import { emptyProfileState } from '@kairos/segmentation';
 import { Client } from 'pg';
+import { describePhases, phasesBetween, readPhases } from './batch-phases';
 import { measurePassthrough, percentile } from './passthrough';
 import { runBenchmark, writeReport } from './report';
 import { machineBusySeconds, processCpuSeconds, ServiceProcess, startServiceProcess } from './service-process';
@@ -27,14 +28,15 @@ import { machineBusySeconds, processCpuSeconds, ServiceProcess, startServiceProc
  *    BENCH_BACKFILL_LIVE_RATE (500/s) while it runs;
  * 6. a pending time-only transition for every stored profile (written while the service is stopped, found when it
  *    starts again), due over 10 s: lateness p50/p99 of their firing.
- * BENCH_SATURATED_ONLY=1 stops after step 3 (for A/B runs of a change to the hot path; no report is written).
+ * BENCH_STOP_AFTER=saturated (or paced) stops after step 3 (or 4), for A/B runs of a change to the hot path; no report
+ * is written then.
  */
 
 const PROFILES = Number(process.env['BENCH_PROFILES'] ?? 200_000);
 const EVENTS = Number(process.env['BENCH_SEGMENTATION_EVENTS'] ?? 100_000);
 const PACED_RATE = Number(process.env['BENCH_PACED_RATE'] ?? 5_000);
 const BACKFILL_LIVE_RATE = Number(process.env['BENCH_BACKFILL_LIVE_RATE'] ?? 500);
-const SATURATED_ONLY = process.env['BENCH_SATURATED_ONLY'] === '1';
+const STOP_AFTER = process.env['BENCH_STOP_AFTER'];
 const PARTITIONS = 4;
 const SEGMENTS = 50;
 const SCHEMA = 'segmentation_bench';
@@ -152,7 +154,9 @@ runBenchmark(async () => {
     await sleep(2_000);
     console.log(`saturated: ${EVENTS.toLocaleString()} events for random profiles of ${PROFILES.toLocaleString()}, ${SEGMENTS} segments…`);
     const cpuBefore = { service: processCpuSeconds(pid), machine: machineBusySeconds() };
+    let phasesBefore = await readPhases(healthPort);
     const seconds = await sendAndWait(EVENTS, 'drain');
+    const saturatedPhases = phasesBetween(phasesBefore, await readPhases(healthPort));
     // CPU per event: steadier than the rate on a shared machine, and what a change to the hot path moves.
     const cpuPerEvent = { serviceMs: ((processCpuSeconds(pid) - cpuBefore.service) * 1000) / EVENTS, machineMs: ((machineBusySeconds() - cpuBefore.machine) * 1000) / EVENTS };
     const rate = EVENTS / seconds;
@@ -160,7 +164,8 @@ runBenchmark(async () => {
     const rss = rssMb(pid);
     console.log(`  ${Math.round(rate).toLocaleString()} events/s applied (${(ratio * 100).toFixed(0)}% of the passthrough ceiling of ${ceiling.passthroughRecordsPerSecond.toLocaleString()}/s); service RSS ${rss} MB`);
     console.log(`  CPU per event: service ${cpuPerEvent.serviceMs.toFixed(3)} ms, whole machine ${cpuPerEvent.machineMs.toFixed(3)} ms (the broker, PostgreSQL and this process included)`);
-    if (SATURATED_ONLY) return;
+    console.log(`  ${describePhases(saturatedPhases)}`);
+    if (STOP_AFTER === 'saturated') return;
 
     // Started now, so parsing updates does not take CPU from the saturated run.
     // Latency: from our send to the update's publish time (the record's timestamp, set by the service's producer).
@@ -214,12 +219,19 @@ runBenchmark(async () => {
     // backlog) and 1,000/s, where small batches show the per-event path rather than a queue.
     const pacedRate = Math.min(PACED_RATE, Math.floor(rate * 0.5));
     console.log(`paced: ${pacedRate.toLocaleString()} events/s for 10 s${pacedRate < PACED_RATE ? ` (${PACED_RATE.toLocaleString()}/s is above what one process sustains here)` : ''}…`);
+    phasesBefore = await readPhases(healthPort);
     const pacedResult = await paced(pacedRate, 10_000, 'paced');
+    const pacedPhases = phasesBetween(phasesBefore, await readPhases(healthPort));
     console.log(`  resolved event -> published update: p50 ${pacedResult.p50Ms} ms, p99 ${pacedResult.p99Ms} ms (${pacedResult.samples} samples)`);
+    console.log(`  ${describePhases(pacedPhases)}`);
     const lowRate = Math.min(1_000, pacedRate);
     console.log(`paced: ${lowRate.toLocaleString()} events/s for 10 s…`);
+    phasesBefore = await readPhases(healthPort);
     const pacedLow = await paced(lowRate, 10_000, 'paced-low');
+    const pacedLowPhases = phasesBetween(phasesBefore, await readPhases(healthPort));
     console.log(`  resolved event -> published update: p50 ${pacedLow.p50Ms} ms, p99 ${pacedLow.p99Ms} ms (${pacedLow.samples} samples)`);
+    console.log(`  ${describePhases(pacedLowPhases)}`);
+    if (STOP_AFTER === 'paced') return;
 
     // Backfill: a 51st segment over every stored profile, with a live load while it runs.
     const backfillDone = async () => {
@@ -264,9 +276,9 @@ runBenchmark(async () => {
     writeReport('segmentation', {
       ceiling,
       scale: { storedProfiles: PROFILES, segments: SEGMENTS, partitions: PARTITIONS, instances: 1, note: PROFILES < 1_000_000 ? `scaled down from the issue's 1,000,000 profiles (BENCH_PROFILES=${PROFILES})` : undefined },
-      saturated: { events: EVENTS, seconds: Number(seconds.toFixed(2)), eventsPerSecond: Math.round(rate), ratioToPassthrough: Number(ratio.toFixed(3)), serviceRssMb: rss, serviceCpuMsPerEvent: Number(cpuPerEvent.serviceMs.toFixed(3)), machineCpuMsPerEvent: Number(cpuPerEvent.machineMs.toFixed(3)) },
-      paced: { requestedEventsPerSecond: PACED_RATE, ...pacedResult, measures: 'resolved event produced -> profile update (with its segment changes) published' },
-      pacedLow: pacedLow,
+      saturated: { events: EVENTS, seconds: Number(seconds.toFixed(2)), eventsPerSecond: Math.round(rate), ratioToPassthrough: Number(ratio.toFixed(3)), serviceRssMb: rss, serviceCpuMsPerEvent: Number(cpuPerEvent.serviceMs.toFixed(3)), machineCpuMsPerEvent: Number(cpuPerEvent.machineMs.toFixed(3)), batchPhases: saturatedPhases },
+      paced: { requestedEventsPerSecond: PACED_RATE, ...pacedResult, batchPhases: pacedPhases, measures: 'resolved event produced -> profile update (with its segment changes) published' },
+      pacedLow: { ...pacedLow, batchPhases: pacedLowPhases },
       backfill: { profiles: PROFILES, seconds: Number(backfillSeconds.toFixed(1)), profilesPerSecond: Math.round(PROFILES / backfillSeconds), liveDuringBackfill },
       timeOnly: timers,
       serviceRssMbAtEnd: rssEnd,

@@ -13,7 +13,7 @@ import { applyEvent, buildModelFromRules, emptyProfileState, ProfileEvent } from
 import { Client } from 'pg';
 import { measurePassthrough, percentile } from './passthrough';
 import { runBenchmark, writeReport } from './report';
-import { ServiceProcess, startServiceProcess } from './service-process';
+import { machineBusySeconds, processCpuSeconds, ServiceProcess, startServiceProcess } from './service-process';
 
 /**
  * npm run bench:triggers — in one run, on the real broker and PostgreSQL, scaled down from the issue's sizes so it
@@ -179,6 +179,7 @@ runBenchmark(async () => {
     // 2. Throughput.
     console.log(`throughput: ${RECORDS.toLocaleString()} profile updates of ${PROFILES.toLocaleString()} profiles, ${JOURNEYS} journeys…`);
     const started = performance.now();
+    const cpuBefore = { service: processCpuSeconds(service.child.pid ?? 0), machine: machineBusySeconds() };
     for (let offset = 0; offset < RECORDS; offset += 5_000) {
       const batch = Array.from({ length: Math.min(5_000, RECORDS - offset) }, (_, n) => {
         const index = offset + n;
@@ -199,10 +200,16 @@ runBenchmark(async () => {
       if (performance.now() - started > 900_000) throw new Error('triggers stalled');
     }
     const seconds = (performance.now() - started) / 1000;
+    // CPU per record: steadier than the rate on a shared machine (the whole machine's includes producing the load).
+    const cpuPerRecord = {
+      serviceMs: Number((((processCpuSeconds(service.child.pid ?? 0) - cpuBefore.service) * 1000) / RECORDS).toFixed(3)),
+      machineMs: Number((((machineBusySeconds() - cpuBefore.machine) * 1000) / RECORDS).toFixed(3)),
+    };
     const recordsPerSecond = Math.round(RECORDS / seconds);
     const pending = Number((await database.query(`SELECT count(*) AS n FROM ${schema}.state_timers`)).rows[0].n);
     const rssAfterLoad = rssMb(service.child.pid);
     console.log(`  ${recordsPerSecond.toLocaleString()} records/s (${(recordsPerSecond / ceiling.passthroughRecordsPerSecond).toFixed(2)} of the ceiling ${ceiling.passthroughRecordsPerSecond.toLocaleString()}/s); produced in ${((produced - started) / 1000).toFixed(1)} s, decided in ${seconds.toFixed(1)} s; ${pending.toLocaleString()} journey timers pending; service RSS ${rssAfterLoad} MB`);
+    console.log(`  CPU per record: service ${cpuPerRecord.serviceMs} ms, whole machine ${cpuPerRecord.machineMs} ms`);
 
     // 3. Paced latency and timer lateness.
     console.log(`paced: ${RATE.toLocaleString()} updates/s for ${PACED_SECONDS} s (half send at once, half wait 5 s)…`);
@@ -237,7 +244,7 @@ runBenchmark(async () => {
     writeReport('triggers', {
       scaledDown: { profiles: PROFILES, records: RECORDS, rate: RATE, issue: { profiles: 1_000_000, rate: 5_000, pendingTimers: 1_000_000 } },
       ceiling,
-      throughput: { journeys: JOURNEYS, records: RECORDS, profiles: PROFILES, partitions, seconds: Number(seconds.toFixed(1)), recordsPerSecond, ratioOfCeiling: Number((recordsPerSecond / ceiling.passthroughRecordsPerSecond).toFixed(2)), pendingJourneyTimers: pending, serviceRssMb: rssAfterLoad },
+      throughput: { journeys: JOURNEYS, records: RECORDS, profiles: PROFILES, partitions, seconds: Number(seconds.toFixed(1)), recordsPerSecond, ratioOfCeiling: Number((recordsPerSecond / ceiling.passthroughRecordsPerSecond).toFixed(2)), pendingJourneyTimers: pending, serviceRssMb: rssAfterLoad, cpuMsPerRecord: cpuPerRecord },
       paced: { recordsPerSecond: RATE, seconds: PACED_SECONDS, updateToDispatchMs: latencyMs, timerLatenessMs: latenessMs, serviceRssMb: rssMb(service.child.pid) },
       simulator,
       target: { ratioOfCeiling: 0.5, updateToDispatchP99Ms: 100, timerLatenessP99Ms: 1_000, simulatorMs: 1_000 },

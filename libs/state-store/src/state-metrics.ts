@@ -12,6 +12,12 @@ export const stateMetrics = instrumentsOf((provider) => {
       unit: 's',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_SECONDS },
     }),
+    batchPhase: meter.createHistogram('kairos_state_batch_phase_seconds', {
+      description:
+        "Where a fetched batch's time goes, by store and phase: preload (reading its keys' states), apply (the handler, and timers the stream's time fired), publish (until the broker acknowledged the outputs), commit (the state transaction, waiting for a connection included)",
+      unit: 's',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_SECONDS },
+    }),
     timersFired: meter.createCounter('kairos_state_timers_fired', { description: 'Timers fired and committed, by store and by what fired them (stream time or the wall clock)' }),
     timerLateness: meter.createHistogram('kairos_state_timer_lateness_seconds', {
       description: 'Wall clock minus due time of the timers the wall clock fired, by store',

@@ -158,6 +158,49 @@ describe('StatefulProcessor with a StateStore, against the real broker and Postg
     expect(offsets.rows).toEqual([{ offsets: { ticks: '1' } }]);
   });
 
+  it('a commit writes exactly its changes: a key cleared and given a new timer keeps that timer, cancelled and cleared timers go', async () => {
+    const schema = uniqueName('state_commit').replace(/-/g, '_');
+    const { dataSource } = await connectAndMigrate({ url: databaseUrl, schema, migrations: stateStoreMigrations, poolSize: 2 });
+    dataSources.push(dataSource);
+    const store = new StateStore<Counter>({ dataSource, name: 'counters' });
+    await store.acquire(0);
+    const first = store.begin(0);
+    const one = first.access(0);
+    for (const [key, due] of [['a', 100], ['b', 200], ['c', 300]] as const) {
+      one.put(key, { count: 1, last: due });
+      one.setTimer(key, 'remind', due, { due });
+    }
+    one.setTimer('c', 'other', 400);
+    first.advance('ticks', 3n);
+    await store.commit(first);
+
+    const second = store.begin(0);
+    const two = second.access(0);
+    two.delete('a'); // an erasure: its state and every timer go…
+    two.put('a', { count: 0, last: -1 });
+    two.setTimer('a', 'remind', 500, { due: 500 }); // …and this one, set after it, must stay
+    two.cancelTimer('b', 'remind');
+    two.delete('c');
+    two.put('d', { count: 1, last: 4 });
+    two.setTimer('d', 'remind', 600);
+    second.advance('ticks', 5n);
+    await store.commit(second);
+
+    const states = await database.query(`SELECT key, value FROM "${schema}".state_entries ORDER BY key`);
+    expect(states.rows).toEqual([
+      { key: 'a', value: { count: 0, last: -1 } },
+      { key: 'b', value: { count: 1, last: 200 } },
+      { key: 'd', value: { count: 1, last: 4 } },
+    ]);
+    const timers = await database.query(`SELECT key, name, due_at_ms::int AS due, payload FROM "${schema}".state_timers ORDER BY key, name`);
+    expect(timers.rows).toEqual([
+      { key: 'a', name: 'remind', due: 500, payload: { due: 500 } },
+      { key: 'd', name: 'remind', due: 600, payload: null },
+    ]);
+    const offsets = await database.query(`SELECT offsets FROM "${schema}".state_partitions`);
+    expect(offsets.rows).toEqual([{ offsets: { ticks: '5' } }]);
+  });
+
   it('a redelivered batch leaves the store unchanged: a second consumer group re-reads the topic and applies nothing', async () => {
     const schema = uniqueName('state_redeliver').replace(/-/g, '_');
     const input = uniqueName('ticks');
