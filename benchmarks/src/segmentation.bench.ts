@@ -37,6 +37,7 @@ const EVENTS = Number(process.env['BENCH_SEGMENTATION_EVENTS'] ?? 100_000);
 const PACED_RATE = Number(process.env['BENCH_PACED_RATE'] ?? 5_000);
 const BACKFILL_LIVE_RATE = Number(process.env['BENCH_BACKFILL_LIVE_RATE'] ?? 500);
 const STOP_AFTER = process.env['BENCH_STOP_AFTER'];
+if (STOP_AFTER !== undefined && STOP_AFTER !== 'saturated' && STOP_AFTER !== 'paced') throw new Error(`BENCH_STOP_AFTER is "${STOP_AFTER}": saturated or paced, or unset for every phase`);
 const PARTITIONS = 4;
 const SEGMENTS = 50;
 const SCHEMA = 'segmentation_bench';

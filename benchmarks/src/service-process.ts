@@ -4,13 +4,14 @@ import { readFileSync } from 'node:fs';
 export { startServiceProcess } from '@kairos/testing';
 export type { ServiceProcess } from '@kairos/testing';
 
-/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+/** CPU seconds (user + system) a process has used so far; NaN once it is gone (a figure from it is then no figure). */
 export function processCpuSeconds(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after the command name, which may hold ") "
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
   } catch {
-    return 0;
+    return Number.NaN;
   }
 }
 

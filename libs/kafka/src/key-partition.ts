@@ -30,11 +30,11 @@ export function murmur2(data: Uint8Array, length = data.length): number {
 }
 
 /** Reused for ASCII keys (every id Kairos makes): their UTF-8 bytes are their char codes, and no Buffer is made. */
-let scratch = new Uint8Array(256);
+const scratch = new Uint8Array(256);
 
 function keyHash(key: string | Buffer): number {
   if (typeof key !== 'string') return murmur2(key);
-  if (key.length > scratch.length) scratch = new Uint8Array(key.length * 2);
+  if (key.length > scratch.length) return murmur2(Buffer.from(key));
   for (let i = 0; i < key.length; i++) {
     const code = key.charCodeAt(i);
     if (code > 0x7f) return murmur2(Buffer.from(key));

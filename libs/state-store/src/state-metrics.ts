@@ -14,7 +14,7 @@ export const stateMetrics = instrumentsOf((provider) => {
     }),
     batchPhase: meter.createHistogram('kairos_state_batch_phase_seconds', {
       description:
-        "Where a fetched batch's time goes, by store and phase: preload (reading its keys' states), apply (the handler, and timers the stream's time fired), publish (until the broker acknowledged the outputs), commit (the state transaction, waiting for a connection included)",
+        "Where a completed batch's time went, by store and phase: preload (reading its keys' states), apply (the handler and the timers the stream's time fired, with their reads and pauses), publish (until the broker acknowledged the outputs), commit (its transactions, waiting for a connection included)",
       unit: 's',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_SECONDS },
     }),

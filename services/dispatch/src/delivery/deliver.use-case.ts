@@ -23,6 +23,9 @@ import { MailTransportRepository } from './mail-transport.repository';
 import { MessageComposer, recipientOf } from './message-composer';
 import { WebhookTransportRepository } from './webhook-transport.repository';
 
+/** How long a claim whose suppressions could not be read waits before any claim takes its rows again. */
+const SUPPRESSIONS_RETRY_MS = 5_000;
+
 /** What happened to a row this instance worked on (for tests and metrics). */
 export type DeliveryStep = DeliveryStatus | 'lost-claim';
 
@@ -163,13 +166,14 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /**
-   * Gives one claim's rows back to any claim at once: after a claim or a receive failed (the statement may have
-   * committed with only its answer lost) or its rows could not start. Without this they would wait out their lease,
-   * DISPATCH_LEASE_SECONDS; with the database down this fails too, and the lease is what frees them.
+   * Gives one claim's rows back to any claim: at once after a claim or a receive failed (the statement may have
+   * committed with only its answer lost), after `delayMs` when its rows could not start (the same failure would
+   * otherwise repeat at once). Without this they would wait out their lease, DISPATCH_LEASE_SECONDS; with the
+   * database down this fails too, and the lease is what frees them.
    */
-  async release(claim: string): Promise<void> {
+  async release(claim: string, delayMs = 0): Promise<void> {
     try {
-      if ((await this.deliveries.release(claim)) > 0) this.kick();
+      if ((await this.deliveries.release(claim, this.settings.leaseMs, delayMs)) > 0 && delayMs === 0) this.kick();
     } catch (error) {
       this.warn(`deliveries of claim ${claim} not released, they wait for their lease: ${(error as Error).message}`);
     }
@@ -192,10 +196,10 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
       try {
         entries = await this.deliveries.suppressions([...new Set(subjects)]);
       } catch (error) {
-        // None of them started: they go back to any claim (or, with the database down, wait for their lease).
+        // None of them started: they go back to any claim in a few seconds (or, with the database down, after their lease).
         this.warn(`suppressions not read, ${rows.length} deliveries given back: ${(error as Error).message}`);
         this.inFlightRows -= rows.length;
-        for (const claim of new Set(rows.map((row) => row.claimedBy))) await this.release(claim);
+        for (const claim of new Set(rows.map((row) => row.claimedBy))) await this.release(claim, SUPPRESSIONS_RETRY_MS);
         return;
       }
       // Each row frees its slot as soon as it is done, so one slow SMTP answer holds one slot, not the claim's.

@@ -111,18 +111,19 @@ export class DeliveriesRepository {
   }
 
   /**
-   * Gives the rows of one claim back to any claim, due now: a claim (or a receive that claimed rows) whose answer was
-   * lost, or whose rows could not start. None of them was started — the instance never saw them or stopped before
-   * the first transition — and the transition's own condition (status and claim) keeps a row from being sent twice
-   * should one have started after all. (A row whose lease has ended is due already; the condition on `due_at` lets the
-   * index of open rows find them.)
+   * Gives the rows of one claim back to any claim, due in `delayMs`: a claim (or a receive that claimed rows) whose
+   * answer was lost, or whose rows could not start. Only rows not yet `sending`: their mail has not been handed to
+   * SMTP, and a delivery of one still in progress here would find its claim gone at its next transition and stop. A
+   * row already `sending` (its mail may be with the SMTP server) is left to its lease. The claim's lease bounds the
+   * scan of the index of open rows.
    */
-  async release(claimedBy: string): Promise<number> {
+  async release(claimedBy: string, leaseMs: number, delayMs = 0): Promise<number> {
     const rows = await this.rows<{ dispatch_id: string }>(
-      `UPDATE deliveries SET claimed_by = NULL, due_at = now(), updated_at = now()
-       WHERE claimed_by = $1 AND status IN ('received', 'rendering', 'sending', 'retrying') AND due_at > now()
+      `UPDATE deliveries SET claimed_by = NULL, due_at = now() + $3 * interval '1 millisecond', updated_at = now()
+       WHERE claimed_by = $1 AND status IN ('received', 'retrying')
+         AND due_at > now() AND due_at <= now() + $2 * interval '1 millisecond'
        RETURNING dispatch_id`,
-      [claimedBy],
+      [claimedBy, leaseMs, delayMs],
     );
     return rows.length;
   }

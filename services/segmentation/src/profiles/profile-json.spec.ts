@@ -7,9 +7,16 @@ describe('serialiseEntry', () => {
 
   it('stores a live profile as the JSON of the whole entry, reusing the profile serialised for its outputs', () => {
     const entry: SegmentationState = { profile, memberships: { vip: { version: 2, since: 1_000 } }, foldedLosers: ['p-0'], release: 'r-1' };
-    const json = serialiseEntry(entry);
-    expect(JSON.parse(json)).toEqual(entry);
-    expect(json).toContain(profileJson(profile));
+    const forOutputs = profileJson(profile);
+    const stringify = jest.spyOn(JSON, 'stringify');
+    try {
+      const json = serialiseEntry(entry);
+      expect(stringify.mock.calls.some(([value]) => value === profile)).toBe(false);
+      expect(JSON.parse(json)).toEqual(entry);
+      expect(json).toContain(forOutputs);
+    } finally {
+      stringify.mockRestore();
+    }
   });
 
   it('stores the other kinds of entry as they are', () => {
