@@ -6,6 +6,7 @@ import { ConsumedRecord, followTopic, KafkaClient, TopicFollower, withAdmin } fr
 import { PipelineInstance, postUntilAccepted, startPipeline } from '@kairos/testing';
 import { measurePassthrough, percentile } from './passthrough';
 import { runBenchmark, writeReport } from './report';
+import { processCpuSeconds } from './service-process';
 
 /**
  * npm run bench:pipeline — the whole pipeline in one run, on this machine's broker, PostgreSQL and SMTP sink, the five
@@ -279,12 +280,8 @@ async function drained(kafka: KafkaClient, log: (line: string) => void): Promise
 function cpuTimes(instances: readonly PipelineInstance[]): Map<string, number> {
   const times = new Map<string, number>();
   for (const instance of instances) {
-    try {
-      const fields = readFileSync(`/proc/${instance.process.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      times.set(instance.label, Number(fields[11]) + Number(fields[12])); // utime + stime, in clock ticks (100/s)
-    } catch {
-      // the process is gone
-    }
+    const seconds = processCpuSeconds(instance.process.child.pid ?? 0);
+    if (!Number.isNaN(seconds)) times.set(instance.label, seconds * 100); // in clock ticks (100/s); NaN: the process is gone
   }
   return times;
 }

@@ -3,7 +3,7 @@ import { isProfile, SegmentationState } from './segmentation-state';
 
 /**
  * A profile state as JSON, serialised once however many times it is written: the stored entry, the event's snapshot
- * and its update all carry it (~1.6 KB; two serialisations fewer per event). States are never mutated: every input
+ * and its update all carry it (~1.6 KB; one serialisation per event instead of two). States are never mutated: every input
  * makes a new one.
  */
 const serialisedProfiles = new WeakMap<ProfileState, string>();
