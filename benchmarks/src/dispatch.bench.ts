@@ -8,7 +8,7 @@ import { connectKafka, ensureTopics, RecordProducer } from '@kairos/kafka';
 import { freePort, startLocalStack, startSmtpSink, StoredMessage } from '@kairos/local-stack';
 import { percentile } from './passthrough';
 import { runBenchmark, writeReport } from './report';
-import { ServiceProcess, startServiceProcess } from './service-process';
+import { machineBusySeconds, processCpuSeconds, ServiceProcess, startServiceProcess } from './service-process';
 
 /**
  * npm run bench:dispatch — one dispatch process (as in production) on the real broker and PostgreSQL, handing mail to
@@ -133,13 +133,19 @@ runBenchmark(async () => {
     console.log(`saturated: ${MAILS.toLocaleString()} requests at once, ${CONNECTIONS} pooled SMTP connections…`);
     const batch = Array.from({ length: MAILS }, (_, index) => request('sat', index));
     const started = performance.now();
+    const cpuBefore = { service: processCpuSeconds(service.child.pid ?? 0), machine: machineBusySeconds() };
     for (let offset = 0; offset < batch.length; offset += 2_000) await Promise.all(batch.slice(offset, offset + 2_000).map(send));
     const addresses = batch.map((mail) => String(mail.context.profile['email']));
     await waitFor(addresses, 600_000, 'saturated');
     const last = Math.max(...addresses.map((address) => accepted.get(address) ?? 0));
     const seconds = (last - started) / 1000;
     const mailsPerSecond = Math.round(MAILS / seconds);
-    console.log(`  ${mailsPerSecond.toLocaleString()} rendered mails/s accepted by the sink (${MAILS.toLocaleString()} in ${seconds.toFixed(1)} s)`);
+    // CPU per mail: the service's own, and the whole machine's (the broker, PostgreSQL, the sink and this process too).
+    const cpuPerMailMs = {
+      service: Number((((processCpuSeconds(service.child.pid ?? 0) - cpuBefore.service) / MAILS) * 1000).toFixed(3)),
+      machine: Number((((machineBusySeconds() - cpuBefore.machine) / MAILS) * 1000).toFixed(3)),
+    };
+    console.log(`  ${mailsPerSecond.toLocaleString()} rendered mails/s accepted by the sink (${MAILS.toLocaleString()} in ${seconds.toFixed(1)} s); CPU per mail: dispatch ${cpuPerMailMs.service} ms, whole machine ${cpuPerMailMs.machine} ms`);
     await sleep(3_000);
 
     console.log(`paced: ${RATE.toLocaleString()} requests/s for ${SECONDS} s…`);
@@ -164,7 +170,7 @@ runBenchmark(async () => {
 
     writeReport('dispatch', {
       setup: { partitions: PARTITIONS, smtpPoolConnections: CONNECTIONS, template: 'cart-reminder (3 products, tracked links, open pixel, one-click headers)', sink: 'local smtp-server sink, in the benchmark process' },
-      saturated: { mails: MAILS, seconds: Number(seconds.toFixed(2)), mailsPerSecond },
+      saturated: { mails: MAILS, seconds: Number(seconds.toFixed(2)), mailsPerSecond, cpuPerMailMs },
       paced: { requestsPerSecond: RATE, seconds: SECONDS, producedInSeconds: Number(sentIn.toFixed(2)), latencyMs: latency },
       mailsAcceptedTwice: duplicates,
       target: { mailsPerSecond: 1_000, p99Ms: 200 },

@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { Topics } from '@kairos/contracts';
 import { publishFolder } from '@kairos/definitions-topic';
 import { ConsumedRecord, followTopic, KafkaClient, TopicFollower, withAdmin } from '@kairos/kafka';
-import { PipelineInstance, postUntilAccepted, startPipeline } from '@kairos/testing';
+import { MetricSample, parseMetrics, PipelineInstance, postUntilAccepted, startPipeline } from '@kairos/testing';
 import { measurePassthrough, percentile } from './passthrough';
 import { runBenchmark, writeReport } from './report';
-import { processCpuSeconds } from './service-process';
+import { machineBusySeconds, processCpuSeconds } from './service-process';
 
 /**
  * npm run bench:pipeline — the whole pipeline in one run, on this machine's broker, PostgreSQL and SMTP sink, the five
@@ -56,6 +58,10 @@ interface Sample {
   lag: Record<string, number>;
   committed: Record<string, number>;
   services: Record<string, { rssMb: number; cpuPercent: number }>;
+  /** Percent of one core: this benchmark's own process (the collector's client, the SMTP sink, the followers). */
+  benchCpuPercent: number;
+  /** Percent of the whole machine (every core) busy: with the broker, PostgreSQL and the kernel. */
+  machineBusyPercent: number;
 }
 
 runBenchmark(async () => {
@@ -78,7 +84,7 @@ runBenchmark(async () => {
     const ceiling = await measurePassthrough({ brokers: pipeline.stack.kafkaBrokers, records: Number(process.env['BENCH_CEILING_RECORDS'] ?? 200_000), partitions: PARTITIONS, latencySeconds: 5, log });
 
     // Per ping: when the collector answered, when its dispatch request was written, when its mail was accepted.
-    const pings = new Map<number, { acceptedAt: number; requestedAt?: number; sentAt?: number; dispatchId?: string }>();
+    const pings = new Map<number, { acceptedAt: number; requestedAt?: number; queuedAt?: number; sentAt?: number; dispatchId?: string }>();
     const byDispatchId = new Map<string, number>();
     followers.push(
       await followTopic(pipeline.kafka, {
@@ -100,12 +106,17 @@ runBenchmark(async () => {
         onRecords: (records) => {
           for (const record of records) {
             const outcome = json(record);
-            if (outcome?.['kind'] !== 'sent') continue;
-            const n = byDispatchId.get(String(outcome['dispatchId']));
+            const kind = outcome?.['kind'];
+            if (kind !== 'sent' && kind !== 'queued') continue;
+            const n = byDispatchId.get(String(outcome?.['dispatchId']));
             const ping = n === undefined ? undefined : pings.get(n);
+            if (kind === 'queued') {
+              if (ping && ping.queuedAt === undefined) ping.queuedAt = Date.parse(String(outcome?.['at']));
+              continue;
+            }
             // The outcome's time is when dispatch recorded the server's 250 answer; the record's own timestamp would add
             // the outbox relay's turn, which is after the mail left.
-            if (ping && ping.sentAt === undefined) ping.sentAt = Date.parse(String(outcome['at']));
+            if (ping && ping.sentAt === undefined) ping.sentAt = Date.parse(String(outcome?.['at']));
           }
         },
       }),
@@ -115,9 +126,18 @@ runBenchmark(async () => {
     let phase = 'profiles';
     const samples: Sample[] = [];
     let previousCpu = cpuTimes(pipeline.instances);
+    let previousBench = process.cpuUsage();
+    let previousMachine = { busy: machineBusySeconds(), at: performance.now() };
     sampling = setInterval(async () => {
       const [lag, committed] = await groupPositions(pipeline.kafka).catch(() => [{}, {}]);
       const cpu = cpuTimes(pipeline.instances);
+      const bench = process.cpuUsage(previousBench);
+      const machine = { busy: machineBusySeconds(), at: performance.now() };
+      const wallSeconds = (machine.at - previousMachine.at) / 1000;
+      const benchCpuPercent = Math.round(((bench.user + bench.system) / 1e6 / wallSeconds) * 100);
+      const machineBusyPercent = Math.round(((machine.busy - previousMachine.busy) / wallSeconds / cpus().length) * 100);
+      previousBench = process.cpuUsage();
+      previousMachine = machine;
       const services: Sample['services'] = {};
       for (const instance of pipeline.instances) {
         const before = previousCpu.get(instance.label);
@@ -125,7 +145,7 @@ runBenchmark(async () => {
         services[instance.label] = { rssMb: rssMb(instance), cpuPercent: before !== undefined && now !== undefined ? Math.round(((now - before) / 100 / 2) * 100) : 0 };
       }
       previousCpu = cpu;
-      samples.push({ atSeconds: Math.round((Date.now() - started) / 1000), phase, lag, committed, services });
+      samples.push({ atSeconds: Math.round((Date.now() - started) / 1000), phase, lag, committed, services, benchCpuPercent, machineBusyPercent });
     }, 2_000);
 
     log(`loading ${PROFILES.toLocaleString()} customers through the collector…`);
@@ -147,6 +167,10 @@ runBenchmark(async () => {
 
     phase = `paced ${RATE}/s`;
     log(`paced: ${RATE} events/s for ${SECONDS} s, one in ten a ledger ping…`);
+    const dispatchInstance = pipeline.instances.find((instance) => instance.name === 'dispatch');
+    const dispatchBefore = dispatchInstance ? await readMetrics(dispatchInstance.healthPort) : [];
+    const benchLoop = monitorEventLoopDelay({ resolution: 5 });
+    benchLoop.enable();
     let ping = 0;
     const pacedStart = Date.now();
     const inFlight: Array<Promise<void>> = [];
@@ -167,6 +191,9 @@ runBenchmark(async () => {
     while ([...pings.values()].some((entry) => entry.sentAt === undefined) && Date.now() < paceDeadline) await new Promise((resolve) => setTimeout(resolve, 500));
     const toRequest = [...pings.values()].filter((entry) => entry.requestedAt !== undefined).map((entry) => (entry.requestedAt ?? 0) - entry.acceptedAt).sort((a, b) => a - b);
     const toSmtp = [...pings.values()].filter((entry) => entry.sentAt !== undefined).map((entry) => (entry.sentAt ?? 0) - entry.acceptedAt).sort((a, b) => a - b);
+    // Dispatch's share, split at the `queued` outcome (stamped as the receiving statement starts).
+    const between = (from: 'requestedAt' | 'queuedAt', to: 'queuedAt' | 'sentAt') =>
+      summary([...pings.values()].flatMap((entry) => (entry[from] !== undefined && entry[to] !== undefined ? [(entry[to] ?? 0) - (entry[from] ?? 0)] : [])).sort((a, b) => a - b));
     const paced = {
       eventsPerSecond: RATE,
       seconds: SECONDS,
@@ -175,8 +202,25 @@ runBenchmark(async () => {
       withMail: toSmtp.length,
       acceptedToDispatchRequestMs: summary(toRequest),
       acceptedToSmtpAcceptanceMs: summary(toSmtp),
+      dispatchRequestToQueuedMs: between('requestedAt', 'queuedAt'),
+      queuedToSmtpAcceptanceMs: between('queuedAt', 'sentAt'),
+      dispatchStepsMs: {} as ReturnType<typeof stepsBetween>,
     };
     log(`paced: accepted -> dispatch request p50 ${paced.acceptedToDispatchRequestMs.p50} ms, p99 ${paced.acceptedToDispatchRequestMs.p99} ms; -> SMTP acceptance p50 ${paced.acceptedToSmtpAcceptanceMs.p50} ms, p99 ${paced.acceptedToSmtpAcceptanceMs.p99} ms (${toSmtp.length}/${pings.size} mails)`);
+    log(`paced, in dispatch: request -> queued p50 ${paced.dispatchRequestToQueuedMs.p50} ms, p99 ${paced.dispatchRequestToQueuedMs.p99} ms; queued -> SMTP acceptance p50 ${paced.queuedToSmtpAcceptanceMs.p50} ms, p99 ${paced.queuedToSmtpAcceptanceMs.p99} ms`);
+    benchLoop.disable();
+    const dispatchAfter = dispatchInstance ? await readMetrics(dispatchInstance.healthPort) : [];
+    const dispatchSteps = stepsBetween(dispatchBefore, dispatchAfter);
+    // The services' event-loop delay since the previous read of their metrics (here: since the paced phase began).
+    const loopDelay = (samples: MetricSample[]) => ['0.5', '0.99', '1'].map((quantile) => Math.round((samples.find((sample) => sample.name === 'kairos_event_loop_delay_seconds' && sample.labels['quantile'] === quantile)?.value ?? NaN) * 1000));
+    log(`paced, in dispatch, mean ms per step: ${Object.entries(dispatchSteps).map(([step, { meanMs, count }]) => `${step} ${meanMs} (${count})`).join(', ')}`);
+    log(`paced, event-loop delay p50/p99/max ms: dispatch ${loopDelay(dispatchAfter).join('/')}, this benchmark ${[50, 99].map((p) => Math.round(benchLoop.percentile(p) / 1e6)).join('/')}/${Math.round(benchLoop.max / 1e6)}`);
+    paced.dispatchStepsMs = dispatchSteps;
+    const pacedSamples = samples.filter((sample) => sample.phase === phase);
+    const meanOf = (pick: (sample: Sample) => number) => Math.round(pacedSamples.reduce((sum, sample) => sum + pick(sample), 0) / Math.max(1, pacedSamples.length));
+    log(
+      `paced, CPU (mean of ${pacedSamples.length} samples): machine ${meanOf((sample) => sample.machineBusyPercent)}% busy; % of a core: ${pipeline.instances.map((instance) => `${instance.label} ${meanOf((sample) => sample.services[instance.label]?.cpuPercent ?? 0)}`).join(', ')}, this benchmark ${meanOf((sample) => sample.benchCpuPercent)}`,
+    );
     await drained(pipeline.kafka, log);
 
     phase = 'saturated';
@@ -239,6 +283,34 @@ function findKey(value: unknown, key: string): unknown {
     if (found !== undefined) return found;
   }
   return undefined;
+}
+
+async function readMetrics(healthPort: number): Promise<MetricSample[]> {
+  const response = await fetch(`http://127.0.0.1:${healthPort}/metrics`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+  return response?.ok ? parseMetrics(await response.text()) : [];
+}
+
+/** Dispatch's steps between two reads of its metrics: how many, and the mean milliseconds of each. */
+function stepsBetween(before: MetricSample[], after: MetricSample[]): Record<string, { count: number; meanMs: number }> {
+  const totals = (samples: MetricSample[]) => {
+    const byStep = new Map<string, { sum: number; count: number }>();
+    for (const sample of samples) {
+      const histogram = /^kairos_dispatch_(step|attempt)_duration_seconds_(sum|count)$/.exec(sample.name);
+      if (!histogram) continue;
+      const step = histogram[1] === 'attempt' ? 'attempt' : (sample.labels['step'] ?? '?');
+      const entry = byStep.get(step) ?? { sum: 0, count: 0 };
+      entry[histogram[2] as 'sum' | 'count'] += sample.value;
+      byStep.set(step, entry);
+    }
+    return byStep;
+  };
+  const first = totals(before);
+  return Object.fromEntries(
+    [...totals(after)].map(([step, { sum, count }]) => {
+      const calls = count - (first.get(step)?.count ?? 0);
+      return [step, { count: calls, meanMs: calls === 0 ? 0 : Math.round(((sum - (first.get(step)?.sum ?? 0)) / calls) * 1000 * 10) / 10 }];
+    }),
+  );
 }
 
 function summary(sorted: number[]): { p50: number; p95: number; p99: number; max: number } {

@@ -15,6 +15,8 @@ export interface PipelineInstance {
   name: PipelineService;
   label: string;
   process: ServiceProcess;
+  /** Where its /health and /metrics answer. */
+  healthPort: number;
 }
 
 export interface Pipeline {
@@ -87,7 +89,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         ...options.env,
         ...extra,
       };
-      const instance = { name, label, process: await startServiceProcess(name, env, await freePort(), label) };
+      const healthPort = await freePort();
+      const instance = { name, label, healthPort, process: await startServiceProcess(name, env, healthPort, label) };
       instances.push(instance);
       options.log(`  ${label} is ready`);
       return instance;

@@ -5,6 +5,7 @@ import { DecodedRecord } from '@kairos/kafka';
 import { ClaimedRow, DeliveriesRepository } from '../delivery/deliveries.repository';
 import { outcomeRecord, subjectOf } from '../delivery/delivery-records';
 import { DeliverUseCase } from '../delivery/deliver.use-case';
+import { timedStep } from '../dispatch-metrics';
 import { OutboxRelay } from '../outbox/outbox-relay';
 
 /**
@@ -30,11 +31,13 @@ export class ReceiveRequestsUseCase {
     const claim = this.deliver.reserve(requests.length);
     let inserted: Array<{ dispatchId: string; claimed: boolean }>;
     try {
-      inserted = await this.deliveries.receive(
-        requests,
-        requests.map(() => state),
-        new Map(requests.map((request) => [request.dispatchId, outcomeRecord(subjectOf(request), 'queued', now)])),
-        claim,
+      inserted = await timedStep('receive', () =>
+        this.deliveries.receive(
+          requests,
+          requests.map(() => state),
+          new Map(requests.map((request) => [request.dispatchId, outcomeRecord(subjectOf(request), 'queued', now)])),
+          claim,
+        ),
       );
     } catch (error) {
       this.deliver.handOver([], claim.count);
