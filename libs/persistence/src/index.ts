@@ -1,2 +1,3 @@
 export * from './data-source';
 export * from './pooled-client';
+export * from './grouped-writes';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { ObservableCallback, ObservableGauge, ObservableResult } from '@opentelemetry/api';
 import { DispatchRequestRecord } from '@kairos/contracts';
+import { GroupedWrites } from '@kairos/persistence';
 import {
   advanceDelivery,
   checkSend,
@@ -13,11 +14,11 @@ import {
   suppressionSubjects,
   SuppressionEntry,
 } from '@kairos/dispatch-core';
-import { dispatchMetrics } from '../dispatch-metrics';
+import { dispatchMetrics, timedStep } from '../dispatch-metrics';
 import { sleep, Wakeup } from '../wakeup';
 import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatch.settings';
 import { OutboxRelay } from '../outbox/outbox-relay';
-import { ClaimedRow, DeliveriesRepository, DeliveryRow, StoredMail } from './deliveries.repository';
+import { ClaimedRow, DeliveriesRepository, DeliveryRow, StoredMail, Transition } from './deliveries.repository';
 import { stateRecords } from './delivery-records';
 import { MailTransportRepository } from './mail-transport.repository';
 import { MessageComposer, recipientOf } from './message-composer';
@@ -55,6 +56,11 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly wakeup = new Wakeup();
+  /**
+   * Every row's transitions, as few statements as the load allows: what waits while two are running goes in the next
+   * together (one statement for a claim's rows marked `sending`, one for the answers that came back meanwhile).
+   */
+  private readonly transitions = new GroupedWrites<Transition, boolean>((list) => this.deliveries.transitions(list), { concurrency: 2, maxItems: 500 });
   private lastWarning = 0;
   /** Since when no SMTP server answered (an outage of the relay): nothing is claimed until a probe gets through. */
   private smtpUnreachableSince: number | undefined;
@@ -113,7 +119,10 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
         await sleep(2_000);
         continue;
       }
-      const limit = Math.max(0, Math.min(this.settings.concurrency - this.inFlightRows, 500));
+      const free = Math.max(0, Math.min(this.settings.concurrency - this.inFlightRows, 500));
+      // Behind, the slots in hand are still queued for SMTP: claiming for each freed slot alone would cost a claim and a
+      // suppressions read per mail; a quarter of the slots (at most 50) at a time keeps them as busy.
+      const limit = this.behind && free < this.claimBatch() ? 0 : free;
       let claimed = 0;
       if (limit > 0) {
         // The slots are held while the claim runs, so rows started on receipt meanwhile cannot take them too.
@@ -187,6 +196,11 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
     return `${this.instance}/${++this.claimCount}`;
   }
 
+  /** While behind, the fewest free slots worth a claim. */
+  private claimBatch(): number {
+    return Math.max(1, Math.min(50, Math.floor(this.settings.concurrency / 4)));
+  }
+
   /** Delivers rows whose slots are already counted in `inFlightRows` (by the claim or the reservation). */
   private start(rows: ClaimedRow[]): void {
     const claim = (async () => {
@@ -194,7 +208,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
       const subjects = rows.flatMap((row) => suppressionSubjects({ profileId: row.profileId, address: addressOf(row) }));
       let entries: SuppressionEntry[];
       try {
-        entries = await this.deliveries.suppressions([...new Set(subjects)]);
+        entries = await timedStep('suppressions', () => this.deliveries.suppressions([...new Set(subjects)]));
       } catch (error) {
         // None of them started: they go back to any claim in a few seconds (or, with the database down, after their lease).
         this.warn(`suppressions not read, ${rows.length} deliveries given back: ${(error as Error).message}`);
@@ -269,17 +283,19 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
       }
       if (!stored) throw new Error(`delivery ${row.dispatchId} is due for a retry but has no stored message`);
       // Written before the attempt: a crash from here on leaves `sending` under a lease, never an unrecorded send.
-      const sending = await this.deliveries.transition({
-        dispatchId: row.dispatchId,
-        from,
-        claimedBy: row.claimedBy,
-        state,
-        dueAt: new Date(Date.now() + this.settings.leaseMs),
-        mail: stored,
-        ...(links ? { links } : {}),
-        ...(recipient ? { recipient } : {}),
-        outbox: [],
-      });
+      const sending = await timedStep('mark-sending', () =>
+        this.transitions.submit({
+          dispatchId: row.dispatchId,
+          from,
+          claimedBy: row.claimedBy,
+          state,
+          dueAt: new Date(Date.now() + this.settings.leaseMs),
+          mail: stored,
+          ...(links ? { links } : {}),
+          ...(recipient ? { recipient } : {}),
+          outbox: [],
+        }),
+      );
       if (!sending) return 'lost-claim';
       from = 'sending';
       const answer = await this.attempt(row.dispatchId, stored);
@@ -290,7 +306,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
       const next = this.advance(state, answer);
       // Waiting again for an unreachable relay is no new fact: its 'retried' outcome (same id) is out already.
       const repeated = answer.type === 'smtp-unreachable' && row.status === 'retrying';
-      return (await this.write(row, from, next, this.dueOf(next), 8, repeated)) ? next.status : 'lost-claim';
+      return (await timedStep('record-answer', () => this.write(row, from, next, this.dueOf(next), 8, repeated))) ? next.status : 'lost-claim';
     }
     // Final states are never claimed (the claim only takes open statuses).
     return row.status;
@@ -380,7 +396,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
     const outbox = silent ? [] : stateRecords(row.request, state, at, this.settings.deadLetterTopic, this.settings.groupId);
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const written = await this.deliveries.transition({ dispatchId: row.dispatchId, from, claimedBy: row.claimedBy, state, dueAt, outbox });
+        const written = await this.transitions.submit({ dispatchId: row.dispatchId, from, claimedBy: row.claimedBy, state, dueAt, outbox });
         if (written && outbox.length > 0) this.outbox.kick();
         return written;
       } catch (error) {

@@ -3,7 +3,7 @@ import { DispatchRequestRecord } from '@kairos/contracts';
 import { ComposedMail, DeliveryState, DeliveryStatus, SuppressionEntry } from '@kairos/dispatch-core';
 import { queryPrepared } from '@kairos/persistence';
 import { DataSource } from 'typeorm';
-import { OutboxRecord, outboxColumns, outboxRows } from '../outbox/outbox-record';
+import { OutboxRecord, outboxColumns } from '../outbox/outbox-record';
 
 /** A delivery row as a claim returns it. */
 export interface DeliveryRow {
@@ -155,37 +155,52 @@ export class DeliveriesRepository {
     }));
   }
 
-  /** Writes one transition and its outbox records in one statement; false when the row moved on (another claim). */
-  async transition(transition: Transition): Promise<boolean> {
-    const [topics, keys, values, headers] = outboxColumns(transition.outbox);
+  /**
+   * Writes transitions of several rows and their outbox records in one statement (a group commit: dispatch submits
+   * each row's transition on its own, GroupedWrites gathers them). Per transition: true if written, false when its row
+   * moved on (another claim holds it). Every transition is fenced on its own row's status and claim, as a write of
+   * its own would be; a row appears at most once (a delivery waits for each of its writes).
+   */
+  async transitions(list: readonly Transition[]): Promise<boolean[]> {
+    const owners = list.flatMap((transition) => transition.outbox.map(() => transition.dispatchId));
+    const [topics, keys, values, headers] = outboxColumns(list.flatMap((transition) => transition.outbox));
     const rows = await this.rows<{ dispatch_id: string }>(
-      `WITH moved AS (
-         UPDATE deliveries SET status = $4, state = $5::jsonb, due_at = $6, updated_at = now(),
-           mail = COALESCE($7::jsonb, mail), links = COALESCE($8::jsonb, links), recipient = COALESCE($9, recipient),
-           claimed_by = CASE WHEN $6::timestamptz IS NULL THEN NULL ELSE claimed_by END
-         WHERE dispatch_id = $1 AND status = $2 AND claimed_by = $3
-         RETURNING dispatch_id),
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[], $7::jsonb[], $8::jsonb[], $9::text[])
+           AS i(id, from_status, claimed_by, status, state, due_at, mail, links, recipient)),
+       moved AS (
+         UPDATE deliveries d SET status = i.status, state = i.state, due_at = i.due_at, updated_at = now(),
+           mail = COALESCE(i.mail, d.mail), links = COALESCE(i.links, d.links), recipient = COALESCE(i.recipient, d.recipient),
+           claimed_by = CASE WHEN i.due_at IS NULL THEN NULL ELSE d.claimed_by END
+         FROM input i
+         WHERE d.dispatch_id = i.id AND d.status = i.from_status AND d.claimed_by = i.claimed_by
+         RETURNING d.dispatch_id),
        published AS (
          INSERT INTO outbox (topic, key, value, headers)
-         SELECT o.topic, o.key, o.value, o.headers FROM (${outboxRows(10)}) o, moved)
+         SELECT o.topic, o.key, o.value, o.headers
+         FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::jsonb[]) WITH ORDINALITY AS o(owner, topic, key, value, headers, n)
+         JOIN moved ON moved.dispatch_id = o.owner
+         ORDER BY o.n)
        SELECT dispatch_id FROM moved`,
       [
-        transition.dispatchId,
-        transition.from,
-        transition.claimedBy,
-        transition.state.status,
-        JSON.stringify(transition.state),
-        transition.dueAt,
-        transition.mail ? JSON.stringify(transition.mail) : null,
-        transition.links ? JSON.stringify(transition.links) : null,
-        transition.recipient ?? null,
+        list.map((transition) => transition.dispatchId),
+        list.map((transition) => transition.from),
+        list.map((transition) => transition.claimedBy),
+        list.map((transition) => transition.state.status),
+        list.map((transition) => JSON.stringify(transition.state)),
+        list.map((transition) => transition.dueAt),
+        list.map((transition) => (transition.mail ? JSON.stringify(transition.mail) : null)),
+        list.map((transition) => (transition.links ? JSON.stringify(transition.links) : null)),
+        list.map((transition) => transition.recipient ?? null),
+        owners,
         topics,
         keys,
         values,
         headers,
       ],
     );
-    return rows.length === 1;
+    const moved = new Set(rows.map((row) => row.dispatch_id));
+    return list.map((transition) => moved.has(transition.dispatchId));
   }
 
   /** Deliveries due now that no instance holds, and the due time of the oldest (what a claim would take next). */

@@ -1,0 +1,64 @@
+/**
+ * Group commit for writes that many callers make one at a time: an item submitted while `concurrency` writes are
+ * running waits, and everything waiting goes together in the next write (at most `maxItems`). With a write free, an
+ * item goes on the next turn of the event loop, with whatever else was submitted in the same turn; so an idle system
+ * adds no delay, and a busy one pays one statement per group rather than one per item.
+ *
+ * `write` answers one result per item, in order; if it fails, every item of that group is rejected with its error
+ * (the caller retries or gives up per item, as it would have for a write of its own).
+ */
+export class GroupedWrites<Item, Result> {
+  private readonly waiting: Array<{ item: Item; resolve: (result: Result) => void; reject: (error: unknown) => void }> = [];
+  private running = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly write: (items: Item[]) => Promise<Result[]>,
+    private readonly options: { concurrency: number; maxItems: number },
+  ) {
+    if (options.concurrency < 1 || options.maxItems < 1) throw new Error(`GroupedWrites needs concurrency and maxItems of at least 1, not ${options.concurrency} and ${options.maxItems}`);
+  }
+
+  submit(item: Item): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
+      this.waiting.push({ item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Items submitted and not yet answered by a write that finished. */
+  get pending(): number {
+    return this.waiting.length;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running >= this.options.concurrency || this.waiting.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.running < this.options.concurrency && this.waiting.length > 0) this.start(this.waiting.splice(0, this.options.maxItems));
+    });
+  }
+
+  private start(group: GroupedWrites<Item, Result>['waiting']): void {
+    this.running += 1;
+    let written: Promise<Result[]>;
+    try {
+      written = this.write(group.map((entry) => entry.item));
+    } catch (error) {
+      written = Promise.reject(error);
+    }
+    void written
+      .then(
+        (results) => {
+          if (results.length !== group.length) throw new Error(`a grouped write answered ${results.length} results for ${group.length} items`);
+          group.forEach((entry, index) => entry.resolve(results[index] as Result));
+        },
+      )
+      .catch((error: unknown) => group.forEach((entry) => entry.reject(error)))
+      .finally(() => {
+        this.running -= 1;
+        this.schedule();
+      });
+  }
+}
