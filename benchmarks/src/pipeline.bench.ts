@@ -86,6 +86,7 @@ runBenchmark(async () => {
     // Per ping: when the collector answered, when its dispatch request was written, when its mail was accepted.
     const pings = new Map<number, { acceptedAt: number; requestedAt?: number; queuedAt?: number; sentAt?: number; dispatchId?: string }>();
     const byDispatchId = new Map<string, number>();
+    const queuedAt = new Map<string, number>();
     followers.push(
       await followTopic(pipeline.kafka, {
         topic: Topics.dispatchRequests.name,
@@ -111,7 +112,8 @@ runBenchmark(async () => {
             const n = byDispatchId.get(String(outcome?.['dispatchId']));
             const ping = n === undefined ? undefined : pings.get(n);
             if (kind === 'queued') {
-              if (ping && ping.queuedAt === undefined) ping.queuedAt = Date.parse(String(outcome?.['at']));
+              // It may be read before its request (the two topics are followed apart): matched by dispatch id later.
+              queuedAt.set(String(outcome?.['dispatchId']), Date.parse(String(outcome?.['at'])));
               continue;
             }
             // The outcome's time is when dispatch recorded the server's 250 answer; the record's own timestamp would add
@@ -142,7 +144,7 @@ runBenchmark(async () => {
       for (const instance of pipeline.instances) {
         const before = previousCpu.get(instance.label);
         const now = cpu.get(instance.label);
-        services[instance.label] = { rssMb: rssMb(instance), cpuPercent: before !== undefined && now !== undefined ? Math.round(((now - before) / 100 / 2) * 100) : 0 };
+        services[instance.label] = { rssMb: rssMb(instance), cpuPercent: before !== undefined && now !== undefined ? Math.round(((now - before) / 100 / wallSeconds) * 100) : 0 };
       }
       previousCpu = cpu;
       samples.push({ atSeconds: Math.round((Date.now() - started) / 1000), phase, lag, committed, services, benchCpuPercent, machineBusyPercent });
@@ -192,6 +194,7 @@ runBenchmark(async () => {
     const toRequest = [...pings.values()].filter((entry) => entry.requestedAt !== undefined).map((entry) => (entry.requestedAt ?? 0) - entry.acceptedAt).sort((a, b) => a - b);
     const toSmtp = [...pings.values()].filter((entry) => entry.sentAt !== undefined).map((entry) => (entry.sentAt ?? 0) - entry.acceptedAt).sort((a, b) => a - b);
     // Dispatch's share, split at the `queued` outcome (stamped as the receiving statement starts).
+    for (const entry of pings.values()) if (entry.dispatchId !== undefined) entry.queuedAt = queuedAt.get(entry.dispatchId);
     const between = (from: 'requestedAt' | 'queuedAt', to: 'queuedAt' | 'sentAt') =>
       summary([...pings.values()].flatMap((entry) => (entry[from] !== undefined && entry[to] !== undefined ? [(entry[to] ?? 0) - (entry[from] ?? 0)] : [])).sort((a, b) => a - b));
     const paced = {

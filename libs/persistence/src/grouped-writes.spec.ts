@@ -48,28 +48,32 @@ describe('GroupedWrites', () => {
     await expect(Promise.all(later)).resolves.toEqual([2, 3, 4, 5, 6]);
   });
 
-  it("rejects every item of a failed group with the write's error and goes on with the next group", async () => {
-    const held = heldWrites();
-    const writes = new GroupedWrites(held.write, { concurrency: 1, maxItems: 10 });
-    const failing = [1, 2].map((item) => writes.submit(item));
-    await turn();
-    const next = writes.submit(3);
-    held.finish[0](new Error('connection terminated'));
-    await expect(failing[0]).rejects.toThrow('connection terminated');
-    await expect(failing[1]).rejects.toThrow('connection terminated');
-    await turn();
-    held.finish[1]([3]);
-    await expect(next).resolves.toBe(3);
+  it('writes each item of a failed group again alone, so a bad item fails by itself', async () => {
+    const groups: number[][] = [];
+    const writes = new GroupedWrites<number, number>(
+      async (items) => {
+        groups.push(items);
+        if (items.includes(2)) throw new Error('invalid byte sequence in item 2');
+        return items.map((item) => item * 10);
+      },
+      { concurrency: 1, maxItems: 10 },
+    );
+    const answers = [1, 2, 3].map((item) => writes.submit(item));
+    await expect(answers[0]).resolves.toBe(10);
+    await expect(answers[1]).rejects.toThrow('invalid byte sequence in item 2');
+    await expect(answers[2]).resolves.toBe(30);
+    expect(groups).toEqual([[1, 2, 3], [1], [2], [3]]);
+    await expect(writes.submit(4)).resolves.toBe(40);
   });
 
-  it('rejects a group whose write answers the wrong number of results', async () => {
-    const writes = new GroupedWrites(async () => [1], { concurrency: 1, maxItems: 10 });
+  it('rejects items whose write answers the wrong number of results', async () => {
+    const writes = new GroupedWrites<number, number>(async () => [], { concurrency: 1, maxItems: 10 });
     const answers = [writes.submit(1), writes.submit(2)];
-    await expect(answers[0]).rejects.toThrow('a grouped write answered 1 results for 2 items');
-    await expect(answers[1]).rejects.toThrow('a grouped write answered 1 results for 2 items');
+    await expect(answers[0]).rejects.toThrow('a grouped write answered 0 results for 1 items');
+    await expect(answers[1]).rejects.toThrow('a grouped write answered 0 results for 1 items');
   });
 
-  it('rejects a group whose write throws before it returns a promise', async () => {
+  it('rejects an item whose write throws before it returns a promise', async () => {
     const writes = new GroupedWrites<number, number>(() => {
       throw new Error('not connected');
     }, { concurrency: 1, maxItems: 10 });

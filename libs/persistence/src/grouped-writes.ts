@@ -4,8 +4,9 @@
  * item goes on the next turn of the event loop, with whatever else was submitted in the same turn; so an idle system
  * adds no delay, and a busy one pays one statement per group rather than one per item.
  *
- * `write` answers one result per item, in order; if it fails, every item of that group is rejected with its error
- * (the caller retries or gives up per item, as it would have for a write of its own).
+ * `write` answers one result per item, in order. If a group's write fails, each of its items is written again alone
+ * (in the same slot): one bad item, or a statement chosen as a deadlock's victim, does not fail the others; an item
+ * whose own write fails is rejected with that error (the caller retries or gives up, as for a write of its own).
  */
 export class GroupedWrites<Item, Result> {
   private readonly waiting: Array<{ item: Item; resolve: (result: Result) => void; reject: (error: unknown) => void }> = [];
@@ -26,7 +27,7 @@ export class GroupedWrites<Item, Result> {
     });
   }
 
-  /** Items submitted and not yet answered by a write that finished. */
+  /** Items submitted and not yet in a write. */
   get pending(): number {
     return this.waiting.length;
   }
@@ -42,23 +43,21 @@ export class GroupedWrites<Item, Result> {
 
   private start(group: GroupedWrites<Item, Result>['waiting']): void {
     this.running += 1;
-    let written: Promise<Result[]>;
-    try {
-      written = this.write(group.map((entry) => entry.item));
-    } catch (error) {
-      written = Promise.reject(error);
-    }
-    void written
-      .then(
-        (results) => {
-          if (results.length !== group.length) throw new Error(`a grouped write answered ${results.length} results for ${group.length} items`);
-          group.forEach((entry, index) => entry.resolve(results[index] as Result));
-        },
-      )
-      .catch((error: unknown) => group.forEach((entry) => entry.reject(error)))
+    void this.writeGroup(group)
+      .catch(async (error: unknown) => {
+        if (group.length === 1) return group[0]?.reject(error);
+        for (const entry of group) await this.writeGroup([entry]).catch((alone: unknown) => entry.reject(alone));
+      })
       .finally(() => {
         this.running -= 1;
         this.schedule();
       });
+  }
+
+  /** Writes a group and answers its items; rejects (answering none) if the write fails. */
+  private async writeGroup(group: GroupedWrites<Item, Result>['waiting']): Promise<void> {
+    const results = await this.write(group.map((entry) => entry.item));
+    if (results.length !== group.length) throw new Error(`a grouped write answered ${results.length} results for ${group.length} items`);
+    group.forEach((entry, index) => entry.resolve(results[index] as Result));
   }
 }

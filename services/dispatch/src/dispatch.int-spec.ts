@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DeadLetterHeaders, DeliveryOutcomeRecord, DispatchRequestRecord, EmailDispatchRequest, EVENT_SCHEMAS, SchemaIds, SchemaValidator, Topics } from '@kairos/contracts';
 import { publishFolder } from '@kairos/definitions-topic';
-import { signToken, verifyWebhook, WEBHOOK_DISPATCH_HEADER, WEBHOOK_SIGNATURE_HEADER } from '@kairos/dispatch-core';
+import { advanceDelivery, DeliveryState, receiveDelivery, signToken, verifyWebhook, WEBHOOK_DISPATCH_HEADER, WEBHOOK_SIGNATURE_HEADER } from '@kairos/dispatch-core';
 import { ConsumedRecord, connectKafka, RecordProducer } from '@kairos/kafka';
 import { freePort, RunningSmtpSink, startSmtpSink } from '@kairos/local-stack';
 import { RunningService } from '@kairos/service-runtime';
 import { MetricSample, metricValue, readTopic, serviceTestEnv, startServiceProcess, testStack, untilMetrics } from '@kairos/testing';
 import PostalMime, { Email } from 'postal-mime';
 import { DeliveriesRepository } from './delivery/deliveries.repository';
+import { outcomeRecord, stateRecords, subjectOf } from './delivery/delivery-records';
 import { startDispatch } from './main';
 
 const KEY = { id: 'k1', secret: 'dispatch-int-spec-secret-of-32-bytes-or-more' };
@@ -316,6 +317,31 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     } finally {
       lost.mockRestore();
     }
+  });
+
+  it("grouped transitions are fenced each on its own: of two for one row in a group, only the claim's holder is written, with its outcomes", async () => {
+    // A delivery whose claim ran out can still submit a write while the claim that took the row over submits its own;
+    // both may land in one grouped statement. The row is received here under a claim of the test's, leased for 10
+    // minutes, so the service's own loop leaves it alone.
+    const deliveries = service.app.get(DeliveriesRepository);
+    const request = cartRequest();
+    const { state } = receiveDelivery();
+    const now = new Date();
+    const claim = { by: `test-${id('fence')}/2`, count: 1, leaseMs: 600_000 };
+    const received = await deliveries.receive([request], [state], new Map([[request.dispatchId, outcomeRecord(subjectOf(request), 'queued', now)]]), claim);
+    expect(received).toEqual([{ dispatchId: request.dispatchId, claimed: true }]);
+    const advanced = advanceDelivery(state, { type: 'suppressed', reason: 'no-consent' }, { now, random: Math.random, policy: { maxAttempts: 3, initialDelayMs: 1_000, maxDelayMs: 10_000 } });
+    if (!advanced.ok) throw new Error(advanced.message);
+    const suppressed = advanced.state;
+    const stale = { ...suppressed, status: 'failed', reason: 'stale' } as unknown as DeliveryState;
+    const written = await deliveries.transitions([
+      { dispatchId: request.dispatchId, from: 'received', claimedBy: `test-${id('fence')}/1`, state: stale, dueAt: null, outbox: [outcomeRecord(subjectOf(request), 'failed', now, { reason: 'stale claim' })] },
+      { dispatchId: request.dispatchId, from: 'received', claimedBy: claim.by, state: suppressed, dueAt: null, outbox: stateRecords(request, suppressed, now, 'unused-dlq', 'kairos-dispatch') },
+    ]);
+    expect(written).toEqual([false, true]);
+    expect((await deliveries.find(request.dispatchId))?.status).toBe('suppressed');
+    // The stale write's outcome would have been published before the suppression (same key, inserted first).
+    expect((await outcomes(request.dispatchId, 2)).map((fact) => fact.kind)).toEqual(['queued', 'suppressed']);
   });
 
   it('a claim whose answer was lost (the rows taken under its name) gives them back at once, not after the lease', async () => {

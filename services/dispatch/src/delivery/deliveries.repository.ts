@@ -157,31 +157,35 @@ export class DeliveriesRepository {
 
   /**
    * Writes transitions of several rows and their outbox records in one statement (a group commit: dispatch submits
-   * each row's transition on its own, GroupedWrites gathers them). Per transition: true if written, false when its row
-   * moved on (another claim holds it). Every transition is fenced on its own row's status and claim, as a write of
-   * its own would be; a row appears at most once (a delivery waits for each of its writes).
+   * each row's transition on its own, GroupedWrites gathers them). Per transition, by its position: true if written,
+   * false when its row moved on. Each is fenced on its row's status and claim as a write of its own would be; if one
+   * row has two transitions in a group (a delivery whose claim ran out, and the claim that took the row over), only the
+   * one holding the claim matches. The rows are locked in dispatch-id order, as erasures lock them, so two statements
+   * that share rows wait for each other instead of deadlocking.
    */
   async transitions(list: readonly Transition[]): Promise<boolean[]> {
-    const owners = list.flatMap((transition) => transition.outbox.map(() => transition.dispatchId));
+    const owners = list.flatMap((transition, index) => transition.outbox.map(() => index + 1));
     const [topics, keys, values, headers] = outboxColumns(list.flatMap((transition) => transition.outbox));
-    const rows = await this.rows<{ dispatch_id: string }>(
+    const rows = await this.rows<{ n: string }>(
       `WITH input AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[], $7::jsonb[], $8::jsonb[], $9::text[])
-           AS i(id, from_status, claimed_by, status, state, due_at, mail, links, recipient)),
+           WITH ORDINALITY AS i(id, from_status, claimed_by, status, state, due_at, mail, links, recipient, n)),
+       locked AS MATERIALIZED (
+         SELECT dispatch_id FROM deliveries WHERE dispatch_id = ANY($1::text[]) ORDER BY dispatch_id FOR UPDATE),
        moved AS (
          UPDATE deliveries d SET status = i.status, state = i.state, due_at = i.due_at, updated_at = now(),
            mail = COALESCE(i.mail, d.mail), links = COALESCE(i.links, d.links), recipient = COALESCE(i.recipient, d.recipient),
            claimed_by = CASE WHEN i.due_at IS NULL THEN NULL ELSE d.claimed_by END
-         FROM input i
+         FROM input i JOIN locked l ON l.dispatch_id = i.id
          WHERE d.dispatch_id = i.id AND d.status = i.from_status AND d.claimed_by = i.claimed_by
-         RETURNING d.dispatch_id),
+         RETURNING i.n),
        published AS (
          INSERT INTO outbox (topic, key, value, headers)
          SELECT o.topic, o.key, o.value, o.headers
-         FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::jsonb[]) WITH ORDINALITY AS o(owner, topic, key, value, headers, n)
-         JOIN moved ON moved.dispatch_id = o.owner
-         ORDER BY o.n)
-       SELECT dispatch_id FROM moved`,
+         FROM unnest($10::int[], $11::text[], $12::text[], $13::text[], $14::jsonb[]) WITH ORDINALITY AS o(owner, topic, key, value, headers, m)
+         JOIN moved ON moved.n = o.owner
+         ORDER BY o.m)
+       SELECT n FROM moved`,
       [
         list.map((transition) => transition.dispatchId),
         list.map((transition) => transition.from),
@@ -199,8 +203,8 @@ export class DeliveriesRepository {
         headers,
       ],
     );
-    const moved = new Set(rows.map((row) => row.dispatch_id));
-    return list.map((transition) => moved.has(transition.dispatchId));
+    const moved = new Set(rows.map((row) => Number(row.n)));
+    return list.map((_, index) => moved.has(index + 1));
   }
 
   /** Deliveries due now that no instance holds, and the due time of the oldest (what a claim would take next). */

@@ -26,6 +26,8 @@ export class ApplyErasuresUseCase {
          ON CONFLICT (subject, scope) DO UPDATE SET reason = 'erased', at = excluded.at, proof = NULL`,
         [profileIds.map(profileSubject), at],
       );
+      // Locked in dispatch-id order first, as grouped transitions lock them: no deadlock with one that shares rows.
+      await manager.query('SELECT 1 FROM deliveries WHERE profile_id = ANY($1::text[]) ORDER BY dispatch_id FOR UPDATE', [profileIds]);
       await manager.query(
         `UPDATE deliveries SET mail = NULL, links = NULL, recipient = NULL, updated_at = now(),
            request = (request - 'context' - 'body' - 'to') || jsonb_build_object('erased', true)
