@@ -15,3 +15,4 @@ export * from './transport-result';
 export * from './webhook-signature';
 export * from './engagement-event';
 export * from './template-preview';
+export * from './text-encoding';

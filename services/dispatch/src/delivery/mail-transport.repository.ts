@@ -1,6 +1,6 @@
 import { connect, Socket } from 'node:net';
 import { Inject, Injectable } from '@nestjs/common';
-import { ComposedMail, DKIM_HEADER_FIELD_NAMES, TransportErrorLike } from '@kairos/dispatch-core';
+import { ComposedMail, DKIM_HEADER_FIELD_NAMES, preferredTextEncoding, TransportErrorLike } from '@kairos/dispatch-core';
 import { createTransport, Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatch.settings';
@@ -27,7 +27,9 @@ export class MailTransportRepository {
     // An outage of the relay as far as the mail is concerned: it waits in `retrying` without using an attempt.
     if (this.closed) return { ok: false, error: { message: 'the SMTP pool is closed: dispatch is stopping', code: 'ECONNECTION' } };
     try {
-      const info = await this.transporter.sendMail({ ...mail, disableFileAccess: true, disableUrlAccess: true });
+      // The encoding nodemailer would choose, decided without its per-mail regex arrays (text-encoding.ts).
+      const textEncoding = preferredTextEncoding(mail.html, mail.text ?? '', mail.subject);
+      const info = await this.transporter.sendMail({ ...mail, textEncoding, disableFileAccess: true, disableUrlAccess: true });
       const rejected = info.rejected ?? [];
       if (rejected.length > 0) return { ok: false, error: { message: `recipient rejected: ${info.response}`, code: 'EENVELOPE', responseCode: 550, response: info.response } };
       return { ok: true, messageId: info.messageId, response: info.response };
