@@ -58,9 +58,10 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   private readonly wakeup = new Wakeup();
   /**
    * Every row's transitions, as few statements as the load allows: what waits while two are running goes in the next
-   * together (one statement for a claim's rows marked `sending`, one for the answers that came back meanwhile).
+   * together (one statement for a claim's rows marked `sending`, one for the answers that came back meanwhile). At
+   * most 100 a statement: an answer written after the SMTP server's 250 waits behind no statement of many mails.
    */
-  private readonly transitions = new GroupedWrites<Transition, boolean>((list) => this.deliveries.transitions(list), { concurrency: 2, maxItems: 500 });
+  private readonly transitions = new GroupedWrites<Transition, boolean>((list) => this.deliveries.transitions(list), { concurrency: 2, maxItems: 100 });
   private lastWarning = 0;
   /** Since when no SMTP server answered (an outage of the relay): nothing is claimed until a probe gets through. */
   private smtpUnreachableSince: number | undefined;
