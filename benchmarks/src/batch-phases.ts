@@ -1,7 +1,19 @@
-import { MetricSample, parseMetrics } from '@kairos/testing';
+import { MetricSample, metricValue, parseMetrics } from '@kairos/testing';
 
 const PHASES = ['preload', 'apply', 'publish', 'commit'] as const;
 type Phase = (typeof PHASES)[number];
+
+/** A service's /metrics at one moment. */
+export async function readMetrics(healthPort: number): Promise<MetricSample[]> {
+  return parseMetrics(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`, { signal: AbortSignal.timeout(5_000) })).text());
+}
+
+/** A histogram's observations between two reads (those whose labels include `labels`), and their mean in ms. */
+export function histogramBetween(before: readonly MetricSample[], after: readonly MetricSample[], name: string, labels: Record<string, string> = {}): { count: number; meanMs: number } {
+  const delta = (suffix: 'sum' | 'count') => (metricValue(after, `${name}_${suffix}`, labels) ?? 0) - (metricValue(before, `${name}_${suffix}`, labels) ?? 0);
+  const count = delta('count');
+  return { count, meanMs: count === 0 ? 0 : Number(((delta('sum') / count) * 1000).toFixed(2)) };
+}
 
 /** A stateful stage's `kairos_state_batch_phase_seconds` sums and counts, read from its /metrics at one moment. */
 export interface PhaseSnapshot {
@@ -9,27 +21,16 @@ export interface PhaseSnapshot {
 }
 
 export async function readPhases(healthPort: number): Promise<PhaseSnapshot> {
-  const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
-  return { samples: parseMetrics(text).filter((sample) => sample.name.startsWith('kairos_state_batch_phase_seconds') || sample.name.startsWith('kairos_state_commit_duration_seconds')) };
+  return { samples: (await readMetrics(healthPort)).filter((sample) => sample.name.startsWith('kairos_state_batch_phase_seconds') || sample.name.startsWith('kairos_state_commit_duration_seconds')) };
 }
 
 /** Batches between two snapshots and the mean milliseconds per batch of each phase: where a batch's time went. */
 export function phasesBetween(before: PhaseSnapshot, after: PhaseSnapshot): { batches: number; meanMs: Record<Phase, number>; transactionMeanMs: number } {
-  const total = (snapshot: PhaseSnapshot, suffix: 'sum' | 'count', phase: Phase) =>
-    snapshot.samples.filter((sample) => sample.name === `kairos_state_batch_phase_seconds_${suffix}` && sample.labels['phase'] === phase).reduce((sum, sample) => sum + sample.value, 0);
-  const batches = total(after, 'count', 'commit') - total(before, 'count', 'commit');
-  const meanMs = Object.fromEntries(
-    PHASES.map((phase) => {
-      const count = total(after, 'count', phase) - total(before, 'count', phase);
-      return [phase, count === 0 ? 0 : Number((((total(after, 'sum', phase) - total(before, 'sum', phase)) / count) * 1000).toFixed(2))];
-    }),
-  ) as Record<Phase, number>;
+  const phase = (name: Phase) => histogramBetween(before.samples, after.samples, 'kairos_state_batch_phase_seconds', { phase: name });
+  const meanMs = Object.fromEntries(PHASES.map((name) => [name, phase(name).meanMs])) as Record<Phase, number>;
   // Every transaction (timer rounds' too) from BEGIN to COMMIT: the commit phase less this waited for a connection.
-  const metric = (snapshot: PhaseSnapshot, suffix: 'sum' | 'count') =>
-    snapshot.samples.filter((sample) => sample.name === `kairos_state_commit_duration_seconds_${suffix}`).reduce((sum, sample) => sum + sample.value, 0);
-  const transactions = metric(after, 'count') - metric(before, 'count');
-  const transactionMeanMs = transactions === 0 ? 0 : Number((((metric(after, 'sum') - metric(before, 'sum')) / transactions) * 1000).toFixed(2));
-  return { batches, meanMs, transactionMeanMs };
+  const transactionMeanMs = histogramBetween(before.samples, after.samples, 'kairos_state_commit_duration_seconds').meanMs;
+  return { batches: phase('commit').count, meanMs, transactionMeanMs };
 }
 
 export function describePhases({ batches, meanMs, transactionMeanMs }: ReturnType<typeof phasesBetween>): string {

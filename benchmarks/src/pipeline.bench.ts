@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Topics } from '@kairos/contracts';
 import { publishFolder } from '@kairos/definitions-topic';
 import { ConsumedRecord, followTopic, KafkaClient, TopicFollower, withAdmin } from '@kairos/kafka';
-import { MetricSample, parseMetrics, PipelineInstance, postUntilAccepted, startPipeline } from '@kairos/testing';
+import { MetricSample, metricValue, PipelineInstance, postUntilAccepted, startPipeline } from '@kairos/testing';
+import { histogramBetween, readMetrics } from './batch-phases';
 import { measurePassthrough, percentile } from './passthrough';
 import { runBenchmark, writeReport } from './report';
 import { machineBusySeconds, processCpuSeconds } from './service-process';
@@ -32,6 +33,8 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 30);
 const SENDERS = Number(process.env['BENCH_SENDERS'] ?? 8);
 const SMTP_CONNECTIONS = Number(process.env['BENCH_SMTP_CONNECTIONS'] ?? 20);
 const PARTITIONS = 4;
+/** kairos_dispatch_step_duration_seconds' steps (services/dispatch/src/dispatch-metrics.ts). */
+const DISPATCH_STEPS = ['receive', 'suppressions', 'mark-sending', 'record-answer'] as const;
 const ROOT = join(__dirname, '..', '..');
 
 /** The stages as consumer groups and the topic each reads. */
@@ -170,7 +173,8 @@ runBenchmark(async () => {
     phase = `paced ${RATE}/s`;
     log(`paced: ${RATE} events/s for ${SECONDS} s, one in ten a ledger ping…`);
     const dispatchInstance = pipeline.instances.find((instance) => instance.name === 'dispatch');
-    const dispatchBefore = dispatchInstance ? await readMetrics(dispatchInstance.healthPort) : [];
+    const dispatchMetrics = () => (dispatchInstance ? readMetrics(dispatchInstance.healthPort).catch((): MetricSample[] => []) : Promise.resolve([]));
+    const dispatchBefore = await dispatchMetrics();
     // With KAIROS_CPU_PROFILE_DIR, the services' V8 profiles are timed on this clock (microseconds): cut them to the phase.
     const pacedFromUs = process.hrtime.bigint() / 1000n;
     const benchLoop = monitorEventLoopDelay({ resolution: 5 });
@@ -215,10 +219,10 @@ runBenchmark(async () => {
     log(`paced, in dispatch: request -> queued p50 ${paced.dispatchRequestToQueuedMs.p50} ms, p99 ${paced.dispatchRequestToQueuedMs.p99} ms; queued -> SMTP acceptance p50 ${paced.queuedToSmtpAcceptanceMs.p50} ms, p99 ${paced.queuedToSmtpAcceptanceMs.p99} ms`);
     benchLoop.disable();
     if (process.env['KAIROS_CPU_PROFILE_DIR']) log(`paced phase on the profiles' clock: ${pacedFromUs}-${process.hrtime.bigint() / 1000n} µs`);
-    const dispatchAfter = dispatchInstance ? await readMetrics(dispatchInstance.healthPort) : [];
+    const dispatchAfter = await dispatchMetrics();
     const dispatchSteps = stepsBetween(dispatchBefore, dispatchAfter);
     // The services' event-loop delay since the previous read of their metrics (here: since the paced phase began).
-    const loopDelay = (samples: MetricSample[]) => ['0.5', '0.99', '1'].map((quantile) => Math.round((samples.find((sample) => sample.name === 'kairos_event_loop_delay_seconds' && sample.labels['quantile'] === quantile)?.value ?? NaN) * 1000));
+    const loopDelay = (samples: MetricSample[]) => ['0.5', '0.99', '1'].map((quantile) => Math.round((metricValue(samples, 'kairos_event_loop_delay_seconds', { quantile }) ?? NaN) * 1000));
     log(`paced, in dispatch, mean ms per step: ${Object.entries(dispatchSteps).map(([step, { meanMs, count }]) => `${step} ${meanMs} (${count})`).join(', ')}`);
     log(`paced, event-loop delay p50/p99/max ms: dispatch ${loopDelay(dispatchAfter).join('/')}, this benchmark ${[50, 99].map((p) => Math.round(benchLoop.percentile(p) / 1e6)).join('/')}/${Math.round(benchLoop.max / 1e6)}`);
     paced.dispatchStepsMs = dispatchSteps;
@@ -291,32 +295,10 @@ function findKey(value: unknown, key: string): unknown {
   return undefined;
 }
 
-async function readMetrics(healthPort: number): Promise<MetricSample[]> {
-  const response = await fetch(`http://127.0.0.1:${healthPort}/metrics`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
-  return response?.ok ? parseMetrics(await response.text()) : [];
-}
-
-/** Dispatch's steps between two reads of its metrics: how many, and the mean milliseconds of each. */
+/** Dispatch's steps between two reads of its metrics (the SMTP hand-over as `attempt`): how many, and the mean ms of each. */
 function stepsBetween(before: MetricSample[], after: MetricSample[]): Record<string, { count: number; meanMs: number }> {
-  const totals = (samples: MetricSample[]) => {
-    const byStep = new Map<string, { sum: number; count: number }>();
-    for (const sample of samples) {
-      const histogram = /^kairos_dispatch_(step|attempt)_duration_seconds_(sum|count)$/.exec(sample.name);
-      if (!histogram) continue;
-      const step = histogram[1] === 'attempt' ? 'attempt' : (sample.labels['step'] ?? '?');
-      const entry = byStep.get(step) ?? { sum: 0, count: 0 };
-      entry[histogram[2] as 'sum' | 'count'] += sample.value;
-      byStep.set(step, entry);
-    }
-    return byStep;
-  };
-  const first = totals(before);
-  return Object.fromEntries(
-    [...totals(after)].map(([step, { sum, count }]) => {
-      const calls = count - (first.get(step)?.count ?? 0);
-      return [step, { count: calls, meanMs: calls === 0 ? 0 : Math.round(((sum - (first.get(step)?.sum ?? 0)) / calls) * 1000 * 10) / 10 }];
-    }),
-  );
+  const steps = Object.fromEntries(DISPATCH_STEPS.map((step) => [step, histogramBetween(before, after, 'kairos_dispatch_step_duration_seconds', { step })]));
+  return { attempt: histogramBetween(before, after, 'kairos_dispatch_attempt_duration_seconds'), ...steps };
 }
 
 function summary(sorted: number[]): { p50: number; p95: number; p99: number; max: number } {
