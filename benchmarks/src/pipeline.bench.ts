@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Topics } from '@kairos/contracts';
 import { publishFolder } from '@kairos/definitions-topic';
 import { ConsumedRecord, followTopic, KafkaClient, TopicFollower, withAdmin } from '@kairos/kafka';
-import { MetricSample, metricValue, PipelineInstance, postUntilAccepted, startPipeline } from '@kairos/testing';
-import { histogramBetween, readMetrics } from './batch-phases';
+import { MetricSample, metricValue, PipelineInstance, postUntilAccepted, quantilesBetween, startPipeline } from '@kairos/testing';
+import { describePhases, histogramBetween, phasesBetween, readMetrics } from './batch-phases';
 import { measurePassthrough, percentile } from './passthrough';
 import { runBenchmark, writeReport } from './report';
 import { machineBusySeconds, processCpuSeconds } from './service-process';
@@ -172,9 +172,16 @@ runBenchmark(async () => {
 
     phase = `paced ${RATE}/s`;
     log(`paced: ${RATE} events/s for ${SECONDS} s, one in ten a ledger ping…`);
-    const dispatchInstance = pipeline.instances.find((instance) => instance.name === 'dispatch');
-    const dispatchMetrics = () => (dispatchInstance ? readMetrics(dispatchInstance.healthPort).catch((): MetricSample[] => []) : Promise.resolve([]));
-    const dispatchBefore = await dispatchMetrics();
+    // Dispatch is left out of the reads between (`withDispatch` false): its event-loop delay is measured since the last read.
+    const stageMetrics = (withDispatch = true) =>
+      Promise.all(
+        STAGES.map(({ stage }) => {
+          const instance = pipeline.instances.find((candidate) => candidate.name === stage);
+          return instance && (withDispatch || stage !== 'dispatch') ? readMetrics(instance.healthPort).catch((): MetricSample[] => []) : Promise.resolve([]);
+        }),
+      );
+    const stagesBefore = await stageMetrics();
+    const windowReads: Array<Promise<MetricSample[][]>> = [];
     // With KAIROS_CPU_PROFILE_DIR, the services' V8 profiles are timed on this clock (microseconds): cut them to the phase.
     const pacedFromUs = process.hrtime.bigint() / 1000n;
     const benchLoop = monitorEventLoopDelay({ resolution: 5 });
@@ -185,6 +192,7 @@ runBenchmark(async () => {
     for (let tick = 0; tick < SECONDS * 10; tick++) {
       const wait = pacedStart + tick * 100 - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (tick > 0 && tick % 100 === 0) windowReads.push(stageMetrics(false));
       const batch = Array.from({ length: RATE / 10 }, (_, index) => (index % 10 === 0 ? shopEvent((ping * 7919) % PROFILES, ping++) : shopEvent(Math.floor(Math.random() * PROFILES))));
       const numbers = batch.map((event) => findKey(event['properties'], 'n')).filter((n): n is number => typeof n === 'number');
       inFlight.push(
@@ -214,18 +222,46 @@ runBenchmark(async () => {
       dispatchRequestToQueuedMs: between('requestedAt', 'queuedAt'),
       queuedToSmtpAcceptanceMs: between('queuedAt', 'sentAt'),
       dispatchStepsMs: {} as ReturnType<typeof stepsBetween>,
+      stageRecordAgeMs: {} as Record<string, { p50: number; p99: number }>,
+      stageRecordAgeP99MsPer10s: {} as Record<string, number[]>,
+      statefulPhases: {} as Record<string, ReturnType<typeof phasesBetween>>,
     };
     log(`paced: accepted -> dispatch request p50 ${paced.acceptedToDispatchRequestMs.p50} ms, p99 ${paced.acceptedToDispatchRequestMs.p99} ms; -> SMTP acceptance p50 ${paced.acceptedToSmtpAcceptanceMs.p50} ms, p99 ${paced.acceptedToSmtpAcceptanceMs.p99} ms (${toSmtp.length}/${pings.size} mails)`);
     log(`paced, in dispatch: request -> queued p50 ${paced.dispatchRequestToQueuedMs.p50} ms, p99 ${paced.dispatchRequestToQueuedMs.p99} ms; queued -> SMTP acceptance p50 ${paced.queuedToSmtpAcceptanceMs.p50} ms, p99 ${paced.queuedToSmtpAcceptanceMs.p99} ms`);
     benchLoop.disable();
     if (process.env['KAIROS_CPU_PROFILE_DIR']) log(`paced phase on the profiles' clock: ${pacedFromUs}-${process.hrtime.bigint() / 1000n} µs`);
-    const dispatchAfter = await dispatchMetrics();
-    const dispatchSteps = stepsBetween(dispatchBefore, dispatchAfter);
+    const stagesAfter = await stageMetrics();
+    const dispatchAfter = stagesAfter[STAGES.length - 1];
+    const dispatchSteps = stepsBetween(stagesBefore[STAGES.length - 1], dispatchAfter);
+    // Each stage's share of the latency: a record's age (since the stage before stamped it) once its batch was done.
+    const stageAgesMs = Object.fromEntries(
+      STAGES.map(({ stage, group, topic }, index) => {
+        const [p50, p99] = quantilesBetween(stagesBefore[index], stagesAfter[index], 'kairos_kafka_record_age_seconds', { group, topic }, [0.5, 0.99]);
+        return [stage, { p50, p99 }];
+      }),
+    );
+    log(`paced, a record's age when its stage was done with it, p50/p99 ms (from buckets): ${Object.entries(stageAgesMs).map(([stage, { p50, p99 }]) => `${stage} ${p50}/${p99}`).join(', ')}`);
+    // The same p99 per 10 s of the phase (the last window runs on until every ping's mail is in): a tail that is a
+    // transient shows in one window, a steady one in all.
+    const reads = [stagesBefore, ...(await Promise.all(windowReads)), stagesAfter];
+    const windowedP99 = Object.fromEntries(
+      STAGES.flatMap(({ stage, group, topic }, index) =>
+        stage === 'dispatch' ? [] : [[stage, reads.slice(1).map((read, window) => quantilesBetween(reads[window][index], read[index], 'kairos_kafka_record_age_seconds', { group, topic }, [0.99])[0])]],
+      ),
+    );
+    log(`paced, p99 ms of a record's age per 10 s window: ${Object.entries(windowedP99).map(([stage, p99s]) => `${stage} ${p99s.join(' | ')}`).join(', ')}`);
+    const statefulPhases = Object.fromEntries(
+      STAGES.flatMap(({ stage }, index) => (stage === 'segmentation' || stage === 'triggers' ? [[stage, phasesBetween({ samples: stagesBefore[index] }, { samples: stagesAfter[index] })]] : [])),
+    );
+    for (const [stage, phases] of Object.entries(statefulPhases)) log(`paced, ${stage}: ${describePhases(phases)}`);
     // The services' event-loop delay since the previous read of their metrics (here: since the paced phase began).
     const loopDelay = (samples: MetricSample[]) => ['0.5', '0.99', '1'].map((quantile) => Math.round((metricValue(samples, 'kairos_event_loop_delay_seconds', { quantile }) ?? NaN) * 1000));
     log(`paced, in dispatch, mean ms per step: ${Object.entries(dispatchSteps).map(([step, { meanMs, count }]) => `${step} ${meanMs} (${count})`).join(', ')}`);
     log(`paced, event-loop delay p50/p99/max ms: dispatch ${loopDelay(dispatchAfter).join('/')}, this benchmark ${[50, 99].map((p) => Math.round(benchLoop.percentile(p) / 1e6)).join('/')}/${Math.round(benchLoop.max / 1e6)}`);
     paced.dispatchStepsMs = dispatchSteps;
+    paced.stageRecordAgeMs = stageAgesMs;
+    paced.stageRecordAgeP99MsPer10s = windowedP99;
+    paced.statefulPhases = statefulPhases;
     const pacedSamples = samples.filter((sample) => sample.phase === phase);
     const meanOf = (pick: (sample: Sample) => number) => Math.round(pacedSamples.reduce((sum, sample) => sum + pick(sample), 0) / Math.max(1, pacedSamples.length));
     log(

@@ -86,6 +86,13 @@ interface Failure {
 const tracer = trace.getTracer('kairos.kafka');
 const MAX_SPAN_LINKS = 64;
 const STOP_COMMIT_WAIT_MS = 5_000;
+/** Each record's age now: from its producer's timestamp to the moment its batch is done here. */
+function recordAges(records: readonly ConsumedRecord[], labels: { group: string; topic: string }): void {
+  const now = Date.now();
+  const { recordAge } = kafkaMetrics();
+  for (const record of records) recordAge.record(Math.max(0, now - Number(record.timestamp)) / 1000, labels);
+}
+
 /** Refusals (of a heartbeat or a commit) that mean the member's generation is over. */
 const GENERATION_ENDED = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID']);
 
@@ -251,6 +258,7 @@ export class BatchConsumer {
           kafkaMetrics().consumed.add(records.length, { group: this.options.groupId, topic: batch.topic });
           resolveOffset(batch.lastOffset());
           await (this.stopping ? this.finalCommit() : this.commit(false));
+          recordAges(records, { group: this.options.groupId, topic: batch.topic });
           this.lag.set(partitionKey, Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1));
           await heartbeat();
         } catch (error) {

@@ -1,4 +1,4 @@
-import { instrumentsOf, LATENCY_BUCKETS_SECONDS } from '@kairos/telemetry';
+import { instrumentsOf, LATENCY_BUCKETS_SECONDS, RECORD_AGE_BUCKETS_SECONDS } from '@kairos/telemetry';
 
 /** Instruments shared by every consumer and producer of the process. */
 export const kafkaMetrics = instrumentsOf((provider) => {
@@ -12,6 +12,11 @@ export const kafkaMetrics = instrumentsOf((provider) => {
       description: 'Produce requests from sending to the broker acknowledging (acks from all in-sync replicas)',
       unit: 's',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_SECONDS },
+    }),
+    recordAge: meter.createHistogram('kairos_kafka_record_age_seconds', {
+      description: "A record's age (since its producer stamped it) once the handler was done with its batch (its outputs acknowledged, its state committed): a stage's share of end-to-end latency while live, the backlog's age while it replays",
+      unit: 's',
+      advice: { explicitBucketBoundaries: RECORD_AGE_BUCKETS_SECONDS },
     }),
     lag: meter.createObservableGauge('kairos_kafka_consumer_lag', { description: 'High watermark minus next offset' }),
   };

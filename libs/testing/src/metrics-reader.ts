@@ -29,6 +29,34 @@ export function metricValue(samples: readonly MetricSample[], name: string, labe
   return matching.length === 0 ? undefined : matching.reduce((sum, sample) => sum + sample.value, 0);
 }
 
+/**
+ * Quantiles (ms) of a histogram's observations between two reads, from its cumulative buckets, interpolated linearly
+ * within the bucket the rank falls in (as Prometheus' histogram_quantile): as fine as the buckets, no finer.
+ */
+export function quantilesBetween(before: readonly MetricSample[], after: readonly MetricSample[], name: string, labels: Record<string, string>, quantiles: readonly number[]): number[] {
+  const bounds = [...new Set(after.filter((sample) => sample.name === `${name}_bucket` && sample.labels['le'] !== undefined).map((sample) => sample.labels['le']))];
+  const buckets = bounds
+    .map((le) => ({ upper: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), count: (metricValue(after, `${name}_bucket`, { ...labels, le }) ?? 0) - (metricValue(before, `${name}_bucket`, { ...labels, le }) ?? 0) }))
+    .sort((a, b) => a.upper - b.upper);
+  const total = buckets.at(-1)?.count ?? 0;
+  return quantiles.map((quantile) => {
+    if (total === 0) return NaN;
+    const rank = quantile * total;
+    let lower = 0;
+    let below = 0;
+    for (const { upper, count } of buckets) {
+      if (count >= rank) {
+        // Above the last finite bound there is nothing to interpolate towards: the bound is all that is known.
+        const at = Number.isFinite(upper) ? lower + ((upper - lower) * (rank - below)) / Math.max(1, count - below) : lower;
+        return Math.round(at * 1000);
+      }
+      lower = upper;
+      below = count;
+    }
+    return Math.round(lower * 1000);
+  });
+}
+
 /** Reads a service's /metrics until `check` passes on the samples (or the time is up, when the last failure — an assertion or a failed read — is thrown). */
 export async function untilMetrics(url: string, check: (samples: MetricSample[]) => void, timeoutMs = 15_000): Promise<MetricSample[]> {
   const deadline = Date.now() + timeoutMs;
