@@ -1,4 +1,5 @@
 import { Kafka, logLevel } from 'kafkajs';
+import { installProduceEncoding } from './produce-encoding';
 
 export interface KafkaConnectionSettings {
   brokers: string;
@@ -14,6 +15,7 @@ const LEVELS = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLeve
 export function connectKafka(settings: KafkaConnectionSettings): Kafka {
   // Every Kairos producer keys its records explicitly; the notice about the v2 default partitioner is noise.
   process.env['KAFKAJS_NO_PARTITIONER_WARNING'] ??= '1';
+  installProduceEncoding();
   return new Kafka({
     clientId: settings.clientId,
     brokers: settings.brokers.split(',').map((broker) => broker.trim()),
