@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import PostalMime from 'postal-mime';
 import { deadLetterTopic } from '@kairos/contracts';
 import { connectKafka, createCatalogueTopics, KafkaClient } from '@kairos/kafka';
-import { freePort, RunningSmtpSink, startSmtpSink } from '@kairos/local-stack';
+import { freePort, RunningSmtpSink } from '@kairos/local-stack';
 import { ControlledStack, startControlledStack } from './controlled-stack';
 import { ServiceProcess, startServiceProcess } from './service-process';
+import { startSmtpSinkProcess } from './smtp-sink-process';
 
 export const PIPELINE_SERVICES = ['ingestion', 'identity', 'segmentation', 'triggers', 'dispatch'] as const;
 export type PipelineService = (typeof PIPELINE_SERVICES)[number];
@@ -61,7 +62,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const smtpPort = await freePort();
   const inboxPort = await freePort();
   // A second's grace for open connections when the SMTP server is stopped: an outage, not a drain.
-  const sink: RunningSmtpSink = await startSmtpSink({ smtpPort, httpPort: inboxPort, mailDir, closeTimeoutMs: 1_000 });
+  const sink: RunningSmtpSink = await startSmtpSinkProcess({ smtpPort, httpPort: inboxPort, mailDir, closeTimeoutMs: 1_000 });
   const kafka = connectKafka({ brokers: stack.kafkaBrokers, clientId: 'kairos-pipeline', logLevel: 'nothing' });
   const instances: PipelineInstance[] = [];
   const writeKey = `pipeline_${Date.now()}_write_key`;
