@@ -23,8 +23,9 @@ import { machineBusySeconds, processCpuSeconds } from './service-process';
  *    events/s accepted, and events/s through each stage (the consumer groups' committed offsets), as a ratio of the
  *    ceiling;
  * throughout, every 2 s: each stage's consumer lag, and each service's RSS and CPU.
- * Dispatch uses BENCH_SMTP_CONNECTIONS (20) pooled connections to the sink: it runs in this busy process, and each
- * connection carries one mail at a time, so with 5 the sink's answers bounded dispatch at ~50 mails/s here.
+ * Dispatch uses BENCH_SMTP_CONNECTIONS (20) pooled connections to the sink (a process of its own, as a relay is):
+ * each connection carries one mail at a time. The paced phase also prints each stage's share of the latency (a
+ * record's age once the stage was done with it, overall and per 10 s) and the stateful stages' batch phases.
  */
 
 const PROFILES = Number(process.env['BENCH_PROFILES'] ?? 20_000);
@@ -63,6 +64,8 @@ interface Sample {
   services: Record<string, { rssMb: number; cpuPercent: number }>;
   /** Percent of one core: this benchmark's own process (the collector's client, the SMTP sink, the followers). */
   benchCpuPercent: number;
+  /** Percent of one core: the SMTP sink, in its own process. */
+  smtpSinkCpuPercent: number;
   /** Percent of the whole machine (every core) busy: with the broker, PostgreSQL and the kernel. */
   machineBusyPercent: number;
 }
@@ -132,6 +135,7 @@ runBenchmark(async () => {
     const samples: Sample[] = [];
     let previousCpu = cpuTimes(pipeline.instances);
     let previousBench = process.cpuUsage();
+    let previousSink = processCpuSeconds(pipeline.smtpSinkPid);
     let previousMachine = { busy: machineBusySeconds(), at: performance.now() };
     sampling = setInterval(async () => {
       const [lag, committed] = await groupPositions(pipeline.kafka).catch(() => [{}, {}]);
@@ -140,6 +144,9 @@ runBenchmark(async () => {
       const machine = { busy: machineBusySeconds(), at: performance.now() };
       const wallSeconds = (machine.at - previousMachine.at) / 1000;
       const benchCpuPercent = Math.round(((bench.user + bench.system) / 1e6 / wallSeconds) * 100);
+      const sink = processCpuSeconds(pipeline.smtpSinkPid);
+      const smtpSinkCpuPercent = Math.round(((sink - previousSink) / wallSeconds) * 100);
+      previousSink = sink;
       const machineBusyPercent = Math.round(((machine.busy - previousMachine.busy) / wallSeconds / cpus().length) * 100);
       previousBench = process.cpuUsage();
       previousMachine = machine;
@@ -150,7 +157,7 @@ runBenchmark(async () => {
         services[instance.label] = { rssMb: rssMb(instance), cpuPercent: before !== undefined && now !== undefined ? Math.round(((now - before) / 100 / wallSeconds) * 100) : 0 };
       }
       previousCpu = cpu;
-      samples.push({ atSeconds: Math.round((Date.now() - started) / 1000), phase, lag, committed, services, benchCpuPercent, machineBusyPercent });
+      samples.push({ atSeconds: Math.round((Date.now() - started) / 1000), phase, lag, committed, services, benchCpuPercent, smtpSinkCpuPercent, machineBusyPercent });
     }, 2_000);
 
     log(`loading ${PROFILES.toLocaleString()} customers through the collector…`);
@@ -265,7 +272,7 @@ runBenchmark(async () => {
     const pacedSamples = samples.filter((sample) => sample.phase === phase);
     const meanOf = (pick: (sample: Sample) => number) => Math.round(pacedSamples.reduce((sum, sample) => sum + pick(sample), 0) / Math.max(1, pacedSamples.length));
     log(
-      `paced, CPU (mean of ${pacedSamples.length} samples): machine ${meanOf((sample) => sample.machineBusyPercent)}% busy; % of a core: ${pipeline.instances.map((instance) => `${instance.label} ${meanOf((sample) => sample.services[instance.label]?.cpuPercent ?? 0)}`).join(', ')}, this benchmark ${meanOf((sample) => sample.benchCpuPercent)}`,
+      `paced, CPU (mean of ${pacedSamples.length} samples): machine ${meanOf((sample) => sample.machineBusyPercent)}% busy; % of a core: ${pipeline.instances.map((instance) => `${instance.label} ${meanOf((sample) => sample.services[instance.label]?.cpuPercent ?? 0)}`).join(', ')}, this benchmark ${meanOf((sample) => sample.benchCpuPercent)}, the SMTP sink ${meanOf((sample) => sample.smtpSinkCpuPercent)}`,
     );
     await drained(pipeline.kafka, log);
 

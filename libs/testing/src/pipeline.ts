@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import PostalMime from 'postal-mime';
 import { deadLetterTopic } from '@kairos/contracts';
 import { connectKafka, createCatalogueTopics, KafkaClient } from '@kairos/kafka';
-import { freePort, RunningSmtpSink } from '@kairos/local-stack';
+import { freePort } from '@kairos/local-stack';
 import { ControlledStack, startControlledStack } from './controlled-stack';
 import { ServiceProcess, startServiceProcess } from './service-process';
 import { startSmtpSinkProcess } from './smtp-sink-process';
@@ -27,6 +27,8 @@ export interface Pipeline {
   writeKey: string;
   /** Where the SMTP sink keeps every mail as an .eml file (it outlives a stop of the sink). */
   mailDir: string;
+  /** The SMTP sink's process (its CPU is the relay's, not the benchmark's). */
+  smtpSinkPid: number;
   instances: PipelineInstance[];
   /**
    * Starts one more instance of a service (label "identity#2" for a second one) and waits until it is ready; `env`
@@ -62,7 +64,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const smtpPort = await freePort();
   const inboxPort = await freePort();
   // A second's grace for open connections when the SMTP server is stopped: an outage, not a drain.
-  const sink: RunningSmtpSink = await startSmtpSinkProcess({ smtpPort, httpPort: inboxPort, mailDir, closeTimeoutMs: 1_000 });
+  const sink = await startSmtpSinkProcess({ smtpPort, httpPort: inboxPort, mailDir, closeTimeoutMs: 1_000 });
   const kafka = connectKafka({ brokers: stack.kafkaBrokers, clientId: 'kairos-pipeline', logLevel: 'nothing' });
   const instances: PipelineInstance[] = [];
   const writeKey = `pipeline_${Date.now()}_write_key`;
@@ -74,6 +76,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     collectorUrl: `http://127.0.0.1:${collectorPort}`,
     writeKey,
     mailDir,
+    smtpSinkPid: sink.pid,
     instances,
     async start(name, label = name, extra = {}) {
       const env: Record<string, string> = {

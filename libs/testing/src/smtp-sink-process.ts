@@ -10,7 +10,7 @@ type Reply = { ready: true; error?: string } | { id: number; error?: string };
  * not the benchmark's or the test's (in the benchmark's busy process it was delayed p99 ~50 ms, four times per mail's
  * conversation). Stops and starts of its SMTP port (an outage) are asked of it over IPC.
  */
-export async function startSmtpSinkProcess(options: Omit<SmtpSinkOptions, 'onMessage'>): Promise<RunningSmtpSink> {
+export async function startSmtpSinkProcess(options: Omit<SmtpSinkOptions, 'onMessage'>): Promise<RunningSmtpSink & { pid: number }> {
   const child = fork(require.resolve('./smtp-sink.main'), [JSON.stringify(options)], { cwd: join(__dirname, '..', '..', '..'), execArgv: ['-r', '@swc-node/register'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
@@ -32,6 +32,7 @@ export async function startSmtpSinkProcess(options: Omit<SmtpSinkOptions, 'onMes
       child.send({ id, command });
     });
   return {
+    pid: child.pid ?? 0,
     smtpUrl: `smtp://127.0.0.1:${options.smtpPort}`,
     inboxUrl: `http://127.0.0.1:${options.httpPort}`,
     stopSmtp: () => ask('stopSmtp'),
