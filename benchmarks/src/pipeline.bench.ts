@@ -62,7 +62,7 @@ interface Sample {
   lag: Record<string, number>;
   committed: Record<string, number>;
   services: Record<string, { rssMb: number; cpuPercent: number }>;
-  /** Percent of one core: this benchmark's own process (the collector's client, the SMTP sink, the followers). */
+  /** Percent of one core: this benchmark's own process (the collector's client, the topic followers). */
   benchCpuPercent: number;
   /** Percent of one core: the SMTP sink, in its own process. */
   smtpSinkCpuPercent: number;

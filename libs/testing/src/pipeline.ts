@@ -53,7 +53,7 @@ export interface PipelineOptions {
 
 /**
  * The whole pipeline for the fault suite and the pipeline benchmark: a broker and a PostgreSQL of its own (restartable,
- * see startControlledStack), an SMTP sink in this process (stoppable), the catalogue topics, what `prepare` does (publish
+ * see startControlledStack), an SMTP sink in a process of its own (stoppable), the catalogue topics, what `prepare` does (publish
  * definitions), and the five services as processes of their own, as in production.
  */
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
