@@ -2,6 +2,8 @@ export * from './record';
 export * from './decoders';
 export * from './backoff';
 export * from './kafka-connection';
+export { encodeProduceRequest, installProduceEncoding } from './produce-encoding';
+export type { ProduceRequestOptions } from './produce-encoding';
 export * from './record-producer';
 export * from './batch-consumer';
 export * from './topic-admin';

@@ -12,10 +12,17 @@ export interface KafkaConnectionSettings {
 
 const LEVELS = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG };
 
+let encodingReported = false;
+
 export function connectKafka(settings: KafkaConnectionSettings): Kafka {
   // Every Kairos producer keys its records explicitly; the notice about the v2 default partitioner is noise.
   process.env['KAFKAJS_NO_PARTITIONER_WARNING'] ??= '1';
-  installProduceEncoding();
+  const encoding = installProduceEncoding();
+  // Said once per process: anything but the native checksum in place is slower than it should be, and worth a look.
+  if (!encodingReported && settings.log) {
+    encodingReported = true;
+    settings.log(encoding === 'installed (CRC32C: native)' ? 'debug' : 'warn', `produce encoding: ${encoding}`);
+  }
   return new Kafka({
     clientId: settings.clientId,
     brokers: settings.brokers.split(',').map((broker) => broker.trim()),

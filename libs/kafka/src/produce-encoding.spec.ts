@@ -1,8 +1,10 @@
 import { createRequire } from 'node:module';
-import { encodeProduceRequest, ProduceRequestOptions } from './produce-encoding';
+import { encodeProduceRequest, installProduceEncoding, ProduceRequestOptions } from './produce-encoding';
 
 const kafkajs = createRequire(require.resolve('kafkajs'));
-const kafkajsRequest = kafkajs('./src/protocol/requests/produce/v3/request') as (options: ProduceRequestOptions) => { encode(): Promise<{ buffer: Buffer }> };
+type Request = (options: ProduceRequestOptions) => { apiVersion: number; encode(): Promise<{ buffer: Buffer }> };
+// Taken before any test installs the encoder in its place: kafkajs' own.
+const kafkajsRequest = kafkajs('./src/protocol/requests/produce/v3/request') as Request;
 const Long = kafkajs('./src/utils/long') as { fromValue(value: unknown): unknown };
 
 async function kafkajsBytes(options: ProduceRequestOptions): Promise<Buffer> {
@@ -58,6 +60,46 @@ describe('encodeProduceRequest', () => {
     } finally {
       jest.restoreAllMocks();
     }
+  });
+
+  it('writes the same bytes for batches with and without timestamps, timestamps of different lengths, and none at all', async () => {
+    jest.spyOn(Date, 'now').mockReturnValue(1_765_000_000_000);
+    try {
+      const options: ProduceRequestOptions = {
+        acks: -1,
+        timeout: 1_000,
+        topicData: [
+          // Sorted as strings, as kafkajs sorts them: '999999999999' comes after '1765000000000'.
+          { topic: 't', partitions: [{ partition: 0, messages: [{ value: 'a', timestamp: '1765000000000' }, { value: 'b' }, { value: 'c', timestamp: '999999999999' }, { value: 'd', timestamp: 1_765_000_000_100 }] }] },
+          { topic: 'u', partitions: [{ partition: 1, messages: [] }] },
+        ],
+      };
+      expect(encodeProduceRequest(options).equals(await kafkajsBytes(options))).toBe(true);
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
+
+  it('refuses what kafkajs refuses: a header without a value, a value that is neither a string nor a Buffer', async () => {
+    const header: ProduceRequestOptions = { acks: -1, timeout: 1_000, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ value: 'v', headers: { empty: null } }] }] }] };
+    const numeric = { acks: -1, timeout: 1_000, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ value: 42 }] }] }] } as unknown as ProduceRequestOptions;
+    for (const options of [header, numeric]) {
+      await expect(kafkajsBytes(options)).rejects.toThrow(/The "string" argument must be of type string or an instance of Buffer or ArrayBuffer/);
+      expect(() => encodeProduceRequest(options)).toThrow(/The "string" argument must be of type string or an instance of Buffer or ArrayBuffer/);
+    }
+  });
+
+  it('takes the place of kafkajs\' encoder for the produce versions a broker is asked with, but not for compressed batches', async () => {
+    expect(installProduceEncoding()).toBe('installed (CRC32C: native)');
+    const v7 = kafkajs('./src/protocol/requests/produce/v7/request') as Request;
+    const messages = [{ key: 'k', value: state, timestamp: '1765000000000' }];
+    const plain: ProduceRequestOptions = { acks: -1, timeout: 1_000, topicData: [{ topic: 't', partitions: [{ partition: 0, messages }] }] };
+    const request = v7(plain);
+    expect(request.apiVersion).toBe(7);
+    expect((await request.encode()).buffer.equals(encodeProduceRequest(plain))).toBe(true);
+    const gzip = { ...plain, compression: 1 };
+    expect((await v7(gzip).encode()).buffer.equals(await kafkajsBytes(gzip))).toBe(true);
+    expect((await v7(gzip).encode()).buffer.equals(encodeProduceRequest(plain))).toBe(false);
   });
 
   it('checksums each batch as the broker checks it (CRC32C over attributes to the last record)', async () => {

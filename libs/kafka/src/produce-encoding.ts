@@ -6,13 +6,15 @@ import { createRequire } from 'node:module';
  * kafkajs 2.2.4 builds a produce request from a new zero-filled buffer per record (grown, and so copied, as it
  * fills), a `Buffer.from([...])` per varint, a 64-bit Long object per timestamp delta, about seven copies of every byte
  * and a CRC32C in JavaScript: 21 µs for a 1.8 KB record, a fifth of segmentation's CPU per event (it publishes two such
- * records per event). This encoder sizes the request first, writes it into one buffer and takes the CRC32C from
- * @node-rs/crc32 (native, prebuilt, no install script): the same bytes (the unit test compares them with kafkajs'
- * encoder), ~3 µs a record.
+ * records per event). This encoder sizes the request's body first, writes it into one buffer and takes the CRC32C
+ * from @node-rs/crc32 (native, prebuilt, no install script): the same bytes (the unit test compares them with
+ * kafkajs' encoder), ~3 µs a record (`npm run bench:encoding`). kafkajs' request framing still copies the body twice.
  *
  * It replaces the encode step of kafkajs' Produce v3 request, which v4 to v7 reuse (v7 is what a 3.x broker gets), by
  * swapping the module's export before kafkajs first loads those versions (it does so on a client's first produce).
  * Compressed batches, and any other kafkajs version than the one it was written against, keep kafkajs' own encoder.
+ * Under Jest, whose module registry stands in for Node's, the swap happens in that registry: in-process tests use it
+ * too.
  */
 
 type HeaderValue = Buffer | string | null | undefined;
@@ -48,45 +50,68 @@ type ProduceRequest = (options: ProduceRequestOptions) => { encode(): Promise<Ka
 
 const KAFKAJS_VERSION = '2.2.4';
 const kafkajs = createRequire(require.resolve('kafkajs'));
-const Long = kafkajs('./src/utils/long') as { fromValue(value: unknown): LongValue; fromInt(value: number): LongValue };
-const Encoder = kafkajs('./src/protocol/encoder') as { new (initialSize?: number): KafkajsEncoder & { writeVarLong(value: number): KafkajsEncoder }; sizeOfVarLong(value: number): number };
-const crc32c = loadCrc32c();
 
-function loadCrc32c(): (bytes: Buffer) => number {
+interface Internals {
+  Long: { fromValue(value: unknown): LongValue; fromInt(value: number): LongValue };
+  Encoder: { new (initialSize?: number): KafkajsEncoder & { writeVarLong(value: number): KafkajsEncoder }; sizeOfVarLong(value: number): number };
+  crc32c(bytes: Buffer): number;
+  crcSource: 'native' | 'javascript';
+}
+
+/** kafkajs' own pieces this reuses, loaded on first use (after the version check, when installing). */
+let loaded: Internals | undefined;
+function internals(): Internals {
+  if (loaded) return loaded;
+  let crc32c: (bytes: Buffer) => number;
+  let crcSource: Internals['crcSource'] = 'native';
   try {
     const native = (require('@node-rs/crc32') as { crc32c(input: Buffer): number }).crc32c;
-    return (bytes) => native(bytes);
+    crc32c = (bytes) => native(bytes);
   } catch {
-    // A platform without a prebuilt binding: kafkajs' own (slower) implementation gives the same checksum.
-    return kafkajs('./src/protocol/recordBatch/crc32C') as (bytes: Buffer) => number;
+    // A platform without a prebuilt binding (or an install without optional dependencies): kafkajs' own, slower
+    // implementation gives the same checksum.
+    crc32c = kafkajs('./src/protocol/recordBatch/crc32C') as (bytes: Buffer) => number;
+    crcSource = 'javascript';
   }
+  loaded = { Long: kafkajs('./src/utils/long') as Internals['Long'], Encoder: kafkajs('./src/protocol/encoder') as Internals['Encoder'], crc32c, crcSource };
+  return loaded;
 }
 
 const BATCH_HEADER_BYTES = 8 + 4 + 4 + 1 + 4; // firstOffset, length, partitionLeaderEpoch, magic, crc
 const BATCH_BODY_HEADER_BYTES = 2 + 4 + 8 + 8 + 8 + 2 + 4 + 4; // attributes … firstSequence, record count
 const TRANSACTIONAL = 16;
 
-/** Installs the encoder into kafkajs (once; a no-op after the first call, or on another kafkajs version). */
-export function installProduceEncoding(): void {
-  if (installed) return;
-  installed = true;
-  if ((kafkajs('./package.json') as { version: string }).version !== KAFKAJS_VERSION) return;
+/**
+ * Installs the encoder into kafkajs, once. Says what it did: installed (and with which CRC32C), or why not — another
+ * kafkajs version, or produce requests already loaded (a client produced before this ran), which keep kafkajs' own.
+ */
+export function installProduceEncoding(): string {
+  installation ??= install();
+  return installation;
+}
+let installation: string | undefined;
+
+function install(): string {
+  const version = (kafkajs('./package.json') as { version: string }).version;
+  if (version !== KAFKAJS_VERSION) return `kafkajs ${version} encodes its own produce requests (this encoder was written for ${KAFKAJS_VERSION})`;
   const path = kafkajs.resolve('./src/protocol/requests/produce/v3/request');
-  // v4 to v7 take v3's export when they load: if one already has, it would keep the old encoder.
-  for (const version of [4, 5, 6, 7]) if (require.cache[kafkajs.resolve(`./src/protocol/requests/produce/v${version}/request`)]) return;
+  // v4 to v7 take v3's export when they load: one that already has would keep the old encoder.
+  for (const later of [4, 5, 6, 7]) {
+    if (require.cache[kafkajs.resolve(`./src/protocol/requests/produce/v${later}/request`)]) return `kafkajs had loaded its produce v${later} request already: it encodes its own`;
+  }
   const original = kafkajs(path) as ProduceRequest;
   const cached = require.cache[path];
-  if (!cached) return;
+  if (!cached) return 'kafkajs\' produce request is not in the module cache: it encodes its own';
   cached.exports = ((options) => {
     const request = original(options);
     if ((options.compression ?? 0) !== 0) return request;
     return { ...request, encode: async () => asKafkajsEncoder(encodeProduceRequest(options)) };
   }) satisfies ProduceRequest;
+  return `installed (CRC32C: ${internals().crcSource})`;
 }
-let installed = false;
 
 function asKafkajsEncoder(bytes: Buffer): KafkajsEncoder {
-  const encoder = new Encoder(0);
+  const encoder = new (internals().Encoder)(0);
   encoder.buf = bytes;
   encoder.offset = bytes.length;
   return encoder;
@@ -105,8 +130,9 @@ interface Sized {
 }
 
 /** The body of a Produce v3 request (what follows the request header), byte for byte as kafkajs 2.2.4 writes it. */
-export function encodeProduceRequest({ acks, timeout, topicData, transactionalId = null, producerId = Long.fromInt(-1), producerEpoch = 0 }: ProduceRequestOptions): Buffer {
-  const producer = Long.fromValue(producerId);
+export function encodeProduceRequest({ acks, timeout, topicData, transactionalId = null, producerId, producerEpoch = 0 }: ProduceRequestOptions): Buffer {
+  const { Long, crc32c } = internals();
+  const producer = producerId === undefined ? Long.fromInt(-1) : Long.fromValue(producerId);
   const transactional = transactionalId ? TRANSACTIONAL : 0;
   const topics = topicData.map(({ topic, partitions }) => ({
     topic,
@@ -195,15 +221,18 @@ function flattenHeaders(headers: Message['headers'] = {}): Sized['headers'] {
   for (const key of Object.keys(headers)) {
     const value = headers[key];
     const keyBytes = Buffer.byteLength(key);
-    for (const one of Array.isArray(value) ? value : [value]) flat.push({ key, keyBytes, value: one, valueBytes: bytesOf(one) });
+    for (const one of Array.isArray(value) ? value : [value]) flat.push({ key, keyBytes, value: one, valueBytes: bytesOf(one, false) });
   }
   return flat;
 }
 
-/** UTF-8 bytes of a key, value or header value; -1 for none (written as a length of -1). */
-function bytesOf(value: HeaderValue): number {
-  if (value == null) return -1;
-  return Buffer.isBuffer(value) ? value.length : Buffer.byteLength(String(value));
+/**
+ * UTF-8 bytes of a key, value or header value; -1 for none (a key or value may be null, a header value not). Anything
+ * but a string or a Buffer is refused with the TypeError kafkajs' encoder throws for it.
+ */
+function bytesOf(value: HeaderValue, nullable = true): number {
+  if (value == null && nullable) return -1;
+  return Buffer.isBuffer(value) ? value.length : Buffer.byteLength(value as string);
 }
 
 function stringBytes(value: string | null): number {
@@ -224,7 +253,7 @@ function varIntBytes(value: number): number {
 
 /** A 64-bit delta that fits 32 bits encodes as its 32-bit varint; kafkajs' Long arithmetic measures the others. */
 function varLongBytes(value: number): number {
-  return fitsInt32(value) ? varIntBytes(value) : Encoder.sizeOfVarLong(value);
+  return fitsInt32(value) ? varIntBytes(value) : internals().Encoder.sizeOfVarLong(value);
 }
 
 const fitsInt32 = (value: number) => Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff;
@@ -273,7 +302,7 @@ class Writer {
 
   varLong(value: number): void {
     if (fitsInt32(value)) return this.varInt(value);
-    const encoded = new Encoder().writeVarLong(value);
+    const encoded = new (internals().Encoder)().writeVarLong(value);
     this.offset += encoded.buf.copy(this.buf, this.offset, 0, encoded.offset);
   }
 
@@ -282,6 +311,6 @@ class Writer {
     this.varInt(bytes);
     if (value == null) return;
     if (Buffer.isBuffer(value)) this.offset += value.copy(this.buf, this.offset);
-    else this.offset += this.buf.write(String(value), this.offset, bytes, 'utf8');
+    else this.offset += this.buf.write(value, this.offset, bytes, 'utf8');
   }
 }
