@@ -1,19 +1,7 @@
-import { MetricSample, metricValue, parseMetrics } from '@kairos/testing';
+import { histogramBetween, MetricSample, readMetrics } from '@kairos/testing';
 
 const PHASES = ['preload', 'apply', 'publish', 'commit'] as const;
 type Phase = (typeof PHASES)[number];
-
-/** A service's /metrics at one moment. */
-export async function readMetrics(healthPort: number): Promise<MetricSample[]> {
-  return parseMetrics(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`, { signal: AbortSignal.timeout(5_000) })).text());
-}
-
-/** A histogram's observations between two reads (those whose labels include `labels`), and their mean in ms. */
-export function histogramBetween(before: readonly MetricSample[], after: readonly MetricSample[], name: string, labels: Record<string, string> = {}): { count: number; meanMs: number } {
-  const delta = (suffix: 'sum' | 'count') => (metricValue(after, `${name}_${suffix}`, labels) ?? 0) - (metricValue(before, `${name}_${suffix}`, labels) ?? 0);
-  const count = delta('count');
-  return { count, meanMs: count === 0 ? 0 : Number(((delta('sum') / count) * 1000).toFixed(2)) };
-}
 
 /** A stateful stage's `kairos_state_batch_phase_seconds` sums and counts, read from its /metrics at one moment. */
 export interface PhaseSnapshot {
@@ -21,7 +9,7 @@ export interface PhaseSnapshot {
 }
 
 export async function readPhases(healthPort: number): Promise<PhaseSnapshot> {
-  return { samples: (await readMetrics(healthPort)).filter((sample) => sample.name.startsWith('kairos_state_batch_phase_seconds') || sample.name.startsWith('kairos_state_commit_duration_seconds')) };
+  return { samples: (await readMetrics(`http://127.0.0.1:${healthPort}/metrics`)).filter((sample) => sample.name.startsWith('kairos_state_batch_phase_seconds') || sample.name.startsWith('kairos_state_commit_duration_seconds')) };
 }
 
 /** Batches between two snapshots and the mean milliseconds per batch of each phase: where a batch's time went. */

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Topics } from '@kairos/contracts';
 import { publishFolder } from '@kairos/definitions-topic';
 import { ConsumedRecord, followTopic, KafkaClient, TopicFollower, withAdmin } from '@kairos/kafka';
-import { MetricSample, metricValue, PipelineInstance, postUntilAccepted, quantilesBetween, startPipeline } from '@kairos/testing';
-import { describePhases, histogramBetween, phasesBetween, readMetrics } from './batch-phases';
+import { histogramBetween, MetricSample, metricValue, PipelineInstance, postUntilAccepted, quantilesBetween, readMetrics, startPipeline } from '@kairos/testing';
+import { describePhases, phasesBetween } from './batch-phases';
 import { measurePassthrough, percentile } from './passthrough';
 import { runBenchmark, writeReport } from './report';
 import { machineBusySeconds, processCpuSeconds } from './service-process';
@@ -184,7 +184,7 @@ runBenchmark(async () => {
       Promise.all(
         STAGES.map(({ stage }) => {
           const instance = pipeline.instances.find((candidate) => candidate.name === stage);
-          return instance && (withDispatch || stage !== 'dispatch') ? readMetrics(instance.healthPort).catch((): MetricSample[] => []) : Promise.resolve([]);
+          return instance && (withDispatch || stage !== 'dispatch') ? readMetrics(`http://127.0.0.1:${instance.healthPort}/metrics`).catch((): MetricSample[] => []) : Promise.resolve([]);
         }),
       );
     const stagesBefore = await stageMetrics();

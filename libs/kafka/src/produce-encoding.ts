@@ -65,8 +65,7 @@ function internals(): Internals {
   let crc32c: (bytes: Buffer) => number;
   let crcSource: Internals['crcSource'] = 'native';
   try {
-    const native = (require('@node-rs/crc32') as { crc32c(input: Buffer): number }).crc32c;
-    crc32c = (bytes) => native(bytes);
+    crc32c = (require('@node-rs/crc32') as { crc32c(input: Buffer): number }).crc32c;
   } catch {
     // A platform without a prebuilt binding (or an install without optional dependencies): kafkajs' own, slower
     // implementation gives the same checksum.

@@ -29,6 +29,18 @@ export function metricValue(samples: readonly MetricSample[], name: string, labe
   return matching.length === 0 ? undefined : matching.reduce((sum, sample) => sum + sample.value, 0);
 }
 
+/** A service's /metrics (at `url`) at one moment. */
+export async function readMetrics(url: string): Promise<MetricSample[]> {
+  return parseMetrics(await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).text());
+}
+
+/** A histogram's observations between two reads (those whose labels include `labels`), and their mean in ms. */
+export function histogramBetween(before: readonly MetricSample[], after: readonly MetricSample[], name: string, labels: Record<string, string> = {}): { count: number; meanMs: number } {
+  const delta = (suffix: 'sum' | 'count') => (metricValue(after, `${name}_${suffix}`, labels) ?? 0) - (metricValue(before, `${name}_${suffix}`, labels) ?? 0);
+  const count = delta('count');
+  return { count, meanMs: count === 0 ? 0 : Number(((delta('sum') / count) * 1000).toFixed(2)) };
+}
+
 /**
  * Quantiles (ms) of a histogram's observations between two reads, from its cumulative buckets, interpolated linearly
  * within the bucket the rank falls in (as Prometheus' histogram_quantile): as fine as the buckets, no finer.
@@ -62,7 +74,7 @@ export async function untilMetrics(url: string, check: (samples: MetricSample[])
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      const samples = parseMetrics(await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).text());
+      const samples = await readMetrics(url);
       check(samples);
       return samples;
     } catch (error) {
