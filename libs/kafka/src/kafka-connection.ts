@@ -17,7 +17,8 @@ let encodingReported = false;
 export function connectKafka(settings: KafkaConnectionSettings): Kafka {
   // Every Kairos producer keys its records explicitly; the notice about the v2 default partitioner is noise.
   process.env['KAFKAJS_NO_PARTITIONER_WARNING'] ??= '1';
-  const encoding = installProduceEncoding();
+  // KAIROS_PRODUCE_ENCODING=kafkajs keeps kafkajs' own encoder (a switch to rule the replacement out when diagnosing).
+  const encoding = process.env['KAIROS_PRODUCE_ENCODING'] === 'kafkajs' ? 'not installed: KAIROS_PRODUCE_ENCODING=kafkajs' : installProduceEncoding();
   // Said once per process: anything but the native checksum in place is slower than it should be, and worth a look.
   if (!encodingReported && settings.log) {
     encodingReported = true;
