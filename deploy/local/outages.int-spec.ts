@@ -1,5 +1,5 @@
 import { ALL_TOPICS, deadLetterTopic, Topics } from '@kairos/contracts';
-import { BatchConsumer, connectKafka, endOffsets, ensureTopics, rawDecoder, RecordProducer } from '@kairos/kafka';
+import { BatchConsumer, connectKafka, endOffsets, ensureTopics, rawDecoder, RecordProducer, withAdmin } from '@kairos/kafka';
 import { freePort } from '@kairos/local-stack';
 import { ServiceProcess, startControlledStack, startServiceProcess } from '@kairos/testing';
 
@@ -54,6 +54,7 @@ describe('outages while ingestion and identity process a stream', () => {
       const reader = new BatchConsumer(kafka, {
         groupId: 'outages-reader',
         producer,
+        log: (level, message) => console.error(`outages-reader ${level}: ${message}`),
         subscriptions: [
           {
             topic: Topics.resolved.name,
@@ -88,6 +89,19 @@ describe('outages while ingestion and identity process a stream', () => {
         if (step === 3) return { type: 'identify', userId: `user-${customer}`, anonymousId: `anon-${customer}`, traits: { email: `c${customer}@example.ch` }, messageId };
         return { type: 'track', userId: `user-${customer}`, event: 'Order Completed', properties: { total: step }, messageId };
       });
+      // Printed when events are missing: which stage holds them (end offsets against each group's commits) and what
+      // each service says of itself.
+      const whereItStands = async (): Promise<string> => {
+        const lines: string[] = [];
+        for (const [topic, groupId] of [[Topics.raw.name, 'kairos-ingestion'], [Topics.accepted.name, 'kairos-identity'], [Topics.resolved.name, 'outages-reader']] as const) {
+          const ends = await endOffsets(kafka, topic);
+          const committed = await withAdmin(kafka, (admin) => admin.fetchOffsets({ groupId, topics: [topic] }));
+          const commits = committed.flatMap((entry) => entry.partitions.map((partition) => `${partition.partition}:${partition.offset}`));
+          lines.push(`${topic}: end ${[...ends].map(([partition, end]) => `${partition}:${end}`).join(' ')}, ${groupId} committed ${commits.join(' ')}`);
+        }
+        for (const service of ['ingestion', 'identity']) lines.push(`${service}: ${JSON.stringify(await readiness(service).catch((error: Error) => error.message))}`);
+        return lines.join('\n');
+      };
       const faults: string[] = [];
       const schedule: Array<[number, string, () => Promise<void>]> = [
         [5_000, 'kill -9 ingestion and restart it', async () => {
@@ -135,6 +149,7 @@ describe('outages while ingestion and identity process a stream', () => {
       const deadline = Date.now() + 120_000;
       while (resolved.size < events.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
       const missing = events.filter((event) => !resolved.has(event.messageId)).map((event) => event.messageId);
+      if (missing.length > 0) console.error(`events missing; where the stream stands:\n${await whereItStands()}`);
       expect({ missing: missing.slice(0, 10), count: missing.length }).toEqual({ missing: [], count: 0 });
       const differing = [...resolved].filter(([, profiles]) => profiles.size > 1);
       expect(differing).toEqual([]);

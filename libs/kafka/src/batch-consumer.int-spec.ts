@@ -1,4 +1,5 @@
 import { DeadLetterHeaders, deadLetterTopic, TopicSpec } from '@kairos/contracts';
+import { KafkaJSNonRetriableError } from 'kafkajs';
 import { BatchConsumer, Subscription } from './batch-consumer';
 import { DependencyUnavailableError } from './failure';
 import { OwnedPartition, PartitionOwnership } from './partition-ownership';
@@ -244,6 +245,46 @@ describe('BatchConsumer against the real broker', () => {
     // Dead-lettering happens before the batch commits; the batch is done, so the DLQ would hold anything by now.
     const [dlq] = await withAdmin(kafka, (client) => client.fetchTopicOffsets(deadLetterTopic(groupId).name));
     expect(dlq?.high).toBe('0');
+  });
+
+  it('starts its consumer again when kafkajs gives up on it after an error it does not retry', async () => {
+    const topic = uniqueName('crash');
+    const groupId = uniqueName('group');
+    await ensureTopics(kafka, [topicSpec(topic, 1), deadLetterTopic(groupId)]);
+    await producer.send(topic, Array.from({ length: 20 }, (_, index) => ({ key: 'k', value: String(index) })));
+    // kafkajs stops a consumer for good on a KafkaJSNonRetriableError without a retriable cause; here the decoder
+    // throws one once, as an escape from kafkajs' own code would.
+    let thrown = false;
+    const handled: string[] = [];
+    const logged: string[] = [];
+    const created = consumer(
+      groupId,
+      {
+        topic,
+        decoder: (record) => {
+          if (!thrown) {
+            thrown = true;
+            throw new KafkaJSNonRetriableError('an error kafkajs does not retry');
+          }
+          return rawDecoder(record);
+        },
+        handler: async (records) => void handled.push(...records.map((record) => record.value?.toString() ?? '')),
+      },
+      { log: (level, message) => logged.push(`${level}: ${message}`) },
+    );
+    await created.start();
+    await until(() => created.notRunning() !== undefined, 30_000, 'the consumer to report that it is not running');
+    expect(created.notRunning()).toBe('the consumer stopped on an error kafkajs does not retry (KafkaJSNonRetriableError: an error kafkajs does not retry); starting it again');
+    await until(() => handled.length >= 20, 30_000, 'all 20 records after the consumer started again');
+    expect(created.notRunning()).toBeUndefined();
+    expect(thrown).toBe(true);
+    expect(handled.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, index) => String(index)));
+    expect(logged).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^error: the consumer stopped on an error kafkajs does not retry \(KafkaJSNonRetriableError: an error kafkajs does not retry\); starting it again in 5 s$/),
+        'info: the consumer started again after its crash',
+      ]),
+    );
   });
 
   it('keeps partition p of co-partitioned topics on one member and tells the ownership hooks what moved', async () => {

@@ -3,6 +3,7 @@ import { Link, ObservableCallback, SpanKind, SpanStatusCode, trace } from '@open
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { backoffDelay, DEFAULT_RETRY, OUTAGE_RETRY, RetryPolicy } from './backoff';
 import { coPartitionedAssigner } from './co-partitioned-assigner';
+import { CrashRestart } from './crash-restart';
 import { RecordDecoder } from './decoders';
 import { describeError, outageReason, PartitionMovedError } from './failure';
 import { kafkaMetrics } from './kafka-metrics';
@@ -127,6 +128,7 @@ export class BatchConsumer {
   private committing: Promise<void> = Promise.resolve();
   private lastCommitAt = 0;
   private commitTimer: NodeJS.Timeout | undefined;
+  private readonly crashRestart: CrashRestart;
 
   constructor(
     kafka: Kafka,
@@ -164,6 +166,7 @@ export class BatchConsumer {
     this.subscriptions = new Map(options.subscriptions.map((subscription) => [subscription.topic, subscription]));
     this.dlqTopic = deadLetterTopic(options.groupId).name;
     this.log = options.log ?? (() => undefined);
+    this.crashRestart = new CrashRestart(this.consumer, () => this.start(), this.log);
     kafkaMetrics().lag.addCallback(this.observeLag);
   }
 
@@ -193,6 +196,7 @@ export class BatchConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopSignal.abort();
+    this.crashRestart.stop();
     // What idle partitions resolved; a batch still in hand commits its own when it ends (stopping), before the leave.
     await this.finalCommit();
     await this.consumer.disconnect();
@@ -214,6 +218,11 @@ export class BatchConsumer {
         return { topic, partition: Number(partition), since, reason: `a batch has been processing for ${Math.round((now - since) / 1000)} s (the broker or another dependency does not answer)`, attempts: 0 };
       });
     return [...this.stalled.values(), ...slow];
+  }
+
+  /** Why nothing is being consumed (the consumer crashed and is being started again); undefined while it runs. */
+  notRunning(): string | undefined {
+    return this.crashRestart.notRunning();
   }
 
   /** Consumer lag per "topic#partition" as of the last batch, for health and metrics. */

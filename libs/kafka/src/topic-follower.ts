@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Consumer, Kafka } from 'kafkajs';
 import { toConsumedRecord } from './batch-consumer';
+import { CrashRestart } from './crash-restart';
 import { describeError } from './failure';
 import { ConsumedRecord } from './record';
 import { topicEnds } from './topic-snapshot';
@@ -39,28 +40,38 @@ export async function followTopic(kafka: Kafka, options: TopicFollowerOptions): 
     if (pending.size === 0) markCaughtUp();
 
     consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: options.maxWaitMs ?? 200, sessionTimeout: 10_000, heartbeatInterval: 3_000 });
-    await consumer.connect();
-    await consumer.subscribe({ topic: options.topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const records = batch.messages.map((message) => toConsumedRecord(batch.topic, batch.partition, message));
-        const nowCaughtUp = reached(batch.partition, batch.lastOffset());
-        if (records.length > 0) {
-          try {
-            await options.onRecords(records, { caughtUp: nowCaughtUp });
-          } catch (error) {
-            log('error', `following ${options.topic}: a batch at offset ${batch.firstOffset()} failed: ${describeError(error)}`);
+    const following = consumer;
+    // The next offset to hand over per partition: a consumer started again after a crash reads from the beginning
+    // (nothing is committed), and what was handed over already is skipped.
+    const next = new Map<number, bigint>();
+    const start = async () => {
+      await following.connect();
+      await following.subscribe({ topic: options.topic, fromBeginning: true });
+      await following.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          const from = next.get(batch.partition) ?? 0n;
+          const records = batch.messages.filter((message) => BigInt(message.offset) >= from).map((message) => toConsumedRecord(batch.topic, batch.partition, message));
+          const nowCaughtUp = reached(batch.partition, batch.lastOffset());
+          if (records.length > 0) {
+            try {
+              await options.onRecords(records, { caughtUp: nowCaughtUp });
+            } catch (error) {
+              log('error', `following ${options.topic}: a batch at offset ${batch.firstOffset()} failed: ${describeError(error)}`);
+            }
+            next.set(batch.partition, BigInt(records[records.length - 1].offset) + 1n);
           }
-        }
-        if (nowCaughtUp) markCaughtUp();
-      },
-    });
-    const running = consumer;
+          if (nowCaughtUp) markCaughtUp();
+        },
+      });
+    };
+    const crashRestart = new CrashRestart(following, start, (level, message) => log(level, `following ${options.topic}: ${message}`));
+    await start();
     return {
       caughtUp,
       async stop() {
-        await running.disconnect().catch(() => undefined);
+        crashRestart.stop();
+        await following.disconnect().catch(() => undefined);
         await admin.deleteGroups([groupId]).catch(() => undefined);
         await admin.disconnect().catch(() => undefined);
       },

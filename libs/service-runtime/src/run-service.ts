@@ -161,7 +161,11 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       await microservice.listen();
       app = microservice;
     }
-    health.register('kafka', () => (transport.batchConsumer || (options.subscriptions ?? []).length === 0 ? true : 'consumer not running'));
+    health.register('kafka', () => {
+      const consumer = transport.batchConsumer;
+      if (!consumer) return (options.subscriptions ?? []).length === 0 ? true : 'consumer not running';
+      return consumer.notRunning() ?? true;
+    });
     // Not ready while any partition waits for a dependency: lag grows, nothing is dead-lettered, and this says why.
     health.register('processing', () => {
       const stalls = transport.batchConsumer?.stalls() ?? [];
