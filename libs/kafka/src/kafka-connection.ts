@@ -17,13 +17,12 @@ let encodingReported = false;
 export function connectKafka(settings: KafkaConnectionSettings): Kafka {
   // Every Kairos producer keys its records explicitly; the notice about the v2 default partitioner is noise.
   process.env['KAFKAJS_NO_PARTITIONER_WARNING'] ??= '1';
-  // Opt-in (KAIROS_PRODUCE_ENCODING=kairos) until a stall seen in outages.int-spec after a broker restart is explained:
-  // the replacement encoder is its first suspect, so kafkajs' own encoder is the default meanwhile.
-  const encoding = process.env['KAIROS_PRODUCE_ENCODING'] === 'kairos' ? installProduceEncoding() : 'kafkajs (set KAIROS_PRODUCE_ENCODING=kairos for the faster one)';
+  // KAIROS_PRODUCE_ENCODING=kafkajs keeps kafkajs' own encoder (a switch to rule the replacement out when diagnosing).
+  const encoding = process.env['KAIROS_PRODUCE_ENCODING'] === 'kafkajs' ? 'not installed: KAIROS_PRODUCE_ENCODING=kafkajs' : installProduceEncoding();
   // Said once per process: anything but the native checksum in place is slower than it should be, and worth a look.
   if (!encodingReported && settings.log) {
     encodingReported = true;
-    settings.log(encoding === 'installed (CRC32C: native)' || encoding.startsWith('kafkajs (') ? 'debug' : 'warn', `produce encoding: ${encoding}`);
+    settings.log(encoding === 'installed (CRC32C: native)' ? 'debug' : 'warn', `produce encoding: ${encoding}`);
   }
   return new Kafka({
     clientId: settings.clientId,
