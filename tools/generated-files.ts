@@ -12,7 +12,7 @@ import { schemaFiles } from './definition-schemas';
 
 const ROOT = join(__dirname, '..');
 const SERVICES = ['ingestion', 'identity', 'segmentation', 'triggers', 'dispatch'] as const;
-const COMMON = new Set(['KAFKA_', 'DATABASE_', 'TELEMETRY_', 'OTLP_', 'LOG_', 'HEALTH_PORT']);
+const COMMON = new Set(['KAFKA_', 'DATABASE_', 'TELEMETRY_', 'OTLP_', 'LOG_', 'HEALTH_PORT', 'STOP_TIMEOUT_SECONDS']);
 
 /** A service's variables, read from its config module (loaded by path: tools may not import an app's code). */
 function variablesOf(service: string): Variables {

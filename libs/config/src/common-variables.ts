@@ -91,5 +91,10 @@ export function serviceVariables(healthPort: number) {
     ...databaseVariables,
     ...telemetryVariables,
     HEALTH_PORT: port(healthPort, 'Health and metrics port'),
+    STOP_TIMEOUT_SECONDS: integer({
+      description: 'How long a graceful stop (SIGTERM) may take before the process says what it waited for and exits with code 1; below the orchestrator\'s grace period (the Helm chart gives 45 s)',
+      default: 40,
+      minimum: 1,
+    }),
   };
 }

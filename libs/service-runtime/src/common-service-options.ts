@@ -4,7 +4,7 @@ import { ServiceOptions } from './run-service';
 type CommonConfig = ConfigOf<ReturnType<typeof serviceVariables>>;
 
 /** The runService options every service derives the same way from its configuration. */
-export function commonServiceOptions(name: string, config: CommonConfig): Pick<ServiceOptions, 'name' | 'kafka' | 'fetch' | 'commitIntervalMs' | 'groupId' | 'telemetry' | 'healthPort' | 'topicSettings' | 'logLevel' | 'logFormat'> {
+export function commonServiceOptions(name: string, config: CommonConfig): Pick<ServiceOptions, 'name' | 'kafka' | 'fetch' | 'commitIntervalMs' | 'groupId' | 'telemetry' | 'healthPort' | 'topicSettings' | 'logLevel' | 'logFormat' | 'stopTimeoutMs'> {
   return {
     name,
     kafka: { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? `kairos-${name}` },
@@ -16,5 +16,6 @@ export function commonServiceOptions(name: string, config: CommonConfig): Pick<S
     topicSettings: topicConfig(config),
     logLevel: config.LOG_LEVEL,
     logFormat: config.LOG_FORMAT,
+    stopTimeoutMs: config.STOP_TIMEOUT_SECONDS * 1000,
   };
 }

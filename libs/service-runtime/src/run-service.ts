@@ -52,6 +52,8 @@ export interface ServiceOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** pretty (a line per event, for people) or json (for collectors); defaultLogFormat() when absent. */
   logFormat?: LogFormat;
+  /** How long a stop may take under runAsMain before the process exits anyway (40 s when absent). */
+  stopTimeoutMs?: number;
   /**
    * Follow the published definitions (segments, journeys, templates): the topic is read to its end before the service
    * starts consuming, then changes apply live. The follower is injectable as DefinitionsFollower.
@@ -68,6 +70,10 @@ export interface RunningService {
   dataSource?: DataSource;
   /** Graceful stop: drain readiness, finish and commit the batch in hand, leave the group, flush the producer. */
   stop(): Promise<void>;
+  /** What a stop in progress is waiting for (undefined when none is). */
+  stopWaitingFor(): string | undefined;
+  /** How long runAsMain lets a stop take before it exits anyway. */
+  stopTimeoutMs: number;
 }
 
 /**
@@ -77,17 +83,23 @@ export interface RunningService {
  */
 export async function runService(options: ServiceOptions): Promise<RunningService> {
   const logger = new ServiceLogger(options.name, { level: options.logLevel ?? 'info', format: options.logFormat ?? defaultLogFormat() });
-  const undo: Array<() => Promise<unknown>> = [];
+  // Named, so that a stop that overruns its deadline can say what it was waiting for.
+  const undo: Array<[string, () => Promise<unknown>]> = [];
+  let undoing: string | undefined;
   const rollback = async () => {
-    for (const step of undo.reverse()) await step().catch(() => undefined);
+    for (const [name, step] of undo.reverse()) {
+      undoing = name;
+      await step().catch(() => undefined);
+    }
+    undoing = undefined;
   };
   try {
     const started = Date.now();
     const telemetry = Telemetry.start({ serviceName: options.name, ...options.telemetry });
-    undo.push(() => telemetry.shutdown());
+    undo.push(['telemetry to flush', () => telemetry.shutdown()]);
     const health = new HealthServer(options.name, telemetry.metricsHandler);
     await health.listen(options.healthPort);
-    undo.push(() => health.close());
+    undo.push(['the health server to close', () => health.close()]);
 
     const logAt = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => (level === 'info' ? logger.log(message) : logger[level](message));
     const kafka = connectKafka({ ...options.kafka, log: logAt });
@@ -102,14 +114,14 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     });
     const producer = new RecordProducer(kafka);
     await producer.connect();
-    undo.push(() => producer.disconnect());
+    undo.push(['the producer to flush to the broker', () => producer.disconnect()]);
 
     let dataSource: DataSource | undefined;
     let databaseCheck: (() => Promise<string | undefined>) | undefined;
     if (options.database) {
       const database = await connectAndMigrate(options.database);
       dataSource = database.dataSource;
-      undo.push(() => database.dataSource.destroy());
+      undo.push(['the database pool to close', () => database.dataSource.destroy()]);
       logger.log(database.applied.length > 0 ? `applied migrations: ${database.applied.join(', ')}` : 'database schema up to date');
       // One probe for readiness and for the consumer's "is it an outage?" question.
       databaseCheck = () => probeDatabase(database.dataSource);
@@ -119,7 +131,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     let definitions: DefinitionsFollower | undefined;
     if (options.followDefinitions) {
       const follower = new DefinitionsFollower(kafka, { log: logAt });
-      undo.push(() => follower.stop());
+      undo.push(['the definitions follower to stop', () => follower.stop()]);
       await follower.start();
       definitions = follower;
     }
@@ -145,7 +157,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     if (options.http) {
       const adapter = new FastifyAdapter({ bodyLimit: options.http.bodyLimit ?? 1024 * 1024, keepAliveTimeout: 65_000, ...(options.http.maxParamLength ? { routerOptions: { maxParamLength: options.http.maxParamLength } } : {}) });
       const httpApp = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, abortOnError: false, bodyParser: options.http.bodyParser ?? true });
-      undo.push(() => httpApp.close());
+      undo.push(['the consumer to finish its batch and the HTTP server its requests', () => httpApp.close()]);
       options.http.configure?.(httpApp);
       // Before connecting: the Kafka transport inherits the app's global filters when its handlers are registered.
       httpApp.useGlobalFilters(new KafkaHandlerErrorsFilter(httpApp.getHttpAdapter()));
@@ -156,7 +168,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       app = httpApp;
     } else {
       const microservice = await NestFactory.createMicroservice(root, { strategy: transport, logger, abortOnError: false });
-      undo.push(() => microservice.close());
+      undo.push(['the consumer to finish its batch', () => microservice.close()]);
       microservice.useGlobalFilters(new KafkaHandlerErrorsFilter());
       await microservice.listen();
       app = microservice;
@@ -191,7 +203,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
         await rollback();
         logger.log(`stopped in ${Date.now() - begun} ms`);
       })());
-    return { logger, health, producer, app, transport, dataSource, stop };
+    return { logger, health, producer, app, transport, dataSource, stop, stopWaitingFor: () => undoing, stopTimeoutMs: options.stopTimeoutMs ?? 40_000 };
   } catch (error) {
     await rollback();
     throw error;
@@ -233,6 +245,12 @@ export function runAsMain(start: () => Promise<RunningService>): void {
     (service) => {
       const onSignal = (signal: string) => {
         service.logger.log(`received ${signal}`);
+        // A stop that hangs (a broker that does not answer a flush, a request that never ends) would be killed by the
+        // orchestrator without a word; it says what it waited for first.
+        setTimeout(() => {
+          service.logger.error(`stop did not finish within ${service.stopTimeoutMs / 1000} s, waiting for ${service.stopWaitingFor() ?? 'nothing the runtime knows of'}; exiting`);
+          process.exit(1);
+        }, service.stopTimeoutMs).unref();
         service.stop().then(
           () => process.exit(0),
           (error: Error) => {
