@@ -101,6 +101,8 @@ export class StatefulProcessor<S, T> {
   private ticking: Promise<void> | undefined;
   private running = false;
   private lastAcquireWarning = 0;
+  /** When each partition's failed timer round was last logged: a round is tried again every second during an outage. */
+  private readonly lastTimerWarning = new Map<number, number>();
 
   constructor(private readonly options: StatefulProcessorOptions<S, T>) {
     this.clock = options.clock ?? Date.now;
@@ -273,7 +275,9 @@ export class StatefulProcessor<S, T> {
         } catch (error) {
           // The partition moved, or a dependency is down: the timers stay pending and are tried again.
           owned.nextDue = undefined;
-          this.log('warn', `timers of partition ${owned.partition} of ${this.options.store.name} not fired: ${(error as Error).message}`);
+          if (Date.now() - (this.lastTimerWarning.get(owned.partition) ?? 0) < 30_000) return;
+          this.lastTimerWarning.set(owned.partition, Date.now());
+          this.log('warn', `timers of partition ${owned.partition} of ${this.options.store.name} not fired (tried again every second, said every 30 s): ${(error as Error).message}`);
         }
       });
       await Promise.all(rounds);

@@ -126,6 +126,19 @@ describe('segmentation while PostgreSQL is down', () => {
       for (const line of entered) tally.set(line, (tally.get(line) ?? 0) + 1);
       expect(Object.fromEntries(tally)).toEqual({ 'tenth-purchase enter order 9': PROFILES, 'big-spenders enter order 24': PROFILES });
       expect((await readiness()).status).toBe(200);
+
+      // A new segment published while PostgreSQL is away: its backfill over the stored profiles fails, and is tried
+      // again until the database is back (a profile that sends no event would otherwise never be evaluated).
+      const secondOutage = stack.restart('postgres', 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      writeFileSync(join(folder, 'segments', 'ordered.yaml'), 'kind: segment\nid: ordered\nrule: {"performed": "Order Completed", "atLeast": 1}\n');
+      expect((await publish()).errors).toEqual([]);
+      await secondOutage;
+      const backfilled = () => [...changes.values()].filter((change) => change.segmentId === 'ordered' && change.change === 'enter' && change.cause.kind === 'backfill').length;
+      const backfillDeadline = Date.now() + 90_000;
+      while (backfilled() < PROFILES && Date.now() < backfillDeadline) await new Promise((resolve) => setTimeout(resolve, 250));
+      expect(backfilled()).toBe(PROFILES);
+
       const dead = await endOffsets(kafka, deadLetterTopic('kairos-segmentation').name);
       expect([...dead.values()].reduce((sum, end) => sum + end, 0n)).toBe(0n);
     } finally {
@@ -135,5 +148,5 @@ describe('segmentation while PostgreSQL is down', () => {
       await stack.stop();
       rmSync(folder, { recursive: true, force: true });
     }
-  }, 240_000);
+  }, 360_000);
 });

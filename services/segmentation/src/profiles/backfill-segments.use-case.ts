@@ -12,6 +12,9 @@ import { SegmentRelease, SegmentsInForce } from './segments-in-force';
 const PAGE = 250;
 /** A progress line at most this often per partition (and one at the start and the end). */
 const LOG_EVERY_MS = 5_000;
+/** A backfill that failed (the database away) tries again after this, doubling per failure up to the maximum. */
+const RETRY_FIRST_MS = 2_000;
+const RETRY_MAX_MS = 60_000;
 
 const versionsOf = (release: SegmentRelease): SegmentVersions => Object.fromEntries(release.segments.map((segment) => [segment.id, segment.version]));
 const sameVersions = (a: SegmentVersions, b: SegmentVersions): boolean => {
@@ -31,6 +34,9 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
   private readonly logger = new Logger('segmentation-backfill');
   private readonly running = new Map<number, Promise<void>>();
   private readonly again = new Set<number>();
+  /** Failures in a row per partition, and the timer of the next try. */
+  private readonly failures = new Map<number, number>();
+  private readonly retries = new Map<number, NodeJS.Timeout>();
   /** Partitions are backfilled one after the other: a backfill takes one core's share, live records keep the rest. */
   private turn: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -39,18 +45,21 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
     @Inject(SegmentProfilesUseCase) private readonly profiles: SegmentProfilesUseCase,
     @Inject(SegmentsInForce) private readonly segmentsInForce: SegmentsInForce,
     @Inject(DefinitionsFollower) private readonly definitions: DefinitionsFollower,
-    @Inject(PartitionOwnership) ownership: PartitionOwnership,
+    @Inject(PartitionOwnership) private readonly ownership: PartitionOwnership,
   ) {
     // After the processor's own listener (registered first): the partition is acquired when this runs.
     ownership.listen({ assigned: (partitions) => partitions.filter((owned) => owned.topic === Topics.resolved.name).forEach((owned) => this.request(owned.partition)) });
   }
 
   onApplicationBootstrap(): void {
-    this.definitions.onChange(() => this.profiles.store.ownedPartitions().forEach((owned) => this.request(owned.partition)));
+    // The partitions the group gave this instance, whether or not the store holds them right now (it lets go of one
+    // after a failed commit and takes it back on its next tick): a backfill of one it does not hold yet is retried.
+    this.definitions.onChange(() => this.ownership.partitions().filter((owned) => owned.topic === Topics.resolved.name).forEach((owned) => this.request(owned.partition)));
   }
 
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
+    for (const timer of this.retries.values()) clearTimeout(timer);
     await Promise.all(this.running.values());
   }
 
@@ -61,15 +70,38 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
       this.again.add(partition); // the release changed under a running backfill: check again when it ends
       return;
     }
+    clearTimeout(this.retries.get(partition));
+    this.retries.delete(partition);
     const run = this.turn
       .then(() => this.backfill(partition))
-      .catch((error: Error) => this.logger.warn(`backfill of partition ${partition} stopped: ${error.message}; it goes on when the partition is next assigned or a release is published`))
+      .then(
+        () => void this.failures.delete(partition),
+        // Left alone, a backfill that failed would wait for the next assignment or release, which may be days away:
+        // the profiles that send no events meanwhile would keep the memberships of the old release.
+        (error: Error) => {
+          const failures = (this.failures.get(partition) ?? 0) + 1;
+          this.failures.set(partition, failures);
+          const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1));
+          this.logger.warn(`backfill of partition ${partition} stopped: ${error.message}; trying again in ${delay / 1000} s`);
+          this.retryLater(partition, delay);
+        },
+      )
       .finally(() => {
         this.running.delete(partition);
         if (this.again.delete(partition)) this.request(partition);
       });
     this.running.set(partition, run);
     this.turn = run;
+  }
+
+  private retryLater(partition: number, delay: number): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.retries.delete(partition);
+      if (this.ownership.owns(Topics.resolved.name, partition)) this.request(partition);
+    }, delay);
+    timer.unref();
+    this.retries.set(partition, timer);
   }
 
   private async backfill(partition: number): Promise<void> {
@@ -83,7 +115,9 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
     let counted = false;
     try {
       for (;;) {
-        if (this.stopped || !store.owned(partition)) return;
+        if (this.stopped || !this.ownership.owns(Topics.resolved.name, partition)) return;
+        // Still ours, but the store let go of it after a failed commit and has not taken it back yet.
+        if (!store.owned(partition)) throw new Error(`partition ${partition} is not acquired yet`);
         let finished = false;
         let page: string[] = [];
         let label = '';
