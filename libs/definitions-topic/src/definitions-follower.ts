@@ -60,6 +60,11 @@ export class DefinitionsFollower {
     await this.follower?.stop();
   }
 
+  /** Why changes are not being followed right now; undefined while they are. */
+  notFollowing(): string | undefined {
+    return this.follower?.notRunning();
+  }
+
   /** The set in force now. */
   current(): DefinitionSet {
     return this.set;

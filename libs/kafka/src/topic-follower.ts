@@ -18,6 +18,8 @@ export interface TopicFollowerOptions {
 export interface TopicFollower {
   /** Resolves once every record that existed at start() has been handed over. */
   caughtUp: Promise<void>;
+  /** Why the topic is not being followed (its consumer crashed and is being started again); undefined while it is. */
+  notRunning(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -69,6 +71,7 @@ export async function followTopic(kafka: Kafka, options: TopicFollowerOptions): 
     await start();
     return {
       caughtUp,
+      notRunning: () => crashRestart.notRunning(),
       async stop() {
         crashRestart.stop();
         await following.disconnect().catch(() => undefined);

@@ -134,6 +134,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       undo.push(['the definitions follower to stop', () => follower.stop()]);
       await follower.start();
       definitions = follower;
+      health.register('definitions', () => follower.notFollowing() ?? true);
     }
 
     // Whoever keeps state per partition (state stores) listens here; the consumer awaits them before each batch.
