@@ -269,6 +269,7 @@ export class BatchConsumer {
           await (this.stopping ? this.finalCommit() : this.commit(false));
           recordAges(records, { group: this.options.groupId, topic: batch.topic });
           this.lag.set(partitionKey, Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1));
+          this.ownership.progressed(batch.topic, batch.partition, BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n);
           await heartbeat();
         } catch (error) {
           span.recordException(error as Error);

@@ -7,6 +7,11 @@ export interface OwnedPartition {
 export interface OwnershipListener {
   assigned?(partitions: readonly OwnedPartition[]): Promise<void> | void;
   revoked?(partitions: readonly OwnedPartition[]): Promise<void> | void;
+  /**
+   * The consumer is done with a batch of the partition (handled, dead-lettered, or both) and this many records of
+   * it remain: also told of a batch none of whose records reached the handler, which alone cannot know it is caught up.
+   */
+  progressed?(partition: OwnedPartition, lag: bigint): void;
 }
 
 const keyOf = (topic: string, partition: number) => `${topic}#${partition}`;
@@ -60,6 +65,11 @@ export class PartitionOwnership {
     // stages acquire a partition they find missing when its next batch or timer round comes.
     this.changes = change.catch(() => undefined);
     return change;
+  }
+
+  /** The consumer finished a batch of the partition; `lag` records of it remain after the batch. */
+  progressed(topic: string, partition: number, lag: bigint): void {
+    for (const listener of this.listeners) listener.progressed?.({ topic, partition }, lag);
   }
 
   /** Everything is released: the consumer stopped or crashed. */

@@ -1,4 +1,4 @@
-import { TopicSpec } from '@kairos/contracts';
+import { deadLetterTopic, TopicSpec } from '@kairos/contracts';
 import { BatchConsumer, connectKafka, ConsumedRecord, DecodedRecord, endOffsets, ensureTopics, jsonDecoder, KafkaClient, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { connectAndMigrate } from '@kairos/persistence';
 import { readTopic, startControlledStack, testStack, uniqueName } from '@kairos/testing';
@@ -220,6 +220,24 @@ describe('StatefulProcessor with a StateStore, against the real broker and Postg
     await until('both markers applied', () => again.applied.filter((step) => step.kind === 'record' && step.record.data.marker).length === 2);
     expect(again.applied.filter((step) => step.kind === 'record' && !step.record.data.marker)).toEqual([]);
     expect((await database.query(`SELECT key, value FROM "${schema}".state_entries ORDER BY key`)).rows).toEqual(before.rows);
+  });
+
+  it('fires timers by the clock on a partition whose last record was dead-lettered', async () => {
+    const schema = uniqueName('state_dlq_tail').replace(/-/g, '_');
+    const input = uniqueName('ticks');
+    const output = uniqueName('out');
+    const groupId = uniqueName('group');
+    await ensureTopics(kafka, [topicSpec(input, 1), topicSpec(output, 1), deadLetterTopic(groupId)]);
+    const started = await instance('dlq-tail', schema, groupId, input, output);
+    // One request, hence one batch: a tick asking for a reminder 1.5 s later, then a record the decoder refuses. The
+    // handler sees only the tick, with a high watermark that counts the refused record behind it.
+    await producer.send(input, [
+      { key: 'c1', value: JSON.stringify({ key: 'c1', n: 1, at: Date.now(), remindInMs: 1_500 }) },
+      { key: 'c1', value: 'not json' },
+    ]);
+    await until('the refused record in the dead-letter topic', async () => [...(await endOffsets(kafka, deadLetterTopic(groupId).name)).values()][0] === 1n);
+    await until('the reminder fired by the clock', () => started.applied.some((step) => step.kind === 'timer'), 30_000);
+    expect(started.processor.isLive(0)).toBe(true);
   });
 
   it('a rebalance moves state and timers with the partition: no count lost or doubled, each timer fires once, on its new owner', async () => {

@@ -107,7 +107,7 @@ export class StatefulProcessor<S, T> {
   constructor(private readonly options: StatefulProcessorOptions<S, T>) {
     this.clock = options.clock ?? Date.now;
     this.log = options.log ?? (() => undefined);
-    options.ownership.listen({ assigned: (partitions) => this.assigned(partitions), revoked: (partitions) => this.revoked(partitions) });
+    options.ownership.listen({ assigned: (partitions) => this.assigned(partitions), revoked: (partitions) => this.revoked(partitions), progressed: (owned, lag) => this.progressed(owned, lag) });
   }
 
   /** Starts firing timers by the wall clock. */
@@ -210,6 +210,18 @@ export class StatefulProcessor<S, T> {
     result.observe(live, { store: this.options.store.name, mode: 'live' });
     result.observe(owned.length - live, { store: this.options.store.name, mode: 'replaying' });
   };
+
+  /**
+   * The consumer's word after each batch, dead-lettered records included: a batch whose last records were
+   * dead-lettered leaves the lag the handler saw (counting them) behind, and a partition that is not live fires no
+   * timer by the clock until its next record — on a quiet topic, days.
+   */
+  private progressed(owned: OwnedPartition, lag: bigint): void {
+    const progress = this.progress.get(owned.partition);
+    if (!progress || !this.options.topics.includes(owned.topic)) return;
+    progress.lag.set(owned.topic, lag);
+    if (this.isLive(owned.partition)) this.schedule(0);
+  }
 
   /** Whether the partition is caught up on every input topic, so that the wall clock drives its timers. */
   isLive(partition: number): boolean {
