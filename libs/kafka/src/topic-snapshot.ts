@@ -71,6 +71,12 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, onRecords: (re
   }
 }
 
+/** The offsets a consumer group committed on a topic, by partition; partitions it never committed are absent. */
+export async function committedOffsets(kafka: Kafka, groupId: string, topic: string): Promise<Map<number, bigint>> {
+  const [entry] = await withAdmin(kafka, (admin) => admin.fetchOffsets({ groupId, topics: [topic] }));
+  return new Map((entry?.partitions ?? []).filter((partition) => BigInt(partition.offset) >= 0n).map((partition) => [partition.partition, BigInt(partition.offset)]));
+}
+
 /** The end (high watermark) of every partition of a topic: the offset the next record will get. */
 export async function endOffsets(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
   const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));

@@ -9,7 +9,7 @@ import { Telemetry, TelemetryOptions } from '@kairos/telemetry';
 import { DataSource } from 'typeorm';
 import { HealthServer } from './health-server';
 import { defaultLogFormat, LogFormat, ServiceLogger } from './service-logger';
-import { KAFKA, SERVICE_NAME } from './runtime.tokens';
+import { CONSUMER_GROUP, KAFKA, SERVICE_NAME } from './runtime.tokens';
 import { prepareServiceTopics } from './service-topics';
 
 export interface ServiceOptions {
@@ -153,7 +153,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       dependencyCheck: databaseCheck,
       log: logAt,
     });
-    const root = rootModule(options, kafka, producer, ownership, dataSource, definitions);
+    const root = rootModule(options, groupId, kafka, producer, ownership, dataSource, definitions);
     let app: INestApplication | INestMicroservice;
     if (options.http) {
       const adapter = new FastifyAdapter({ bodyLimit: options.http.bodyLimit ?? 1024 * 1024, keepAliveTimeout: 65_000, ...(options.http.maxParamLength ? { routerOptions: { maxParamLength: options.http.maxParamLength } } : {}) });
@@ -211,13 +211,14 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
   }
 }
 
-function rootModule(options: ServiceOptions, kafka: unknown, producer: RecordProducer, ownership: PartitionOwnership, dataSource: DataSource | undefined, definitions: DefinitionsFollower | undefined): DynamicModule {
+function rootModule(options: ServiceOptions, groupId: string, kafka: unknown, producer: RecordProducer, ownership: PartitionOwnership, dataSource: DataSource | undefined, definitions: DefinitionsFollower | undefined): DynamicModule {
   @Global()
   @Module({})
   class KairosRuntimeModule {}
 
   const providers: Provider[] = [
     { provide: SERVICE_NAME, useValue: options.name },
+    { provide: CONSUMER_GROUP, useValue: groupId },
     { provide: KAFKA, useValue: kafka },
     { provide: RecordProducer, useValue: producer },
     { provide: PartitionOwnership, useValue: ownership },

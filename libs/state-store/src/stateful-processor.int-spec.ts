@@ -1,5 +1,5 @@
 import { deadLetterTopic, TopicSpec } from '@kairos/contracts';
-import { BatchConsumer, connectKafka, ConsumedRecord, DecodedRecord, endOffsets, ensureTopics, jsonDecoder, KafkaClient, PartitionOwnership, RecordProducer } from '@kairos/kafka';
+import { BatchConsumer, committedOffsets, connectKafka, ConsumedRecord, DecodedRecord, endOffsets, ensureTopics, jsonDecoder, KafkaClient, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { connectAndMigrate } from '@kairos/persistence';
 import { readTopic, startControlledStack, testStack, uniqueName } from '@kairos/testing';
 import { Client } from 'pg';
@@ -61,6 +61,7 @@ function instances(kafka: KafkaClient, producer: RecordProducer, databaseUrl: st
       eventTime: (record) => record.data.at,
       apply,
       endOffsets: (topic) => endOffsets(kafka, topic),
+      committedOffsets: (topic) => committedOffsets(kafka, groupId, topic),
     });
     const consumer = new BatchConsumer(kafka, {
       groupId,
@@ -222,22 +223,36 @@ describe('StatefulProcessor with a StateStore, against the real broker and Postg
     expect((await database.query(`SELECT key, value FROM "${schema}".state_entries ORDER BY key`)).rows).toEqual(before.rows);
   });
 
-  it('fires timers by the clock on a partition whose last record was dead-lettered', async () => {
+  it('fires timers by the clock on a partition whose last record was dead-lettered, also after a restart', async () => {
     const schema = uniqueName('state_dlq_tail').replace(/-/g, '_');
     const input = uniqueName('ticks');
     const output = uniqueName('out');
     const groupId = uniqueName('group');
     await ensureTopics(kafka, [topicSpec(input, 1), topicSpec(output, 1), deadLetterTopic(groupId)]);
-    const started = await instance('dlq-tail', schema, groupId, input, output);
-    // One request, hence one batch: a tick asking for a reminder 1.5 s later, then a record the decoder refuses. The
-    // handler sees only the tick, with a high watermark that counts the refused record behind it.
-    await producer.send(input, [
-      { key: 'c1', value: JSON.stringify({ key: 'c1', n: 1, at: Date.now(), remindInMs: 1_500 }) },
-      { key: 'c1', value: 'not json' },
-    ]);
-    await until('the refused record in the dead-letter topic', async () => [...(await endOffsets(kafka, deadLetterTopic(groupId).name)).values()][0] === 1n);
-    await until('the reminder fired by the clock', () => started.applied.some((step) => step.kind === 'timer'), 30_000);
-    expect(started.processor.isLive(0)).toBe(true);
+    const deadLetters = async () => [...(await endOffsets(kafka, deadLetterTopic(groupId).name)).values()][0];
+    const fired = (handle: { applied: Array<StatefulInput<Tick>> }, n: number) => handle.applied.some((step) => step.kind === 'timer' && (step.timer.payload as { n: number }).n === n);
+    // One request, hence one batch: a tick asking for a reminder, then a record the decoder refuses. The handler sees
+    // only the tick, with a high watermark that counts the refused record behind it.
+    const tickThenRefused = (n: number, remindInMs: number) =>
+      producer.send(input, [
+        { key: 'c1', value: JSON.stringify({ key: 'c1', n, at: Date.now(), remindInMs }) },
+        { key: 'c1', value: 'not json' },
+      ]);
+    const first = await instance('dlq-tail', schema, groupId, input, output);
+    await tickThenRefused(1, 1_500);
+    await until('the first refused record in the dead-letter topic', async () => (await deadLetters()) === 1n);
+    await until('the first reminder fired by the clock', () => fired(first, 1), 30_000);
+    expect(first.processor.isLive(0)).toBe(true);
+
+    // The same before a restart: the store's offsets stop before the refused record, the group's commit after it.
+    await tickThenRefused(2, 10_000);
+    await until('the second refused record in the dead-letter topic', async () => (await deadLetters()) === 2n);
+    await first.stop();
+    running.splice(running.indexOf(first), 1);
+    expect(fired(first, 2)).toBe(false);
+    const second = await instance('dlq-tail-after-restart', schema, groupId, input, output);
+    await until('the second reminder fired by the clock after the restart', () => fired(second, 2), 40_000);
+    expect(second.processor.isLive(0)).toBe(true);
   });
 
   it('a rebalance moves state and timers with the partition: no count lost or doubled, each timer fires once, on its new owner', async () => {

@@ -40,6 +40,12 @@ export interface StatefulProcessorOptions<S, T> {
   committed?(outputs: readonly Output[]): void;
   /** High watermarks of a topic by partition: whether a newly owned partition has a backlog to replay first. */
   endOffsets(topic: string): Promise<Map<number, bigint>>;
+  /**
+   * The consumer group's committed offsets on a topic: where it resumes. Beyond the stored offsets when the last
+   * records before a restart were dead-lettered (committed, never applied); without it such a partition would wait
+   * for its next record to turn live.
+   */
+  committedOffsets?(topic: string): Promise<Map<number, bigint>>;
   /** Wall clock; injectable for tests. */
   clock?: () => number;
   /** Timers fired per transaction at most. */
@@ -355,13 +361,18 @@ export class StatefulProcessor<S, T> {
     const numbers = partitions.filter((partition) => !this.options.store.owned(partition));
     if (numbers.length === 0) return;
     const ends = new Map(await Promise.all(this.options.topics.map(async (topic) => [topic, await this.options.endOffsets(topic)] as const)));
+    const committed = new Map(await Promise.all(this.options.topics.map(async (topic) => [topic, (await this.options.committedOffsets?.(topic)) ?? new Map<number, bigint>()] as const)));
     for (const partition of numbers) {
       const progress = this.progress.get(partition) ?? { lag: new Map(), queue: Promise.resolve() };
       this.progress.set(partition, progress);
       await this.exclusive(partition, async () => {
         if (this.options.store.owned(partition)) return;
         const owned = await this.options.store.acquire(partition);
-        for (const topic of this.options.topics) progress.lag.set(topic, (ends.get(topic)?.get(partition) ?? 0n) - (owned.offsets.get(topic) ?? 0n));
+        for (const topic of this.options.topics) {
+          const stored = owned.offsets.get(topic) ?? 0n;
+          const resumesAt = committed.get(topic)?.get(partition) ?? 0n;
+          progress.lag.set(topic, (ends.get(topic)?.get(partition) ?? 0n) - (resumesAt > stored ? resumesAt : stored));
+        }
         // The bound that spares a timer query per record; if it cannot be read now it stays unknown (queries, then).
         await this.options.store.refreshNextDue(owned).catch(() => undefined);
       });

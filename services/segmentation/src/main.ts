@@ -5,18 +5,14 @@ import { commonServiceOptions, runAsMain, runService } from '@kairos/service-run
 import { loadSegmentationConfig } from './segmentation.config';
 import { SegmentationModule } from './segmentation.module';
 import { segmentationMigrations } from './migrations';
-import { SEGMENTATION_GROUP } from './profiles/segment-profiles.use-case';
 
 /** The merges topic is compacted: an erasure leaves tombstones on it, which are no merge and no poison either. */
 const mergeDecoder: RecordDecoder<ProfileMerge | null> = (record) => (record.value === null ? { ok: true, data: null } : jsonDecoder<ProfileMerge>()(record));
 
 export function startSegmentation(env: NodeJS.ProcessEnv = process.env) {
   const config = loadSegmentationConfig(env);
-  const common = commonServiceOptions('segmentation', config);
-  const groupId = common.groupId ?? 'kairos-segmentation';
   return runService({
-    ...common,
-    groupId,
+    ...commonServiceOptions('segmentation', config),
     followDefinitions: true,
     // Identity validated these (and segmentation wrote the transfers); the profiles' ordered path reads them as they are.
     subscriptions: [
@@ -26,7 +22,6 @@ export function startSegmentation(env: NodeJS.ProcessEnv = process.env) {
       { topic: Topics.profileTransfers.name, decoder: jsonDecoder<ProfileTransferRecord>() },
     ],
     module: SegmentationModule,
-    providers: [{ provide: SEGMENTATION_GROUP, useValue: groupId }],
     database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'segmentation', migrations: segmentationMigrations },
   });
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ProfileErasure, ProfileMerge, ProfileTransferRecord, ProfileUpdateInput, ResolvedEvent, Topics } from '@kairos/contracts';
-import { BatchContext, DecodedRecord, endOffsets, keyPartition, KafkaClient, PartitionOwnership, RecordProducer } from '@kairos/kafka';
-import { KAFKA } from '@kairos/service-runtime';
+import { BatchContext, committedOffsets, DecodedRecord, endOffsets, keyPartition, KafkaClient, PartitionOwnership, RecordProducer } from '@kairos/kafka';
+import { CONSUMER_GROUP, KAFKA } from '@kairos/service-runtime';
 import { applyEvent, ChangeCause, emptyProfileState, evaluateSegments, mergeProfiles, ProfileState, SegmentChange } from '@kairos/segmentation';
 import { Output, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
@@ -14,7 +14,6 @@ import { SegmentRelease, SegmentsInForce } from './segments-in-force';
 export const SEGMENTS_TIMER = 'segments';
 
 /** The consumer group the service runs in: its transfers are its own, a replay's group ignores them. */
-export const SEGMENTATION_GROUP = Symbol('SEGMENTATION_GROUP');
 
 /** The records of the profiles' ordered path: every input topic is keyed (and co-partitioned) by profile. */
 export type SegmentationInput = ResolvedEvent | ProfileMerge | ProfileErasure | ProfileTransferRecord | null;
@@ -83,7 +82,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     @Inject(KAFKA) private readonly kafka: KafkaClient,
     @Inject(SegmentsInForce) private readonly segmentsInForce: SegmentsInForce,
     @Inject(SegmentationOutputsRepository) private readonly outputs: SegmentationOutputsRepository,
-    @Inject(SEGMENTATION_GROUP) private readonly groupId: string,
+    @Inject(CONSUMER_GROUP) private readonly groupId: string,
   ) {
     this.store = new StateStore<SegmentationState>({ dataSource, name: 'profiles', serialise: serialiseEntry });
     // Constructed before the consumer joins its group: the processor must hear of the first assignment.
@@ -100,6 +99,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
       apply: (input, state) => this.apply(input, state),
       committed: (outputs) => this.outputs.committed(outputs),
       endOffsets: (topic) => endOffsets(kafka, topic),
+      committedOffsets: (topic) => committedOffsets(kafka, groupId, topic),
       log: (level, message) => (level === 'info' ? this.logger.log(message) : this.logger[level](message)),
     });
   }

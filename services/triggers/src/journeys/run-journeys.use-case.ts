@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ProfileUpdateRecord, Topics } from '@kairos/contracts';
-import { BatchContext, DecodedRecord, endOffsets, KafkaClient, keyPartition, PartitionOwnership, RecordProducer } from '@kairos/kafka';
+import { BatchContext, committedOffsets, DecodedRecord, endOffsets, KafkaClient, keyPartition, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { JourneyInput, JourneysState, mergeJourneysStates, stepJourneys } from '@kairos/journeys';
-import { KAFKA } from '@kairos/service-runtime';
+import { CONSUMER_GROUP, KAFKA } from '@kairos/service-runtime';
 import { CommittedTally, Output, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
 import { JourneysInForce } from './journeys-in-force';
@@ -52,6 +52,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
     @Inject(RecordProducer) producer: RecordProducer,
     @Inject(PartitionOwnership) ownership: PartitionOwnership,
     @Inject(KAFKA) private readonly kafka: KafkaClient,
+    @Inject(CONSUMER_GROUP) groupId: string,
     @Inject(JourneysInForce) private readonly journeys: JourneysInForce,
     @Inject(TriggersOutputsRepository) private readonly outputs: TriggersOutputsRepository,
   ) {
@@ -67,6 +68,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
       apply: (input, state) => this.apply(input, state),
       committed: (outputs) => this.outcomes.count(outputs),
       endOffsets: (topic) => endOffsets(kafka, topic),
+      committedOffsets: (topic) => committedOffsets(kafka, groupId, topic),
       log: (level, message) => (level === 'info' ? this.logger.log(message) : this.logger[level](message)),
     });
   }
