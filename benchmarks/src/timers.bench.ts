@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { TopicSpec } from '@kairos/contracts';
 import { BatchConsumer, connectKafka, DecodedRecord, endOffsets, ensureTopics, jsonDecoder, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { startLocalStack } from '@kairos/local-stack';
-import { connectAndMigrate } from '@kairos/persistence';
+import { connectAndMigrate, NO_LIMITS } from '@kairos/persistence';
 import { StateAccess, StatefulInput, StatefulProcessor, StateStore, stateStoreMigrations } from '@kairos/state-store';
 import { percentile } from './passthrough';
 import { runBenchmark, writeReport } from './report';
@@ -35,7 +35,7 @@ runBenchmark(async () => {
   const stack = await startLocalStack({ purpose: 'test', env: { ...process.env, SMTP_URL: 'unused' }, log: console.log });
   const kafka = connectKafka({ brokers: stack.kafkaBrokers, clientId: 'kairos-bench-timers', logLevel: 'error' });
   const producer = new RecordProducer(kafka, { maxBatchRecords: 5_000 });
-  const { dataSource } = await connectAndMigrate({ url: stack.databaseUrl, schema: SCHEMA, migrations: stateStoreMigrations });
+  const { dataSource } = await connectAndMigrate({ url: stack.databaseUrl, schema: SCHEMA, migrations: stateStoreMigrations, limits: NO_LIMITS });
   let stopAll: () => Promise<void> = async () => undefined;
   try {
     const input: TopicSpec = { name: 'bench.timers.ticks', key: 'key', value: 'tick', partitions: PARTITIONS, cleanupPolicy: 'delete', retentionMs: -1, description: 'bench' };

@@ -1,5 +1,5 @@
 import { ALL_TOPICS, deadLetterTopic, Topics } from '@kairos/contracts';
-import { BatchConsumer, connectKafka, endOffsets, ensureTopics, rawDecoder, RecordProducer, withAdmin } from '@kairos/kafka';
+import { BatchConsumer, committedOffsets, connectKafka, endOffsets, ensureTopics, rawDecoder, RecordProducer } from '@kairos/kafka';
 import { freePort } from '@kairos/local-stack';
 import { ServiceProcess, startControlledStack, startServiceProcess } from '@kairos/testing';
 
@@ -95,9 +95,9 @@ describe('outages while ingestion and identity process a stream', () => {
         const lines: string[] = [];
         for (const [topic, groupId] of [[Topics.raw.name, 'kairos-ingestion'], [Topics.accepted.name, 'kairos-identity'], [Topics.resolved.name, 'outages-reader']] as const) {
           const ends = await endOffsets(kafka, topic);
-          const committed = await withAdmin(kafka, (admin) => admin.fetchOffsets({ groupId, topics: [topic] }));
-          const commits = committed.flatMap((entry) => entry.partitions.map((partition) => `${partition.partition}:${partition.offset}`));
-          lines.push(`${topic}: end ${[...ends].map(([partition, end]) => `${partition}:${end}`).join(' ')}, ${groupId} committed ${commits.join(' ')}`);
+          const commits = await committedOffsets(kafka, groupId, topic);
+          const list = (offsets: Map<number, bigint>) => [...offsets].map(([partition, offset]) => `${partition}:${offset}`).join(' ');
+          lines.push(`${topic}: end ${list(ends)}, ${groupId} committed ${list(commits)}`);
         }
         for (const service of ['ingestion', 'identity']) lines.push(`${service}: ${JSON.stringify(await readiness(service).catch((error: Error) => error.message))}`);
         return lines.join('\n');

@@ -102,6 +102,8 @@ async function main(): Promise<void> {
         KAIROS_DEV_WRITE_KEY: writeKey,
         // Webhooks (the VIP hand-over) are signed; a development secret for this run, unless one is set.
         WEBHOOK_SECRET: process.env['WEBHOOK_SECRET'] ?? randomBytes(32).toString('hex'),
+        // Below the 30 s this stack gives each service to stop: an overrunning stop says what it waited for.
+        STOP_TIMEOUT_SECONDS: process.env['STOP_TIMEOUT_SECONDS'] ?? '25',
         ...topicEnv,
         ...(args.has('--demo') ? demoGuardRails() : {}),
       };

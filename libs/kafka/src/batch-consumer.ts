@@ -196,7 +196,7 @@ export class BatchConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopSignal.abort();
-    this.crashRestart.stop();
+    await this.crashRestart.stop();
     // What idle partitions resolved; a batch still in hand commits its own when it ends (stopping), before the leave.
     await this.finalCommit();
     await this.consumer.disconnect();
@@ -268,8 +268,9 @@ export class BatchConsumer {
           resolveOffset(batch.lastOffset());
           await (this.stopping ? this.finalCommit() : this.commit(false));
           recordAges(records, { group: this.options.groupId, topic: batch.topic });
-          this.lag.set(partitionKey, Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1));
-          this.ownership.progressed(batch.topic, batch.partition, BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n);
+          const lag = BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n;
+          this.lag.set(partitionKey, lag > 0n ? Number(lag) : 0);
+          this.ownership.progressed(batch.topic, batch.partition, lag);
           await heartbeat();
         } catch (error) {
           span.recordException(error as Error);

@@ -65,12 +65,30 @@ describe('CrashRestart', () => {
     expect(start).toHaveBeenCalledTimes(3);
   });
 
+  it('lets a stop during a start wait for the start, so that the owner disconnects after it', async () => {
+    const { consumer, crash } = fakeConsumer();
+    let finishStart: () => void = () => undefined;
+    const start = jest.fn(() => new Promise<void>((resolve) => (finishStart = resolve)));
+    const logged: string[] = [];
+    const restart = new CrashRestart(consumer, start, (level, message) => logged.push(`${level}: ${message}`), 1_000);
+    crash(new KafkaJSNonRetriableError('Failed to find group coordinator'), false);
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(start).toHaveBeenCalledTimes(1);
+    let stopped = false;
+    const stopping = restart.stop().then(() => void (stopped = true));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(stopped).toBe(false);
+    finishStart();
+    await stopping;
+    expect(logged).toEqual([expect.stringMatching(/^error: the consumer stopped on an error kafkajs does not retry/)]);
+  });
+
   it('does not start a consumer its owner is stopping', async () => {
     const { consumer, crash } = fakeConsumer();
     const start = jest.fn(async () => undefined);
     const restart = new CrashRestart(consumer, start, () => undefined, 1_000);
     crash(new KafkaJSNonRetriableError('Failed to find group coordinator'), false);
-    restart.stop();
+    await restart.stop();
     await jest.advanceTimersByTimeAsync(5_000);
     expect(start).not.toHaveBeenCalled();
   });

@@ -12,6 +12,8 @@ const RESTART_DELAY_MS = 5_000;
  */
 export class CrashRestart {
   private timer: NodeJS.Timeout | undefined;
+  /** A start in progress: a stop waits for it, so that no member joins the group after its owner stopped. */
+  private starting: Promise<void> | undefined;
   private reason: string | undefined;
   private crashes = 0;
   private stopped = false;
@@ -30,10 +32,11 @@ export class CrashRestart {
     return this.reason;
   }
 
-  /** No restart after this: the owner is stopping the consumer. */
-  stop(): void {
+  /** No restart after this; resolves once a start in progress is over, so that the owner's disconnect comes after it. */
+  async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    await this.starting?.catch(() => undefined);
   }
 
   private crashed(error: Error, kafkajsRestarts: boolean): void {
@@ -53,14 +56,18 @@ export class CrashRestart {
     if (this.stopped) return;
     const crashesBefore = this.crashes;
     try {
-      await this.start();
+      this.starting = this.start();
+      await this.starting;
       // kafkajs' run() resolves even when joining the group failed (it reports that as another crash instead).
-      if (this.crashes !== crashesBefore) return;
+      if (this.stopped || this.crashes !== crashesBefore) return;
       this.reason = undefined;
       this.log('info', 'the consumer started again after its crash');
     } catch (error) {
+      if (this.stopped) return;
       this.log('error', `the consumer did not start again (${describeError(error)}); next try in ${this.delayMs / 1000} s`);
-      if (!this.stopped) this.schedule();
+      this.schedule();
+    } finally {
+      this.starting = undefined;
     }
   }
 }

@@ -69,7 +69,13 @@ export class PartitionOwnership {
 
   /** The consumer finished a batch of the partition; `lag` records of it remain after the batch. */
   progressed(topic: string, partition: number, lag: bigint): void {
-    for (const listener of this.listeners) listener.progressed?.({ topic, partition }, lag);
+    for (const listener of this.listeners) {
+      try {
+        listener.progressed?.({ topic, partition }, lag);
+      } catch {
+        // Told after the batch committed: a listener's failure is not the batch's; the next batch tells it again.
+      }
+    }
   }
 
   /** Everything is released: the consumer stopped or crashed. */

@@ -73,7 +73,7 @@ export async function followTopic(kafka: Kafka, options: TopicFollowerOptions): 
       caughtUp,
       notRunning: () => crashRestart.notRunning(),
       async stop() {
-        crashRestart.stop();
+        await crashRestart.stop();
         await following.disconnect().catch(() => undefined);
         await admin.deleteGroups([groupId]).catch(() => undefined);
         await admin.disconnect().catch(() => undefined);

@@ -36,8 +36,8 @@ export interface DatabaseLimits {
  */
 export const DATABASE_LIMITS: DatabaseLimits = { statementMs: 60_000, lockMs: 30_000, idleInTransactionMs: 300_000 };
 
-/** Migrations build indexes over whole tables and may take long on a large one: they run without limits. */
-const NO_LIMITS: DatabaseLimits = { statementMs: 0, lockMs: 0, idleInTransactionMs: 0 };
+/** Migrations build indexes over whole tables and may take long on a large one: they run without limits (as bulk loads may). */
+export const NO_LIMITS: DatabaseLimits = { statementMs: 0, lockMs: 0, idleInTransactionMs: 0 };
 
 /** A TypeORM data source whose schema comes from migrations only; synchronize stays off everywhere. */
 export function createDataSource(options: DatabaseOptions): DataSource {
@@ -56,7 +56,9 @@ export function createDataSource(options: DatabaseOptions): DataSource {
       application_name: `kairos-${options.schema}`,
       options: `-c search_path="${options.schema}" ${limitSettings(options.limits ?? DATABASE_LIMITS)}`,
       // A server that vanished without closing the connection (host lost, network partition) is noticed by TCP
-      // keepalive after ~10 s idle plus the kernel's probes, instead of never; a connect that hangs gives up.
+      // keepalive after ~10 s idle plus the kernel's probes, instead of never. The connect limit also bounds the wait
+      // for a free connection of a full pool (node-postgres counts both): a pool saturated for 15 s fails the caller
+      // with "timeout exceeded when trying to connect", which the consumers wait out like an outage.
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
       connectionTimeoutMillis: 15_000,

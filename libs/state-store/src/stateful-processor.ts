@@ -372,6 +372,7 @@ export class StatefulProcessor<S, T> {
           const stored = owned.offsets.get(topic) ?? 0n;
           const resumesAt = committed.get(topic)?.get(partition) ?? 0n;
           progress.lag.set(topic, (ends.get(topic)?.get(partition) ?? 0n) - (resumesAt > stored ? resumesAt : stored));
+          if (resumesAt > stored) this.log('info', `${this.options.store.name}: ${topic}#${partition} resumes at the group's offset ${resumesAt}, past the stored ${stored}: records dead-lettered there, or the group's offsets were moved`);
         }
         // The bound that spares a timer query per record; if it cannot be read now it stays unknown (queries, then).
         await this.options.store.refreshNextDue(owned).catch(() => undefined);

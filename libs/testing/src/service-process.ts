@@ -27,8 +27,9 @@ export async function startServiceProcess(name: string, env: Record<string, stri
   const child = spawn(process.execPath, [...profiling(name), '-r', '@swc-node/register', join(ROOT, 'services', name, 'src', 'main.ts')], {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
-    // A local broker is a single node unless the environment says otherwise: one copy of each partition.
-    env: { KAFKA_REPLICATION_FACTOR: '1', KAFKA_MIN_INSYNC_REPLICAS: '1', LOG_LEVEL: 'warn', ...process.env, ...env, HEALTH_PORT: String(healthPort) },
+    // A local broker is a single node unless the environment says otherwise: one copy of each partition. A stop that
+    // overruns says what it waited for before stopChild's 30 s run out.
+    env: { KAFKA_REPLICATION_FACTOR: '1', KAFKA_MIN_INSYNC_REPLICAS: '1', LOG_LEVEL: 'warn', STOP_TIMEOUT_SECONDS: '25', ...process.env, ...env, HEALTH_PORT: String(healthPort) },
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const service: ServiceProcess = {

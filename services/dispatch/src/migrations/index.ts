@@ -1,4 +1,5 @@
 import { CreateDeliveries1795800000000 } from './1795800000000-create-deliveries';
+import { IndexDeliveriesByProfile1795900000000 } from './1795900000000-index-deliveries-by-profile';
 
 /** Applied in order by the runtime at start-up; the schema never comes from synchronize. */
-export const dispatchMigrations = [CreateDeliveries1795800000000];
+export const dispatchMigrations = [CreateDeliveries1795800000000, IndexDeliveriesByProfile1795900000000];

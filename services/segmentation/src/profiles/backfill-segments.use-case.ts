@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Topics } from '@kairos/contracts';
 import { DefinitionsFollower } from '@kairos/definitions-topic';
-import { PartitionOwnership } from '@kairos/kafka';
+import { backoffDelay, PartitionOwnership, RetryPolicy } from '@kairos/kafka';
 import { Output } from '@kairos/state-store';
 import { segmentationMetrics } from '../segmentation-metrics';
 import { SegmentProfilesUseCase } from './segment-profiles.use-case';
@@ -12,9 +12,8 @@ import { SegmentRelease, SegmentsInForce } from './segments-in-force';
 const PAGE = 250;
 /** A progress line at most this often per partition (and one at the start and the end). */
 const LOG_EVERY_MS = 5_000;
-/** A backfill that failed (the database away) tries again after this, doubling per failure up to the maximum. */
-const RETRY_FIRST_MS = 2_000;
-const RETRY_MAX_MS = 60_000;
+/** A backfill that failed (the database away) tries again after ~2 s, doubling per failure up to ~a minute. */
+const BACKFILL_RETRY: RetryPolicy = { attempts: Number.POSITIVE_INFINITY, initialDelayMs: 2_000, maxDelayMs: 60_000 };
 
 const versionsOf = (release: SegmentRelease): SegmentVersions => Object.fromEntries(release.segments.map((segment) => [segment.id, segment.version]));
 const sameVersions = (a: SegmentVersions, b: SegmentVersions): boolean => {
@@ -81,8 +80,8 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
         (error: Error) => {
           const failures = (this.failures.get(partition) ?? 0) + 1;
           this.failures.set(partition, failures);
-          const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1));
-          this.logger.warn(`backfill of partition ${partition} stopped: ${error.message}; trying again in ${delay / 1000} s`);
+          const delay = backoffDelay(BACKFILL_RETRY, failures);
+          this.logger.warn(`backfill of partition ${partition} stopped: ${error.message}; trying again in ${(delay / 1000).toFixed(1)} s`);
           this.retryLater(partition, delay);
         },
       )
@@ -99,6 +98,7 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
     const timer = setTimeout(() => {
       this.retries.delete(partition);
       if (this.ownership.owns(Topics.resolved.name, partition)) this.request(partition);
+      else this.failures.delete(partition);
     }, delay);
     timer.unref();
     this.retries.set(partition, timer);

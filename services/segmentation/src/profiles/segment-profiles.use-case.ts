@@ -13,8 +13,6 @@ import { SegmentRelease, SegmentsInForce } from './segments-in-force';
 /** The one durable timer per profile: due when its segments can next change without a new event. */
 export const SEGMENTS_TIMER = 'segments';
 
-/** The consumer group the service runs in: its transfers are its own, a replay's group ignores them. */
-
 /** The records of the profiles' ordered path: every input topic is keyed (and co-partitioned) by profile. */
 export type SegmentationInput = ResolvedEvent | ProfileMerge | ProfileErasure | ProfileTransferRecord | null;
 
