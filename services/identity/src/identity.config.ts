@@ -11,6 +11,7 @@ export const identityVariables = {
   }),
   IDENTITY_BLOCKED_VALUES: text({ description: 'Comma-separated identifier values never used to match, e.g. the shop\'s test addresses', optional: true }),
   IDENTITY_CACHE_PROFILES: integer({ description: 'Profiles kept in memory between batches', default: 200_000, minimum: 0 }),
+  IDENTITY_ERASURE_RETRY_SECONDS: integer({ description: 'How often erasures recorded but not yet published (the broker refused them) are published again', default: 30, minimum: 1 }),
 };
 
 export type IdentityConfig = ConfigOf<typeof identityVariables>;

@@ -331,6 +331,31 @@ describe('identity against the real stack', () => {
     expect(Object.keys(graph).sort()).toEqual([...profiles.values()].sort());
   });
 
+  it('publishes an erasure whose publish failed again by itself, without a repeated request', async () => {
+    const schema = `identity_erasure_retry_${run}`;
+    const env = await serviceTestEnv({ DATABASE_SCHEMA: schema, KAFKA_GROUP_ID: `kairos-identity-erasure-retry-${run}`, IDENTITY_ERASURE_RETRY_SECONDS: '1' });
+    const service = await startIdentity(env);
+    started.push(service);
+    const email = `retry-${run}@example.ch`;
+    await send([accepted({ anonymousId: id('retry'), email }, 40)]);
+    await caughtUp(schema, await sendMarkers('erasure-retry'));
+    expect(Object.keys(await graphOf(schema, `retry-${run}`))).toHaveLength(1);
+
+    // The broker refuses the publish (here: the service's producer is disconnected); the erasure itself is committed.
+    await service.producer.disconnect();
+    const response = await fetch(`http://127.0.0.1:${env['IDENTITY_API_PORT']}/internal/erasures`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ requestId: `erase-retry-${run}`, identifier: { type: 'email', value: email } }),
+    });
+    expect(response.status).toBe(500);
+    expect(await graphOf(schema, `retry-${run}`)).toEqual({});
+
+    await service.producer.connect();
+    const [erasure] = await readTopic(kafkaBrokers, Topics.erasures.name, 1, 30_000, (record) => json<ProfileErasure>(record).requestId === `erase-retry-${run}`);
+    expect(json<ProfileErasure>(erasure!).profileIds).toHaveLength(1);
+  });
+
   it('publishes a redelivered batch again as it was first published, without resolving it again', async () => {
     await stopInstances();
     const schema = `identity_redelivery_${run}`;

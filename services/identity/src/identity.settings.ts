@@ -7,4 +7,6 @@ export interface IdentitySettings {
   rules: IdentityRules;
   /** Profiles kept in memory between batches; the graph itself lives in PostgreSQL. */
   cacheProfiles: number;
+  /** How often erasures whose publish failed are published again. */
+  erasureRetryMs: number;
 }

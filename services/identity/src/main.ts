@@ -13,6 +13,7 @@ export function startIdentity(env: NodeJS.ProcessEnv = process.env) {
   const settings: IdentitySettings = {
     rules: identityRulesFromConfig(config.IDENTITY_RULES, config.IDENTITY_BLOCKED_VALUES),
     cacheProfiles: config.IDENTITY_CACHE_PROFILES,
+    erasureRetryMs: config.IDENTITY_ERASURE_RETRY_SECONDS * 1000,
   };
   const validator = new SchemaValidator(EVENT_SCHEMAS);
   return runService({

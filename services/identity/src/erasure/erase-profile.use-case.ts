@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ErasureRequest, Identifier, ProfileErasure, SuppressedIdentifier } from '@kairos/contracts';
 import { identifierKey, IdentifierTypes, normaliseEmail, normalisePhone } from '@kairos/identity-graph';
 import { GraphWriter } from '../graph/graph-writer';
@@ -6,6 +6,7 @@ import { GraphTransaction, IdentityGraphRepository, RecordedErasure } from '../g
 import { suppressionHash } from '../graph/suppression-list';
 import { IdentityLogRepository } from '../identity-log.repository';
 import { identityMetrics } from '../identity-metrics';
+import { IDENTITY_SETTINGS, IdentitySettings } from '../identity.settings';
 
 export interface ErasureResult {
   erasure: ProfileErasure;
@@ -22,19 +23,23 @@ export interface ErasureResult {
  * holding nothing, it publishes what the erasure recorded: the suppressions, a tombstone per profile id on the merges
  * topic, and an erasure record per profile id keyed by it, so the stage owning each profile's partition hears of it.
  * Idempotent on requestId: a repeated request publishes the same records again, which is also how a request whose
- * publish failed (or whose process died after the commit) completes; at start-up, erasures left unpublished are
- * published.
+ * publish failed (or whose process died after the commit) completes; erasures left unpublished are published at
+ * start-up and every IDENTITY_ERASURE_RETRY_SECONDS, so that a refused publish does not wait for a restart while
+ * dispatch goes on mailing the erased person.
  *
  * A request by a shared identifier (a family e-mail) erases every profile linked to it: when in doubt, erase.
  */
 @Injectable()
-export class EraseProfileUseCase implements OnApplicationBootstrap {
+export class EraseProfileUseCase implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('identity');
+  private timer: NodeJS.Timeout | undefined;
+  private republishing: Promise<void> | undefined;
 
   constructor(
     @Inject(GraphWriter) private readonly writer: GraphWriter,
     @Inject(IdentityGraphRepository) private readonly repository: IdentityGraphRepository,
     @Inject(IdentityLogRepository) private readonly log: IdentityLogRepository,
+    @Inject(IDENTITY_SETTINGS) private readonly settings: IdentitySettings,
   ) {}
 
   async execute(request: ErasureRequest): Promise<ErasureResult> {
@@ -45,9 +50,29 @@ export class EraseProfileUseCase implements OnApplicationBootstrap {
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    await this.publishUnpublished(0);
+    this.timer = setInterval(() => {
+      // One round at a time; a round waits while the broker is away (the producer retries).
+      this.republishing ??= this.publishUnpublished(this.settings.erasureRetryMs)
+        .catch((error: Error) => this.logger.warn(`unpublished erasures not read: ${error.message}`))
+        .finally(() => (this.republishing = undefined));
+    }, this.settings.erasureRetryMs);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    await this.republishing;
+  }
+
+  /** Publishes the erasures recorded at least `minAgeMs` ago and not published (younger ones are being published now). */
+  private async publishUnpublished(minAgeMs: number): Promise<void> {
+    const before = Date.now() - minAgeMs;
     for (const recorded of await this.repository.unpublishedErasures()) {
-      // The broker may be down now; a repeated request (or the next start) publishes it then.
-      await this.publish(recorded).catch((error: Error) => this.logger.warn(`erasure ${recorded.erasure.requestId} is still unpublished: ${error.message}`));
+      if (Date.parse(recorded.erasure.erasedAt) > before) continue;
+      await this.publish(recorded).then(
+        () => this.logger.log(`erasure ${recorded.erasure.requestId} published after an earlier publish failed`),
+        (error: Error) => this.logger.warn(`erasure ${recorded.erasure.requestId} is still unpublished, tried again in ${this.settings.erasureRetryMs / 1000} s: ${error.message}`),
+      );
     }
   }
 
