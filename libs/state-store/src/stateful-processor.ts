@@ -189,6 +189,8 @@ export class StatefulProcessor<S, T> {
       const last = BigInt(records[records.length - 1].offset);
       await checkpoint(last + 1n);
       phases.record();
+      // Set here too, on the partition's path, although the consumer's word (progressed) follows the batch: a timer
+      // round queued behind this batch must already see a backlog that the batch revealed.
       this.progress.get(context.partition)?.lag.set(context.topic, BigInt(context.highWatermark) - last - 1n);
       if (this.isLive(context.partition)) this.schedule(0);
     });
