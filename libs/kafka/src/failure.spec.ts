@@ -1,4 +1,4 @@
-import { describeError, DependencyUnavailableError, outageReason } from './failure';
+import { describeError, DependencyUnavailableError, kafkaRecordFault, outageReason } from './failure';
 import { ProducerBackpressureError } from './record-producer';
 
 /** Errors shaped as node-postgres, TypeORM and kafkajs raise them (their classes are not imported: only shapes matter). */
@@ -23,6 +23,7 @@ describe('outageReason', () => {
     ['producer back-pressure', new ProducerBackpressureError('64 MB wait'), 'broker back-pressure'],
     ['a dependency the handler names', new DependencyUnavailableError('smtp', '421 try later'), 'smtp unavailable: 421 try later'],
     ['an outage wrapped as a cause', new Error('publishing failed', { cause: Object.assign(new Error('connect ECONNRESET'), { code: 'ECONNRESET' }) }), 'connection failed (ECONNRESET)'],
+    ['a publish before the producer connected, or after it disconnected', new DependencyUnavailableError('broker', 'the producer is not connected'), 'broker unavailable'],
   ])('recognises %s', (_name, error, expected) => {
     expect(outageReason(error)).toContain(expected);
   });
@@ -42,6 +43,23 @@ describe('outageReason', () => {
     ['a thrown string', 'no'],
   ])('does not excuse %s', (_name, error) => {
     expect(outageReason(error)).toBeUndefined();
+  });
+});
+
+describe('kafkaRecordFault', () => {
+  const tooLarge = () => Object.assign(new Error('The request included a message larger than the max message size'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' });
+
+  it('names the refusal of a record for its own sake, also wrapped by kafkajs', () => {
+    expect(kafkaRecordFault(tooLarge())).toBe('MESSAGE_TOO_LARGE');
+    expect(kafkaRecordFault(Object.assign(new Error('retrier gave up'), { name: 'KafkaJSNonRetriableError', cause: tooLarge() }))).toBe('MESSAGE_TOO_LARGE');
+  });
+
+  it.each([
+    ['an outage', Object.assign(new Error('Request timed out'), { name: 'KafkaJSRequestTimeoutError' })],
+    ['another protocol error', Object.assign(new Error('This server is not the leader'), { name: 'KafkaJSProtocolError', type: 'NOT_LEADER_FOR_PARTITION' })],
+    ['a plain bug', new TypeError('Cannot read properties of undefined')],
+  ])('names nothing for %s', (_name, error) => {
+    expect(kafkaRecordFault(error)).toBeUndefined();
   });
 });
 

@@ -67,11 +67,7 @@ const KAFKA_RECORD_FAULTS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE
  */
 export function outageReason(error: unknown): string | undefined {
   // kafkajs wraps a record's own fault (MESSAGE_TOO_LARGE) in errors that say nothing of it: look for one first.
-  for (let current = error, depth = 0; current && depth < 8; depth++) {
-    const candidate = current as { type?: string; cause?: unknown; originalError?: unknown; driverError?: unknown };
-    if (candidate.type && KAFKA_RECORD_FAULTS.has(candidate.type)) return undefined;
-    current = candidate.driverError ?? candidate.originalError ?? candidate.cause;
-  }
+  if (kafkaRecordFault(error)) return undefined;
   for (let current = error, depth = 0; current && depth < 8; depth++) {
     const candidate = current as { name?: string; code?: unknown; message?: string; driverError?: unknown; cause?: unknown; originalError?: unknown };
     if (current instanceof DependencyUnavailableError) return current.message;
@@ -84,6 +80,19 @@ export function outageReason(error: unknown): string | undefined {
     }
     if (candidate.name?.startsWith('KafkaJS')) return `broker unavailable (${candidate.name}): ${candidate.message ?? ''}`.trim();
     if (typeof candidate.message === 'string' && POSTGRES_CONNECTION_MESSAGES.some((text) => candidate.message?.includes(text))) return `database unavailable: ${candidate.message}`;
+    current = candidate.driverError ?? candidate.originalError ?? candidate.cause;
+  }
+  return undefined;
+}
+
+/**
+ * The broker's error code when it refused a record for the record's own sake (MESSAGE_TOO_LARGE, INVALID_RECORD, ...):
+ * sending it again can never succeed. Follows the causes kafkajs wraps it in.
+ */
+export function kafkaRecordFault(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current && depth < 8; depth++) {
+    const candidate = current as { type?: string; cause?: unknown; originalError?: unknown; driverError?: unknown };
+    if (candidate.type && KAFKA_RECORD_FAULTS.has(candidate.type)) return candidate.type;
     current = candidate.driverError ?? candidate.originalError ?? candidate.cause;
   }
   return undefined;

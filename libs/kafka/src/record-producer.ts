@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Context } from '@opentelemetry/api';
 import { CompressionTypes, Kafka, Message, Producer } from 'kafkajs';
+import { DependencyUnavailableError } from './failure';
 import { kafkaMetrics } from './kafka-metrics';
 import { keyPartitioner } from './key-partition';
 import { OutgoingRecord } from './record';
@@ -83,18 +84,23 @@ export class RecordProducer {
     this.connected = true;
   }
 
-  /** Sends records (in as few requests as the size cap allows) and resolves when the broker acknowledged all of them. */
-  async send(topic: string, records: OutgoingRecord[], parent?: Context): Promise<void> {
+  /**
+   * Sends records (in as few requests as the size cap allows, in order) and resolves when the broker acknowledged all
+   * of them. `progress.acknowledged` counts the leading records acknowledged so far, for a caller that must know, when
+   * a later request fails, which records are out already.
+   */
+  async send(topic: string, records: OutgoingRecord[], parent?: Context, progress?: { acknowledged: number }): Promise<void> {
     const messages = records.map((record) => toMessage(record, parent));
     while (messages.length > 0) {
       const chunk = messages.splice(0, countThatFits(messages, messageBytes, this.maxRequestBytes, this.maxBatchRecords));
       await this.request([{ topic, messages: chunk }]);
+      if (progress) progress.acknowledged += chunk.length;
     }
   }
 
   /** Queues one record for the next batched request; resolves once the broker acknowledged it. */
   publish(topic: string, record: OutgoingRecord, parent?: Context): Promise<void> {
-    if (!this.connected) return Promise.reject(new Error('producer is not connected'));
+    if (!this.connected) return Promise.reject(new DependencyUnavailableError('broker', 'the producer is not connected'));
     const message = toMessage(record, parent);
     const bytes = messageBytes(message);
     if (this.queuedBytes + bytes > this.maxQueuedBytes) {

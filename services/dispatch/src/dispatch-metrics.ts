@@ -18,6 +18,14 @@ export const dispatchMetrics = instrumentsOf((provider) => {
     smtpReachable: meter.createObservableGauge('kairos_dispatch_smtp_reachable', { description: '1 while the SMTP server answers, 0 while deliveries wait for it' }),
     dueDeliveries: meter.createObservableGauge('kairos_dispatch_due_deliveries', { description: 'Deliveries due now that no instance holds (the backlog), as of the last look' }),
     oldestDue: meter.createObservableGauge('kairos_dispatch_oldest_due_seconds', { description: 'How long the oldest due delivery has waited, as of the last look (0: none)', unit: 's' }),
+    outboxOldest: meter.createObservableGauge('kairos_dispatch_outbox_oldest_seconds', {
+      description: 'How long the oldest outbox row (an outcome, engagement event or dead letter) has waited for the broker, as of the last look (0: none)',
+      unit: 's',
+    }),
+    outboxRefusedRows: meter.createObservableGauge('kairos_dispatch_outbox_refused_rows', {
+      description: 'Outbox rows the broker refused for their own fault, set aside in the outbox_refused table, as of the last look',
+    }),
+    outboxRefused: meter.createCounter('kairos_dispatch_outbox_refused', { description: 'Outbox rows this process set aside because the broker refused them for their own fault, by topic' }),
   };
 });
 

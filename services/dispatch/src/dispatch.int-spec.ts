@@ -11,9 +11,11 @@ import { freePort, RunningSmtpSink, startSmtpSink } from '@kairos/local-stack';
 import { RunningService } from '@kairos/service-runtime';
 import { MetricSample, metricValue, readTopic, serviceTestEnv, startServiceProcess, testStack, untilMetrics } from '@kairos/testing';
 import PostalMime, { Email } from 'postal-mime';
+import { DataSource } from 'typeorm';
 import { DeliveriesRepository } from './delivery/deliveries.repository';
 import { outcomeRecord, stateRecords, subjectOf } from './delivery/delivery-records';
 import { startDispatch } from './main';
+import { OutboxRelay } from './outbox/outbox-relay';
 
 const KEY = { id: 'k1', secret: 'dispatch-int-spec-secret-of-32-bytes-or-more' };
 const OTHER_KEY = { id: 'k1', secret: 'another-secret-that-is-32-bytes-long-too!!' };
@@ -383,6 +385,23 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     expect((await outcomes(request.dispatchId, 2)).find((fact) => fact.kind === 'failed')).toMatchObject({ detail: { reason: 'smtp-permanent', attempts: 1 } });
   });
 
+  it('an outbox row the broker refuses for its own fault (over message.max.bytes) is set aside with the answer; the rows around it are published', async () => {
+    // A dead letter carries the request and its history: a request near the broker's limit gives one the broker
+    // refuses. Written here straight into the outbox, between two ordinary ones, as the state writes would.
+    const dataSource = service.app.get(DataSource);
+    const topic = `kairos.dlq.${groupId}.v1`;
+    const key = `profile-${id('outbox')}`;
+    const deadLetter = (n: number, padding = '') => JSON.stringify({ dispatchId: `${key}-${n}`, profileId: key, padding });
+    const huge = deadLetter(2, 'x'.repeat(2 * 1024 * 1024));
+    await dataSource.query('INSERT INTO outbox (topic, key, value) VALUES ($1, $2, $3), ($1, $2, $4), ($1, $2, $5)', [topic, key, deadLetter(1), huge, deadLetter(3)]);
+    service.app.get(OutboxRelay).kick();
+    const published = await readTopic(kafkaBrokers, topic, 2, 30_000, (record) => record.key?.toString() === key);
+    expect(published.map((record) => json<{ dispatchId: string }>(record).dispatchId)).toEqual([`${key}-1`, `${key}-3`]);
+    const refused = (await dataSource.query('SELECT topic, value, error FROM outbox_refused WHERE key = $1', [key])) as Array<{ topic: string; value: string; error: string }>;
+    expect(refused).toEqual([{ topic, value: huge, error: expect.stringMatching(/^MESSAGE_TOO_LARGE: KafkaJSProtocolError: The request included a message larger than the max message size the server will accept$/) }]);
+    expect(await dataSource.query('SELECT count(*)::int AS n FROM outbox WHERE key = $1', [key])).toEqual([{ n: 0 }]);
+  });
+
   it('a 4xx recipient is retried with back-off until DISPATCH_RETRY_MAX_ATTEMPTS, then goes to the dead-letter topic with its history', async () => {
     const request = cartRequest({ to: `tempfail-${id('dlq')}@example.ch` });
     await produce(request);
@@ -553,6 +572,7 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'suppressed', channel: 'email' })).toBeGreaterThanOrEqual(1);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'clicked', channel: 'email' })).toBeGreaterThanOrEqual(1);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'unsubscribed', channel: 'email' })).toBeGreaterThanOrEqual(1);
+      expect(metricValue(exposed, 'kairos_dispatch_outbox_refused_rows')).toBe(1);
     });
     expect(at(samples, 'kairos_dispatch_attempt_duration_seconds_count', { channel: 'email', result: 'accepted' })).toBeGreaterThanOrEqual(10);
     expect(at(samples, 'kairos_dispatch_attempt_duration_seconds_count', { channel: 'email', result: 'unreachable' })).toBeGreaterThanOrEqual(1);
@@ -563,6 +583,9 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     // Read every 10 s: present, and no delivery has waited long (all were sent above).
     expect(metricValue(samples, 'kairos_dispatch_due_deliveries')).toBeGreaterThanOrEqual(0);
     expect(metricValue(samples, 'kairos_dispatch_oldest_due_seconds')).toBeLessThan(60);
+    // The oversized dead letter set aside above; everything else was published (the gauges are read every 10 s).
+    expect(at(samples, 'kairos_dispatch_outbox_refused_total', { topic: `kairos.dlq.${groupId}.v1` })).toBe(1);
+    expect(metricValue(samples, 'kairos_dispatch_outbox_oldest_seconds')).toBeLessThan(60);
   });
 
   it('a second instance joining and leaving mid-backlog sends nothing twice: 1,000 mails, each once, through two rebalances', async () => {

@@ -18,7 +18,7 @@ import { dispatchMetrics, timedStep } from '../dispatch-metrics';
 import { sleep, Wakeup } from '../wakeup';
 import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatch.settings';
 import { OutboxRelay } from '../outbox/outbox-relay';
-import { ClaimedRow, DeliveriesRepository, DeliveryRow, StoredMail, Transition } from './deliveries.repository';
+import { Backlog, ClaimedRow, DeliveriesRepository, DeliveryRow, StoredMail, Transition } from './deliveries.repository';
 import { stateRecords } from './delivery-records';
 import { MailTransportRepository } from './mail-transport.repository';
 import { MessageComposer, recipientOf } from './message-composer';
@@ -66,7 +66,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   /** Since when no SMTP server answered (an outage of the relay): nothing is claimed until a probe gets through. */
   private smtpUnreachableSince: number | undefined;
   /** The backlog as of the last look (every BACKLOG_LOOK_MS), for the metrics. */
-  private backlog: { due: number; oldestDueAt: Date | null } | undefined;
+  private backlog: Backlog | undefined;
   private backlogTimer: NodeJS.Timeout | undefined;
   private readonly observeInFlight = (result: ObservableResult) => result.observe(this.inFlightRows);
   private readonly observeSmtp = (result: ObservableResult) => result.observe(this.smtpUnreachableSince === undefined ? 1 : 0);
@@ -74,7 +74,13 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
     if (this.backlog) result.observe(this.backlog.due);
   };
   private readonly observeOldestDue = (result: ObservableResult) => {
-    if (this.backlog) result.observe(this.backlog.oldestDueAt ? Math.max(0, Date.now() - this.backlog.oldestDueAt.getTime()) / 1000 : 0);
+    if (this.backlog) result.observe(secondsSince(this.backlog.oldestDueAt));
+  };
+  private readonly observeOutboxOldest = (result: ObservableResult) => {
+    if (this.backlog) result.observe(secondsSince(this.backlog.oldestOutboxAt));
+  };
+  private readonly observeOutboxRefused = (result: ObservableResult) => {
+    if (this.backlog) result.observe(this.backlog.refusedOutboxRows);
   };
 
   constructor(
@@ -315,12 +321,14 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
 
   /** The gauges this use case reports, each with what observes it. */
   private gauges(): Array<[ObservableGauge, ObservableCallback]> {
-    const { inFlight, smtpReachable, dueDeliveries, oldestDue } = dispatchMetrics();
+    const { inFlight, smtpReachable, dueDeliveries, oldestDue, outboxOldest, outboxRefusedRows } = dispatchMetrics();
     return [
       [inFlight, this.observeInFlight],
       [smtpReachable, this.observeSmtp],
       [dueDeliveries, this.observeBacklog],
       [oldestDue, this.observeOldestDue],
+      [outboxOldest, this.observeOutboxOldest],
+      [outboxRefusedRows, this.observeOutboxRefused],
     ];
   }
 
@@ -418,6 +426,11 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
 function addressOf(row: DeliveryRow): string | undefined {
   if (row.recipient) return row.recipient;
   return row.request.channel === 'email' ? recipientOf(row.request) : undefined;
+}
+
+/** Seconds from `at` to now; 0 when nothing waits. */
+function secondsSince(at: Date | null): number {
+  return at ? Math.max(0, Date.now() - at.getTime()) / 1000 : 0;
 }
 
 /** How often the backlog metrics are read from the deliveries table. */

@@ -207,12 +207,18 @@ export class DeliveriesRepository {
     return list.map((_, index) => moved.has(index + 1));
   }
 
-  /** Deliveries due now that no instance holds, and the due time of the oldest (what a claim would take next). */
-  async backlog(): Promise<{ due: number; oldestDueAt: Date | null }> {
+  /**
+   * Deliveries due now that no instance holds, and the due time of the oldest (what a claim would take next); the
+   * creation time of the oldest outbox row and how many rows the broker refused.
+   */
+  async backlog(): Promise<Backlog> {
     const rows = (await this.dataSource.query(
-      "SELECT count(*) AS n, min(due_at) AS oldest FROM deliveries WHERE status IN ('received', 'rendering', 'sending', 'retrying') AND due_at <= now()",
-    )) as Array<{ n: string; oldest: Date | null }>;
-    return { due: Number(rows[0]?.n ?? 0), oldestDueAt: rows[0]?.oldest ?? null };
+      `SELECT count(*) AS n, min(due_at) AS oldest,
+              (SELECT created_at FROM outbox ORDER BY id LIMIT 1) AS outbox_oldest,
+              (SELECT count(*) FROM outbox_refused) AS refused
+         FROM deliveries WHERE status IN ('received', 'rendering', 'sending', 'retrying') AND due_at <= now()`,
+    )) as Array<{ n: string; oldest: Date | null; outbox_oldest: Date | null; refused: string }>;
+    return { due: Number(rows[0]?.n ?? 0), oldestDueAt: rows[0]?.oldest ?? null, oldestOutboxAt: rows[0]?.outbox_oldest ?? null, refusedOutboxRows: Number(rows[0]?.refused ?? 0) };
   }
 
   /** Suppression entries for these subjects (profile:… and address:…). */
@@ -238,4 +244,12 @@ export class DeliveriesRepository {
       ? { dispatchId: row.dispatch_id, profileId: row.profile_id, status: row.status, state: row.state, request: row.request, recipient: row.recipient, mail: row.mail, links: row.links }
       : undefined;
   }
+}
+
+/** The backlog figures the metrics report. */
+export interface Backlog {
+  due: number;
+  oldestDueAt: Date | null;
+  oldestOutboxAt: Date | null;
+  refusedOutboxRows: number;
 }

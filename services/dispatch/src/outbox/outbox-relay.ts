@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DeliveryOutcomeRecord, Topics } from '@kairos/contracts';
-import { RecordProducer } from '@kairos/kafka';
+import { describeError, kafkaRecordFault, RecordProducer } from '@kairos/kafka';
 import { prepared, withPooledClient } from '@kairos/persistence';
+import { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { dispatchMetrics } from '../dispatch-metrics';
 import { sleep, Wakeup } from '../wakeup';
@@ -84,33 +85,88 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   /**
    * One page, taken out of the table (SKIP LOCKED: another instance takes the next page) and published in order inside
    * the same transaction: the delete commits only once the broker acknowledged, and a failed publish rolls it back.
+   * When the broker refuses a record for its own sake (MESSAGE_TOO_LARGE; never for an outage or an error it does not
+   * name), the rest of the page is published row by row and each row it refuses is set aside in `outbox_refused`, so
+   * one such row cannot hold every later outcome back.
    */
   private async publishPage(): Promise<number> {
     return withPooledClient(this.dataSource, async (client) => {
       await client.query('BEGIN');
       try {
         const { rows } = await client.query<OutboxRow>(
-          prepared('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id, topic, key, value, headers', [PAGE]),
+          prepared('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id, topic, key, value, headers, created_at', [PAGE]),
         );
         // RETURNING keeps no order; the ids are bigints as text, so the shorter is the smaller.
         rows.sort((a, b) => a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-        const byTopic = new Map<string, OutboxRow[]>();
-        for (const row of rows) {
-          const list = byTopic.get(row.topic) ?? [];
-          list.push(row);
-          byTopic.set(row.topic, list);
+        const published = new Set<OutboxRow>();
+        try {
+          await this.publish(rows, published);
+        } catch (error) {
+          if (!kafkaRecordFault(error)) throw error;
+          await this.publishOneByOne(client, rows.filter((row) => !published.has(row)), published);
         }
-        await Promise.all(
-          [...byTopic].map(([topic, list]) => this.producer.send(topic, list.map((row) => ({ key: row.key, value: row.value, ...(row.headers ? { headers: row.headers } : {}) })))),
-        );
         await client.query('COMMIT');
-        countOutcomes(rows);
+        countOutcomes([...published]);
         return rows.length;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       }
     });
+  }
+
+  /**
+   * The rows in one request per topic (the producer splits what exceeds a request), in order within each topic; adds
+   * to `published` the rows the broker acknowledged, also when a later request fails.
+   */
+  private async publish(rows: readonly OutboxRow[], published: Set<OutboxRow>): Promise<void> {
+    const byTopic = new Map<string, OutboxRow[]>();
+    for (const row of rows) {
+      const list = byTopic.get(row.topic) ?? [];
+      list.push(row);
+      byTopic.set(row.topic, list);
+    }
+    const results = await Promise.allSettled(
+      [...byTopic].map(async ([topic, list]) => {
+        const progress = { acknowledged: 0 };
+        try {
+          await this.producer.send(topic, list.map((row) => ({ key: row.key, value: row.value, ...(row.headers ? { headers: row.headers } : {}) })), undefined, progress);
+        } finally {
+          for (const row of list.slice(0, progress.acknowledged)) published.add(row);
+        }
+      }),
+    );
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /**
+   * Publishes each row alone; a row the broker refuses for its own sake moves to `outbox_refused` with the answer.
+   * Any other failure throws (the transaction rolls back: the rows published so far go out again, with their ids).
+   */
+  private async publishOneByOne(client: PoolClient, rows: readonly OutboxRow[], published: Set<OutboxRow>): Promise<void> {
+    for (const row of rows) {
+      try {
+        await this.publish([row], published);
+      } catch (error) {
+        const fault = kafkaRecordFault(error);
+        if (!fault) throw error;
+        const reason = `${fault}: ${describeError(error)}`;
+        await client.query(
+          prepared('INSERT INTO outbox_refused (id, topic, key, value, headers, created_at, error) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+            row.id,
+            row.topic,
+            row.key,
+            row.value,
+            row.headers ? JSON.stringify(row.headers) : null,
+            row.created_at,
+            reason,
+          ]),
+        );
+        dispatchMetrics().outboxRefused.add(1, { topic: row.topic });
+        this.logger.error(`outbox row ${row.id} for ${row.topic} (${Buffer.byteLength(row.value)} bytes) refused by the broker, set aside in outbox_refused: ${reason}`);
+      }
+    }
   }
 }
 
@@ -120,6 +176,7 @@ interface OutboxRow {
   key: string | null;
   value: string;
   headers: Record<string, string> | null;
+  created_at: Date;
 }
 
 /** How long the relay lets records gather after a commit woke it. */
