@@ -65,6 +65,11 @@ export class DefinitionsFollower {
     return this.follower?.notRunning();
   }
 
+  /** Why this process can no longer follow the definitions: for the liveness probe. */
+  wedged(): string | undefined {
+    return this.follower?.wedged();
+  }
+
   /** The set in force now. */
   current(): DefinitionSet {
     return this.set;

@@ -282,9 +282,87 @@ describe('BatchConsumer against the real broker', () => {
     expect(logged).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^error: the consumer stopped on an error kafkajs does not retry \(KafkaJSNonRetriableError: an error kafkajs does not retry\); starting it again in 5 s$/),
-        'info: the consumer started again after its crash',
+        'info: the consumer started again',
       ]),
     );
+  });
+
+  describe('a consumer whose fetch loop stops without an error (tulios/kafkajs #659, #1431)', () => {
+    // The fault is injected where kafkajs asks the broker for records: its Broker.fetch, for this test's client only,
+    // answers never (a response lost on a half-open connection; kafkajs' request timeout is not involved here).
+    const Broker = require('kafkajs/src/broker') as { prototype: { fetch(...args: unknown[]): Promise<unknown> } };
+    const realFetch = Broker.prototype.fetch;
+    const clientId = uniqueName('stalling-client');
+    const stallingKafka = connectKafka({ brokers: brokersFromHarness(), clientId, logLevel: 'nothing' });
+    /** 'until-stopped': the test releases the hung fetch when kafkajs is asked to stop; 'forever': after the test. */
+    let hang: 'no' | 'until-stopped' | 'forever' = 'no';
+    const releaseHung: Array<() => void> = [];
+    let spy: jest.SpyInstance;
+
+    beforeAll(() => {
+      spy = jest.spyOn(Broker.prototype, 'fetch').mockImplementation(function (this: { connectionPool: { clientId: string } }, ...args: unknown[]) {
+        if (hang === 'no' || this.connectionPool.clientId !== clientId) return realFetch.apply(this, args);
+        // Answered when the test releases it (after the test, for 'forever'), by a real fetch then.
+        return new Promise((resolve) => releaseHung.push(() => resolve(realFetch.apply(this, args))));
+      });
+    });
+    afterEach(() => {
+      hang = 'no';
+      releaseHung.splice(0).forEach((release) => release());
+    });
+    afterAll(() => spy.mockRestore());
+
+    async function stallingConsumer(topic: string, handled: string[], logged: string[]): Promise<{ created: BatchConsumer; kafkajsConsumer: { stop(): Promise<void> } }> {
+      const groupId = uniqueName('group');
+      await ensureTopics(kafka, [topicSpec(topic, 1), deadLetterTopic(groupId)]);
+      const created = new BatchConsumer(stallingKafka, {
+        groupId,
+        producer,
+        subscriptions: [{ topic, decoder: rawDecoder, handler: async (records) => void handled.push(...records.map((record) => record.value?.toString() ?? '')) }],
+        restarts: { delayMs: 500, stallAfterMs: 3_000, stopLimitMs: 3_000 },
+        log: (level, message) => logged.push(`${level}: ${message}`),
+      });
+      consumers.push(created);
+      await created.start();
+      await producer.send(topic, [{ key: 'k', value: 'before' }]);
+      await until(() => handled.includes('before'), 30_000, 'the record produced before the stall');
+      return { created, kafkajsConsumer: (created as unknown as { consumer: { stop(): Promise<void> } }).consumer };
+    }
+
+    it('is stopped and started again, and consumes what came meanwhile', async () => {
+      const topic = uniqueName('stall');
+      const handled: string[] = [];
+      const logged: string[] = [];
+      const { created, kafkajsConsumer } = await stallingConsumer(topic, handled, logged);
+      // The hung fetch answers once kafkajs is asked to stop (its stop waits for the fetch in flight).
+      const stop = kafkajsConsumer.stop.bind(kafkajsConsumer);
+      jest.spyOn(kafkajsConsumer, 'stop').mockImplementation(() => {
+        hang = 'no';
+        releaseHung.splice(0).forEach((release) => release());
+        return stop();
+      });
+      hang = 'until-stopped';
+      await until(() => releaseHung.length > 0, 10_000, 'a fetch to hang');
+      await producer.send(topic, [{ key: 'k', value: 'during' }]);
+      await until(() => created.notRunning() !== undefined, 20_000, 'the consumer to report the stall');
+      expect(created.notRunning()).toMatch(/^the consumer gave no sign of life for \d+ s with no batch in hand \(kafkajs stopped fetching without an error\); starting it again$/);
+      await until(() => handled.includes('during'), 30_000, 'the record produced during the stall, after the restart');
+      expect(created.notRunning()).toBeUndefined();
+      expect(created.wedged()).toBeUndefined();
+      expect(handled).toEqual(['before', 'during']);
+      expect(logged).toEqual(expect.arrayContaining([expect.stringMatching(/^error: the consumer gave no sign of life/), 'info: the consumer started again']));
+    });
+
+    it('that cannot even be stopped is reported wedged, for the liveness probe', async () => {
+      const topic = uniqueName('wedge');
+      const handled: string[] = [];
+      const { created } = await stallingConsumer(topic, handled, []);
+      hang = 'forever';
+      await until(() => created.wedged() !== undefined, 30_000, 'the consumer to report itself wedged');
+      expect(created.wedged()).toBe('the stalled consumer did not stop within 3 s: this process cannot consume again and needs a restart');
+      expect(created.notRunning()).toBe(created.wedged());
+      expect(handled).toEqual(['before']);
+    });
   });
 
   it('keeps partition p of co-partitioned topics on one member and tells the ownership hooks what moved', async () => {

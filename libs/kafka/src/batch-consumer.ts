@@ -3,7 +3,7 @@ import { Link, ObservableCallback, SpanKind, SpanStatusCode, trace } from '@open
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { backoffDelay, DEFAULT_RETRY, OUTAGE_RETRY, RetryPolicy } from './backoff';
 import { coPartitionedAssigner } from './co-partitioned-assigner';
-import { CrashRestart } from './crash-restart';
+import { CrashRestart, CrashRestartOptions } from './crash-restart';
 import { RecordDecoder } from './decoders';
 import { describeError, outageReason, PartitionMovedError } from './failure';
 import { kafkaMetrics } from './kafka-metrics';
@@ -65,6 +65,8 @@ export interface BatchConsumerOptions {
    * was processed since the last commit, which every stage takes as a redelivery.
    */
   commitIntervalMs?: number;
+  /** When a crashed or stalled consumer is started again (CrashRestart's defaults unless set; tests shorten them). */
+  restarts?: CrashRestartOptions;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -166,7 +168,7 @@ export class BatchConsumer {
     this.subscriptions = new Map(options.subscriptions.map((subscription) => [subscription.topic, subscription]));
     this.dlqTopic = deadLetterTopic(options.groupId).name;
     this.log = options.log ?? (() => undefined);
-    this.crashRestart = new CrashRestart(this.consumer, () => this.start(), this.log);
+    this.crashRestart = new CrashRestart(this.consumer, () => this.start(), this.log, options.restarts);
     kafkaMetrics().lag.addCallback(this.observeLag);
   }
 
@@ -220,9 +222,14 @@ export class BatchConsumer {
     return [...this.stalled.values(), ...slow];
   }
 
-  /** Why nothing is being consumed (the consumer crashed and is being started again); undefined while it runs. */
+  /** Why nothing is being consumed (the consumer crashed or stalled and is being started again); undefined while it runs. */
   notRunning(): string | undefined {
     return this.crashRestart.notRunning();
+  }
+
+  /** Why this process can no longer consume (a stalled consumer that did not stop): for the liveness probe. */
+  wedged(): string | undefined {
+    return this.crashRestart.wedged();
   }
 
   /** Consumer lag per "topic#partition" as of the last batch, for health and metrics. */

@@ -6,6 +6,7 @@ export { encodeProduceRequest, installProduceEncoding } from './produce-encoding
 export type { ProduceRequestOptions } from './produce-encoding';
 export * from './record-producer';
 export * from './batch-consumer';
+export type { CrashRestartOptions } from './crash-restart';
 export * from './topic-admin';
 export * from './trace-headers';
 export { kafkaMetrics } from './kafka-metrics';

@@ -18,8 +18,10 @@ export interface TopicFollowerOptions {
 export interface TopicFollower {
   /** Resolves once every record that existed at start() has been handed over. */
   caughtUp: Promise<void>;
-  /** Why the topic is not being followed (its consumer crashed and is being started again); undefined while it is. */
+  /** Why the topic is not being followed (its consumer crashed or stalled and is being started again); undefined while it is. */
   notRunning(): string | undefined;
+  /** Why this process can no longer follow the topic (a stalled consumer that did not stop): for the liveness probe. */
+  wedged(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export async function followTopic(kafka: Kafka, options: TopicFollowerOptions): 
     return {
       caughtUp,
       notRunning: () => crashRestart.notRunning(),
+      wedged: () => crashRestart.wedged(),
       async stop() {
         await crashRestart.stop();
         await following.disconnect().catch(() => undefined);

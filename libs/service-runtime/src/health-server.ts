@@ -5,11 +5,14 @@ export type HealthCheck = () => Promise<string | true> | string | true;
 /**
  * Liveness, readiness and metrics on a port of their own, apart from any public API: probes keep answering while
  * the public server is saturated, and the public server exposes nothing operational.
- * GET /health/live: the process runs. GET /health/ready: every registered check passes (503 and the failures
- * otherwise). GET /metrics: Prometheus exposition, when that exporter is on.
+ * GET /health/live: the process can still work — every liveness check passes (503 and the failures otherwise: only
+ * a state the process cannot leave by itself, so that the orchestrator restarts it). GET /health/ready: every
+ * readiness check passes (503 and the failures otherwise). GET /metrics: Prometheus exposition, when that exporter is
+ * on.
  */
 export class HealthServer {
   private readonly checks = new Map<string, HealthCheck>();
+  private readonly livenessChecks = new Map<string, () => string | true>();
   private server: Server | undefined;
   private started = false;
   private stopping = false;
@@ -21,6 +24,22 @@ export class HealthServer {
 
   register(name: string, check: HealthCheck): void {
     this.checks.set(name, check);
+  }
+
+  /** A check for GET /health/live: a failure makes the orchestrator restart the process, so only for wedges. */
+  registerLiveness(name: string, check: () => string | true): void {
+    this.livenessChecks.set(name, check);
+  }
+
+  liveness(): { live: boolean; checks: Record<string, string> } {
+    const checks: Record<string, string> = {};
+    let live = true;
+    for (const [name, check] of this.livenessChecks) {
+      const result = check();
+      checks[name] = result === true ? 'ok' : result;
+      if (result !== true) live = false;
+    }
+    return { live, checks };
   }
 
   /** Readiness is false until start-up has finished: topics, migrations, consumer group joined, HTTP listening. */
@@ -72,7 +91,10 @@ export class HealthServer {
       response.end(JSON.stringify(body));
     };
     const path = (request.url ?? '/').split('?')[0];
-    if (path === '/health/live') return json(200, { service: this.service, status: 'live' });
+    if (path === '/health/live') {
+      const { live, checks } = this.liveness();
+      return json(live ? 200 : 503, { service: this.service, status: live ? 'live' : 'not live', checks });
+    }
     if (path === '/health/ready') {
       const { ready, checks } = await this.readiness();
       return json(ready ? 200 : 503, { service: this.service, status: ready ? 'ready' : 'not ready', checks });

@@ -135,6 +135,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       await follower.start();
       definitions = follower;
       health.register('definitions', () => follower.notFollowing() ?? true);
+      health.registerLiveness('definitions', () => follower.wedged() ?? true);
     }
 
     // Whoever keeps state per partition (state stores) listens here; the consumer awaits them before each batch.
@@ -179,6 +180,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       if (!consumer) return (options.subscriptions ?? []).length === 0 ? true : 'consumer not running';
       return consumer.notRunning() ?? true;
     });
+    health.registerLiveness('kafka', () => transport.batchConsumer?.wedged() ?? true);
     // Not ready while any partition waits for a dependency: lag grows, nothing is dead-lettered, and this says why.
     health.register('processing', () => {
       const stalls = transport.batchConsumer?.stalls() ?? [];
