@@ -353,15 +353,24 @@ describe('BatchConsumer against the real broker', () => {
       expect(logged).toEqual(expect.arrayContaining([expect.stringMatching(/^error: the consumer gave no sign of life/), 'info: the consumer started again']));
     });
 
-    it('that cannot even be stopped is reported wedged, for the liveness probe', async () => {
+    it('whose stop hangs is reported wedged, for the liveness probe, and started again once the stop ends', async () => {
       const topic = uniqueName('wedge');
       const handled: string[] = [];
-      const { created } = await stallingConsumer(topic, handled, []);
+      const logged: string[] = [];
+      const { created } = await stallingConsumer(topic, handled, logged);
       hang = 'forever';
       await until(() => created.wedged() !== undefined, 30_000, 'the consumer to report itself wedged');
-      expect(created.wedged()).toBe('the stalled consumer did not stop within 3 s: this process cannot consume again and needs a restart');
+      expect(created.wedged()).toBe('the stalled consumer did not stop within 3 s: this process cannot consume until it does, and may need a restart');
       expect(created.notRunning()).toBe(created.wedged());
       expect(handled).toEqual(['before']);
+      // The fetch answers at last: kafkajs' stop ends, and the consumer is started again.
+      hang = 'no';
+      releaseHung.splice(0).forEach((release) => release());
+      await producer.send(topic, [{ key: 'k', value: 'after' }]);
+      await until(() => handled.includes('after'), 30_000, 'the record produced after the stop ended');
+      expect(created.wedged()).toBeUndefined();
+      expect(handled).toEqual(['before', 'after']);
+      expect(logged).toEqual(expect.arrayContaining(['info: the stalled consumer stopped after all', 'info: the consumer started again']));
     });
   });
 

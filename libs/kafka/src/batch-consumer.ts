@@ -190,7 +190,8 @@ export class BatchConsumer {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      eachBatch: (payload) => this.processBatch(payload),
+      // Through the restarter: a batch in hand (an outage waited out, a slow handler) is no stall of the fetch loop.
+      eachBatch: (payload) => this.crashRestart.holding(() => this.processBatch(payload)),
     });
   }
 

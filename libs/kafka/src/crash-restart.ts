@@ -5,16 +5,18 @@ export interface CrashRestartOptions {
   /** How long a consumer kafkajs gave up on stays stopped before it is started again. */
   delayMs?: number;
   /**
-   * A running consumer that gave no sign of life (no fetch started or returned, no batch, join, heartbeat or crash)
-   * for this long, with no batch in hand, has stalled: it is stopped and started again. Above kafkajs' rebalance
-   * timeout (60 s), the longest a healthy member waits in a join.
+   * A consumer that joined its group and then gave no sign of life (no fetch started or returned, heartbeat or crash)
+   * for this long, with no batch in hand and no join in progress, has stalled: it is stopped and started again.
    */
   stallAfterMs?: number;
-  /** How long the stop of a stalled consumer may take; past it the consumer is wedged (see `wedged`). */
+  /**
+   * How long the stop of a stalled consumer may take before the consumer counts as wedged (see `wedged`). kafkajs' stop
+   * waits for the fetch in flight (its request timeout, 30 s) and then for the group leave (another 30 s at most).
+   */
   stopLimitMs?: number;
 }
 
-const DEFAULTS: Required<CrashRestartOptions> = { delayMs: 5_000, stallAfterMs: 120_000, stopLimitMs: 30_000 };
+const DEFAULTS: Required<CrashRestartOptions> = { delayMs: 5_000, stallAfterMs: 120_000, stopLimitMs: 90_000 };
 
 /**
  * Keeps a kafkajs consumer consuming, for the two ways it can stop for good while the process lives on, ready and
@@ -22,11 +24,11 @@ const DEFAULTS: Required<CrashRestartOptions> = { delayMs: 5_000, stallAfterMs: 
  * - kafkajs restarts a crashed consumer only when the error is retriable. A KafkaJSNonRetriableError without a
  *   retriable cause stops it for good ("Failed to find group coordinator" while the broker restarts does, seen in
  *   deploy/local/outages.int-spec).
- * - Its fetch loop can stop without any error (tulios/kafkajs #659, #1431): a fetch whose answer never comes, a loop
- *   that never resumes after a rebalance.
+ * - Its fetch loop can stop without any error (tulios/kafkajs #659, #1431: a loop that does not resume).
  * Either way the consumer is started again (`start`: connect, subscribe, run), every few seconds until it runs; a
- * stalled one is stopped first. One whose stop does not finish is beyond saving in this process: `wedged` says so,
- * for the liveness probe, so that the orchestrator restarts the process.
+ * stalled one is stopped first. While that stop has not finished after `stopLimitMs`, `wedged` says so, for the
+ * liveness probe, so that an orchestrator restarts the process; a stop that finishes later still leads to a restart.
+ * The owner runs each batch's handler through `holding`: a batch in hand (an outage waited out) is no stall.
  */
 export class CrashRestart {
   private timer: NodeJS.Timeout | undefined;
@@ -39,10 +41,13 @@ export class CrashRestart {
   private stopped = false;
   /** Watched for stalls from its first join on: a consumer never started (or not yet) is not stalled. */
   private armed = false;
-  private lastSign = Date.now();
-  /** Batches kafkajs handed to the handler and not yet finished: a long batch (an outage waited out) is no stall. */
+  /** Between a connect or a rebalance and the join that ends it: kafkajs retries a slow join itself, silently. */
+  private joining = false;
+  private lastSign = performance.now();
+  private lastLook = performance.now();
   private batchesInHand = 0;
   private readonly options: Required<CrashRestartOptions>;
+  private readonly lookEveryMs: number;
 
   constructor(
     private readonly consumer: Consumer,
@@ -51,20 +56,30 @@ export class CrashRestart {
     options: CrashRestartOptions = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
-    const { CRASH, STOP, FETCH_START, FETCH, START_BATCH_PROCESS, END_BATCH_PROCESS, GROUP_JOIN, REBALANCING, HEARTBEAT, CONNECT } = consumer.events;
-    const sign = () => void (this.lastSign = Date.now());
-    for (const event of [FETCH_START, FETCH, REBALANCING, HEARTBEAT, CONNECT]) consumer.on(event, sign);
-    consumer.on(GROUP_JOIN, () => void (sign(), (this.armed = true)));
-    consumer.on(START_BATCH_PROCESS, () => void (sign(), (this.batchesInHand += 1)));
-    consumer.on(END_BATCH_PROCESS, () => void (sign(), (this.batchesInHand = Math.max(0, this.batchesInHand - 1))));
-    // A batch whose handler threw ends in a crash without END_BATCH_PROCESS; a stop ends every batch.
-    consumer.on(STOP, () => void (sign(), (this.batchesInHand = 0)));
+    const { CRASH, STOP, FETCH_START, FETCH, GROUP_JOIN, REBALANCING, HEARTBEAT, CONNECT } = consumer.events;
+    const sign = () => void (this.lastSign = performance.now());
+    for (const event of [FETCH_START, FETCH, HEARTBEAT]) consumer.on(event, sign);
+    for (const event of [CONNECT, REBALANCING]) consumer.on(event, () => void (sign(), (this.joining = true)));
+    consumer.on(GROUP_JOIN, () => void (sign(), (this.joining = false), (this.armed = true)));
+    consumer.on(STOP, () => void (sign(), (this.joining = false)));
     consumer.on(CRASH, ({ payload }) => {
       sign();
-      this.batchesInHand = 0;
+      this.joining = false;
       this.crashed(payload.error, payload.restart);
     });
-    this.watch = setInterval(() => this.lookForStall(), Math.min(5_000, this.options.stallAfterMs / 4)).unref();
+    this.lookEveryMs = Math.min(5_000, this.options.stallAfterMs / 4);
+    this.watch = setInterval(() => this.lookForStall(), this.lookEveryMs).unref();
+  }
+
+  /** Runs one batch's handler; while any runs, the consumer is busy, not stalled. */
+  async holding<T>(work: () => Promise<T>): Promise<T> {
+    this.batchesInHand += 1;
+    try {
+      return await work();
+    } finally {
+      this.batchesInHand -= 1;
+      this.lastSign = performance.now();
+    }
   }
 
   /** Why the consumer is not running (it is waiting to be started again, or wedged); undefined while it runs. */
@@ -94,27 +109,30 @@ export class CrashRestart {
   }
 
   private lookForStall(): void {
-    if (!this.armed || this.stopped || this.reason !== undefined || this.starting || this.batchesInHand > 0) return;
-    const quiet = Date.now() - this.lastSign;
+    const now = performance.now();
+    // A late look means the event loop itself was held (a long synchronous stretch, a paused VM): kafkajs could not
+    // have said anything meanwhile either.
+    if (now - this.lastLook > 2 * this.lookEveryMs) this.lastSign = now;
+    this.lastLook = now;
+    if (!this.armed || this.joining || this.stopped || this.reason !== undefined || this.starting || this.batchesInHand > 0) return;
+    const quiet = now - this.lastSign;
     if (quiet > this.options.stallAfterMs) void this.restartStalled(quiet);
   }
 
   private async restartStalled(quietMs: number): Promise<void> {
     this.reason = `the consumer gave no sign of life for ${Math.round(quietMs / 1000)} s with no batch in hand (kafkajs stopped fetching without an error); starting it again`;
     this.log('error', this.reason);
-    const stopped = await Promise.race([
-      this.consumer.stop().then(
-        () => true,
-        () => true,
-      ),
-      new Promise<false>((resolve) => setTimeout(() => resolve(false), this.options.stopLimitMs).unref()),
-    ]);
-    if (this.stopped) return;
-    if (!stopped) {
-      this.wedgedReason = `the stalled consumer did not stop within ${this.options.stopLimitMs / 1000} s: this process cannot consume again and needs a restart`;
+    const stopping = this.consumer.stop().catch(() => undefined);
+    const wedging = setTimeout(() => {
+      if (this.stopped) return;
+      this.wedgedReason = `the stalled consumer did not stop within ${this.options.stopLimitMs / 1000} s: this process cannot consume until it does, and may need a restart`;
       this.log('error', this.wedgedReason);
-      return;
-    }
+    }, this.options.stopLimitMs).unref();
+    await stopping;
+    clearTimeout(wedging);
+    if (this.stopped) return;
+    if (this.wedgedReason) this.log('info', 'the stalled consumer stopped after all');
+    this.wedgedReason = undefined;
     this.schedule();
   }
 
@@ -132,7 +150,7 @@ export class CrashRestart {
       // kafkajs' run() resolves even when joining the group failed (it reports that as another crash instead).
       if (this.stopped || this.crashes !== crashesBefore) return;
       this.reason = undefined;
-      this.lastSign = Date.now();
+      this.lastSign = performance.now();
       this.log('info', 'the consumer started again');
     } catch (error) {
       if (this.stopped) return;

@@ -86,10 +86,11 @@ export class RecordProducer {
 
   /**
    * Sends records (in as few requests as the size cap allows, in order) and resolves when the broker acknowledged all
-   * of them. `progress.acknowledged` counts the leading records acknowledged so far, for a caller that must know, when
-   * a later request fails, which records are out already.
+   * of them. `progress.acknowledged` counts the leading records of the requests acknowledged so far, for a caller that
+   * must know, when a later request fails, which records are out already.
    */
-  async send(topic: string, records: OutgoingRecord[], parent?: Context, progress?: { acknowledged: number }): Promise<void> {
+  async send(topic: string, records: OutgoingRecord[], options: { parent?: Context; progress?: { acknowledged: number } } = {}): Promise<void> {
+    const { parent, progress } = options;
     const messages = records.map((record) => toMessage(record, parent));
     while (messages.length > 0) {
       const chunk = messages.splice(0, countThatFits(messages, messageBytes, this.maxRequestBytes, this.maxBatchRecords));

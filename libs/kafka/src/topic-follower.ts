@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Consumer, Kafka } from 'kafkajs';
+import { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { toConsumedRecord } from './batch-consumer';
 import { CrashRestart } from './crash-restart';
 import { describeError } from './failure';
@@ -37,6 +37,7 @@ export async function followTopic(kafka: Kafka, options: TopicFollowerOptions): 
   await admin.connect();
   const groupId = `kairos-follow-${randomUUID()}`;
   let consumer: Consumer | undefined;
+  let crashRestart: CrashRestart | undefined;
   try {
     const { pending, reached } = await topicEnds(admin, options.topic);
     let markCaughtUp: () => void = () => undefined;
@@ -48,41 +49,42 @@ export async function followTopic(kafka: Kafka, options: TopicFollowerOptions): 
     // The next offset to hand over per partition: a consumer started again after a crash reads from the beginning
     // (nothing is committed), and what was handed over already is skipped.
     const next = new Map<number, bigint>();
+    const handle = async ({ batch }: EachBatchPayload) => {
+      const from = next.get(batch.partition) ?? 0n;
+      const records = batch.messages.filter((message) => BigInt(message.offset) >= from).map((message) => toConsumedRecord(batch.topic, batch.partition, message));
+      const nowCaughtUp = reached(batch.partition, batch.lastOffset());
+      if (records.length > 0) {
+        try {
+          await options.onRecords(records, { caughtUp: nowCaughtUp });
+        } catch (error) {
+          log('error', `following ${options.topic}: a batch at offset ${batch.firstOffset()} failed: ${describeError(error)}`);
+        }
+        next.set(batch.partition, BigInt(records[records.length - 1].offset) + 1n);
+      }
+      if (nowCaughtUp) markCaughtUp();
+    };
     const start = async () => {
       await following.connect();
       await following.subscribe({ topic: options.topic, fromBeginning: true });
-      await following.run({
-        autoCommit: false,
-        eachBatch: async ({ batch }) => {
-          const from = next.get(batch.partition) ?? 0n;
-          const records = batch.messages.filter((message) => BigInt(message.offset) >= from).map((message) => toConsumedRecord(batch.topic, batch.partition, message));
-          const nowCaughtUp = reached(batch.partition, batch.lastOffset());
-          if (records.length > 0) {
-            try {
-              await options.onRecords(records, { caughtUp: nowCaughtUp });
-            } catch (error) {
-              log('error', `following ${options.topic}: a batch at offset ${batch.firstOffset()} failed: ${describeError(error)}`);
-            }
-            next.set(batch.partition, BigInt(records[records.length - 1].offset) + 1n);
-          }
-          if (nowCaughtUp) markCaughtUp();
-        },
-      });
+      // Through the restarter: a batch in hand is no stall of the fetch loop.
+      await following.run({ autoCommit: false, eachBatch: (payload) => restarts.holding(() => handle(payload)) });
     };
-    const crashRestart = new CrashRestart(following, start, (level, message) => log(level, `following ${options.topic}: ${message}`));
+    const restarts = new CrashRestart(following, start, (level, message) => log(level, `following ${options.topic}: ${message}`));
+    crashRestart = restarts;
     await start();
     return {
       caughtUp,
-      notRunning: () => crashRestart.notRunning(),
-      wedged: () => crashRestart.wedged(),
+      notRunning: () => restarts.notRunning(),
+      wedged: () => restarts.wedged(),
       async stop() {
-        await crashRestart.stop();
+        await restarts.stop();
         await following.disconnect().catch(() => undefined);
         await admin.deleteGroups([groupId]).catch(() => undefined);
         await admin.disconnect().catch(() => undefined);
       },
     };
   } catch (error) {
+    await crashRestart?.stop();
     await consumer?.disconnect().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
     throw error;

@@ -86,8 +86,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
    * One page, taken out of the table (SKIP LOCKED: another instance takes the next page) and published in order inside
    * the same transaction: the delete commits only once the broker acknowledged, and a failed publish rolls it back.
    * When the broker refuses a record for its own sake (MESSAGE_TOO_LARGE; never for an outage or an error it does not
-   * name), the rest of the page is published row by row and each row it refuses is set aside in `outbox_refused`, so
-   * one such row cannot hold every later outcome back.
+   * name), the page's rows not acknowledged yet are published row by row and each row it refuses is set aside in
+   * `outbox_refused`, so one such row cannot hold every later outcome back. (Of the refused request, partitions other
+   * brokers acknowledged are sent again: ids are deterministic.)
    */
   private async publishPage(): Promise<number> {
     return withPooledClient(this.dataSource, async (client) => {
@@ -102,7 +103,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         try {
           await this.publish(rows, published);
         } catch (error) {
-          if (!kafkaRecordFault(error)) throw error;
+          if (!refusedForItself(error)) throw error;
           await this.publishOneByOne(client, rows.filter((row) => !published.has(row)), published);
         }
         await client.query('COMMIT');
@@ -130,7 +131,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       [...byTopic].map(async ([topic, list]) => {
         const progress = { acknowledged: 0 };
         try {
-          await this.producer.send(topic, list.map((row) => ({ key: row.key, value: row.value, ...(row.headers ? { headers: row.headers } : {}) })), undefined, progress);
+          await this.producer.send(topic, list.map((row) => ({ key: row.key, value: row.value, ...(row.headers ? { headers: row.headers } : {}) })), { progress });
         } finally {
           for (const row of list.slice(0, progress.acknowledged)) published.add(row);
         }
@@ -149,7 +150,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       try {
         await this.publish([row], published);
       } catch (error) {
-        const fault = kafkaRecordFault(error);
+        const fault = refusedForItself(error);
         if (!fault) throw error;
         const reason = `${fault}: ${describeError(error)}`;
         await client.query(
@@ -168,6 +169,17 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       }
     }
   }
+}
+
+/**
+ * The broker's refusals a row can earn for itself, whatever the state of the cluster. Not INVALID_TIMESTAMP: outbox
+ * records carry the host's clock, so that refusal means clock skew, which every row shares.
+ */
+const ROW_FAULTS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD']);
+
+function refusedForItself(error: unknown): string | undefined {
+  const fault = kafkaRecordFault(error);
+  return fault && ROW_FAULTS.has(fault) ? fault : undefined;
 }
 
 interface OutboxRow {
