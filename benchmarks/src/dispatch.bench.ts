@@ -14,7 +14,7 @@ import { machineBusySeconds, processCpuSeconds, ServiceProcess, startServiceProc
  * npm run bench:dispatch — one dispatch process (as in production) on the real broker and PostgreSQL, handing mail to
  * the local SMTP sink (started here, so each acceptance is timed where it happens):
  * 1. saturated: BENCH_DISPATCH_MAILS (20,000) abandoned-cart requests produced at once; rendered mails/s from the first
- *    request produced to the last mail accepted by the sink, with SMTP_POOL_CONNECTIONS (BENCH_SMTP_CONNECTIONS, 5)
+ *    request produced to the last mail accepted by the sink, with SMTP_POOL_CONNECTIONS (BENCH_SMTP_CONNECTIONS, 20)
  *    pooled connections;
  * 2. paced: BENCH_DISPATCH_RATE (1,000) requests/s, evenly spaced, for BENCH_DISPATCH_SECONDS (15): latency from the
  *    moment a request was due to be produced to the sink's acceptance of its mail, p50/p95/p99/max.
@@ -24,7 +24,7 @@ import { machineBusySeconds, processCpuSeconds, ServiceProcess, startServiceProc
 const MAILS = Number(process.env['BENCH_DISPATCH_MAILS'] ?? 20_000);
 const RATE = Number(process.env['BENCH_DISPATCH_RATE'] ?? 1_000);
 const SECONDS = Number(process.env['BENCH_DISPATCH_SECONDS'] ?? 15);
-const CONNECTIONS = Number(process.env['BENCH_SMTP_CONNECTIONS'] ?? 5);
+const CONNECTIONS = Number(process.env['BENCH_SMTP_CONNECTIONS'] ?? 20);
 const PARTITIONS = 6;
 const KEY = { id: 'bench', secret: 'bench-signing-secret-of-at-least-32-bytes' };
 

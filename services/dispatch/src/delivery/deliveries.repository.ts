@@ -78,16 +78,17 @@ export class DeliveriesRepository {
     const rows = await this.rows<{ dispatch_id: string; claimed: boolean }>(
       `WITH inserted AS (
          INSERT INTO deliveries (dispatch_id, profile_id, channel, status, state, request, claimed_by, due_at)
-         SELECT id, profile, channel, 'received', state, request,
-                CASE WHEN n <= $11 THEN $10 END,
-                CASE WHEN n <= $11 THEN now() + $12 * interval '1 millisecond' ELSE now() END
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[]) WITH ORDINALITY AS r(id, profile, channel, state, request, n)
+         SELECT id, profile, channel, 'received', j.value -> 'state', j.value -> 'request',
+                CASE WHEN n <= $10 THEN $9 END,
+                CASE WHEN n <= $10 THEN now() + $11 * interval '1 millisecond' ELSE now() END
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS r(id, profile, channel, n)
+         JOIN jsonb_array_elements($4::jsonb) WITH ORDINALITY AS j(value, n) USING (n)
          ON CONFLICT (dispatch_id) DO NOTHING
          RETURNING dispatch_id, claimed_by IS NOT NULL AS claimed),
        queued AS (
          INSERT INTO outbox (topic, key, value, headers)
          SELECT o.topic, o.key, o.value, o.headers
-         FROM unnest($1::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[]) WITH ORDINALITY AS o(id, topic, key, value, headers, n)
+         FROM unnest($1::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[]) WITH ORDINALITY AS o(id, topic, key, value, headers, n)
          JOIN inserted ON inserted.dispatch_id = o.id
          WHERE o.topic IS NOT NULL
          ORDER BY o.n)
@@ -96,8 +97,8 @@ export class DeliveriesRepository {
         ids,
         requests.map((request) => request.profileId),
         requests.map((request) => request.channel),
-        states.map((state) => JSON.stringify(state)),
-        requests.map((request) => JSON.stringify(request)),
+        // One JSON array rather than jsonb[] elements, which node-postgres escapes quote by quote (see transitions).
+        JSON.stringify(requests.map((request, index) => ({ state: states[index], request }))),
         records.map((record) => record?.topic ?? null),
         records.map((record) => record?.key ?? null),
         records.map((record) => record?.value ?? null),
@@ -168,8 +169,9 @@ export class DeliveriesRepository {
     const [topics, keys, values, headers] = outboxColumns(list.flatMap((transition) => transition.outbox));
     const rows = await this.rows<{ n: string }>(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[], $7::jsonb[], $8::jsonb[], $9::text[])
-           WITH ORDINALITY AS i(id, from_status, claimed_by, status, state, due_at, mail, links, recipient, n)),
+         SELECT i.id, i.from_status, i.claimed_by, i.status, j.value -> 'state' AS state, i.due_at, j.value -> 'mail' AS mail, j.value -> 'links' AS links, i.recipient, n
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::timestamptz[], $7::text[]) WITH ORDINALITY AS i(id, from_status, claimed_by, status, due_at, recipient, n)
+         JOIN jsonb_array_elements($5::jsonb) WITH ORDINALITY AS j(value, n) USING (n)),
        locked AS MATERIALIZED (
          SELECT dispatch_id FROM deliveries WHERE dispatch_id = ANY($1::text[]) ORDER BY dispatch_id FOR UPDATE),
        moved AS (
@@ -182,7 +184,7 @@ export class DeliveriesRepository {
        published AS (
          INSERT INTO outbox (topic, key, value, headers)
          SELECT o.topic, o.key, o.value, o.headers
-         FROM unnest($10::int[], $11::text[], $12::text[], $13::text[], $14::jsonb[]) WITH ORDINALITY AS o(owner, topic, key, value, headers, m)
+         FROM unnest($8::int[], $9::text[], $10::text[], $11::text[], $12::jsonb[]) WITH ORDINALITY AS o(owner, topic, key, value, headers, m)
          JOIN moved ON moved.n = o.owner
          ORDER BY o.m)
        SELECT n FROM moved`,
@@ -191,10 +193,10 @@ export class DeliveriesRepository {
         list.map((transition) => transition.from),
         list.map((transition) => transition.claimedBy),
         list.map((transition) => transition.state.status),
-        list.map((transition) => JSON.stringify(transition.state)),
+        // State, mail and links as one JSON array: as jsonb[] elements, node-postgres escaped every quote of every
+        // composed mail (a regular expression per element, 2.6% of dispatch's CPU) and the server unescaped it.
+        JSON.stringify(list.map(({ state, mail, links }) => ({ state, mail, links }))),
         list.map((transition) => transition.dueAt),
-        list.map((transition) => (transition.mail ? JSON.stringify(transition.mail) : null)),
-        list.map((transition) => (transition.links ? JSON.stringify(transition.links) : null)),
         list.map((transition) => transition.recipient ?? null),
         owners,
         topics,
