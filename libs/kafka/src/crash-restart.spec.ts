@@ -156,20 +156,33 @@ describe('CrashRestart', () => {
       await restart.stop();
     });
 
-    it('is left alone before its first join, while it joins again, and after its owner stopped it', async () => {
+    it('is left alone before its first join, while a join takes up to five times as long, and after its owner stopped it', async () => {
       const stop = jest.fn(async () => undefined);
       const { consumer, emit } = fakeConsumer(stop);
       const restart = new CrashRestart(consumer, async () => undefined, () => undefined, options);
       emit('CONNECT');
-      await jest.advanceTimersByTimeAsync(200_000);
+      await jest.advanceTimersByTimeAsync(400_000);
       emit('GROUP_JOIN');
       emit('REBALANCING');
-      await jest.advanceTimersByTimeAsync(200_000);
+      await jest.advanceTimersByTimeAsync(295_000);
       expect(stop).not.toHaveBeenCalled();
       emit('GROUP_JOIN');
       await restart.stop();
-      await jest.advanceTimersByTimeAsync(200_000);
+      await jest.advanceTimersByTimeAsync(400_000);
       expect(stop).not.toHaveBeenCalled();
+    });
+
+    it('is stopped and started again when a rebalance never ends in a join', async () => {
+      const stop = jest.fn(async () => undefined);
+      const { consumer, emit } = fakeConsumer(stop);
+      const restart = new CrashRestart(consumer, async () => undefined, () => undefined, options);
+      emit('GROUP_JOIN');
+      emit('REBALANCING');
+      await jest.advanceTimersByTimeAsync(295_000);
+      expect(stop).not.toHaveBeenCalled();
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(stop).toHaveBeenCalledTimes(1);
+      await restart.stop();
     });
 
     it('counts a crash kafkajs retries itself as a sign of life (a broker outage)', async () => {

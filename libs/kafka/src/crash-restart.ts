@@ -6,7 +6,8 @@ export interface CrashRestartOptions {
   delayMs?: number;
   /**
    * A consumer that joined its group and then gave no sign of life (no fetch started or returned, heartbeat or crash)
-   * for this long, with no batch in hand and no join in progress, has stalled: it is stopped and started again.
+   * for this long, with no batch in hand, has stalled: it is stopped and started again (a join in progress gets
+   * longer, see `joining`).
    */
   stallAfterMs?: number;
   /**
@@ -17,6 +18,8 @@ export interface CrashRestartOptions {
 }
 
 const DEFAULTS: Required<CrashRestartOptions> = { delayMs: 5_000, stallAfterMs: 120_000, stopLimitMs: 90_000 };
+/** A join in progress counts as a stall only after this many times `stallAfterMs` (10 minutes by default). */
+const JOINING_FACTOR = 5;
 
 /**
  * Keeps a kafkajs consumer consuming, for the two ways it can stop for good while the process lives on, ready and
@@ -41,7 +44,11 @@ export class CrashRestart {
   private stopped = false;
   /** Watched for stalls from its first join on: a consumer never started (or not yet) is not stalled. */
   private armed = false;
-  /** Between a connect or a rebalance and the join that ends it: kafkajs retries a slow join itself, silently. */
+  /**
+   * Between a connect or a rebalance and the join that ends it. kafkajs retries a slow join itself, silently (each
+   * JoinGroup may wait out the rebalance timeout, 60 s), so a join is given JOINING_FACTOR times as long; a loop that
+   * never resumes after a rebalance is still caught.
+   */
   private joining = false;
   private lastSign = performance.now();
   private lastLook = performance.now();
@@ -114,9 +121,9 @@ export class CrashRestart {
     // have said anything meanwhile either.
     if (now - this.lastLook > 2 * this.lookEveryMs) this.lastSign = now;
     this.lastLook = now;
-    if (!this.armed || this.joining || this.stopped || this.reason !== undefined || this.starting || this.batchesInHand > 0) return;
+    if (!this.armed || this.stopped || this.reason !== undefined || this.starting || this.batchesInHand > 0) return;
     const quiet = now - this.lastSign;
-    if (quiet > this.options.stallAfterMs) void this.restartStalled(quiet);
+    if (quiet > this.options.stallAfterMs * (this.joining ? JOINING_FACTOR : 1)) void this.restartStalled(quiet);
   }
 
   private async restartStalled(quietMs: number): Promise<void> {
