@@ -100,14 +100,17 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         // RETURNING keeps no order; the ids are bigints as text, so the shorter is the smaller.
         rows.sort((a, b) => a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
         const published = new Set<OutboxRow>();
+        const refused: OutboxRow[] = [];
         try {
           await this.publish(rows, published);
         } catch (error) {
           if (!refusedForItself(error)) throw error;
-          await this.publishOneByOne(client, rows.filter((row) => !published.has(row)), published);
+          refused.push(...(await this.publishOneByOne(client, rows.filter((row) => !published.has(row)), published)));
         }
         await client.query('COMMIT');
         countOutcomes([...published]);
+        // Counted once set aside for good: a rollback puts the rows back, to be refused (and counted) again.
+        for (const row of refused) dispatchMetrics().outboxRefused.add(1, { topic: row.topic });
         return rows.length;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -142,10 +145,12 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   /**
-   * Publishes each row alone; a row the broker refuses for its own sake moves to `outbox_refused` with the answer.
-   * Any other failure throws (the transaction rolls back: the rows published so far go out again, with their ids).
+   * Publishes each row alone; a row the broker refuses for its own sake moves to `outbox_refused` with the answer
+   * (returned, to be counted after the commit). Any other failure throws (the transaction rolls back: the rows
+   * published so far go out again, with their ids).
    */
-  private async publishOneByOne(client: PoolClient, rows: readonly OutboxRow[], published: Set<OutboxRow>): Promise<void> {
+  private async publishOneByOne(client: PoolClient, rows: readonly OutboxRow[], published: Set<OutboxRow>): Promise<OutboxRow[]> {
+    const refused: OutboxRow[] = [];
     for (const row of rows) {
       try {
         await this.publish([row], published);
@@ -164,10 +169,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
             reason,
           ]),
         );
-        dispatchMetrics().outboxRefused.add(1, { topic: row.topic });
+        refused.push(row);
         this.logger.error(`outbox row ${row.id} for ${row.topic} (${Buffer.byteLength(row.value)} bytes) refused by the broker, set aside in outbox_refused: ${reason}`);
       }
     }
+    return refused;
   }
 }
 
