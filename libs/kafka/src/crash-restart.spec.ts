@@ -111,6 +111,13 @@ describe('CrashRestart', () => {
   describe('a consumer that stops fetching without an error', () => {
     const options = { delayMs: 1_000, stallAfterMs: 60_000, stopLimitMs: 10_000 };
 
+    /** A watched consumer whose stop ends at once and whose start succeeds. */
+    function watched() {
+      const stop = jest.fn(async () => undefined);
+      const { consumer, emit, crash } = fakeConsumer(stop);
+      return { stop, emit, crash, restart: new CrashRestart(consumer, async () => undefined, () => undefined, options) };
+    }
+
     it('is stopped and started again once it gave no sign of life for stallAfterMs, and says why meanwhile', async () => {
       const stop = jest.fn(async () => undefined);
       const { consumer, emit } = fakeConsumer(stop);
@@ -140,9 +147,7 @@ describe('CrashRestart', () => {
     });
 
     it('is left alone while a batch is in hand (an outage waited out), also one that ends by throwing', async () => {
-      const stop = jest.fn(async () => undefined);
-      const { consumer, emit } = fakeConsumer(stop);
-      const restart = new CrashRestart(consumer, async () => undefined, () => undefined, options);
+      const { stop, emit, restart } = watched();
       emit('GROUP_JOIN');
       let endBatch: (error?: Error) => void = () => undefined;
       const batch = restart.holding(() => new Promise<void>((resolve, reject) => (endBatch = (error) => (error ? reject(error) : resolve()))));
@@ -157,9 +162,7 @@ describe('CrashRestart', () => {
     });
 
     it('is left alone before its first join, while a join takes up to five times as long, and after its owner stopped it', async () => {
-      const stop = jest.fn(async () => undefined);
-      const { consumer, emit } = fakeConsumer(stop);
-      const restart = new CrashRestart(consumer, async () => undefined, () => undefined, options);
+      const { stop, emit, restart } = watched();
       emit('CONNECT');
       await jest.advanceTimersByTimeAsync(400_000);
       emit('GROUP_JOIN');
@@ -173,9 +176,7 @@ describe('CrashRestart', () => {
     });
 
     it('is stopped and started again when a rebalance never ends in a join', async () => {
-      const stop = jest.fn(async () => undefined);
-      const { consumer, emit } = fakeConsumer(stop);
-      const restart = new CrashRestart(consumer, async () => undefined, () => undefined, options);
+      const { stop, emit, restart } = watched();
       emit('GROUP_JOIN');
       emit('REBALANCING');
       await jest.advanceTimersByTimeAsync(295_000);
@@ -186,9 +187,7 @@ describe('CrashRestart', () => {
     });
 
     it('counts a crash kafkajs retries itself as a sign of life (a broker outage)', async () => {
-      const stop = jest.fn(async () => undefined);
-      const { consumer, emit, crash } = fakeConsumer(stop);
-      const restart = new CrashRestart(consumer, async () => undefined, () => undefined, options);
+      const { stop, emit, crash, restart } = watched();
       emit('GROUP_JOIN');
       for (let second = 0; second < 180; second += 30) {
         crash(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), true);
@@ -223,9 +222,7 @@ describe('CrashRestart', () => {
     });
 
     it('does not take a held event loop for a stall', async () => {
-      const stop = jest.fn(async () => undefined);
-      const { consumer, emit } = fakeConsumer(stop);
-      const restart = new CrashRestart(consumer, async () => undefined, () => undefined, options);
+      const { stop, emit, restart } = watched();
       emit('GROUP_JOIN');
       // The clock jumps 100 s with no timer run in between, as when the loop is blocked or the VM paused.
       jest.setSystemTime(Date.now() + 100_000);
