@@ -14,6 +14,7 @@ import profileTransferSchema from '../schemas/profile-transfer.v1.schema.json';
 import dispatchRequestSchema from '../schemas/dispatch-request.v1.schema.json';
 import deliveryOutcomeSchema from '../schemas/delivery-outcome.v1.schema.json';
 import journeyOutcomeSchema from '../schemas/journey-outcome.v1.schema.json';
+import journeysTransferSchema from '../schemas/journeys-transfer.v1.schema.json';
 
 export const EVENT_SCHEMAS: readonly object[] = [
   segmentEventSchema,
@@ -32,6 +33,7 @@ export const EVENT_SCHEMAS: readonly object[] = [
   dispatchRequestSchema,
   deliveryOutcomeSchema,
   journeyOutcomeSchema,
+  journeysTransferSchema,
 ];
 
 export const SchemaIds = {
@@ -51,6 +53,7 @@ export const SchemaIds = {
   dispatchRequest: 'kairos:dispatch-request.v1',
   deliveryOutcome: 'kairos:delivery-outcome.v1',
   journeyOutcome: 'kairos:journey-outcome.v1',
+  journeysTransfer: 'kairos:journeys-transfer.v1',
 } as const;
 
 export type SegmentEventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';

@@ -14,3 +14,25 @@ export interface JourneyOutcomeRecord {
   /** Kind-specific: exit reason, goal value and currency, cap rule, deferred-until, dispatchId. */
   detail?: Record<string, unknown>;
 }
+
+/**
+ * Triggers' internal repartition record (kairos.triggers.transfers.v1, key = the survivor whose writer folds it); see
+ * schemas/journeys-transfer.v1.schema.json. When a profile is merged away, its writer hands its journeys state (running
+ * instances, pending absences, entry counts, the sends the frequency caps count) to the survivor's partition here;
+ * written only by triggers, for itself.
+ */
+export interface JourneysTransferRecord {
+  /** Deterministic (`journeys/<loserId>`): a copy published again after a crash is folded once. */
+  transferId: string;
+  /** The consumer group that wrote it: a replay under another group ignores it (it makes its own). */
+  groupId: string;
+  /** The survivor (the record key). */
+  profileId: string;
+  loserId: string;
+  /** ISO 8601: when segmentation merged the loser away (its merge update's time). */
+  mergedAt: string;
+  /** Redirect hops so far (the survivor merged away in turn: A <- B <- C forwards twice); bounded against a cycle. */
+  hops: number;
+  /** The loser's journeys state as triggers keeps it (libs/journeys JourneysState). */
+  state: { profileId: string; [field: string]: unknown };
+}

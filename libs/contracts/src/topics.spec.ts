@@ -23,6 +23,7 @@ describe('the topic catalogue', () => {
           Topics.dispatchRequests.name,
           Topics.deliveryOutcomes.name,
           Topics.journeyOutcomes.name,
+          Topics.journeysTransfers.name,
         ],
       },
     ]);

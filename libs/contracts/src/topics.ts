@@ -173,6 +173,18 @@ export const Topics = {
     retentionMs: -1,
     description: 'Journey entries, steps, exits and goals. Read by analysts.',
   },
+  journeysTransfers: {
+    owner: 'triggers',
+    coPartitionGroup: PROFILE,
+    name: 'kairos.triggers.transfers.v1',
+    key: 'the merge survivor profileId whose writer folds it',
+    value: 'kairos:journeys-transfer.v1',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 7 * DAY,
+    description:
+      "Triggers' internal repartition topic: a merged-away profile's journeys state carried to the survivor's partition. Records carry the consumer group that wrote them; another group (a replay) ignores them.",
+  },
   definitions: {
     owner: 'admin',
     name: 'kairos.definitions.v1',

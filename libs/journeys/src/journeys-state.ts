@@ -66,7 +66,12 @@ export interface JourneysState {
   sent: SentRecord[];
   /** Digests of the latest update ids applied: a republished copy of an update changes nothing. */
   recentUpdates: string[];
+  /** Profiles merged into this one whose journeys were folded in: a second copy of a hand-over folds nothing. */
+  foldedLosers?: string[];
 }
+
+/** Losers remembered per survivor: enough for any real merge history, bounded against a pathological one. */
+export const FOLDED_LOSERS_LIMIT = 1_000;
 
 export function emptyJourneysState(profileId: string): JourneysState {
   return { profileId, segments: {}, instances: [], entries: {}, absences: [], recurring: {}, inactivity: {}, thresholds: {}, sent: [], recentUpdates: [] };
@@ -89,26 +94,32 @@ export function nextDueAt(state: JourneysState): number | undefined {
 /**
  * Identity merged `loser` into `survivor`: one profile from now on. Its running instances, entry counts, pending
  * absences and the sends the caps count come along (so a merged customer is neither re-welcomed nor over-mailed);
- * schedules are recomputed from the survivor's next update. Folding the same loser twice changes nothing.
+ * schedules are recomputed from the survivor's next update. A loser is folded once: a second copy of it (a hand-over
+ * published again after a crash) changes nothing, also after the instances it brought have finished.
  */
 export function mergeJourneysStates(survivor: JourneysState, loser: JourneysState): JourneysState {
+  if (survivor.foldedLosers?.includes(loser.profileId)) return survivor;
   const entries = { ...survivor.entries };
   for (const [journeyId, entry] of Object.entries(loser.entries)) {
     const mine = entries[journeyId];
-    // The larger count, not the sum: folding the same loser twice (a redelivered merge) changes nothing.
     entries[journeyId] = mine ? { count: Math.max(mine.count, entry.count), lastAt: Math.max(mine.lastAt, entry.lastAt) } : entry;
   }
   const thresholds = { ...survivor.thresholds };
   for (const [journeyId, holds] of Object.entries(loser.thresholds)) thresholds[journeyId] = (thresholds[journeyId] ?? false) || holds;
   const known = new Set(survivor.instances.map((instance) => instance.instanceId));
   const sent = new Set(survivor.sent.map((entry) => entry.dispatchId));
+  // The loser's own folded losers come along: a late copy of one of their hand-overs, forwarded here, folds nothing.
+  const foldedLosers = [...new Set([...(survivor.foldedLosers ?? []), ...(loser.foldedLosers ?? []), loser.profileId])].slice(-FOLDED_LOSERS_LIMIT);
   return {
     ...survivor,
+    // Until the survivor's own next update, what is known of the person is the loser's profile.
+    ...(survivor.profile ?? loser.profile ? { profile: survivor.profile ?? loser.profile } : {}),
     instances: [...survivor.instances, ...loser.instances.filter((instance) => !known.has(instance.instanceId))],
     entries,
     absences: [...survivor.absences, ...loser.absences.filter((absence) => !survivor.absences.some((mine) => mine.journeyId === absence.journeyId && mine.key === absence.key))],
     thresholds,
     sent: [...survivor.sent, ...loser.sent.filter((entry) => !sent.has(entry.dispatchId))],
     recentUpdates: [...new Set([...survivor.recentUpdates, ...loser.recentUpdates])].slice(-64),
+    foldedLosers,
   };
 }

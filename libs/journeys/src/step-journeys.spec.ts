@@ -321,6 +321,9 @@ describe('merges', () => {
     expect(merged.entries['welcome-series']).toEqual({ count: 1, lastAt: T0 });
     expect(merged.sent).toHaveLength(1);
     expect(mergeJourneysStates(merged, loserState)).toEqual(merged);
+    // Once its instance has finished, a second copy of the loser's hand-over brings nothing back.
+    const finished = { ...merged, instances: [] };
+    expect(mergeJourneysStates(finished, loserState)).toBe(finished);
     // The survivor signs up too: the merged profile is not welcomed twice.
     const signUp = simulateStateFrom(merged, [track('b', 'Signed Up', T0 + HOUR)], c);
     expect(signUp.instances).toHaveLength(1);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ProfileUpdateRecord, Topics } from '@kairos/contracts';
+import { JourneysTransferRecord, ProfileUpdateRecord, Topics } from '@kairos/contracts';
 import { jsonDecoder } from '@kairos/kafka';
 import { commonServiceOptions, runAsMain, runService } from '@kairos/service-runtime';
 import { guardRailPolicy, loadTriggersConfig } from './triggers.config';
@@ -13,7 +13,10 @@ export function startTriggers(env: NodeJS.ProcessEnv = process.env) {
     ...commonServiceOptions('triggers', config),
     followDefinitions: true,
     // Segmentation wrote these; the ordered path checks the fields it relies on and dead-letters what lacks them.
-    subscriptions: [{ topic: Topics.profileUpdates.name, decoder: jsonDecoder<ProfileUpdateRecord>() }],
+    subscriptions: [
+      { topic: Topics.profileUpdates.name, decoder: jsonDecoder<ProfileUpdateRecord>() },
+      { topic: Topics.journeysTransfers.name, decoder: jsonDecoder<JourneysTransferRecord>() },
+    ],
     module: TriggersModule,
     providers: [{ provide: TRIGGERS_POLICY, useValue: guardRailPolicy(config) }],
     database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'triggers', migrations: triggersMigrations },

@@ -269,19 +269,40 @@ describe('triggers against the real stack', () => {
     expect(templatesOf(profileId)).toEqual([id('goal-mail'), id('marker')]);
   });
 
-  it('a merge moves the running instance to the survivor: the rest of the welcome series goes to the merged profile', async () => {
+  /**
+   * The two updates segmentation emits for a merge: the loser's last (no state, survivorId says where it went), then
+   * the survivor's with the loser folded in. Stamped when produced, as segmentation stamps them: live and replay then
+   * see the merge at the same moment relative to the waits.
+   */
+  function mergeUpdates(loser: string, survivor: string, history: ProfileEvent[]): ProfileUpdateRecord[] {
+    const at = new Date().toISOString();
+    return [
+      { updateId: `${loser}/merge/${loser}`, profileId: loser, at, input: { kind: 'merge', loserId: loser, survivorId: survivor }, segments: {}, changes: [] },
+      { ...update(survivor, event('Merged', Date.parse(at)), history), updateId: `${survivor}/merge/${loser}`, input: { kind: 'merge', loserId: loser } },
+    ];
+  }
+
+  /** A survivor whose id hashes to the loser's partition (the harness creates two), or to the other one. */
+  function survivorFor(loser: string, samePartition: boolean): string {
+    for (;;) {
+      const survivor = randomUUID();
+      if ((keyPartition(survivor, 2) === keyPartition(loser, 2)) === samePartition) return survivor;
+    }
+  }
+
+  it.each([
+    ['on the same partition (folded at once)', true],
+    ['on another partition (handed over on the transfers topic)', false],
+  ])('a merge moves the running instance to the survivor %s: the rest of the welcome series goes to the merged profile', async (_, samePartition) => {
     const loser = randomUUID();
-    // Same partition (the harness creates two): the state is this partition's to fold.
-    let survivor = randomUUID();
-    while (keyPartition(survivor, 2) !== keyPartition(loser, 2)) survivor = randomUUID();
-    decided.push(loser, survivor);
+    const survivor = survivorFor(loser, samePartition);
+    // Across partitions the hand-over and the survivor's own updates travel on different topics, so a replay may fold
+    // it at another point of the survivor's stream than the live run did (docs/architecture.md): not compared there.
+    if (samePartition) decided.push(loser, survivor);
     const now = Date.now();
     await produce(update(loser, event(`Joined ${run}`, now), consented(now)));
     const first = await waitFor('the first welcome mail', () => requestsOf(loser)[0]);
-    // Stamped when it is produced, as segmentation stamps it: live and replay then see the merge at the same moment
-    // relative to the 3 s wait (a record stamped earlier than it arrives would make the replay decide otherwise).
-    const merge: ProfileUpdateRecord = { ...update(survivor, event('Merged', Date.now()), consented(now)), updateId: `${survivor}/merge/${loser}`, input: { kind: 'merge', loserId: loser } };
-    await produce(merge);
+    await produce(...mergeUpdates(loser, survivor, consented(now)));
     const rest = await waitFor('two more welcome mails for the survivor', () => requestsOf(survivor).length >= 2 && requestsOf(survivor));
     expect(rest.map((request) => request.origin?.instanceId)).toEqual([first.origin?.instanceId, first.origin?.instanceId]);
     // The survivor signing up too does not start a second welcome series (entered once, as one profile).
@@ -289,6 +310,21 @@ describe('triggers against the real stack', () => {
     await marker(survivor);
     expect(templatesOf(survivor)).toEqual([id('welcome'), id('welcome'), id('marker')]);
     expect(templatesOf(loser)).toEqual([id('welcome')]);
+  });
+
+  it('a cart left under a profile merged away on another partition is reminded to the survivor, with its products', async () => {
+    const loser = randomUUID();
+    const survivor = survivorFor(loser, false);
+    const now = Date.now();
+    const products = [{ sku: 'TENT-2', name: 'Zelt', price: 349 }];
+    await produce(update(loser, event(`Cart Updated ${run}`, now, { cartId: 'c-merged', products }), consented(now)), ...mergeUpdates(loser, survivor, consented(now)));
+    const reminder = await waitFor('the reminder to the survivor', () => requestsOf(survivor)[0]);
+    expect(reminder).toMatchObject({ channel: 'email', templateId: id('reminder'), context: { event: { properties: { cartId: 'c-merged', products } } } });
+    // Nothing for the loser: its pending absence went with the hand-over (before, it stayed and fired under the loser,
+    // where an order placed as the survivor could never cancel it). A marker on the loser's partition, stamped after
+    // the deadline: a timer of the loser's due by then would have fired before it.
+    await marker(survivorFor(loser, true), now + 3_000);
+    expect(templatesOf(loser)).toEqual([]);
   });
 
   it('quiet hours in the profile time zone defer a marketing send to their end', async () => {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DispatchRequestRecord, JourneyOutcomeRecord, Topics } from '@kairos/contracts';
+import { DispatchRequestRecord, JourneyOutcomeRecord, JourneysTransferRecord, Topics } from '@kairos/contracts';
 import { Output } from '@kairos/state-store';
 
 /**
@@ -14,5 +14,10 @@ export class TriggersOutputsRepository {
 
   journeyOutcome(outcome: JourneyOutcomeRecord): Output {
     return { topic: Topics.journeyOutcomes.name, record: { key: outcome.profileId, value: JSON.stringify(outcome) } };
+  }
+
+  /** A merged-away profile's journeys, keyed by the survivor so that the survivor's writer folds them. */
+  transfer(record: JourneysTransferRecord): Output {
+    return { topic: Topics.journeysTransfers.name, record: { key: record.profileId, value: JSON.stringify(record) } };
   }
 }

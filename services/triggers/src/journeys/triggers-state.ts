@@ -1,0 +1,23 @@
+import { JourneysState } from '@kairos/journeys';
+
+/** A merged-away profile: its journeys went to `redirect`, and a hand-over still reaching it is forwarded there. */
+export interface RedirectEntry {
+  redirect: string;
+  at: number;
+}
+
+/** An erased profile: a hand-over arriving for it later brings nothing back. */
+export interface ErasedEntry {
+  erased: true;
+  at: number;
+}
+
+/** What the `journeys` store keeps per profile id. */
+export type TriggersEntry = JourneysState | RedirectEntry | ErasedEntry;
+
+export const isJourneys = (entry: TriggersEntry | undefined): entry is JourneysState => entry !== undefined && 'instances' in entry;
+export const isRedirect = (entry: TriggersEntry | undefined): entry is RedirectEntry => entry !== undefined && 'redirect' in entry;
+export const isErased = (entry: TriggersEntry | undefined): entry is ErasedEntry => entry !== undefined && 'erased' in entry;
+
+/** Redirect hops a hand-over may take (chains A <- B <- C); more means a cycle, which identity never makes. */
+export const MAX_HOPS = 32;
