@@ -11,8 +11,9 @@ import { runBenchmark, writeReport } from './report';
 import { machineBusySeconds, processCpuSeconds, ServiceProcess, startServiceProcess } from './service-process';
 
 /**
- * npm run bench:dispatch — one dispatch process (as in production) on the real broker and PostgreSQL, handing mail to
- * the local SMTP sink (started here, so each acceptance is timed where it happens):
+ * npm run bench:dispatch — one dispatch process (BENCH_DISPATCH_INSTANCES: more, in one consumer group, sharing
+ * BENCH_SMTP_CONNECTIONS between them) on the real broker and PostgreSQL, handing mail to the local SMTP sink (started
+ * here, so each acceptance is timed where it happens):
  * 1. saturated: BENCH_DISPATCH_MAILS (20,000) abandoned-cart requests produced at once; rendered mails/s from the first
  *    request produced to the last mail accepted by the sink, with SMTP_POOL_CONNECTIONS (BENCH_SMTP_CONNECTIONS, 20)
  *    pooled connections;
@@ -25,6 +26,7 @@ const MAILS = Number(process.env['BENCH_DISPATCH_MAILS'] ?? 20_000);
 const RATE = Number(process.env['BENCH_DISPATCH_RATE'] ?? 1_000);
 const SECONDS = Number(process.env['BENCH_DISPATCH_SECONDS'] ?? 15);
 const CONNECTIONS = Number(process.env['BENCH_SMTP_CONNECTIONS'] ?? 20);
+const INSTANCES = Number(process.env['BENCH_DISPATCH_INSTANCES'] ?? 1);
 const PARTITIONS = 6;
 const KEY = { id: 'bench', secret: 'bench-signing-secret-of-at-least-32-bytes' };
 
@@ -86,28 +88,25 @@ runBenchmark(async () => {
   const stack = await startLocalStack({ purpose: 'test', env: { ...process.env, SMTP_URL: sink.smtpUrl }, log: console.log });
   const kafka = connectKafka({ brokers: stack.kafkaBrokers, clientId: 'kairos-bench', logLevel: 'error' });
   const producer = new RecordProducer(kafka, { maxBatchRecords: 2_000, lingerMs: 2 });
-  let service: ServiceProcess | undefined;
+  const services: ServiceProcess[] = [];
   try {
     await ensureTopics(kafka, ALL_TOPICS, { partitions: PARTITIONS });
     const release = await retried(() => publishFolder(kafka, resolve(__dirname, '../../definitions/shop'), { user: 'bench', host: 'bench', tool: 'bench' }, { write: true }));
     if (release.errors.length > 0) throw new Error(`definitions refused: ${release.errors.map((error) => error.message).join('; ')}`);
     await producer.connect();
-    service = await startServiceProcess(
-      'dispatch',
-      {
-        KAFKA_BROKERS: stack.kafkaBrokers,
-        DATABASE_URL: stack.databaseUrl,
-        DATABASE_SCHEMA: 'dispatch_bench',
-        KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
-        SMTP_URL: sink.smtpUrl,
-        SMTP_POOL_CONNECTIONS: String(CONNECTIONS),
-        DISPATCH_PORT: String(await freePort()),
-        DISPATCH_SIGNING_KEYS: JSON.stringify({ current: KEY, previous: [] }),
-        TELEMETRY_EXPORTER: 'none',
-      },
-      await freePort(),
-      'the dispatch service',
-    );
+    const env = {
+      KAFKA_BROKERS: stack.kafkaBrokers,
+      DATABASE_URL: stack.databaseUrl,
+      DATABASE_SCHEMA: 'dispatch_bench',
+      KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
+      SMTP_URL: sink.smtpUrl,
+      SMTP_POOL_CONNECTIONS: String(Math.ceil(CONNECTIONS / INSTANCES)),
+      DISPATCH_SIGNING_KEYS: JSON.stringify({ current: KEY, previous: [] }),
+      TELEMETRY_EXPORTER: 'none',
+    };
+    for (let instance = 0; instance < INSTANCES; instance++) {
+      services.push(await startServiceProcess('dispatch', { ...env, DISPATCH_PORT: String(await freePort()) }, await freePort(), 'the dispatch service'));
+    }
     const send = (mail: EmailDispatchRequest) => producer.publish(Topics.dispatchRequests.name, { key: mail.profileId, value: JSON.stringify(mail) });
     const waitFor = async (addresses: readonly string[], timeoutMs: number, label: string) => {
       const deadline = Date.now() + timeoutMs;
@@ -133,7 +132,8 @@ runBenchmark(async () => {
     console.log(`saturated: ${MAILS.toLocaleString()} requests at once, ${CONNECTIONS} pooled SMTP connections…`);
     const batch = Array.from({ length: MAILS }, (_, index) => request('sat', index));
     const started = performance.now();
-    const cpuBefore = { service: processCpuSeconds(service.child.pid ?? 0), machine: machineBusySeconds() };
+    const servicesCpu = () => services.reduce((sum, service) => sum + processCpuSeconds(service.child.pid ?? 0), 0);
+    const cpuBefore = { service: servicesCpu(), machine: machineBusySeconds() };
     for (let offset = 0; offset < batch.length; offset += 2_000) await Promise.all(batch.slice(offset, offset + 2_000).map(send));
     const addresses = batch.map((mail) => String(mail.context.profile['email']));
     await waitFor(addresses, 600_000, 'saturated');
@@ -142,7 +142,7 @@ runBenchmark(async () => {
     const mailsPerSecond = Math.round(MAILS / seconds);
     // CPU per mail: the service's own, and the whole machine's (the broker, PostgreSQL, the sink and this process too).
     const cpuPerMailMs = {
-      service: Number((((processCpuSeconds(service.child.pid ?? 0) - cpuBefore.service) / MAILS) * 1000).toFixed(3)),
+      service: Number((((servicesCpu() - cpuBefore.service) / MAILS) * 1000).toFixed(3)),
       machine: Number((((machineBusySeconds() - cpuBefore.machine) / MAILS) * 1000).toFixed(3)),
     };
     console.log(`  ${mailsPerSecond.toLocaleString()} rendered mails/s accepted by the sink (${MAILS.toLocaleString()} in ${seconds.toFixed(1)} s); CPU per mail: dispatch ${cpuPerMailMs.service} ms, whole machine ${cpuPerMailMs.machine} ms`);
@@ -169,7 +169,7 @@ runBenchmark(async () => {
     const duplicates = received - (warm.length + MAILS + total);
 
     writeReport('dispatch', {
-      setup: { partitions: PARTITIONS, smtpPoolConnections: CONNECTIONS, template: 'cart-reminder (3 products, tracked links, open pixel, one-click headers)', sink: 'local smtp-server sink, in the benchmark process' },
+      setup: { partitions: PARTITIONS, dispatchInstances: INSTANCES, smtpPoolConnections: CONNECTIONS, template: 'cart-reminder (3 products, tracked links, open pixel, one-click headers)', sink: 'local smtp-server sink, in the benchmark process' },
       saturated: { mails: MAILS, seconds: Number(seconds.toFixed(2)), mailsPerSecond, cpuPerMailMs },
       paced: { requestsPerSecond: RATE, seconds: SECONDS, producedInSeconds: Number(sentIn.toFixed(2)), latencyMs: latency },
       mailsAcceptedTwice: duplicates,
@@ -177,7 +177,7 @@ runBenchmark(async () => {
       met: { throughput: mailsPerSecond >= 1_000, p99: latency.p99 < 200 },
     });
   } finally {
-    await service?.stop();
+    await Promise.all(services.map((service) => service.stop()));
     await producer.disconnect();
     await stack.stop();
     await sink.stop();
