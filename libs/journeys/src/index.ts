@@ -5,3 +5,4 @@ export * from './journey-catalogue';
 export * from './journeys-state';
 export * from './step-journeys';
 export * from './simulate';
+export * from './merge-gate';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { JourneysTransferRecord, ProfileUpdateRecord, Topics } from '@kairos/contracts';
 import { BatchContext, committedOffsets, DecodedRecord, endOffsets, KafkaClient, keyPartition, PartitionOwnership, RecordProducer } from '@kairos/kafka';
-import { emptyJourneysState, JourneyInput, JourneysState, mergeJourneysStates, nextDueAt, stepJourneys } from '@kairos/journeys';
+import { Effect, GatedJourneys, GateInput, gateJourneys, JourneysState } from '@kairos/journeys';
 import { CONSUMER_GROUP, KAFKA } from '@kairos/service-runtime';
 import { CommittedTally, Output, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
@@ -115,41 +115,43 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
   /** One input of one profile: a profile update, a hand-over of a merged-away profile, or its journeys timer coming due. */
   async apply(input: StatefulInput<TriggersInput>, access: StateAccess<TriggersEntry>): Promise<Output[]> {
     const entry = await access.get(input.key);
-    if (input.kind === 'timer') return isJourneys(entry) ? this.step(input.key, entry, { kind: 'timer' }, input.at, access) : [];
+    if (input.kind === 'timer') return isJourneys(entry) ? this.decide(input.key, entry, { kind: 'timer' }, input.at, access) : [];
     const { record } = input;
     if (record.topic === Topics.journeysTransfers.name) return this.onTransfer(checkTransfer(record), entry, input.at, access);
     const update = checkUpdate(record);
     // Redirected: a copy of an update from before the merge, published again (its effect went with the hand-over).
     // Erased: nothing may start again.
     if (isRedirect(entry) || isErased(entry)) return [];
-    const merge = update.input.kind === 'merge' ? update.input : undefined;
-    if (merge?.survivorId !== undefined && merge.loserId === input.key && merge.survivorId !== input.key) {
-      return this.handOver(input.key, entry, merge.survivorId, record.partition, input.at, access);
-    }
-    const outputs = this.step(input.key, entry, { kind: 'update', update }, input.at, access);
-    if (update.input.kind === 'erasure') {
-      access.delete(input.key); // its timer too
-      access.put(input.key, { erased: true, at: input.at });
-    }
+    return this.decide(input.key, entry, { kind: 'update', update }, input.at, access);
+  }
+
+  /** libs/journeys' gate and stepping function on one input; its effects as outputs, timer changes and state. */
+  private async decide(key: string, entry: GatedJourneys | undefined, input: GateInput, at: number, access: StateAccess<TriggersEntry>): Promise<Output[]> {
+    const decision = gateJourneys(key, entry, input, at, this.journeys.current());
+    const outputs = this.effects(key, decision.effects, access);
+    if (decision.handOver) return [...outputs, ...(await this.handOver(key, decision.state, decision.handOver.survivorId, at, access))];
+    if (input.kind === 'update' && input.update.input.kind === 'erasure') {
+      access.delete(key); // its timer too
+      access.put(key, { erased: true, at });
+    } else access.put(key, decision.state);
     return outputs;
   }
 
   /**
-   * The loser's writer, at the loser's last update: its journeys go to the survivor — folded here when this partition
-   * owns the survivor too, handed over on the transfers topic otherwise — and a redirect replaces them. The loser's
-   * last update itself is not stepped: its instances run on as the survivor's.
+   * The loser's writer, at the loser's last update: a redirect replaces its journeys, which go to the survivor — at
+   * once when this partition owns the survivor too, on the transfers topic otherwise. Also an empty hand-over: the
+   * survivor's stream waits for one at its merge mark.
    */
-  private async handOver(loserId: string, loser: JourneysState | undefined, survivorId: string, partition: number, at: number, access: StateAccess<TriggersEntry>): Promise<Output[]> {
+  private async handOver(loserId: string, loser: GatedJourneys, survivorId: string, at: number, access: StateAccess<TriggersEntry>): Promise<Output[]> {
     access.delete(loserId); // its timer too
     access.put(loserId, { redirect: survivorId, at });
-    if (!loser) return [];
     const transfer = { transferId: `journeys/${loserId}`, groupId: this.groupId, profileId: survivorId, loserId, mergedAt: new Date(at).toISOString(), hops: 0, state: loser as unknown as JourneysTransferRecord['state'] };
-    if (keyPartition(survivorId, this.partitions) !== partition) return [this.outputs.transfer(transfer)];
+    if (keyPartition(survivorId, this.partitions) !== keyPartition(loserId, this.partitions)) return [this.outputs.transfer(transfer)];
     return this.onTransfer(transfer, await access.get(survivorId), at, access);
   }
 
-  /** A loser's journeys reaching the survivor's writer: folded once, forwarded along a redirect, dropped if erased. */
-  private onTransfer(transfer: JourneysTransferRecord, entry: TriggersEntry | undefined, at: number, access: StateAccess<TriggersEntry>): Output[] {
+  /** A loser's journeys reaching the survivor's writer: through the survivor's gate, along a redirect, or dropped if erased. */
+  private async onTransfer(transfer: JourneysTransferRecord, entry: TriggersEntry | undefined, at: number, access: StateAccess<TriggersEntry>): Promise<Output[]> {
     if (transfer.groupId !== this.groupId || isErased(entry)) return []; // another group's (a replay makes its own); an erased survivor
     if (isRedirect(entry)) {
       // A chain: the survivor was itself merged away since. Follow it.
@@ -159,22 +161,13 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
       }
       return [this.outputs.transfer({ ...transfer, profileId: entry.redirect, hops: transfer.hops + 1 })];
     }
-    const key = transfer.profileId;
-    const folded = mergeJourneysStates(entry ?? emptyJourneysState(key), transfer.state as unknown as JourneysState);
-    if (folded === entry) return [];
-    access.put(key, folded);
-    // What the loser had scheduled is the survivor's now; anything already due comes at the next timer round.
-    const dueAt = nextDueAt(folded);
-    if (dueAt === undefined) access.cancelTimer(key, JOURNEYS_TIMER);
-    else access.setTimer(key, JOURNEYS_TIMER, Math.max(dueAt, at));
-    return [];
+    return this.decide(transfer.profileId, entry, { kind: 'hand-over', loserId: transfer.loserId, state: transfer.state as unknown as JourneysState }, at, access);
   }
 
-  /** The pure stepping function on one input, its effects turned into outputs and timer changes. */
-  private step(key: string, previous: JourneysState | undefined, journeyInput: JourneyInput, at: number, access: StateAccess<TriggersEntry>): Output[] {
-    const decision = stepJourneys(previous, journeyInput, at, this.journeys.current());
+  /** The stepping function's effects as outputs and timer changes of `key`. */
+  private effects(key: string, effects: readonly Effect[], access: StateAccess<TriggersEntry>): Output[] {
     const outputs: Output[] = [];
-    for (const effect of decision.effects) {
+    for (const effect of effects) {
       switch (effect.kind) {
         case 'dispatch':
           outputs.push(this.outputs.dispatchRequest(effect.request));
@@ -195,7 +188,6 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
           break;
       }
     }
-    access.put(key, decision.state);
     return outputs;
   }
 }

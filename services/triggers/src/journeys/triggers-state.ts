@@ -1,4 +1,4 @@
-import { JourneysState } from '@kairos/journeys';
+import { GatedJourneys } from '@kairos/journeys';
 
 /** A merged-away profile: its journeys went to `redirect`, and a hand-over still reaching it is forwarded there. */
 export interface RedirectEntry {
@@ -13,9 +13,9 @@ export interface ErasedEntry {
 }
 
 /** What the `journeys` store keeps per profile id. */
-export type TriggersEntry = JourneysState | RedirectEntry | ErasedEntry;
+export type TriggersEntry = GatedJourneys | RedirectEntry | ErasedEntry;
 
-export const isJourneys = (entry: TriggersEntry | undefined): entry is JourneysState => entry !== undefined && 'instances' in entry;
+export const isJourneys = (entry: TriggersEntry | undefined): entry is GatedJourneys => entry !== undefined && 'instances' in entry;
 export const isRedirect = (entry: TriggersEntry | undefined): entry is RedirectEntry => entry !== undefined && 'redirect' in entry;
 export const isErased = (entry: TriggersEntry | undefined): entry is ErasedEntry => entry !== undefined && 'erased' in entry;
 
