@@ -39,14 +39,20 @@ class Profiles {
   readonly states = new Map<string, GatedJourneys>();
   readonly effects: Effect[] = [];
   readonly handOvers = new Map<string, { survivorId: string; state: GatedJourneys }>();
+  private readonly redirects = new Map<string, string>();
 
   input(profileId: string, input: GateInput, at: number): void {
+    const redirect = this.redirects.get(profileId);
+    if (redirect !== undefined) return input.kind === 'hand-over' ? this.input(redirect, input, at) : undefined;
     const decision = gateJourneys(profileId, this.states.get(profileId), input, at, journeys);
     this.effects.push(...decision.effects.filter((effect) => effect.kind === 'dispatch' || effect.kind === 'outcome'));
+    // Stored as JSON, as the state store keeps it.
+    const state = JSON.parse(JSON.stringify(decision.state)) as GatedJourneys;
     if (decision.handOver) {
       this.states.delete(profileId);
-      this.handOvers.set(profileId, { survivorId: decision.handOver.survivorId, state: decision.state });
-    } else this.states.set(profileId, decision.state);
+      this.redirects.set(profileId, decision.handOver.survivorId);
+      this.handOvers.set(profileId, { survivorId: decision.handOver.survivorId, state });
+    } else this.states.set(profileId, state);
   }
 
   update(update: ProfileUpdateRecord): void {
@@ -171,5 +177,61 @@ describe('the merge gate', () => {
     // b's own mark comes later; b's journeys were kept and are folded there.
     profiles.update(mark('c', 'b', T0 + 3 * MINUTE));
     expect(profiles.states.get('c')?.foldedLosers).toEqual(['a', 'b']);
+  });
+
+  it('waits for the hand-over also when the login that merged them is stamped hours before the survivor’s next event', () => {
+    const profiles = new Profiles();
+    profiles.update(event('l5', 'Cart Updated', T0 - 10 * MINUTE, { cartId: 'c5', products: [{ name: 'Lamp', price: 89 }] }));
+    profiles.update(leave('l5', 's5', T0));
+    profiles.update(mark('s5', 'l5', T0)); // an app offline for two hours sent its login late
+    // The partition's time is two hours on: the survivor's timer comes due before its next record.
+    profiles.input('s5', { kind: 'timer' }, T0 + 2 * HOUR);
+    profiles.update(event('s5', 'Order Completed', T0 + 2 * HOUR, { cartId: 'c5', revenue: 89 }));
+    profiles.deliver('l5', T0);
+    profiles.input('s5', { kind: 'timer' }, T0 + 6 * HOUR);
+    expect(profiles.dispatches()).toEqual([]);
+    expect(profiles.states.get('s5')?.foldedLosers).toEqual(['l5']);
+  });
+
+  it('folds the journeys of a loser’s own given-up loser when they reach the survivor first', () => {
+    const profiles = new Profiles();
+    profiles.update(event('x', 'Cart Updated', T0, { cartId: 'cx', products: [] }));
+    profiles.update(leave('x', 'l6', T0 + MINUTE));
+    profiles.update(mark('l6', 'x', T0 + MINUTE));
+    profiles.input('l6', { kind: 'timer' }, T0 + MINUTE + HOLD_LIMIT.ms); // l6 gives up on x
+    expect(profiles.states.get('l6')?.late).toEqual(['x']);
+    profiles.update(leave('l6', 's6', T0 + HOLD_LIMIT.ms + HOUR));
+    profiles.deliver('x', T0 + HOLD_LIMIT.ms + HOUR); // along l6's redirect to s6, before s6 folds l6
+    profiles.deliver('l6', T0 + HOLD_LIMIT.ms + HOUR);
+    profiles.update(mark('s6', 'l6', T0 + HOLD_LIMIT.ms + HOUR));
+    const survivor = profiles.states.get('s6');
+    expect(survivor?.foldedLosers).toEqual(['l6', 'x']);
+    expect(survivor?.arrived).toBeUndefined();
+    expect(survivor?.late).toBeUndefined();
+    // x's cart came with it: its deadline long past, it is decided at once, for the survivor.
+    expect(profiles.dispatches()).toEqual([expect.stringMatching(/^s6 /)]);
+  });
+
+  it('folds a hand-over whose merge mark never comes once the limit has passed in the survivor’s stream', () => {
+    const profiles = new Profiles();
+    profiles.update(event('l7', 'Cart Updated', T0, { cartId: 'c7', products: [] }));
+    profiles.update(leave('l7', 's7', T0));
+    profiles.deliver('l7', T0);
+    profiles.update(event('s7', 'Page Viewed', T0 + HOUR));
+    expect(Object.keys(profiles.states.get('s7')?.arrived ?? {})).toEqual(['l7']);
+    profiles.update(event('s7', 'Page Viewed', T0 + HOLD_LIMIT.ms));
+    expect(profiles.states.get('s7')?.foldedLosers).toEqual(['l7']);
+    expect(profiles.states.get('s7')?.arrived).toBeUndefined();
+  });
+
+  it('holds at most HOLD_LIMIT.updates of the survivor’s updates, then decides them without the loser', () => {
+    const profiles = new Profiles();
+    profiles.update(mark('s8', 'l8', T0));
+    for (let index = 1; index < HOLD_LIMIT.updates - 1; index++) profiles.update(event('s8', 'Page Viewed', T0 + index));
+    expect(profiles.states.get('s8')?.held).toHaveLength(HOLD_LIMIT.updates - 1);
+    expect(profiles.states.get('s8')?.awaiting).toBeDefined();
+    profiles.update(event('s8', 'Page Viewed', T0 + HOLD_LIMIT.updates));
+    expect(profiles.states.get('s8')).toMatchObject({ late: ['l8'] });
+    expect(profiles.states.get('s8')?.held).toBeUndefined();
   });
 });

@@ -11,12 +11,12 @@ import { Effect, JourneyInput, stepJourneys } from './step-journeys';
  * the merge cancels the reminder of a cart the loser left.
  */
 export interface GatedJourneys extends JourneysState {
-  /** Hand-overs that arrived before the survivor's stream named their loser: folded when it does. */
-  arrived?: Record<string, JourneysState>;
+  /** Hand-overs that arrived (at: the merge's time) before the survivor's stream named their loser: folded when it does. */
+  arrived?: Record<string, { at: number; journeys: JourneysState }>;
   /** The survivor's stream named these losers before their hand-overs arrived: its inputs wait in `held`, in order. */
   awaiting?: { losers: string[]; since: number };
   held?: Array<{ update: ProfileUpdateRecord; at: number }>;
-  /** Losers given up on (HOLD_LIMIT): their hand-over is folded whenever it arrives. */
+  /** Losers given up on (HOLD_LIMIT): their hand-over is folded as soon as it is here. */
   late?: string[];
 }
 
@@ -31,8 +31,13 @@ export interface GateDecision {
   handOver?: { survivorId: string };
 }
 
-/** How long a survivor waits for a hand-over, in its own stream's time and in updates, before it decides without. */
-export const HOLD_LIMIT = { ms: 60 * 60_000, updates: 200 } as const;
+/**
+ * How long a survivor waits for a hand-over before it decides without: 100 of its own updates, or 7 days after the
+ * merge (the transfers topic's retention: a hand-over older than that cannot come any more). Both are read from the
+ * survivor's own stream, never from how the partitions interleave, so a replay gives up where the live run did. A
+ * hand-over that arrived and whose merge mark never came is folded as late after the same 7 days.
+ */
+export const HOLD_LIMIT = { ms: 7 * 24 * 60 * 60_000, updates: 100 } as const;
 
 /** The loser a survivor's update names, if it is segmentation's merge mark (the loser's own last update is not). */
 function mergedLoser(update: ProfileUpdateRecord): string | undefined {
@@ -63,7 +68,7 @@ class Gate {
   }
 
   run(input: GateInput, now: number): GateDecision {
-    if (input.kind === 'hand-over') this.receive(input.loserId, input.state);
+    if (input.kind === 'hand-over') this.receive(input.loserId, input.state, now);
     else if (input.kind === 'timer') this.timer(now);
     else this.update(input.update, now);
     const state = this.state ?? emptyJourneysState(this.profileId);
@@ -71,25 +76,33 @@ class Gate {
   }
 
   /** A loser's journeys (with the hand-overs it held itself): kept until the stream names them, folded if it did. */
-  private receive(loserId: string, loser: GatedJourneys): void {
+  private receive(loserId: string, loser: GatedJourneys, at: number): void {
     const state = this.current();
     if (state.foldedLosers?.includes(loserId)) return;
-    const { arrived: nested = {}, ...own } = loser;
-    const arrived: Record<string, JourneysState> = { ...state.arrived };
-    for (const [id, journeys] of Object.entries({ ...nested, [loserId]: own })) if (!state.foldedLosers?.includes(id)) arrived[id] = journeys;
+    const { arrived: nested = {}, ...journeys } = loser;
+    const arrived = { ...state.arrived };
+    for (const [id, entry] of Object.entries({ ...nested, [loserId]: { at, journeys } })) if (!state.foldedLosers?.includes(id)) arrived[id] = entry;
     this.state = { ...state, arrived };
     this.settle();
   }
 
   /** Folds what arrived for a loser given up on or awaited; releases the held inputs once nothing is awaited. */
   private settle(): void {
-    for (const id of this.current().late ?? []) if (this.current().arrived?.[id]) this.fold(id);
+    this.foldLate();
     const awaiting = this.current().awaiting;
     if (!awaiting) return;
     for (const id of awaiting.losers) if (this.current().arrived?.[id]) this.fold(id);
     const losers = awaiting.losers.filter((id) => !this.current().foldedLosers?.includes(id));
     if (losers.length === 0) this.release();
     else this.state = { ...this.current(), awaiting: { ...awaiting, losers } };
+  }
+
+  /** Hand-overs here for losers given up on; also those whose merge mark did not come within the limit. */
+  private foldLate(now?: number): void {
+    for (const [id, entry] of Object.entries(this.current().arrived ?? {})) {
+      if (now !== undefined && entry.at + HOLD_LIMIT.ms <= now && !this.current().late?.includes(id)) this.state = { ...this.current(), late: [...(this.current().late ?? []), id] };
+    }
+    for (const id of this.current().late ?? []) if (this.current().arrived?.[id]) this.fold(id);
   }
 
   private timer(now: number): void {
@@ -117,6 +130,7 @@ class Gate {
 
   /** An update in its turn (not waiting behind a hand-over). */
   private apply(update: ProfileUpdateRecord, at: number): void {
+    if (this.state?.arrived) this.foldLate(at);
     const state = this.current();
     const input = update.input;
     if (input.kind === 'merge' && input.survivorId !== undefined && input.loserId === update.profileId && input.survivorId !== update.profileId) {
@@ -154,14 +168,19 @@ class Gate {
     this.release();
   }
 
-  /** The journeys that arrived for `loserId`, folded in (once: mergeJourneysStates remembers the loser). */
+  /**
+   * The journeys that arrived for `loserId`, folded in (once: mergeJourneysStates remembers the loser), and then any
+   * that arrived for a loser the folded one had given up on.
+   */
   private fold(loserId: string): void {
-    const { [loserId]: loser, ...arrived } = this.current().arrived ?? {};
-    if (!loser) return;
+    const { [loserId]: entry, ...arrived } = this.current().arrived ?? {};
+    if (!entry) return;
+    const loser: GatedJourneys = entry.journeys;
     const merged: GatedJourneys = mergeJourneysStates(this.current(), { ...loser, profileId: loserId });
-    const late = [...new Set([...(merged.late ?? []), ...((loser as GatedJourneys).late ?? [])])].filter((id) => !merged.foldedLosers?.includes(id));
+    const late = [...new Set([...(merged.late ?? []), ...(loser.late ?? [])])].filter((id) => !merged.foldedLosers?.includes(id));
     this.state = { ...merged, arrived, late };
     cleanUp(this.state);
+    for (const id of late) if (this.current().arrived?.[id]) this.fold(id);
   }
 
   private step(input: JourneyInput, at: number): void {

@@ -55,9 +55,9 @@ function checkUpdate(record: DecodedRecord<TriggersInput>): ProfileUpdateRecord 
  * stepping function of libs/journeys. Outputs are published before the state commits; their ids are deterministic.
  *
  * Merges follow segmentation's: the loser's last update (input merge, with survivorId) reaches the loser's writer,
- * which folds the loser's journeys into the survivor at once when it owns the survivor's partition too, and otherwise
- * hands them over on the transfers topic, keyed by the survivor; either way a redirect replaces the loser's state and
- * timers. The survivor's writer folds a loser once (remembered in its state).
+ * which hands the loser's journeys to the survivor — directly when it owns the survivor's partition too, otherwise on
+ * the transfers topic, keyed by the survivor — and leaves a redirect in place of the loser's state and timer. The
+ * survivor folds them at its merge mark, through libs/journeys' gate (`gateJourneys`), once.
  */
 @Injectable()
 export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestroy {
@@ -156,7 +156,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
     if (isRedirect(entry)) {
       // A chain: the survivor was itself merged away since. Follow it.
       if (transfer.hops >= MAX_HOPS) {
-        this.logger.error(`hand-over ${transfer.transferId} followed ${MAX_HOPS} redirects from ${transfer.loserId}; a merge cycle? It is kept on ${Topics.journeysTransfers.name} and not applied`);
+        this.logger.error(`hand-over ${transfer.transferId} followed ${MAX_HOPS} redirects from ${transfer.loserId}; a merge cycle? Not applied; the record stays on ${Topics.journeysTransfers.name} for its retention`);
         return [];
       }
       return [this.outputs.transfer({ ...transfer, profileId: entry.redirect, hops: transfer.hops + 1 })];
