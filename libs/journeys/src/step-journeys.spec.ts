@@ -178,6 +178,22 @@ describe('steps', () => {
     expect(outcomes(result, 'exited').map((outcome) => outcome.detail?.reason)).toEqual(['already a customer']);
   });
 
+  it('branches on a property of the event that triggered the instance (the cart’s total), also after a wait', () => {
+    const big = journey({
+      id: 'cart-value',
+      trigger: { event: 'Cart Updated' },
+      reentry: { allow: 'always', activeInstances: 'unlimited' },
+      steps: [{ wait: '1h' }, { branch: { if: { eventProperty: 'total', atLeast: 100 }, then: [{ send: 'promo' }], else: [{ send: 'cart-reminder' }] } }],
+    });
+    const result = run([...optIn('p1', T0 - HOUR), track('p1', 'Cart Updated', T0, { total: 249 }), track('p1', 'Cart Updated', T0 + 1, { total: 19.9 }), track('p1', 'Cart Updated', T0 + 2, {})], [big]);
+    // A property the event lacks reads as no value: the condition does not hold.
+    expect(sends(result)).toEqual([
+      ['promo', iso(T0 + HOUR)],
+      ['cart-reminder', iso(T0 + 1 + HOUR)],
+      ['cart-reminder', iso(T0 + 2 + HOUR)],
+    ]);
+  });
+
   it('an A/B/n split is deterministic per profile, follows the weights, and the control group gets nothing', () => {
     const split = journey({
       id: 'ab',

@@ -214,7 +214,7 @@ class Run {
   private checkExitConditions(now: number): void {
     for (const instance of [...this.state.instances]) {
       const journey = this.journeyOf(instance);
-      if (journey?.exitWhen && this.holds(journey.exitWhen, now)) this.finish(instance, now, 'exited', { reason: 'exit condition' });
+      if (journey?.exitWhen && this.holds(journey.exitWhen, now, instance.trigger)) this.finish(instance, now, 'exited', { reason: 'exit condition' });
     }
   }
 
@@ -254,7 +254,7 @@ class Run {
       }
       case 'threshold': {
         if (!this.state.profile) return;
-        const holds = this.holds(trigger.rule, now);
+        const holds = this.holds(trigger.rule, now, event);
         const before = this.state.thresholds[journey.id] ?? false;
         this.state.thresholds[journey.id] = holds;
         if (holds && !before) this.tryEnter(journey, now, event ?? { name: 'threshold crossed', at: now }, `threshold/${update.updateId}`);
@@ -289,7 +289,7 @@ class Run {
   private tryEnter(journey: CompiledJourney, at: number, trigger: TriggerEvent, entryId: string): void {
     if (!this.state.profile) return;
     if (journey.status === 'paused') return this.note(at, journey.id, 'paused: no new entries');
-    if (journey.onlyIf && !this.holds(journey.onlyIf, at)) return this.note(at, journey.id, `not entered: onlyIf does not hold (${journey.describe})`);
+    if (journey.onlyIf && !this.holds(journey.onlyIf, at, trigger)) return this.note(at, journey.id, `not entered: onlyIf does not hold (${journey.describe})`);
     const entries = this.state.entries[journey.id];
     const reentry = journey.reentry;
     if (entries && reentry.allow === 'once') return this.note(at, journey.id, 'not entered: once per profile, entered before');
@@ -379,7 +379,7 @@ class Run {
         return undefined;
       }
       case 'branch': {
-        const holds = this.holds(node.rule, at);
+        const holds = this.holds(node.rule, at, instance.trigger);
         instance.lastStepId = node.id;
         this.outcome(instance, 'step-executed', at, node.id, { branch: holds ? 'then' : 'else' });
         return holds ? node.then : node.else;
@@ -533,11 +533,12 @@ class Run {
     return this.catalogue.version(instance.journeyId, instance.version);
   }
 
-  private holds(rule: Rule, now: number): boolean {
+  /** A condition over the profile, and (eventProperty) over the event that triggered the instance or the entry. */
+  private holds(rule: Rule, now: number, event: TriggerEvent | undefined): boolean {
     const profile = this.state.profile;
     if (!profile) return false;
     const segments = new Map<string, Verdict>(Object.keys(this.state.segments).map((id) => [id, { matches: true }]));
-    return evaluateRule(rule, { state: profile, model: this.catalogue.model, now, segments }).matches;
+    return evaluateRule(rule, { state: profile, model: this.catalogue.model, now, segments, event }).matches;
   }
 
   private traits(): Record<string, unknown> {

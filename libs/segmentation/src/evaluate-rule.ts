@@ -12,6 +12,8 @@ export interface RuleContext {
   now: number;
   /** Verdicts of the segments this rule may name with inSegment, evaluated before it (dependency order). */
   segments?: ReadonlyMap<string, Verdict>;
+  /** The event that triggered a journey, for eventProperty (none in a segment, where such a rule reads no value). */
+  event?: { properties?: Record<string, unknown> };
 }
 
 /**
@@ -92,6 +94,8 @@ export function evaluateRule(rule: Rule, context: RuleContext): Verdict {
     case 'inSegment':
       // A segment that is not (or no longer) defined has no members.
       return context.segments?.get(rule.segment) ?? { matches: false };
+    case 'eventProperty':
+      return compare(rule.test, valueAt(context.event?.properties, rule.property), now);
   }
 }
 

@@ -61,6 +61,8 @@ export type Rule =
   | { kind: 'engagement'; levels: EngagementLevel[] }
   | { kind: 'consent'; channel: ConsentChannel; purpose: ConsentPurpose; status: ConsentStatus }
   | { kind: 'inSegment'; segment: string }
+  /** A property of the event that triggered a journey (journeys only: a segment has no triggering event). */
+  | { kind: 'eventProperty'; property: string; test: Comparison }
   | { kind: 'all' | 'any'; rules: Rule[] }
   | { kind: 'not'; rule: Rule };
 
@@ -77,6 +79,7 @@ export function parseRule(condition: Condition): Rule {
   }
   if ('not' in condition) return { kind: 'not', rule: parseRule(record(condition.not, 'not')) };
   if ('trait' in condition) return { kind: 'trait', trait: text(condition.trait, 'trait'), test: parseComparison(condition) };
+  if ('eventProperty' in condition) return { kind: 'eventProperty', property: text(condition.eventProperty, 'eventProperty'), test: parseComparison(condition) };
   if ('performed' in condition) {
     const rule: Rule = { kind: 'performed', selector: selector(condition.performed, condition), within: window(condition) };
     for (const key of ['atLeast', 'atMost', 'exactly'] as const) {

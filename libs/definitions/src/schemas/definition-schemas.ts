@@ -172,6 +172,19 @@ const commonDefs = {
   condition: keyedUnion('A rule over a profile: trait, performed, notPerformed, aggregate, score, lifecycle, engagement, consent, inSegment; combined with all, any, not.', CONDITIONS),
 };
 
+/** A journey's conditions may also read the event that triggered it (a segment has none). */
+const JOURNEY_CONDITIONS: Record<string, Schema> = {
+  ...CONDITIONS,
+  eventProperty: comparison('eventProperty', { type: 'string', description: "A property of the journey's triggering event, dotted for nested ones: total, products.0.sku" }),
+};
+const journeyDefs = {
+  ...commonDefs,
+  condition: keyedUnion(
+    "A rule over a profile — trait, performed, notPerformed, aggregate, score, lifecycle, engagement, consent, inSegment — or over the journey's triggering event (eventProperty); combined with all, any, not.",
+    JOURNEY_CONDITIONS,
+  ),
+};
+
 function document(kind: string, title: string, properties: Record<string, unknown>, required: string[], defs: Record<string, unknown>): Schema {
   return {
     $schema: DRAFT,
@@ -452,7 +465,7 @@ export const journeySchema = document(
     steps: { ...steps, minItems: 1 },
   },
   ['trigger', 'steps'],
-  { ...commonDefs, trigger: keyedUnion('How a profile enters: event, segment, inactiveFor, recurring or threshold', TRIGGERS), step: keyedUnion('A step', STEPS) },
+  { ...journeyDefs, trigger: keyedUnion('How a profile enters: event, segment, inactiveFor, recurring or threshold', TRIGGERS), step: keyedUnion('A step', STEPS) },
 );
 
 const contextType: Schema = {
