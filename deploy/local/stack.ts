@@ -100,8 +100,10 @@ async function main(): Promise<void> {
         DATABASE_URL: stack.databaseUrl,
         SMTP_URL: stack.smtpUrl,
         KAIROS_DEV_WRITE_KEY: writeKey,
-        // Webhooks (the VIP hand-over) are signed; a development secret for this run, unless one is set.
+        // Webhooks are signed with the secret their step names (the VIP hand-over: VIP_WEBHOOK_SECRET), else with
+        // WEBHOOK_SECRET; development secrets for this run, unless set.
         WEBHOOK_SECRET: process.env['WEBHOOK_SECRET'] ?? randomBytes(32).toString('hex'),
+        VIP_WEBHOOK_SECRET: process.env['VIP_WEBHOOK_SECRET'] ?? randomBytes(32).toString('hex'),
         // Below the 30 s this stack gives each service to stop: an overrunning stop says what it waited for.
         STOP_TIMEOUT_SECONDS: process.env['STOP_TIMEOUT_SECONDS'] ?? '25',
         ...topicEnv,

@@ -60,6 +60,11 @@ export interface EmailDispatchRequest extends DispatchRequestBase {
 export interface WebhookDispatchRequest extends DispatchRequestBase {
   channel: 'webhook';
   url: string;
+  /**
+   * The environment variable of dispatch that holds the HMAC secret to sign with (the webhook step's `secret`, a name
+   * ending in _SECRET); absent: WEBHOOK_SECRET.
+   */
+  secretName?: string;
   /** The JSON body: the profile and the triggering event. */
   body: Record<string, unknown>;
 }

@@ -17,6 +17,25 @@ export interface ProfileTraitUpdate {
   messageId: string;
   at: string;
   traits: Record<string, unknown>;
+  /** The profile's e-mail trait, by which the identify event finds the profile again (none: it cannot be addressed). */
+  email?: string;
+}
+
+/**
+ * The identify event that sets the traits of an updateProfile step (for the raw topic, through ingestion and
+ * identity like any event, so a replay of the accepted log sees it too): addressed by the profile's e-mail, as
+ * dispatch addresses engagement events, with the same `kairos-profile:<id>` anonymousId. Undefined without an e-mail.
+ */
+export function traitUpdateEvent(update: ProfileTraitUpdate): Record<string, unknown> | undefined {
+  if (update.email === undefined) return undefined;
+  return {
+    type: 'identify',
+    messageId: update.messageId,
+    anonymousId: `kairos-profile:${update.profileId}`,
+    timestamp: update.at,
+    traits: update.traits,
+    context: { traits: { email: update.email }, library: { name: 'kairos-triggers', version: '1' } },
+  };
 }
 
 export type Effect =
@@ -395,7 +414,8 @@ class Run {
         const local = toLocal(at, this.timeZone());
         const values: Record<string, string> = { year: String(local.year), month: String(local.month), day: String(local.day), journey: journey.id, profileId: this.state.profileId };
         const traits = Object.fromEntries(Object.entries(node.set).map(([name, value]) => [name, typeof value === 'string' ? value.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => values[key] ?? whole) : value]));
-        this.effects.push({ kind: 'update-profile', update: { profileId: this.state.profileId, messageId: stableId('u', instance.instanceId, node.id), at: iso(at), traits } });
+        const email = this.traits()['email'];
+        this.effects.push({ kind: 'update-profile', update: { profileId: this.state.profileId, messageId: stableId('u', instance.instanceId, node.id), at: iso(at), traits, ...(typeof email === 'string' && email !== '' ? { email } : {}) } });
         instance.lastStepId = node.id;
         this.outcome(instance, 'step-executed', at, node.id, { updateProfile: traits });
         return node.next;
@@ -410,6 +430,7 @@ class Run {
             reason: { trigger: journey.describe },
             channel: 'webhook',
             url: node.url,
+            secretName: node.secret,
             body: { profile: { profileId: this.state.profileId, ...this.traits() }, event: instance.trigger ?? null, journey: { id: journey.id, version: journey.version, step: node.id } },
           },
         });

@@ -20,6 +20,8 @@ import { OutboxRelay } from './outbox/outbox-relay';
 const KEY = { id: 'k1', secret: 'dispatch-int-spec-secret-of-32-bytes-or-more' };
 const OTHER_KEY = { id: 'k1', secret: 'another-secret-that-is-32-bytes-long-too!!' };
 const WEBHOOK_SECRET = 'webhook-int-spec-secret-of-32-bytes-or-more';
+/** A secret a webhook step names (the shop's VIP_WEBHOOK_SECRET, say), set in dispatch's environment. */
+const NAMED_SECRET = 'named-webhook-secret-of-the-crm-32-bytes+';
 const json = <T>(record: ConsumedRecord): T => JSON.parse(record.value?.toString() ?? 'null') as T;
 
 describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
@@ -54,6 +56,7 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
       DISPATCH_RETRY_MAX_ATTEMPTS: '8',
       DISPATCH_SOFT_BOUNCE_LIMIT: '2',
       WEBHOOK_SECRET,
+      CRM_WEBHOOK_SECRET: NAMED_SECRET,
       WEBHOOK_TIMEOUT_MS: '2000',
     });
     baseUrl = `http://127.0.0.1:${env.DISPATCH_PORT}`;
@@ -524,6 +527,45 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     }
   });
 
+  it('a webhook step naming its secret is signed with it; one naming a secret dispatch lacks fails for good, unsent', async () => {
+    const received: Array<{ signature: string; dispatchId: string; body: string }> = [];
+    const server: Server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        received.push({ signature: String(request.headers[WEBHOOK_SIGNATURE_HEADER.toLowerCase()]), dispatchId: String(request.headers[WEBHOOK_DISPATCH_HEADER.toLowerCase()]), body: Buffer.concat(chunks).toString() });
+        response.writeHead(204).end();
+      });
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    try {
+      const hook = (name: string, secretName: string): DispatchRequestRecord => ({
+        dispatchId: id(name),
+        profileId: `profile-${id(name)}`,
+        requestedAt: new Date().toISOString(),
+        reason: { trigger: 'vip' },
+        channel: 'webhook',
+        url: `http://127.0.0.1:${port}/hooks/${name}`,
+        secretName,
+        body: { profile: { id: name } },
+      });
+      const [named, missing] = [hook('named-hook', 'CRM_WEBHOOK_SECRET'), hook('missing-hook', 'MISSING_WEBHOOK_SECRET')];
+      await produce(named, missing);
+      expect((await outcomes(named.dispatchId, 2)).map((fact) => fact.kind).sort()).toEqual(['queued', 'sent']);
+      const failed = (await outcomes(missing.dispatchId, 2)).find((fact) => fact.kind === 'failed');
+      expect(failed).toMatchObject({ detail: { reason: 'smtp-permanent', attempts: 1 } });
+      expect(JSON.stringify(failed?.detail)).toContain('MISSING_WEBHOOK_SECRET is not configured in dispatch');
+      // One POST, the named one, signed with the named secret and not with WEBHOOK_SECRET.
+      expect(received.map((call) => call.dispatchId)).toEqual([named.dispatchId]);
+      expect(verifyWebhook(NAMED_SECRET, received[0].body, received[0].signature, Math.floor(Date.now() / 1000))).toBe(true);
+      expect(verifyWebhook(WEBHOOK_SECRET, received[0].body, received[0].signature, Math.floor(Date.now() / 1000))).toBe(false);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('the SMTP sink down for 30 s, then back: every pending mail is sent, once', async () => {
     await sink.stopSmtp();
     const requests = Array.from({ length: 5 }, () => cartRequest());
@@ -560,14 +602,16 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
   it('the metrics count what the tests above did: outcomes by kind and channel, SMTP attempts by result, the relay reachable again, the backlog', async () => {
     const at = (samples: MetricSample[], name: string, labels: Record<string, string> = {}) => metricValue(samples, name, labels) ?? 0;
     const samples = await untilMetrics(metricsUrl, (exposed) => {
-      // Each test's mails were sent; the outage gave five 'retried' at least; the webhook test's POST went out.
+      // Each test's mails were sent; the outage gave five 'retried' at least; the webhook tests' two POSTs went out, and
+      // the one naming a secret dispatch lacks failed.
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'sent', channel: 'email' })).toBeGreaterThanOrEqual(10);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'retried', channel: 'email' })).toBeGreaterThanOrEqual(5);
       // Waiting for an unreachable relay publishes one 'retried' per mail, not one per probe (the outage's 30 s at a
       // 500 ms back-off would be dozens); the 451s (before an unsubscribe, the lost claim's, the dead-lettered one's:
       // seven each at most) add up to 21.
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'retried', channel: 'email' })).toBeLessThanOrEqual(40);
-      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'sent', channel: 'webhook' })).toBe(1);
+      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'sent', channel: 'webhook' })).toBe(2);
+      expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'failed', channel: 'webhook' })).toBe(1);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'failed', channel: 'email' })).toBeGreaterThanOrEqual(1);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'suppressed', channel: 'email' })).toBeGreaterThanOrEqual(1);
       expect(at(exposed, 'kairos_dispatch_outcomes_total', { kind: 'clicked', channel: 'email' })).toBeGreaterThanOrEqual(1);

@@ -23,14 +23,15 @@ export interface DispatchSettings {
   softBounceLimit: number;
   bounceToken?: string;
   eventsSourceId?: string;
-  webhook: { secret?: string; timeoutMs: number };
+  /** secret: WEBHOOK_SECRET; namedSecrets: the environment's variables ending in _SECRET (>= 32 bytes), which a webhook step may name. */
+  webhook: { secret?: string; namedSecrets: ReadonlyMap<string, string>; timeoutMs: number };
   /** Where deliveries that failed for good go, with their history: the consumer group's dead-letter topic. */
   deadLetterTopic: string;
   groupId: string;
 }
 
 /** Interprets the configuration; throws with the variable's name when a value cannot work. */
-export function dispatchSettings(config: DispatchConfig, warn: (message: string) => void): DispatchSettings {
+export function dispatchSettings(config: DispatchConfig, warn: (message: string) => void, env: NodeJS.ProcessEnv = {}): DispatchSettings {
   const keys = signingKeys(config.DISPATCH_SIGNING_KEYS, warn);
   const publicUrl = (config.DISPATCH_PUBLIC_URL ?? `http://127.0.0.1:${config.DISPATCH_PORT}`).replace(/\/+$/, '');
   let url: URL;
@@ -79,7 +80,7 @@ export function dispatchSettings(config: DispatchConfig, warn: (message: string)
     softBounceLimit: config.DISPATCH_SOFT_BOUNCE_LIMIT,
     ...(config.DISPATCH_BOUNCE_TOKEN ? { bounceToken: config.DISPATCH_BOUNCE_TOKEN } : {}),
     ...(config.DISPATCH_EVENTS_SOURCE_ID ? { eventsSourceId: config.DISPATCH_EVENTS_SOURCE_ID } : {}),
-    webhook: { ...(config.WEBHOOK_SECRET ? { secret: config.WEBHOOK_SECRET } : {}), timeoutMs: config.WEBHOOK_TIMEOUT_MS },
+    webhook: { ...(config.WEBHOOK_SECRET ? { secret: config.WEBHOOK_SECRET } : {}), namedSecrets: namedWebhookSecrets(env, warn), timeoutMs: config.WEBHOOK_TIMEOUT_MS },
     deadLetterTopic: deadLetterTopic(groupId).name,
     groupId,
   };
@@ -106,4 +107,18 @@ function signingKeys(json: string | undefined, warn: (message: string) => void):
   const problems = signingKeyProblems(keys);
   if (problems.length > 0) throw new Error(`DISPATCH_SIGNING_KEYS: ${problems.join('; ')}`);
   return keys;
+}
+
+/**
+ * The secrets webhook steps may name: the environment's variables whose names end in _SECRET (a definition cannot make
+ * dispatch sign with DATABASE_URL). One shorter than 32 bytes is left out, with a warning naming it.
+ */
+export function namedWebhookSecrets(env: NodeJS.ProcessEnv, warn: (message: string) => void): ReadonlyMap<string, string> {
+  const secrets = new Map<string, string>();
+  for (const [name, value] of Object.entries(env)) {
+    if (!/^[A-Z][A-Z0-9_]*_SECRET$/.test(name) || value === undefined) continue;
+    if (Buffer.byteLength(value) < 32) warn(`${name} is shorter than 32 bytes: webhook requests naming it fail (never sent unsigned)`);
+    else secrets.set(name, value);
+  }
+  return secrets;
 }

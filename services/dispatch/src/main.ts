@@ -10,7 +10,7 @@ import { dispatchMigrations } from './migrations';
 
 export function startDispatch(env: NodeJS.ProcessEnv = process.env) {
   const config = loadDispatchConfig(env);
-  const settings = dispatchSettings(config, (message) => console.warn(`dispatch: ${message}`));
+  const settings = dispatchSettings(config, (message) => console.warn(`dispatch: ${message}`), env);
   const validator = new SchemaValidator(EVENT_SCHEMAS);
   const running = runService({
     ...commonServiceOptions('dispatch', config),

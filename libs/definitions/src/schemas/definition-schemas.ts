@@ -393,7 +393,7 @@ const STEPS: Record<string, Schema> = {
         type: 'object',
         properties: {
           url: { type: 'string', format: 'uri' },
-          secret: { type: 'string', pattern: '^[A-Z][A-Z0-9_]*$', description: 'Environment variable holding the signing secret' },
+          secret: { type: 'string', pattern: '^[A-Z][A-Z0-9_]*_SECRET$', description: "Dispatch's environment variable holding the signing secret (at least 32 bytes), e.g. SALES_WEBHOOK_SECRET" },
         },
         required: ['url', 'secret'],
         additionalProperties: false,

@@ -346,7 +346,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private prepare(request: DispatchRequestRecord): { ok: true; stored: StoredMail; links?: Array<{ index: number; url: string }>; recipient?: string } | { ok: false; detail: string } {
-    if (request.channel === 'webhook') return { ok: true, stored: { kind: 'webhook', url: request.url, body: JSON.stringify(request.body) } };
+    if (request.channel === 'webhook') return { ok: true, stored: { kind: 'webhook', url: request.url, body: JSON.stringify(request.body), ...(request.secretName ? { secretName: request.secretName } : {}) } };
     const composed = this.composer.compose(request);
     if (!composed.ok) return composed;
     return { ok: true, stored: { kind: 'email', mail: composed.mail }, links: composed.links, recipient: composed.mail.to.address };
@@ -362,7 +362,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
 
   private async attemptOnce(dispatchId: string, stored: StoredMail): Promise<DeliveryEvent> {
     if (stored.kind === 'webhook') {
-      const answer = await this.webhooks.post(dispatchId, stored.url, stored.body);
+      const answer = await this.webhooks.post(dispatchId, stored.url, stored.body, stored.secretName);
       if (!answer.ok) return { type: 'smtp-temporary', detail: answer.error };
       const event = classifyWebhookStatus(answer.status, answer.body);
       return event.type === 'smtp-accepted' ? { ...event, messageId: dispatchId } : event;

@@ -24,7 +24,7 @@ export interface ClaimedRow extends DeliveryRow {
 }
 
 /** What a retry sends again: the composed mail, or the webhook's URL and body. */
-export type StoredMail = { kind: 'email'; mail: ComposedMail } | { kind: 'webhook'; url: string; body: string };
+export type StoredMail = { kind: 'email'; mail: ComposedMail } | { kind: 'webhook'; url: string; body: string; secretName?: string };
 
 /** A state change of one row, written only if the row is still as this instance last saw it. */
 export interface Transition {
