@@ -61,8 +61,8 @@ export interface WebhookDispatchRequest extends DispatchRequestBase {
   channel: 'webhook';
   url: string;
   /**
-   * The environment variable of dispatch that holds the HMAC secret to sign with (the webhook step's `secret`, a name
-   * ending in _SECRET); absent: WEBHOOK_SECRET.
+   * The environment variable of dispatch that holds the HMAC secret to sign with (the webhook step's `secret`; read
+   * only if its name ends in _WEBHOOK_SECRET); absent or not set there: WEBHOOK_SECRET, as before steps named one.
    */
   secretName?: string;
   /** The JSON body: the profile and the triggering event. */

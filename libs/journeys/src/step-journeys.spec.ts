@@ -1,6 +1,6 @@
 import { EVENT_SCHEMAS, ProfileUpdateRecord, SchemaIds, SchemaValidator } from '@kairos/contracts';
 import { emptyProfileState } from '@kairos/segmentation';
-import { stepJourneys, traitUpdateEvent } from './step-journeys';
+import { stepJourneys } from './step-journeys';
 import { mergeJourneysStates } from './journeys-state';
 import { DAY, DEFAULT_GUARD_RAILS, HOUR, T0, catalogue, dispatches, identify, iso, journey, optIn, outcomes, run, sends, track } from './testing/journey-fixtures';
 import { buildCatalogue } from './journey-catalogue';
@@ -194,6 +194,20 @@ describe('steps', () => {
     ]);
   });
 
+  it('exits on a property of the event arriving (exitWhen), not of the one that started the instance', () => {
+    const cancellable = journey({
+      id: 'order-follow-up',
+      trigger: { event: 'Order Completed' },
+      exitWhen: { eventProperty: 'status', equals: 'cancelled' },
+      steps: [{ wait: '2d' }, { send: 'promo' }],
+    });
+    const kept = run([...optIn('p1', T0 - HOUR), track('p1', 'Order Completed', T0, { orderId: 'o1' }), track('p1', 'Order Updated', T0 + HOUR, { orderId: 'o1', status: 'shipped' })], [cancellable]);
+    expect(sends(kept)).toEqual([['promo', iso(T0 + 2 * DAY)]]);
+    const cancelled = run([...optIn('p2', T0 - HOUR), track('p2', 'Order Completed', T0, { orderId: 'o2' }), track('p2', 'Order Updated', T0 + HOUR, { orderId: 'o2', status: 'cancelled' })], [cancellable]);
+    expect(sends(cancelled)).toEqual([]);
+    expect(outcomes(cancelled, 'exited').map((outcome) => outcome.detail?.reason)).toEqual(['exit condition']);
+  });
+
   it('an A/B/n split is deterministic per profile, follows the weights, and the control group gets nothing', () => {
     const split = journey({
       id: 'ab',
@@ -220,28 +234,6 @@ describe('steps', () => {
     const update = result.timeline.find((entry) => entry.effect?.kind === 'update-profile');
     expect(update?.effect).toMatchObject({ update: { traits: { vipSince: '2026' } } });
     expect(dispatches(result)).toEqual([expect.objectContaining({ channel: 'webhook', url: 'https://crm.example/hook', secretName: 'VIP_SECRET', body: expect.objectContaining({ event: expect.objectContaining({ name: 'Order Completed' }) }) })]);
-  });
-});
-
-describe('updateProfile, fed back', () => {
-  it('becomes an identify event addressed by the profile e-mail, with a stable messageId; none without an e-mail', () => {
-    const j = journey({ id: 'vip', trigger: { event: 'Order Completed' }, steps: [{ updateProfile: { set: { vipSince: '{{year}}' } } }] });
-    const events = [...optIn('p1', T0), identify('p1', { email: 'anna@example.ch' }, T0), track('p1', 'Order Completed', T0 + HOUR, { revenue: 10 }), track('p2', 'Order Completed', T0 + HOUR)];
-    const updates = run(events, [j]).timeline.flatMap((entry) => (entry.effect?.kind === 'update-profile' ? [entry.effect.update] : []));
-    expect(updates.map((update) => update.profileId)).toEqual(['p1', 'p2']);
-    const event = traitUpdateEvent(updates[0]);
-    expect(event).toEqual({
-      type: 'identify',
-      messageId: updates[0].messageId,
-      anonymousId: 'kairos-profile:p1',
-      timestamp: iso(T0 + HOUR),
-      traits: { vipSince: '2026' },
-      context: { traits: { email: 'anna@example.ch' }, library: { name: 'kairos-triggers', version: '1' } },
-    });
-    expect(new SchemaValidator(EVENT_SCHEMAS).validate(SchemaIds.segmentEvent, event)).toMatchObject({ valid: true });
-    expect(traitUpdateEvent(updates[1])).toBeUndefined();
-    // The same decision again (a replay) gives the same messageId: ingestion takes it once.
-    expect(run(events, [j]).timeline.flatMap((entry) => (entry.effect?.kind === 'update-profile' ? [entry.effect.update.messageId] : []))).toEqual(updates.map((update) => update.messageId));
   });
 });
 

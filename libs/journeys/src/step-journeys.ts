@@ -17,25 +17,6 @@ export interface ProfileTraitUpdate {
   messageId: string;
   at: string;
   traits: Record<string, unknown>;
-  /** The profile's e-mail trait, by which the identify event finds the profile again (none: it cannot be addressed). */
-  email?: string;
-}
-
-/**
- * The identify event that sets the traits of an updateProfile step (for the raw topic, through ingestion and
- * identity like any event, so a replay of the accepted log sees it too): addressed by the profile's e-mail, as
- * dispatch addresses engagement events, with the same `kairos-profile:<id>` anonymousId. Undefined without an e-mail.
- */
-export function traitUpdateEvent(update: ProfileTraitUpdate): Record<string, unknown> | undefined {
-  if (update.email === undefined) return undefined;
-  return {
-    type: 'identify',
-    messageId: update.messageId,
-    anonymousId: `kairos-profile:${update.profileId}`,
-    timestamp: update.at,
-    traits: update.traits,
-    context: { traits: { email: update.email }, library: { name: 'kairos-triggers', version: '1' } },
-  };
 }
 
 export type Effect =
@@ -233,7 +214,7 @@ class Run {
   private checkExitConditions(now: number): void {
     for (const instance of [...this.state.instances]) {
       const journey = this.journeyOf(instance);
-      if (journey?.exitWhen && this.holds(journey.exitWhen, now, instance.trigger)) this.finish(instance, now, 'exited', { reason: 'exit condition' });
+      if (journey?.exitWhen && this.holds(journey.exitWhen, now, this.currentEvent)) this.finish(instance, now, 'exited', { reason: 'exit condition' });
     }
   }
 
@@ -273,7 +254,8 @@ class Run {
       }
       case 'threshold': {
         if (!this.state.profile) return;
-        const holds = this.holds(trigger.rule, now, event);
+        // No event: a crossing is of the profile's state, and an update without a track event must not reset it.
+        const holds = this.holds(trigger.rule, now, undefined);
         const before = this.state.thresholds[journey.id] ?? false;
         this.state.thresholds[journey.id] = holds;
         if (holds && !before) this.tryEnter(journey, now, event ?? { name: 'threshold crossed', at: now }, `threshold/${update.updateId}`);
@@ -414,8 +396,7 @@ class Run {
         const local = toLocal(at, this.timeZone());
         const values: Record<string, string> = { year: String(local.year), month: String(local.month), day: String(local.day), journey: journey.id, profileId: this.state.profileId };
         const traits = Object.fromEntries(Object.entries(node.set).map(([name, value]) => [name, typeof value === 'string' ? value.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => values[key] ?? whole) : value]));
-        const email = this.traits()['email'];
-        this.effects.push({ kind: 'update-profile', update: { profileId: this.state.profileId, messageId: stableId('u', instance.instanceId, node.id), at: iso(at), traits, ...(typeof email === 'string' && email !== '' ? { email } : {}) } });
+        this.effects.push({ kind: 'update-profile', update: { profileId: this.state.profileId, messageId: stableId('u', instance.instanceId, node.id), at: iso(at), traits } });
         instance.lastStepId = node.id;
         this.outcome(instance, 'step-executed', at, node.id, { updateProfile: traits });
         return node.next;
@@ -554,7 +535,7 @@ class Run {
     return this.catalogue.version(instance.journeyId, instance.version);
   }
 
-  /** A condition over the profile, and (eventProperty) over the event that triggered the instance or the entry. */
+  /** A condition over the profile, and (eventProperty) over `event`: the instance's trigger, the entering or the current event. */
   private holds(rule: Rule, now: number, event: TriggerEvent | undefined): boolean {
     const profile = this.state.profile;
     if (!profile) return false;

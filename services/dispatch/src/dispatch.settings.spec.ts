@@ -1,18 +1,19 @@
 import { namedWebhookSecrets } from './dispatch.settings';
 
 describe('the secrets webhook steps may name', () => {
-  it('are the variables ending in _SECRET of at least 32 bytes; a shorter one is left out with a warning naming it', () => {
+  it('are the variables ending in _WEBHOOK_SECRET of at least 32 bytes; a shorter one is left out with a warning naming it', () => {
     const warnings: string[] = [];
     const secrets = namedWebhookSecrets(
       {
         VIP_WEBHOOK_SECRET: 'a-vip-secret-of-at-least-32-bytes-long',
-        SHORT_SECRET: 'too short',
+        SHORT_WEBHOOK_SECRET: 'too short',
+        JWT_SECRET: 'a key meant for something else, 32 bytes or more',
         DATABASE_URL: 'postgres://user:password-of-more-than-32-bytes@db/kairos',
-        lower_case_SECRET: 'not a variable name a step can write, 32+ bytes',
+        lower_case_WEBHOOK_SECRET: 'not a variable name a step can write, 32+ bytes',
       },
       (message) => warnings.push(message),
     );
     expect([...secrets.keys()]).toEqual(['VIP_WEBHOOK_SECRET']);
-    expect(warnings).toEqual(['SHORT_SECRET is shorter than 32 bytes: webhook requests naming it fail (never sent unsigned)']);
+    expect(warnings).toEqual(['SHORT_WEBHOOK_SECRET is shorter than 32 bytes: webhook steps naming it are signed with WEBHOOK_SECRET']);
   });
 });

@@ -23,7 +23,7 @@ export interface DispatchSettings {
   softBounceLimit: number;
   bounceToken?: string;
   eventsSourceId?: string;
-  /** secret: WEBHOOK_SECRET; namedSecrets: the environment's variables ending in _SECRET (>= 32 bytes), which a webhook step may name. */
+  /** secret: WEBHOOK_SECRET; namedSecrets: the environment's variables ending in _WEBHOOK_SECRET (>= 32 bytes), which a webhook step may name. */
   webhook: { secret?: string; namedSecrets: ReadonlyMap<string, string>; timeoutMs: number };
   /** Where deliveries that failed for good go, with their history: the consumer group's dead-letter topic. */
   deadLetterTopic: string;
@@ -110,14 +110,15 @@ function signingKeys(json: string | undefined, warn: (message: string) => void):
 }
 
 /**
- * The secrets webhook steps may name: the environment's variables whose names end in _SECRET (a definition cannot make
- * dispatch sign with DATABASE_URL). One shorter than 32 bytes is left out, with a warning naming it.
+ * The secrets webhook steps may name: the environment's variables whose names end in _WEBHOOK_SECRET, so a definition
+ * can make dispatch sign with no other key (a JWT_SECRET, DATABASE_URL). One shorter than 32 bytes is left out, with
+ * a warning naming it.
  */
 export function namedWebhookSecrets(env: NodeJS.ProcessEnv, warn: (message: string) => void): ReadonlyMap<string, string> {
   const secrets = new Map<string, string>();
   for (const [name, value] of Object.entries(env)) {
-    if (!/^[A-Z][A-Z0-9_]*_SECRET$/.test(name) || value === undefined) continue;
-    if (Buffer.byteLength(value) < 32) warn(`${name} is shorter than 32 bytes: webhook requests naming it fail (never sent unsigned)`);
+    if (!/^[A-Z][A-Z0-9_]*_WEBHOOK_SECRET$/.test(name) || value === undefined) continue;
+    if (Buffer.byteLength(value) < 32) warn(`${name} is shorter than 32 bytes: webhook steps naming it are signed with WEBHOOK_SECRET`);
     else secrets.set(name, value);
   }
   return secrets;

@@ -7,7 +7,7 @@ import { publishFolder } from '@kairos/definitions-topic';
 import { BatchConsumer, connectKafka, keyPartition, rawDecoder, RecordProducer } from '@kairos/kafka';
 import { freePort } from '@kairos/local-stack';
 import { applyEvent, buildModelFromRules, emptyProfileState, ProfileEvent, ProfileState } from '@kairos/segmentation';
-import { metricValue, readTopic, serviceTestEnv, ServiceProcess, startServiceProcess, testStack, uniqueName, untilMetrics } from '@kairos/testing';
+import { metricValue, serviceTestEnv, ServiceProcess, startServiceProcess, testStack, uniqueName, untilMetrics } from '@kairos/testing';
 
 /**
  * Triggers end to end against the real broker and PostgreSQL. Segmentation is stood in for by producing the
@@ -132,7 +132,6 @@ describe('triggers against the real stack', () => {
     writeJourney('cap-b', `trigger:\n  event: Cap B ${run}\nwhenCapped: skip\nsteps:\n  - send: ${id('promo')}\n  - send: ${id('promo')}\n`);
     writeJourney('goal', `trigger:\n  event: Browsed ${run}\ngoal:\n  event: Order Completed ${run}\n  within: 1h\n  value: revenue\nsteps:\n  - send: ${id('goal-mail')}\n  - wait: 2s\n  - send: ${id('goal-mail')}\n`);
     writeJourney('merge', `trigger:\n  event: Joined ${run}\nreentry:\n  allow: once\nsteps:\n  - send: ${id('welcome')}\n  - wait: 3s\n  - send: ${id('welcome')}\n  - wait: 1s\n  - send: ${id('welcome')}\n`);
-    writeJourney('trait', `trigger:\n  event: Became VIP ${run}\nsteps:\n  - updateProfile:\n      set:\n        vipSince: "{{year}}"\n        tier: gold\n`);
     writeJourney('quiet', `trigger:\n  event: Quiet ${run}\nsteps:\n  - send: ${id('promo')}\n`);
     writeJourney('split', `trigger:\n  event: Split ${run}\nreentry:\n  allow: always\n  activeInstances: unlimited\nsteps:\n  - split:\n      variants:\n        - name: a\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n        - name: b\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n`);
     writeJourney('timers', `trigger:\n  event: Timer Start ${run}\nreentry:\n  allow: always\nsteps:\n  - wait: 25s\n  - send: ${id('later')}\n`);
@@ -332,24 +331,6 @@ describe('triggers against the real stack', () => {
     expect(templatesOf(loser)).toEqual([]);
     expect(templatesOf(orderingLoser)).toEqual([]);
     expect(templatesOf(ordering)).toEqual([id('marker')]);
-  });
-
-  it('an updateProfile step sets its traits with an identify event on the raw topic, addressed by the profile e-mail', async () => {
-    const profileId = randomUUID();
-    const email = `${profileId}@example.ch`;
-    const identified: ProfileEvent = { type: 'identify', timestamp: new Date().toISOString(), messageId: `${run}-vip-${profileId}`, traits: { email } };
-    const now = Date.now();
-    await produce(update(profileId, event(`Became VIP ${run}`, now), [identified]));
-    const [record] = await readTopic(kafkaBrokers, Topics.raw.name, 1, 30_000, (candidate) => (JSON.parse(candidate.value?.toString() ?? '{}') as { anonymousId?: string }).anonymousId === `kairos-profile:${profileId}`);
-    expect(JSON.parse(record.value?.toString() ?? '{}')).toEqual({
-      type: 'identify',
-      messageId: expect.stringMatching(/^u-/),
-      anonymousId: `kairos-profile:${profileId}`,
-      timestamp: new Date(now).toISOString(),
-      traits: { vipSince: String(new Date(now).getUTCFullYear()), tier: 'gold' },
-      context: { traits: { email }, library: { name: 'kairos-triggers', version: '1' } },
-    });
-    expect(await waitFor('the step outcome', () => outcomesOf(profileId, 'step-executed')[0])).toMatchObject({ detail: { updateProfile: { tier: 'gold' } } });
   });
 
   it('quiet hours in the profile time zone defer a marketing send to their end', async () => {

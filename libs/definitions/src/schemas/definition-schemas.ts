@@ -393,7 +393,7 @@ const STEPS: Record<string, Schema> = {
         type: 'object',
         properties: {
           url: { type: 'string', format: 'uri' },
-          secret: { type: 'string', pattern: '^[A-Z][A-Z0-9_]*_SECRET$', description: "Dispatch's environment variable holding the signing secret (at least 32 bytes), e.g. SALES_WEBHOOK_SECRET" },
+          secret: { type: 'string', pattern: '^[A-Z][A-Z0-9_]*$', description: "Dispatch's environment variable holding the signing secret (a name ending in _WEBHOOK_SECRET, at least 32 bytes), e.g. VIP_WEBHOOK_SECRET; not set there: WEBHOOK_SECRET signs" },
         },
         required: ['url', 'secret'],
         additionalProperties: false,
