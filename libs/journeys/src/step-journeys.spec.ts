@@ -237,6 +237,20 @@ describe('steps', () => {
   });
 });
 
+describe('updateProfile in a simulation', () => {
+  it('is recorded but not applied to the profile, as the service does not write it back', () => {
+    const j = journey({
+      id: 'tiering',
+      trigger: { event: 'Order Completed' },
+      steps: [{ updateProfile: { set: { tier: 'gold' } } }, { wait: '1h' }, { branch: { if: { trait: 'tier', equals: 'gold' }, then: [{ send: 'promo' }], else: [{ send: 'welcome-1' }] } }],
+    });
+    const result = run([...optIn('p1', T0), track('p1', 'Order Completed', T0 + HOUR)], [j]);
+    expect(result.timeline.filter((entry) => entry.effect?.kind === 'update-profile')).toHaveLength(1);
+    // An hour later the trait is still unset, in the service and so in the simulation.
+    expect(sends(result)).toEqual([['welcome-1', iso(T0 + 2 * HOUR)]]);
+  });
+});
+
 describe('goals and exits', () => {
   it('a goal ends the instance, cancels pending sends and records the conversion value, step and variant', () => {
     const result = run([...optIn('p1', T0 - HOUR), track('p1', 'Signed Up', T0), track('p1', 'Order Completed', T0 + DAY, { revenue: 120, currency: 'CHF' })], [welcome]);
