@@ -69,6 +69,18 @@ describe('hostile input, end to end', () => {
     expect({ status: mixed.status, accepted: mixedBody.accepted, reasons: mixedBody.errors.map((error) => error.reason) }).toEqual({ status: 200, accepted: 1, reasons: ['depth_violation'] });
     record('200-level nested properties beside a valid event in one batch', 'the nested one rejected (depth_violation), the valid one accepted', JSON.stringify(mixedBody));
 
+    // Kairos' own services address a profile by its id (context.kairos) on the raw topic; from the internet it would let
+    // a sender write to a profile it names without knowing the person's identifiers.
+    const posing = { ...ping('Ledger Ping', 'posing', 0), messageId: `hostile-${run}-posing`, context: { kairos: { profileId: '0b7c2f7e-3c1d-4a5e-9f00-1234567890ab' } } };
+    const posed = await post(JSON.stringify({ batch: [posing] }));
+    const posedBody = (await posed.json()) as { accepted: number; errors: Array<{ reason: string; detail: string }> };
+    expect({ status: posed.status, accepted: posedBody.accepted, errors: posedBody.errors.map(({ reason, detail }) => ({ reason, detail })) }).toEqual({
+      status: 200,
+      accepted: 0,
+      errors: [{ reason: 'schema_violation', detail: "/context/kairos addresses a Kairos profile by its id: only Kairos' own services send it, on the raw topic, never through the collector" }],
+    });
+    record("an event posing as one of Kairos' own (context.kairos.profileId) through the collector", 'rejected (schema_violation)', JSON.stringify(posedBody));
+
     const producer = new RecordProducer(pipeline.kafka);
     await producer.connect();
     await producer.send(Topics.raw.name, [

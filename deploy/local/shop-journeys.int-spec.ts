@@ -2,9 +2,9 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import PostalMime, { Email } from 'postal-mime';
-import { DispatchRequestRecord, SegmentChangeRecord, Topics } from '@kairos/contracts';
-import { readTopicToEnd } from '@kairos/kafka';
-import { Pipeline, postUntilAccepted, startPipeline } from '@kairos/testing';
+import { DispatchRequestRecord, ProfileSnapshotRecord, SegmentChangeRecord, Topics } from '@kairos/contracts';
+import { ConsumedRecord, readTopicToEnd } from '@kairos/kafka';
+import { Pipeline, postUntilAccepted, readTopic, startPipeline } from '@kairos/testing';
 import { writeDemoDefinitions } from './demo-definitions';
 import { decodeEntities } from './demo-reader';
 import { publishDefinitions } from './fault-suite';
@@ -141,6 +141,15 @@ describe('the shop journeys, end to end', () => {
     await postUntilAccepted(pipeline, [order(2_000), order(150), track('anna', 'Ledger Ping', { n: 4 })]);
     await mailsTo('anna', 'Ledger 4');
     expect(await vip()).toEqual(['vip-thank-you']);
+    // The journey's updateProfile step marked her a VIP: fed back through ingestion and identity, addressed to her
+    // profile by its id, and set by segmentation like any trait.
+    const profileId = (await readToEnd<DispatchRequestRecord>(Topics.dispatchRequests.name)).find((request) => request.channel === 'email' && request.templateId === 'vip-thank-you' && request.context.profile['email'] === email('anna'))!.profileId;
+    const tierOf = (record: ConsumedRecord) => {
+      const snapshot = JSON.parse(record.value?.toString() ?? '{}') as ProfileSnapshotRecord;
+      return snapshot.profileId === profileId ? (snapshot.state['traits'] as Record<string, { value: unknown }> | undefined)?.['tier']?.value : undefined;
+    };
+    const marked = await readTopic(pipeline.stack.kafkaBrokers, Topics.profileSnapshots.name, 1, 60_000, (record) => tierOf(record) === 'vip');
+    expect(marked.length).toBeGreaterThan(0);
   }, 120_000);
 
   it('no order for a while is a segment entered by a timer, with no event at that moment, and starts the win-back journey', async () => {

@@ -71,7 +71,7 @@ export interface SegmentEventFields {
   category?: string;
   properties?: Record<string, unknown>;
   traits?: Record<string, unknown>;
-  context?: Record<string, unknown> & { traits?: Record<string, unknown>; consent?: Record<string, unknown>; ip?: string; userAgent?: string };
+  context?: Record<string, unknown> & { traits?: Record<string, unknown>; consent?: Record<string, unknown>; ip?: string; userAgent?: string; kairos?: KairosAddress };
   integrations?: Record<string, unknown>;
   timestamp?: string;
   originalTimestamp?: string;
@@ -83,11 +83,22 @@ export interface SegmentEvent extends SegmentEventFields {
   [field: string]: unknown;
 }
 
+/**
+ * context.kairos: an event of Kairos' own services (dispatch's engagement events, a journey's updateProfile step)
+ * addressed to a profile by its id rather than by a person's identifiers. Accepted on the raw topic only (inside the
+ * trust boundary; the collector refuses it); identity resolves it to the profile's survivor and links nothing.
+ */
+export interface KairosAddress {
+  profileId: string;
+}
+
 export interface EventIdentifiers {
   userId?: string;
   anonymousId?: string;
   previousId?: string;
   email?: string;
+  /** context.kairos.profileId, lower-cased: the event is addressed to this profile (see KairosAddress). */
+  profileId?: string;
 }
 
 /** See schemas/accepted-event.v1.schema.json. */

@@ -1,17 +1,17 @@
 import { engagementEvent } from './engagement-event';
 
 describe('engagement events', () => {
-  it('is a Segment track event with a deterministic messageId, the userId when known and the address as a trait', () => {
+  it('is a Segment track event with a deterministic messageId, addressed to the profile by its id', () => {
     const at = new Date('2026-05-01T10:00:00Z');
-    expect(engagementEvent({ kind: 'clicked', profileId: 'p1', dispatchId: 'd1', userId: 'u1', email: 'a@b.ch', at, discriminator: '2', properties: { url: 'https://x.ch' } })).toEqual({
+    const profileId = '0b7c2f7e-3c1d-4a5e-9f00-1234567890ab';
+    expect(engagementEvent({ kind: 'clicked', profileId, dispatchId: 'd1', at, discriminator: '2', properties: { url: 'https://x.ch' }, ip: '203.0.113.9' })).toEqual({
       type: 'track',
       event: 'Email Clicked',
       messageId: 'kairos-dispatch:d1:clicked:2',
-      userId: 'u1',
       timestamp: '2026-05-01T10:00:00.000Z',
-      properties: { channel: 'email', dispatchId: 'd1', profileId: 'p1', url: 'https://x.ch' },
-      context: { traits: { email: 'a@b.ch' }, library: { name: 'kairos-dispatch', version: '1' } },
+      properties: { channel: 'email', dispatchId: 'd1', profileId, url: 'https://x.ch' },
+      context: { kairos: { profileId }, ip: '203.0.113.9', library: { name: 'kairos-dispatch', version: '1' } },
     });
-    expect(engagementEvent({ kind: 'unsubscribed', profileId: 'p1', dispatchId: 'd1', at })).toMatchObject({ event: 'Email Unsubscribed', anonymousId: 'kairos-profile:p1' });
+    expect(engagementEvent({ kind: 'unsubscribed', profileId, dispatchId: 'd1', at })).toMatchObject({ event: 'Email Unsubscribed', messageId: 'kairos-dispatch:d1:unsubscribed' });
   });
 });

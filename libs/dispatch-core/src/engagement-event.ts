@@ -16,10 +16,6 @@ export interface EngagementInput {
   kind: EngagementKind;
   profileId: string;
   dispatchId: string;
-  /** The profile's userId trait, if it has one: the identifier identity resolves to the same profile. */
-  userId?: string;
-  /** The recipient address: identity links it to the profile as an e-mail identifier. */
-  email?: string;
   at: Date;
   /** Distinguishes facts of one kind on one mail (the link index of a click); part of the messageId. */
   discriminator?: string;
@@ -31,8 +27,9 @@ export interface EngagementInput {
 /**
  * A Segment-format track event for the raw topic, so engagement flows through ingestion and identity like any event.
  * The messageId is deterministic per fact (the first open of a mail, a click on link n, the unsubscribe), so ingestion's
- * de-duplication drops the repeats; the user is the profile's userId, else an anonymousId naming the profile, with the
- * address in context.traits for identity to link.
+ * de-duplication drops the repeats. It is addressed to the profile the mail was sent to by its id (context.kairos), not
+ * by an identifier: identity resolves it to that profile (or the one it has been merged into) and links nothing, so
+ * an unsubscribe cannot land on another customer who shares an address or a userId trait.
  */
 export function engagementEvent(input: EngagementInput): Record<string, unknown> {
   const messageId = ['kairos-dispatch', input.dispatchId, input.kind, ...(input.discriminator ? [input.discriminator] : [])].join(':');
@@ -40,11 +37,10 @@ export function engagementEvent(input: EngagementInput): Record<string, unknown>
     type: 'track',
     event: ENGAGEMENT_EVENT_NAMES[input.kind],
     messageId,
-    ...(input.userId ? { userId: input.userId } : { anonymousId: `kairos-profile:${input.profileId}` }),
     timestamp: input.at.toISOString(),
     properties: { channel: 'email', dispatchId: input.dispatchId, profileId: input.profileId, ...input.properties },
     context: {
-      ...(input.email ? { traits: { email: input.email } } : {}),
+      kairos: { profileId: input.profileId },
       ...(input.ip ? { ip: input.ip } : {}),
       ...(input.userAgent ? { userAgent: input.userAgent } : {}),
       library: { name: 'kairos-dispatch', version: '1' },

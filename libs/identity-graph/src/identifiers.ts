@@ -7,6 +7,8 @@ export const IdentifierTypes = {
   phone: 'phone',
   deviceId: 'device_id',
   advertisingId: 'advertising_id',
+  /** A Kairos profile id, as an event of Kairos' own addresses it (context.kairos): never linked, only suppressed. */
+  profileId: 'profile_id',
 } as const;
 
 export const identifierKey = (identifier: Identifier): string => `${identifier.type}:${identifier.value}`;

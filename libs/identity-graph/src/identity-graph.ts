@@ -139,6 +139,17 @@ export class IdentityGraph {
     return this.index.get(identifierKey(identifier));
   }
 
+  /**
+   * Where an event addressed to profile `id` (context.kairos) belongs now: the survivor the store knew before this
+   * batch (`stored`; undefined when it knows no such profile, which then stands as `id`), followed through the merges
+   * of this batch.
+   */
+  survivorOf(id: string, stored: string | undefined): string {
+    let current = stored ?? id;
+    for (let merged = this.mergedAway.get(current); merged; merged = this.mergedAway.get(current)) current = merged.survivorId;
+    return current;
+  }
+
   resolve(observation: Observation): Resolution {
     const ignored: EventResolution['ignored'] = [];
     const usable: Identifier[] = [];

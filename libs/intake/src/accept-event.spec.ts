@@ -61,6 +61,12 @@ describe('acceptEvent', () => {
     expect(acceptEvent({ type: 'track', event: 'e', userId: 'u', timestamp: '2026-11-23T06:00:00Z' }, arrival, DEFAULT_LIMITS).ok).toBe(true);
   });
 
+  it('carries the profile an event of Kairos\' own is addressed to as an identifier, and keys the record by it', () => {
+    const outcome = acceptEvent({ type: 'identify', traits: { tier: 'gold' }, context: { kairos: { profileId: '0B7C2F7E-3C1D-4A5E-9F00-1234567890AB' } } }, arrival, DEFAULT_LIMITS);
+    expect(outcome).toMatchObject({ ok: true, value: { identifiers: { profileId: '0b7c2f7e-3c1d-4a5e-9f00-1234567890ab' }, traits: { tier: 'gold' } } });
+    expect(acceptedKey((outcome as { value: Parameters<typeof acceptedKey>[0] }).value)).toBe('0b7c2f7e-3c1d-4a5e-9f00-1234567890ab');
+  });
+
   it('is deterministic: the same event and arrival give the same envelope', () => {
     const event: SegmentEvent = { type: 'page', anonymousId: 'a', name: 'Home' };
     expect(acceptEvent(event, arrival, DEFAULT_LIMITS)).toEqual(acceptEvent(event, arrival, DEFAULT_LIMITS));

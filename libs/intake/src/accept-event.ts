@@ -34,7 +34,8 @@ export function acceptEvent(event: SegmentEvent, arrival: Arrival, limits: Intak
     groupId: normaliseId(event.groupId),
   };
   const email = normaliseEmail(event.traits?.['email']) ?? normaliseEmail(event.context?.traits?.['email']);
-  const identifiers: EventIdentifiers = definedOnly({ userId: ids.userId, anonymousId: ids.anonymousId, previousId: ids.previousId, email });
+  const profileId = event.context?.kairos?.profileId.toLowerCase();
+  const identifiers: EventIdentifiers = definedOnly({ userId: ids.userId, anonymousId: ids.anonymousId, previousId: ids.previousId, email, profileId });
 
   const { userId: _userId, anonymousId: _anonymousId, previousId: _previousId, groupId: _groupId, ...rest } = event;
   const accepted: AcceptedEvent = {
@@ -66,7 +67,7 @@ export function eventTime(event: SegmentEvent, arrival: Pick<Arrival, 'receivedA
 
 /** The key of the accepted record: the identity stage re-keys by profile; until then, the strongest id. */
 export function acceptedKey(event: AcceptedEvent): string {
-  return event.identifiers.userId ?? event.identifiers.anonymousId ?? event.identifiers.previousId ?? event.messageId;
+  return event.identifiers.profileId ?? event.identifiers.userId ?? event.identifiers.anonymousId ?? event.identifiers.previousId ?? event.messageId;
 }
 
 function definedOnly<T extends Record<string, string | undefined>>(values: T): Partial<Record<keyof T, string>> {

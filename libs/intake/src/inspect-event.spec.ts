@@ -88,7 +88,7 @@ describe('inspectEvent', () => {
     ['a blank userId', { type: 'track', event: 'e', userId: '   ' }, 'missing_identity', 'userId or anonymousId is required'],
     ['501 traits', { type: 'identify', userId: 'u1', traits: Object.fromEntries(Array.from({ length: 501 }, (_, i) => [`t${i}`, i])) }, 'size_violation', 'traits has 501 keys; at most 500'],
   ])('rejects %s', (_what, input, reason, detail) => {
-    const outcome = inspectEvent(input, DEFAULT_LIMITS);
+    const outcome = inspectEvent(input, DEFAULT_LIMITS, 'kafka');
     expect(outcome).toMatchObject({ ok: false, reason });
     expect(outcome.ok || outcome.detail).toContain(detail);
   });
@@ -103,7 +103,33 @@ describe('inspectEvent', () => {
       { type: 'alias', userId: 'u1', previousId: 'a1' },
       { type: 'track', event: 'Numeric id', userId: 12345 },
     ]) {
-      expect(inspectEvent(event, DEFAULT_LIMITS)).toEqual({ ok: true, value: event });
+      expect(inspectEvent(event, DEFAULT_LIMITS, 'kafka')).toEqual({ ok: true, value: event });
     }
+  });
+
+  describe('an event addressed to a profile by its Kairos id (context.kairos)', () => {
+    const addressed = { type: 'track', event: 'Email Opened', context: { kairos: { profileId: '0b7c2f7e-3c1d-4a5e-9f00-1234567890ab' } } };
+
+    it('is accepted from the raw topic without userId or anonymousId', () => {
+      expect(inspectEvent(addressed, DEFAULT_LIMITS, 'kafka')).toEqual({ ok: true, value: addressed });
+    });
+
+    it('is refused by the collector, which faces the internet', () => {
+      expect(inspectEvent({ ...addressed, userId: 'u1' }, DEFAULT_LIMITS, 'http')).toEqual({
+        ok: false,
+        reason: 'schema_violation',
+        detail: "/context/kairos addresses a Kairos profile by its id: only Kairos' own services send it, on the raw topic, never through the collector",
+      });
+    });
+
+    it.each([
+      ['a profile id that is not a UUID', { profileId: 'u1' }, '/context/kairos/profileId must match format "uuid"'],
+      ['no profile id', {}, "/context/kairos must have required property 'profileId'"],
+      ['another field', { profileId: addressed.context.kairos.profileId, userId: 'u1' }, '/context/kairos must NOT have additional properties'],
+    ])('rejects %s', (_what, kairos, detail) => {
+      const outcome = inspectEvent({ ...addressed, context: { kairos } }, DEFAULT_LIMITS, 'kafka');
+      expect(outcome).toMatchObject({ ok: false, reason: 'schema_violation' });
+      expect(outcome.ok || outcome.detail).toContain(detail);
+    });
   });
 });

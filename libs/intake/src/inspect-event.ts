@@ -4,16 +4,24 @@ import { Outcome, reject } from './intake-result';
 
 const validator = new SchemaValidator(EVENT_SCHEMAS);
 
+/** Where an event came in: the collector (HTTP, facing the internet) or the raw topic (inside the trust boundary). */
+export type IntakeChannel = 'http' | 'kafka';
+
 /**
  * A parsed value -> a valid Segment event, or the reason it is not one: schema, identity, trait count. Depth and
- * size come first, in judgeEvent().
+ * size come first, in judgeEvent(). An event addressed to a profile by its Kairos id (context.kairos) is one of
+ * Kairos' own and is accepted from the raw topic only.
  */
-export function inspectEvent(value: unknown, limits: IntakeLimits): Outcome<SegmentEvent> {
+export function inspectEvent(value: unknown, limits: IntakeLimits, channel: IntakeChannel): Outcome<SegmentEvent> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject('schema_violation', 'an event must be a JSON object');
   const result = validator.validate<SegmentEvent>(SchemaIds.segmentEvent, value);
   if (!result.valid) return reject('schema_violation', describeIssues(result.issues));
   const event = result.value;
-  if (event.type !== 'alias' && isBlank(event.userId) && isBlank(event.anonymousId)) {
+  const addressed = event.context?.kairos !== undefined;
+  if (addressed && channel === 'http') {
+    return reject('schema_violation', '/context/kairos addresses a Kairos profile by its id: only Kairos\' own services send it, on the raw topic, never through the collector');
+  }
+  if (event.type !== 'alias' && !addressed && isBlank(event.userId) && isBlank(event.anonymousId)) {
     return reject('missing_identity', 'userId or anonymousId is required');
   }
   for (const [where, traits] of [['traits', event.traits], ['context.traits', event.context?.traits]] as const) {

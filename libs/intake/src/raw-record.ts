@@ -1,7 +1,7 @@
 import { SegmentEvent } from '@kairos/contracts';
 import { IntakeLimits } from './intake-limits';
 import { Outcome, reject } from './intake-result';
-import { inspectEvent } from './inspect-event';
+import { IntakeChannel, inspectEvent } from './inspect-event';
 import { exceedsDepth } from './json-depth';
 
 /** One event of a raw record: where it sits in a batch (undefined for a single-event record) and its judgement. */
@@ -42,11 +42,11 @@ export function inspectRawRecord(bytes: Uint8Array | null, limits: IntakeLimits)
   }
   if (isBatchEnvelope(value)) {
     if (value.batch.length > limits.maxBatchEvents) return reject('size_violation', `${value.batch.length} events; at most ${limits.maxBatchEvents} per batch`);
-    const entries = value.batch.map((event, index) => ({ index, ...judgeEvent(withBatchDefaults(event, value), limits) }));
+    const entries = value.batch.map((event, index) => ({ index, ...judgeEvent(withBatchDefaults(event, value), limits, 'kafka') }));
     return { ok: true, value: { entries, batchSentAt: typeof value['sentAt'] === 'string' ? value['sentAt'] : undefined } };
   }
   if (bytes.length > limits.maxEventBytes) return reject('size_violation', `event is ${bytes.length} bytes; at most ${limits.maxEventBytes}`);
-  const judged = judgeEvent(value, limits);
+  const judged = judgeEvent(value, limits, 'kafka');
   return { ok: true, value: { entries: [{ index: undefined, outcome: judged.outcome, payload: text }] } };
 }
 
@@ -54,12 +54,12 @@ export function inspectRawRecord(bytes: Uint8Array | null, limits: IntakeLimits)
  * One parsed event: depth (checked first, since serialising a deep value would overflow the stack), size of its JSON,
  * then the spec. The collector calls it for each event of a request, the intake for each event of a record.
  */
-export function judgeEvent(value: unknown, limits: IntakeLimits): { outcome: Outcome<SegmentEvent>; payload: string } {
+export function judgeEvent(value: unknown, limits: IntakeLimits, channel: IntakeChannel): { outcome: Outcome<SegmentEvent>; payload: string } {
   if (exceedsDepth(value, limits.maxDepth)) return { outcome: reject('depth_violation', `nested deeper than ${limits.maxDepth}`), payload: '' };
   const payload = JSON.stringify(value) ?? '';
   const bytes = Buffer.byteLength(payload);
   if (bytes > limits.maxEventBytes) return { outcome: reject('size_violation', `event is ${bytes} bytes; at most ${limits.maxEventBytes}`), payload };
-  return { outcome: inspectEvent(value, limits), payload };
+  return { outcome: inspectEvent(value, limits, channel), payload };
 }
 
 /** Batch-level context and integrations apply to every event, which may override single fields. */

@@ -175,16 +175,17 @@ export function simulate(events: readonly SimulationEvent[], catalogue: JourneyC
     const decision = stepJourneys(run.journeys, input, at, catalogue);
     run.journeys = decision.state;
     run.journeysDue = undefined;
+    const feedback: ProfileEvent[] = [];
     for (const effect of decision.effects) {
       if (effect.kind === 'set-timer') {
         run.journeysDue = effect.dueAt;
         timers.push(effect.dueAt, profileId, 'journeys');
       } else if (effect.kind !== 'cancel-timer') {
-        // An updateProfile step is recorded, not applied to the profile: the service does not write it back either
-        // (services/triggers/README.md), and a simulation must decide as the service does.
         record({ at: effectTime(effect, at), profileId, kind: effect.kind, journeyId: journeyOf(effect), text: describeEffect(effect), effect });
+        if (effect.kind === 'update-profile') feedback.push({ type: 'identify', messageId: effect.update.messageId, timestamp: effect.update.at, traits: effect.update.traits });
       }
     }
+    for (const event of feedback) applyInput(profileId, event, at);
   };
 
   const segmentsAt = (profileId: string, run: ProfileRun, at: number, input: ProfileUpdateRecord['input'], updateId: string, always: boolean) => {

@@ -1,6 +1,6 @@
 import { EVENT_SCHEMAS, ProfileUpdateRecord, SchemaIds, SchemaValidator } from '@kairos/contracts';
 import { emptyProfileState } from '@kairos/segmentation';
-import { stepJourneys } from './step-journeys';
+import { stepJourneys, traitUpdateEvent } from './step-journeys';
 import { mergeJourneysStates } from './journeys-state';
 import { DAY, DEFAULT_GUARD_RAILS, HOUR, T0, catalogue, dispatches, identify, iso, journey, optIn, outcomes, run, sends, track } from './testing/journey-fixtures';
 import { buildCatalogue } from './journey-catalogue';
@@ -238,7 +238,7 @@ describe('steps', () => {
 });
 
 describe('updateProfile in a simulation', () => {
-  it('is recorded but not applied to the profile, as the service does not write it back', () => {
+  it('sets the trait on the profile, as the service does through ingestion, so a later branch reads it', () => {
     const j = journey({
       id: 'tiering',
       trigger: { event: 'Order Completed' },
@@ -246,8 +246,15 @@ describe('updateProfile in a simulation', () => {
     });
     const result = run([...optIn('p1', T0), track('p1', 'Order Completed', T0 + HOUR)], [j]);
     expect(result.timeline.filter((entry) => entry.effect?.kind === 'update-profile')).toHaveLength(1);
-    // An hour later the trait is still unset, in the service and so in the simulation.
-    expect(sends(result)).toEqual([['welcome-1', iso(T0 + 2 * HOUR)]]);
+    // An hour later the branch reads the trait the step set.
+    expect(sends(result)).toEqual([['promo', iso(T0 + 2 * HOUR)]]);
+  });
+
+  it('is written back as an identify event addressed to the profile by its id, which the raw topic accepts', () => {
+    const profileId = '0b7c2f7e-3c1d-4a5e-9f00-1234567890ab';
+    const event = traitUpdateEvent({ profileId, messageId: 'u-1', at: iso(T0), traits: { tier: 'gold' } });
+    expect(event).toEqual({ type: 'identify', messageId: 'u-1', timestamp: iso(T0), traits: { tier: 'gold' }, context: { kairos: { profileId }, library: { name: 'kairos-triggers', version: '1' } } });
+    expect(new SchemaValidator(EVENT_SCHEMAS).validate(SchemaIds.segmentEvent, event)).toMatchObject({ valid: true });
   });
 });
 

@@ -19,6 +19,21 @@ export interface ProfileTraitUpdate {
   traits: Record<string, unknown>;
 }
 
+/**
+ * The identify event that sets the traits of an updateProfile step. It goes onto the raw topic, through ingestion
+ * and identity like any event (so a replay of the accepted log sees it too), addressed to the profile by its id
+ * (context.kairos): identity hands it to that profile, or to the one it was merged into, and links nothing.
+ */
+export function traitUpdateEvent(update: ProfileTraitUpdate): Record<string, unknown> {
+  return {
+    type: 'identify',
+    messageId: update.messageId,
+    timestamp: update.at,
+    traits: update.traits,
+    context: { kairos: { profileId: update.profileId }, library: { name: 'kairos-triggers', version: '1' } },
+  };
+}
+
 export type Effect =
   | { kind: 'dispatch'; request: DispatchRequestRecord }
   | { kind: 'outcome'; outcome: JourneyOutcomeRecord }

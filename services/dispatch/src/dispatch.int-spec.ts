@@ -462,12 +462,12 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
       proof: expect.objectContaining({ method: 'confirm-link', ip: '127.0.0.1', userAgent: 'int-spec-browser/1.0', dispatchId: request.dispatchId, messageId: mail.messageId, templateId: 'confirm-subscription', at: expect.any(String) }),
     });
     const [event] = await readTopic(kafkaBrokers, Topics.raw.name, 1, 30_000, (record) => json<{ messageId?: string }>(record).messageId === `kairos-dispatch:${request.dispatchId}:confirmed`);
-    expect(json(event)).toMatchObject({ type: 'track', event: 'Double Opt-in Confirmed', context: { traits: { email: address }, userAgent: 'int-spec-browser/1.0' } });
+    expect(json(event)).toMatchObject({ type: 'track', event: 'Double Opt-in Confirmed', context: { kairos: { profileId: request.profileId }, userAgent: 'int-spec-browser/1.0' } });
     expect((await outcomes(request.dispatchId, 3)).find((fact) => fact.kind === 'confirmed')).toBeDefined();
   });
 
   it('an open and a click come back as Segment events on the raw topic and as outcomes', async () => {
-    const request = cartRequest();
+    const request = cartRequest({ profileId: randomUUID() }); // a profile id as identity makes them, as engagement events carry it
     await produce(request);
     const [mail] = await mailTo(request.context.profile['email'] as string, 1);
     const pixel = /src="([^"]*\/o\/[^"]+)"/.exec(mail.html ?? '')?.[1] ?? '';
@@ -479,7 +479,7 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
 
     const events = await readTopic(kafkaBrokers, Topics.raw.name, 2, 30_000, (record) => (json<{ messageId?: string }>(record).messageId ?? '').startsWith(`kairos-dispatch:${request.dispatchId}:`));
     const byName = Object.fromEntries(events.map((record) => [json<{ event: string }>(record).event, json<Record<string, unknown>>(record)]));
-    expect(byName['Email Opened']).toMatchObject({ type: 'track', userId: `user-${request.profileId}`, properties: { dispatchId: request.dispatchId, templateId: 'cart-reminder' } });
+    expect(byName['Email Opened']).toMatchObject({ type: 'track', context: { kairos: { profileId: request.profileId } }, properties: { dispatchId: request.dispatchId, templateId: 'cart-reminder' } });
     expect(byName['Email Clicked']).toMatchObject({ type: 'track', properties: { url: 'https://shop.example/p/wanderschuh', link: 0 } });
     for (const record of events) expect(validator.validate(SchemaIds.segmentEvent, json(record))).toMatchObject({ valid: true });
     const kinds = (await outcomes(request.dispatchId, 4)).map((fact) => fact.kind);

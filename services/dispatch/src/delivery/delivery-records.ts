@@ -95,7 +95,7 @@ export function engagementRecord(input: EngagementInput, sourceId: string | unde
   const event = engagementEvent(input);
   return {
     topic: Topics.raw.name,
-    key: String(event['userId'] ?? event['anonymousId']),
+    key: input.profileId,
     value: JSON.stringify(event),
     ...(sourceId ? { headers: { 'kairos-source-id': sourceId } } : {}),
   };

@@ -152,17 +152,12 @@ export class RecordEngagementUseCase {
   }
 
   private event(kind: EngagementKind, claims: TokenClaims, row: DeliveryRow | undefined, at: Date, witness: Witness | { method: string }, properties: Record<string, unknown> = {}, discriminator?: string): OutboxRecord {
-    const profile = row?.request.channel === 'email' ? (row.request.context as { profile?: Record<string, unknown> } | undefined)?.profile : undefined;
-    const userId = typeof profile?.['userId'] === 'string' ? profile['userId'] : undefined;
-    const email = row?.recipient ?? undefined;
     const { ip, userAgent } = witness as Witness;
     return engagementRecord(
       {
         kind,
         profileId: claims.profileId,
         dispatchId: claims.dispatchId,
-        ...(userId ? { userId } : {}),
-        ...(email ? { email } : {}),
         at,
         ...(discriminator ? { discriminator } : {}),
         properties: { ...properties, ...(row?.request.channel === 'email' ? { templateId: row.request.templateId } : {}) },

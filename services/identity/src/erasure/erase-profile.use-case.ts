@@ -91,7 +91,10 @@ export class EraseProfileUseCase implements OnApplicationBootstrap, OnModuleDest
 
     const erasedAt = new Date().toISOString();
     const identifiers = named && !component.identifiers.some((id) => id.type === named.type && id.value === named.value) ? [...component.identifiers, named] : component.identifiers;
-    const suppressed: SuppressedIdentifier[] = identifiers.map((identifier) => ({ hash: suppressionHash(identifier), type: identifier.type, requestId: request.requestId, erasedAt }));
+    // The erased profile ids too: an event of Kairos' own addressed to one of them (an open of a mail already sent)
+    // must not bring state back under it, also when the accepted topic is replayed.
+    const profiles = component.profileIds.map((value) => ({ type: IdentifierTypes.profileId, value }));
+    const suppressed: SuppressedIdentifier[] = [...identifiers, ...profiles].map((identifier) => ({ hash: suppressionHash(identifier), type: identifier.type, requestId: request.requestId, erasedAt }));
     const recorded: RecordedErasure = { erasure: { requestId: request.requestId, profileIds: component.profileIds, identifierCount: identifiers.length, erasedAt }, suppressed };
     await this.repository.suppress(suppressed, manager);
     await this.repository.recordErasure(manager, recorded, identifiers.map(identifierKey));

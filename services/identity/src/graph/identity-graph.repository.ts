@@ -24,6 +24,8 @@ export interface GraphTransaction {
   appliedOutputs(topic: string, partition: number, offsets: readonly string[]): Promise<Map<string, RecordOutput>>;
   loadIdentifiers(keys: readonly string[]): Promise<Map<string, string[]>>;
   loadProfiles(ids: readonly string[]): Promise<ProfileState[]>;
+  /** The surviving profile of each of these ids that the store knows (a merged-away one resolves to its survivor). */
+  survivorsOf(ids: readonly string[]): Promise<Map<string, string>>;
   /** Writes the graph changes and, when there are any, what they touched to the change feed. */
   write(changes: GraphChanges): Promise<void>;
   /** Records which offsets of an input partition the graph now reflects, with their outputs; prunes old batches. */
@@ -102,16 +104,7 @@ export class IdentityGraphRepository {
 
   /** Resolves a profile id (a merged-away one too) to the surviving profile, or undefined when it is unknown. */
   async survivorOf(manager: EntityManager, profileId: string): Promise<string | undefined> {
-    const rows: Array<{ id: string }> = await manager.query(
-      `WITH RECURSIVE chain(id, merged_into, depth) AS (
-         SELECT id, merged_into, 0 FROM profiles WHERE id = $1
-         UNION ALL
-         SELECT p.id, p.merged_into, c.depth + 1 FROM profiles p JOIN chain c ON p.id = c.merged_into WHERE c.depth < 1000
-       )
-       SELECT id FROM chain WHERE merged_into IS NULL`,
-      [profileId],
-    );
-    return rows[0]?.id;
+    return (await survivorsOf(manager, [profileId])).get(profileId);
   }
 
   /** Surviving profiles an identifier is linked to. */
@@ -260,6 +253,7 @@ export class IdentityGraphRepository {
         for (const row of rows) entries.get(row.identifier)?.push(row.profile_id);
         return entries;
       },
+      survivorsOf: (ids) => survivorsOf(manager, ids),
       loadProfiles: async (ids) => {
         if (ids.length === 0) return [];
         const [rows, links] = await Promise.all([
@@ -360,4 +354,19 @@ function recordedErasure(row: ErasureRow): RecordedErasure {
     erasure: { requestId: row.request_id, profileIds: row.profile_ids, identifierCount: row.identifier_count, erasedAt: row.erased_at.toISOString() },
     suppressed: row.suppressions,
   };
+}
+
+/** The surviving profile of each id the store knows, following merged_into (a chain, after merges of merges). */
+async function survivorsOf(manager: EntityManager, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows: Array<{ start: string; id: string }> = await manager.query(
+    `WITH RECURSIVE chain(start, id, merged_into, depth) AS (
+       SELECT id, id, merged_into, 0 FROM profiles WHERE id = ANY($1::uuid[])
+       UNION ALL
+       SELECT c.start, p.id, p.merged_into, c.depth + 1 FROM profiles p JOIN chain c ON p.id = c.merged_into WHERE c.depth < 1000
+     )
+     SELECT start, id FROM chain WHERE merged_into IS NULL`,
+    [ids],
+  );
+  return new Map(rows.map((row) => [row.start, row.id]));
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AcceptedEvent, ProfileMerge, ResolvedEvent } from '@kairos/contracts';
-import { aliasTargets, extractIdentifiers, identifierKey, Observation } from '@kairos/identity-graph';
+import { AcceptedEvent, Identifier, ProfileMerge, ResolvedEvent } from '@kairos/contracts';
+import { aliasTargets, extractIdentifiers, identifierKey, IdentifierTypes, Observation } from '@kairos/identity-graph';
 import { BatchContext, BatchOutcome, DecodedRecord, RecordRejection } from '@kairos/kafka';
 import { GraphWriter } from '../graph/graph-writer';
 import { GraphTransaction } from '../graph/identity-graph.repository';
@@ -65,7 +65,7 @@ export class ResolveEventsUseCase {
     const items: Array<{ record: AcceptedRecord; observation: Observation }> = [];
     for (const record of fresh) {
       const observation = observations.get(record.offset) ?? observe(record.data);
-      const carried = [...observation.identifiers, ...aliasTargets(record.data)];
+      const carried = [...observation.identifiers, ...aliasTargets(record.data), ...addressOf(record.data)];
       // An erased customer stays erased: their events (live or replayed) do not found a profile again.
       if (carried.some((identifier) => this.writer.isSuppressed(identifier))) applied[record.offset] = { suppressed: true };
       else items.push({ record, observation });
@@ -77,8 +77,19 @@ export class ResolveEventsUseCase {
     const batchKeys = new Set(unknown);
     for (const observation of observed) for (const identifier of observation.identifiers) batchKeys.add(identifierKey(identifier));
     graph.learnProfiles(await transaction.loadProfiles(graph.unknownProfiles(batchKeys)));
+    const addressed = items.flatMap(({ record }) => (record.data.identifiers.profileId === undefined ? [] : [record.data.identifiers.profileId]));
+    const stored = await transaction.survivorsOf([...new Set(addressed)]);
 
     for (const { record, observation } of items) {
+      const address = record.data.identifiers.profileId;
+      if (address !== undefined) {
+        // Kairos' own event for a profile it knows by id: to that profile's survivor, in batch order (a merge earlier
+        // in the batch counts), linking nothing. An id the graph does not know yet (a replay that reads this partition
+        // ahead of the one that founds the profile) stands as given; the founding or merge that follows folds it.
+        const resolution = { matched: addressOf(record.data), linked: [], ignored: [], mergedProfileIds: [] };
+        applied[record.offset] = { profileId: graph.survivorOf(address, stored.get(address)), resolution };
+        continue;
+      }
       const resolution = graph.resolve(observation);
       if (resolution.status === 'resolved') {
         const { profileId, merges } = resolution;
@@ -98,7 +109,12 @@ export class ResolveEventsUseCase {
   }
 }
 
-/** What the graph needs of an accepted event. */
+/** The profile an event of Kairos' own is addressed to (context.kairos), as an identifier: none for any other event. */
+function addressOf(event: AcceptedEvent): Identifier[] {
+  return event.identifiers.profileId === undefined ? [] : [{ type: IdentifierTypes.profileId, value: event.identifiers.profileId }];
+}
+
+/** What the graph needs of an accepted event (nothing to match or link for one addressed to a profile by id). */
 export function observe(event: AcceptedEvent): Observation {
   return {
     // messageIds are unique per source (the intake de-duplicates on the pair).
@@ -106,7 +122,7 @@ export function observe(event: AcceptedEvent): Observation {
     messageId: event.messageId,
     receivedAt: Date.parse(event.receivedAt),
     at: Date.parse(event.timestamp),
-    identifiers: extractIdentifiers(event),
+    identifiers: event.identifiers.profileId === undefined ? extractIdentifiers(event) : [],
     ...(event.type === 'alias' && event.identifiers.previousId ? { previousId: event.identifiers.previousId } : {}),
   };
 }

@@ -49,7 +49,7 @@ export class CollectEventsUseCase {
       const typed = forcedType && isObject(candidate) ? { ...candidate, type: forcedType } : candidate;
       const event = isObject(typed) ? enrich(typed, delivery) : typed;
       const messageId = isObject(event) && typeof event['messageId'] === 'string' ? event['messageId'] : undefined;
-      const { outcome, payload } = judgeEvent(event, this.settings.limits);
+      const { outcome, payload } = judgeEvent(event, this.settings.limits, 'http');
       if (outcome.ok) {
         valid.push({ payload, key: personKey(outcome.value.userId ?? outcome.value.anonymousId) });
         return { index, messageId: messageId as string, status: 'accepted' };

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { JourneysTransferRecord, ProfileUpdateRecord, Topics } from '@kairos/contracts';
 import { BatchContext, committedOffsets, DecodedRecord, endOffsets, KafkaClient, keyPartition, PartitionOwnership, RecordProducer } from '@kairos/kafka';
-import { Effect, GatedJourneys, GateInput, gateJourneys, JourneysState } from '@kairos/journeys';
+import { Effect, GatedJourneys, GateInput, gateJourneys, JourneysState, traitUpdateEvent } from '@kairos/journeys';
 import { CONSUMER_GROUP, KAFKA } from '@kairos/service-runtime';
 import { CommittedTally, Output, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
@@ -182,7 +182,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
           access.cancelTimer(key, JOURNEYS_TIMER);
           break;
         case 'update-profile':
-          // Not fed back yet: the outcome (step-executed, detail.updateProfile) records it; see the README.
+          outputs.push(this.outputs.traitUpdate(effect.update.profileId, traitUpdateEvent(effect.update)));
           break;
         case 'note':
           break;

@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DispatchRequestRecord, JourneyOutcomeRecord, JourneysTransferRecord, Topics } from '@kairos/contracts';
 import { Output } from '@kairos/state-store';
+import { TRIGGERS_EVENTS_SOURCE } from './triggers.tokens';
 
 /**
  * Where triggers' outputs go and how they look on the wire. The StatefulProcessor publishes them (acknowledged)
@@ -8,6 +9,13 @@ import { Output } from '@kairos/state-store';
  */
 @Injectable()
 export class TriggersOutputsRepository {
+  constructor(@Inject(TRIGGERS_EVENTS_SOURCE) private readonly eventsSourceId: string | null) {}
+
+  /** An updateProfile step's identify event (libs/journeys traitUpdateEvent), with the source header ingestion looks up. */
+  traitUpdate(profileId: string, event: Record<string, unknown>): Output {
+    return { topic: Topics.raw.name, record: { key: profileId, value: JSON.stringify(event), ...(this.eventsSourceId ? { headers: { 'kairos-source-id': this.eventsSourceId } } : {}) } };
+  }
+
   dispatchRequest(request: DispatchRequestRecord): Output {
     return { topic: Topics.dispatchRequests.name, record: { key: request.profileId, value: JSON.stringify(request), headers: { 'kairos-dispatch-id': request.dispatchId } } };
   }
