@@ -91,7 +91,7 @@ describe('validateDefinitions', () => {
   it('refuses eventProperty in a segment (it has no triggering event) and accepts it in a journey condition', () => {
     const [refused] = errorsOf([segment('big-carts', '  eventProperty: total\n  atLeast: 100')]);
     expect(refused).toMatchObject({ file: 'segments/big-carts.yaml', line: 4, column: 3 });
-    expect(refused?.message).toContain('expected one of: trait, performed, notPerformed, aggregate, score, lifecycle, engagement, consent, inSegment, all, any, not');
+    expect(refused?.message).toContain("expected one of: trait, performed, notPerformed, aggregate, score, lifecycle, engagement, consent, inSegment, all, any, not (eventProperty is for a journey's conditions: a segment has no triggering event)");
     expect(errorsOf([...HELLO, journey('welcome', 'trigger:\n  event: Cart Updated\nsteps:\n  - branch:\n      if:\n        eventProperty: total\n        atLeast: 100\n      then:\n        - send: hello')])).toEqual([]);
   });
 

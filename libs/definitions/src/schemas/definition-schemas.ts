@@ -56,12 +56,12 @@ function comparison(subject: string, subjectSchema: Schema, extra: Record<string
 }
 
 /** Unions keyed by the one property that says what an object is (trait, performed, send, wait, …). */
-function keyedUnion(description: string, alternatives: Record<string, Schema>): Schema {
+function keyedUnion(description: string, alternatives: Record<string, Schema>, note = ''): Schema {
   const keys = Object.keys(alternatives);
   return {
     type: 'object',
     description,
-    'x-expected': `one of: ${keys.join(', ')}`,
+    'x-expected': `one of: ${keys.join(', ')}${note}`,
     anyOf: keys.map((key) => ({ required: [key] })),
     allOf: keys.map((key) => ({ if: { required: [key] }, then: alternatives[key] })),
   };
@@ -169,7 +169,11 @@ const CONDITIONS: Record<string, Schema> = {
 const commonDefs = {
   duration,
   propertyFilter,
-  condition: keyedUnion('A rule over a profile: trait, performed, notPerformed, aggregate, score, lifecycle, engagement, consent, inSegment; combined with all, any, not.', CONDITIONS),
+  condition: keyedUnion(
+    'A rule over a profile: trait, performed, notPerformed, aggregate, score, lifecycle, engagement, consent, inSegment; combined with all, any, not.',
+    CONDITIONS,
+    " (eventProperty is for a journey's conditions: a segment has no triggering event)",
+  ),
 };
 
 /** A journey's conditions may also read the event that triggered it (a segment has none). */
