@@ -1,9 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import PostalMime, { Email } from 'postal-mime';
-import { RejectedEvent, Topics } from '@kairos/contracts';
-import { readTopicToEnd, RecordProducer } from '@kairos/kafka';
-import { Pipeline, postUntilAccepted, startPipeline } from '@kairos/testing';
+import { AcceptedEvent, RejectedEvent, Topics } from '@kairos/contracts';
+import { ConsumedRecord, readTopicToEnd, RecordProducer } from '@kairos/kafka';
+import { Pipeline, postUntilAccepted, readTopic, startPipeline } from '@kairos/testing';
 import { decodeEntities } from './demo-reader';
 import { publishDefinitions } from './fault-suite';
 
@@ -69,23 +69,36 @@ describe('hostile input, end to end', () => {
     expect({ status: mixed.status, accepted: mixedBody.accepted, reasons: mixedBody.errors.map((error) => error.reason) }).toEqual({ status: 200, accepted: 1, reasons: ['depth_violation'] });
     record('200-level nested properties beside a valid event in one batch', 'the nested one rejected (depth_violation), the valid one accepted', JSON.stringify(mixedBody));
 
-    // Kairos' own services address a profile by its id (context.kairos) on the raw topic; from the internet it would let
-    // a sender write to a profile it names without knowing the person's identifiers.
+    // Kairos' own services address a profile by its id (context.kairos) on the internal topic; from anywhere else it
+    // would let a sender write to a profile it names without knowing the person's identifiers.
     const posing = { ...ping('Ledger Ping', 'posing', 0), messageId: `hostile-${run}-posing`, context: { kairos: { profileId: '0b7c2f7e-3c1d-4a5e-9f00-1234567890ab' } } };
     const posed = await post(JSON.stringify({ batch: [posing] }));
     const posedBody = (await posed.json()) as { accepted: number; errors: Array<{ reason: string; detail: string }> };
     expect({ status: posed.status, accepted: posedBody.accepted, errors: posedBody.errors.map(({ reason, detail }) => ({ reason, detail })) }).toEqual({
       status: 200,
       accepted: 0,
-      errors: [{ reason: 'schema_violation', detail: "/context/kairos addresses a Kairos profile by its id: only Kairos' own services send it, on the raw topic, never through the collector" }],
+      errors: [{ reason: 'schema_violation', detail: "/context/kairos addresses a Kairos profile by its id: only Kairos' own services send it, on kairos.events.internal.v1" }],
     });
     record("an event posing as one of Kairos' own (context.kairos.profileId) through the collector", 'rejected (schema_violation)', JSON.stringify(posedBody));
+
+    // The same smuggled inside a single event, as a field named "batch": the collector writes every request as an
+    // envelope, so the intake reads that field as the event's data, never as events of their own.
+    const smuggler = { userId: `hostile-${run}-smuggler`, messageId: `hostile-${run}-smuggler`, traits: { firstName: 'Mallory' }, batch: [{ ...posing, type: 'identify', messageId: `hostile-${run}-smuggled` }] };
+    const smuggled = await fetch(`${pipeline.collectorUrl}/v1/identify`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${pipeline.writeKey}:`).toString('base64')}` }, body: JSON.stringify(smuggler) });
+    expect(smuggled.status).toBe(200);
+    const acceptedOf = (messageId: string) => (entry: ConsumedRecord) => (JSON.parse(entry.value?.toString() ?? '{}') as AcceptedEvent).messageId === messageId;
+    expect(await readTopic(pipeline.stack.kafkaBrokers, Topics.accepted.name, 1, 60_000, acceptedOf(smuggler.messageId))).toHaveLength(1);
+    const inner: AcceptedEvent[] = [];
+    await readTopicToEnd(pipeline.kafka, Topics.accepted.name, (records) => void inner.push(...records.filter(acceptedOf(`hostile-${run}-smuggled`)).map((entry) => JSON.parse(entry.value!.toString()) as AcceptedEvent)));
+    expect(inner).toEqual([]);
+    record('an event addressed by profile id smuggled in a "batch" field of a single event (/v1/identify)', 'the outer event accepted, the inner one never read as an event', `outer accepted, inner accepted ${inner.length} times`);
 
     const producer = new RecordProducer(pipeline.kafka);
     await producer.connect();
     await producer.send(Topics.raw.name, [
       { key: `hostile-${run}`, value: '{"type":"track", not json' },
       { key: `hostile-${run}`, value: Buffer.concat([Buffer.from(`{"type":"track","userId":"hostile-${run}-raw","event":"`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]) },
+      { key: `hostile-${run}`, value: JSON.stringify({ ...posing, messageId: `hostile-${run}-posing-raw` }) },
       { key: `hostile-${run}`, value: JSON.stringify(ping('Ledger Ping', 'raw-valid', 2)) },
     ]);
     await producer.disconnect();
@@ -98,8 +111,8 @@ describe('hostile input, end to end', () => {
     const rejected: RejectedEvent[] = [];
     await readTopicToEnd(pipeline.kafka, Topics.rejected.name, (records) => void rejected.push(...records.map((entry) => JSON.parse(entry.value?.toString() ?? '{}') as RejectedEvent)));
     const fromRaw = rejected.filter((entry) => entry.via === 'kafka').map((entry) => entry.reason).sort();
-    expect(fromRaw).toEqual(['invalid_encoding', 'invalid_json']);
-    record('not JSON, and invalid UTF-8, on the raw topic', 'each on the rejected topic with its reason', fromRaw.join(', '));
+    expect(fromRaw).toEqual(['invalid_encoding', 'invalid_json', 'schema_violation']);
+    record('not JSON, invalid UTF-8, and an event addressed by profile id, on the raw topic', 'each on the rejected topic with its reason', fromRaw.join(', '));
   }, 180_000);
 
   it('renders hostile traits as text: no script, no header injection, no template evaluation', async () => {

@@ -21,6 +21,17 @@ export const Topics = {
     retentionMs: 7 * DAY,
     description: 'Events as SDKs and the HTTP collector produce them.',
   },
+  internal: {
+    owner: 'ingestion',
+    name: 'kairos.events.internal.v1',
+    key: 'profileId',
+    value: 'kairos:segment-event.v1 addressed to a profile by its id (context.kairos.profileId)',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 7 * DAY,
+    description:
+      "Kairos' own events about a profile it knows by id: dispatch's engagement (opens, clicks, unsubscribes, confirmations, bounces) and journeys' updateProfile. The only way in for an event addressed by profile id: give write access to dispatch and triggers alone.",
+  },
   accepted: {
     owner: 'ingestion',
     name: 'kairos.events.accepted.v1',

@@ -4,7 +4,7 @@ import { inspectRawRecord } from './raw-record';
 
 /** The judgement of a single-event raw record: the whole record's, or its one event's. */
 function inspectEventBytes(bytes: Uint8Array | null, limits: typeof DEFAULT_LIMITS) {
-  const record = inspectRawRecord(bytes, limits);
+  const record = inspectRawRecord(bytes, limits, 'kafka');
   return record.ok ? record.value.entries[0].outcome : record;
 }
 
@@ -53,6 +53,7 @@ describe('inspectRawRecord with a batch envelope', () => {
     const record = inspectRawRecord(
       bytes({ batch: [track, { type: 'track', userId: 'u2' }, { type: 'page', anonymousId: 'a', context: { locale: 'de-CH' } }], sentAt: '2026-11-22T10:00:00Z', context: { library: { name: 'sdk' } } }),
       DEFAULT_LIMITS,
+      'kafka',
     );
     expect(record.ok).toBe(true);
     if (!record.ok) return;
@@ -64,12 +65,12 @@ describe('inspectRawRecord with a batch envelope', () => {
   });
 
   it('refuses the whole record when it has too many events or is too large', () => {
-    expect(inspectRawRecord(bytes({ batch: Array.from({ length: 2_501 }, () => track) }), DEFAULT_LIMITS)).toMatchObject({ ok: false, reason: 'size_violation' });
-    expect(inspectRawRecord(Buffer.alloc(500 * 1024 + 1, 0x20), DEFAULT_LIMITS)).toMatchObject({ ok: false, reason: 'size_violation' });
+    expect(inspectRawRecord(bytes({ batch: Array.from({ length: 2_501 }, () => track) }), DEFAULT_LIMITS, 'kafka')).toMatchObject({ ok: false, reason: 'size_violation' });
+    expect(inspectRawRecord(Buffer.alloc(500 * 1024 + 1, 0x20), DEFAULT_LIMITS, 'kafka')).toMatchObject({ ok: false, reason: 'size_violation' });
   });
 
   it('refuses one oversized event of a batch and keeps the others', () => {
-    const record = inspectRawRecord(bytes({ batch: [{ ...track, properties: { blob: 'x'.repeat(33_000) } }, track] }), DEFAULT_LIMITS);
+    const record = inspectRawRecord(bytes({ batch: [{ ...track, properties: { blob: 'x'.repeat(33_000) } }, track] }), DEFAULT_LIMITS, 'kafka');
     expect(record.ok && record.value.entries.map((entry) => entry.outcome.ok)).toEqual([false, true]);
   });
 });
@@ -110,24 +111,25 @@ describe('inspectEvent', () => {
   describe('an event addressed to a profile by its Kairos id (context.kairos)', () => {
     const addressed = { type: 'track', event: 'Email Opened', context: { kairos: { profileId: '0b7c2f7e-3c1d-4a5e-9f00-1234567890ab' } } };
 
-    it('is accepted from the raw topic without userId or anonymousId', () => {
-      expect(inspectEvent(addressed, DEFAULT_LIMITS, 'kafka')).toEqual({ ok: true, value: addressed });
+    it('is accepted from the internal topic without userId or anonymousId', () => {
+      expect(inspectEvent(addressed, DEFAULT_LIMITS, 'internal')).toEqual({ ok: true, value: addressed });
     });
 
-    it('is refused by the collector, which faces the internet', () => {
-      expect(inspectEvent({ ...addressed, userId: 'u1' }, DEFAULT_LIMITS, 'http')).toEqual({
+    it.each(['http', 'kafka'] as const)('is refused from %s (the collector, or the raw topic any producer may write)', (channel) => {
+      expect(inspectEvent({ ...addressed, userId: 'u1' }, DEFAULT_LIMITS, channel)).toEqual({
         ok: false,
         reason: 'schema_violation',
-        detail: "/context/kairos addresses a Kairos profile by its id: only Kairos' own services send it, on the raw topic, never through the collector",
+        detail: "/context/kairos addresses a Kairos profile by its id: only Kairos' own services send it, on kairos.events.internal.v1",
       });
     });
 
     it.each([
-      ['a profile id that is not a UUID', { profileId: 'u1' }, '/context/kairos/profileId must match format "uuid"'],
+      ['a profile id that is not a UUID', { profileId: 'u1' }, '/context/kairos/profileId must match pattern'],
+      ['a UUID as a URN', { profileId: 'urn:uuid:0b7c2f7e-3c1d-4a5e-9f00-1234567890ab' }, '/context/kairos/profileId must match pattern'],
       ['no profile id', {}, "/context/kairos must have required property 'profileId'"],
       ['another field', { profileId: addressed.context.kairos.profileId, userId: 'u1' }, '/context/kairos must NOT have additional properties'],
     ])('rejects %s', (_what, kairos, detail) => {
-      const outcome = inspectEvent({ ...addressed, context: { kairos } }, DEFAULT_LIMITS, 'kafka');
+      const outcome = inspectEvent({ ...addressed, context: { kairos } }, DEFAULT_LIMITS, 'internal');
       expect(outcome).toMatchObject({ ok: false, reason: 'schema_violation' });
       expect(outcome.ok || outcome.detail).toContain(detail);
     });

@@ -1,16 +1,19 @@
-import { describeIssues, EVENT_SCHEMAS, SchemaIds, SchemaValidator, SegmentEvent } from '@kairos/contracts';
+import { describeIssues, EVENT_SCHEMAS, SchemaIds, SchemaValidator, SegmentEvent, Topics } from '@kairos/contracts';
 import { IntakeLimits } from './intake-limits';
 import { Outcome, reject } from './intake-result';
 
 const validator = new SchemaValidator(EVENT_SCHEMAS);
 
-/** Where an event came in: the collector (HTTP, facing the internet) or the raw topic (inside the trust boundary). */
-export type IntakeChannel = 'http' | 'kafka';
+/**
+ * Where an event came in: the collector (HTTP, facing the internet), the raw topic (SDKs and other producers), or the
+ * internal topic, which only Kairos' own services may write (Kafka ACLs).
+ */
+export type IntakeChannel = 'http' | 'kafka' | 'internal';
 
 /**
  * A parsed value -> a valid Segment event, or the reason it is not one: schema, identity, trait count. Depth and
  * size come first, in judgeEvent(). An event addressed to a profile by its Kairos id (context.kairos) is one of
- * Kairos' own and is accepted from the raw topic only.
+ * Kairos' own and is accepted from the internal topic only.
  */
 export function inspectEvent(value: unknown, limits: IntakeLimits, channel: IntakeChannel): Outcome<SegmentEvent> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject('schema_violation', 'an event must be a JSON object');
@@ -18,8 +21,8 @@ export function inspectEvent(value: unknown, limits: IntakeLimits, channel: Inta
   if (!result.valid) return reject('schema_violation', describeIssues(result.issues));
   const event = result.value;
   const addressed = event.context?.kairos !== undefined;
-  if (addressed && channel === 'http') {
-    return reject('schema_violation', '/context/kairos addresses a Kairos profile by its id: only Kairos\' own services send it, on the raw topic, never through the collector');
+  if (addressed && channel !== 'internal') {
+    return reject('schema_violation', `/context/kairos addresses a Kairos profile by its id: only Kairos' own services send it, on ${Topics.internal.name}`);
   }
   if (event.type !== 'alias' && !addressed && isBlank(event.userId) && isBlank(event.anonymousId)) {
     return reject('missing_identity', 'userId or anonymousId is required');

@@ -25,7 +25,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * "integrations"?}) — the two JSON shapes SDKs post. The whole record is refused when it cannot be read at all
  * (empty, too large, not UTF-8, not JSON, too many events); otherwise each event is judged on its own.
  */
-export function inspectRawRecord(bytes: Uint8Array | null, limits: IntakeLimits): Outcome<RawPayload> {
+export function inspectRawRecord(bytes: Uint8Array | null, limits: IntakeLimits, channel: Exclude<IntakeChannel, 'http'>): Outcome<RawPayload> {
   if (!bytes || bytes.length === 0) return reject('invalid_json', 'empty record');
   if (bytes.length > limits.maxBatchBytes) return reject('size_violation', `record is ${bytes.length} bytes; at most ${limits.maxBatchBytes}`);
   let text: string;
@@ -42,11 +42,11 @@ export function inspectRawRecord(bytes: Uint8Array | null, limits: IntakeLimits)
   }
   if (isBatchEnvelope(value)) {
     if (value.batch.length > limits.maxBatchEvents) return reject('size_violation', `${value.batch.length} events; at most ${limits.maxBatchEvents} per batch`);
-    const entries = value.batch.map((event, index) => ({ index, ...judgeEvent(withBatchDefaults(event, value), limits, 'kafka') }));
+    const entries = value.batch.map((event, index) => ({ index, ...judgeEvent(withBatchDefaults(event, value), limits, channel) }));
     return { ok: true, value: { entries, batchSentAt: typeof value['sentAt'] === 'string' ? value['sentAt'] : undefined } };
   }
   if (bytes.length > limits.maxEventBytes) return reject('size_violation', `event is ${bytes.length} bytes; at most ${limits.maxEventBytes}`);
-  const judged = judgeEvent(value, limits, 'kafka');
+  const judged = judgeEvent(value, limits, channel);
   return { ok: true, value: { entries: [{ index: undefined, outcome: judged.outcome, payload: text }] } };
 }
 

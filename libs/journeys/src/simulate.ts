@@ -2,7 +2,7 @@ import { ProfileUpdateRecord, ResolvedEvent } from '@kairos/contracts';
 import { Memberships, ProfileEvent, ProfileState, applyEvent, emptyProfileState, evaluateSegments } from '@kairos/segmentation';
 import { JourneyCatalogue } from './journey-catalogue';
 import { JourneysState } from './journeys-state';
-import { Effect, stepJourneys } from './step-journeys';
+import { Effect, stepJourneys, traitUpdateEvent } from './step-journeys';
 
 /** An event of a simulation or backtest file: a Segment event with its profile (profileId, else userId, else anonymousId). */
 export type SimulationEvent = ProfileEvent & { profileId?: string; userId?: string; anonymousId?: string };
@@ -182,7 +182,8 @@ export function simulate(events: readonly SimulationEvent[], catalogue: JourneyC
         timers.push(effect.dueAt, profileId, 'journeys');
       } else if (effect.kind !== 'cancel-timer') {
         record({ at: effectTime(effect, at), profileId, kind: effect.kind, journeyId: journeyOf(effect), text: describeEffect(effect), effect });
-        if (effect.kind === 'update-profile') feedback.push({ type: 'identify', messageId: effect.update.messageId, timestamp: effect.update.at, traits: effect.update.traits });
+        // As the service writes it back (through ingestion, identity and segmentation), after this decision.
+        if (effect.kind === 'update-profile') feedback.push(traitUpdateEvent(effect.update) as ProfileEvent);
       }
     }
     for (const event of feedback) applyInput(profileId, event, at);

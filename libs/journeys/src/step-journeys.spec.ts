@@ -250,7 +250,22 @@ describe('updateProfile in a simulation', () => {
     expect(sends(result)).toEqual([['promo', iso(T0 + 2 * HOUR)]]);
   });
 
-  it('is written back as an identify event addressed to the profile by its id, which the raw topic accepts', () => {
+  it('journeys that set traits re-entering each other at one moment stop: the repeated write-back is the same event, a duplicate', () => {
+    const flip = (id: string, from: string, to: string) => journey({ id, trigger: { segment: from, on: 'enter' }, reentry: { allow: 'always' }, steps: [{ updateProfile: { set: { tier: to } } }] });
+    const segments = [
+      ...SEGMENTS.map((body) => ({ version: 1, body })),
+      ...['gold', 'silver'].map((tier) => ({ version: 1, body: { kind: 'segment' as const, id: tier, rule: { trait: 'tier', equals: tier } } })),
+    ];
+    const result = run([identify('p1', { tier: 'gold' }, T0)], catalogue([flip('to-silver', 'gold', 'silver'), flip('to-gold', 'silver', 'gold')], undefined, { segments }));
+    // gold -> silver -> gold -> silver again: the same instance (same journey, profile, moment) writes the same event,
+    // which segmentation (and ingestion, in the service) drops as a duplicate.
+    const writes = result.timeline.flatMap((entry) => (entry.effect?.kind === 'update-profile' ? [entry.effect.update.messageId] : []));
+    expect(writes).toHaveLength(3);
+    expect(writes[2]).toBe(writes[0]);
+    expect(result.timeline.filter((entry) => entry.kind === 'event' && entry.text.includes('duplicate messageId'))).toHaveLength(1);
+  });
+
+  it('is written back as an identify event addressed to the profile by its id, which the internal topic accepts', () => {
     const profileId = '0b7c2f7e-3c1d-4a5e-9f00-1234567890ab';
     const event = traitUpdateEvent({ profileId, messageId: 'u-1', at: iso(T0), traits: { tier: 'gold' } });
     expect(event).toEqual({ type: 'identify', messageId: 'u-1', timestamp: iso(T0), traits: { tier: 'gold' }, context: { kairos: { profileId }, library: { name: 'kairos-triggers', version: '1' } } });

@@ -28,11 +28,12 @@ export function applyEvent(state: ProfileState, event: ProfileEvent, model: Prof
   const parsed = Date.parse(event.timestamp);
   const at = Number.isNaN(parsed) ? now : parsed;
   const horizon = Math.max(state.horizon, now, at);
+  // A journey's updateProfile (an identify of Kairos' own, addressed by profile id) is not the customer being seen.
+  const seen = !(event.type === 'identify' && event.context?.kairos !== undefined);
   const next: ProfileState = {
     ...state,
     horizon,
-    firstSeenAt: Math.min(state.firstSeenAt ?? at, at),
-    lastSeenAt: Math.max(state.lastSeenAt ?? at, at),
+    ...(seen ? { firstSeenAt: Math.min(state.firstSeenAt ?? at, at), lastSeenAt: Math.max(state.lastSeenAt ?? at, at) } : {}),
     recentMessageIds: rememberMessageIds([...state.recentMessageIds, [at, event.messageId]], model.limits.messageIds),
   };
   const activity = event.type === 'track' || event.type === 'page' || event.type === 'screen';

@@ -28,6 +28,15 @@ describe('profile state', () => {
     expect(state.locale?.value).toBe('de-CH');
   });
 
+  it('sets the traits of a journey\'s updateProfile without counting it as the customer being seen', () => {
+    const seen = applyAll([track('Viewed', 3)]);
+    const updated = applyEvent(seen, { ...identify({ tier: 'vip' }, 9), context: { kairos: { profileId: 'p-1' } } }, model, T0 + 400 * DAY).state;
+    expect(updated.traits.tier).toMatchObject({ value: 'vip', at: T0 + 9 * DAY });
+    expect([updated.firstSeenAt, updated.lastSeenAt]).toEqual([T0 + 3 * DAY, T0 + 3 * DAY]);
+    // The customer's own identify is a sighting.
+    expect(applyEvent(seen, identify({ tier: 'gold' }, 9), model, T0 + 400 * DAY).state.lastSeenAt).toBe(T0 + 9 * DAY);
+  });
+
   it('takes the sign-up date from createdAt or the Signed Up event', () => {
     expect(applyAll([identify({ createdAt: at(5) }, 5)]).traits.signedUpAt.value).toBe(at(5));
     expect(applyAll([track('Signed Up', 7)]).traits.signedUpAt.value).toBe(at(7));

@@ -5,6 +5,7 @@ import { stateMetrics } from './state-metrics';
 import { PartitionFencedError, StateStore } from './state-store';
 import { StateAccess, StateTransaction } from './state-transaction';
 import { Timer } from './timer';
+import { crashBeforeCommitIfAsked } from './crash-point';
 
 /** One input of a profile's ordered path: a record of an input topic, or one of its timers coming due. */
 export type StatefulInput<T> = { kind: 'record'; key: string; at: number; record: DecodedRecord<T> } | { kind: 'timer'; key: string; at: number; timer: Timer };
@@ -329,6 +330,7 @@ export class StatefulProcessor<S, T> {
   }
 
   private async commit(transaction: StateTransaction<S>, outputs: readonly Output[]): Promise<void> {
+    crashBeforeCommitIfAsked(outputs);
     try {
       await this.options.store.commit(transaction);
     } catch (error) {

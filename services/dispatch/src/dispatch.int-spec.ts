@@ -461,12 +461,12 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
       status: 'confirmed',
       proof: expect.objectContaining({ method: 'confirm-link', ip: '127.0.0.1', userAgent: 'int-spec-browser/1.0', dispatchId: request.dispatchId, messageId: mail.messageId, templateId: 'confirm-subscription', at: expect.any(String) }),
     });
-    const [event] = await readTopic(kafkaBrokers, Topics.raw.name, 1, 30_000, (record) => json<{ messageId?: string }>(record).messageId === `kairos-dispatch:${request.dispatchId}:confirmed`);
+    const [event] = await readTopic(kafkaBrokers, Topics.internal.name, 1, 30_000, (record) => json<{ messageId?: string }>(record).messageId === `kairos-dispatch:${request.dispatchId}:confirmed`);
     expect(json(event)).toMatchObject({ type: 'track', event: 'Double Opt-in Confirmed', context: { kairos: { profileId: request.profileId }, userAgent: 'int-spec-browser/1.0' } });
     expect((await outcomes(request.dispatchId, 3)).find((fact) => fact.kind === 'confirmed')).toBeDefined();
   });
 
-  it('an open and a click come back as Segment events on the raw topic and as outcomes', async () => {
+  it('an open and a click come back as Segment events on the internal topic and as outcomes', async () => {
     const request = cartRequest({ profileId: randomUUID() }); // a profile id as identity makes them, as engagement events carry it
     await produce(request);
     const [mail] = await mailTo(request.context.profile['email'] as string, 1);
@@ -477,7 +477,7 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     const click = hrefs(mail.html ?? '').find((link) => link.includes('/c/')) ?? '';
     expect((await fetch(click, { redirect: 'manual' })).status).toBe(302);
 
-    const events = await readTopic(kafkaBrokers, Topics.raw.name, 2, 30_000, (record) => (json<{ messageId?: string }>(record).messageId ?? '').startsWith(`kairos-dispatch:${request.dispatchId}:`));
+    const events = await readTopic(kafkaBrokers, Topics.internal.name, 2, 30_000, (record) => (json<{ messageId?: string }>(record).messageId ?? '').startsWith(`kairos-dispatch:${request.dispatchId}:`));
     const byName = Object.fromEntries(events.map((record) => [json<{ event: string }>(record).event, json<Record<string, unknown>>(record)]));
     expect(byName['Email Opened']).toMatchObject({ type: 'track', context: { kairos: { profileId: request.profileId } }, properties: { dispatchId: request.dispatchId, templateId: 'cart-reminder' } });
     expect(byName['Email Clicked']).toMatchObject({ type: 'track', properties: { url: 'https://shop.example/p/wanderschuh', link: 0 } });

@@ -22,7 +22,6 @@ export interface DispatchSettings {
   leaseMs: number;
   softBounceLimit: number;
   bounceToken?: string;
-  eventsSourceId?: string;
   /** secret: WEBHOOK_SECRET; namedSecrets: the environment's variables ending in _WEBHOOK_SECRET (>= 32 bytes), which a webhook step may name. */
   webhook: { secret?: string; namedSecrets: ReadonlyMap<string, string>; timeoutMs: number };
   /** Where deliveries that failed for good go, with their history: the consumer group's dead-letter topic. */
@@ -79,7 +78,6 @@ export function dispatchSettings(config: DispatchConfig, warn: (message: string)
     leaseMs: config.DISPATCH_LEASE_SECONDS * 1000,
     softBounceLimit: config.DISPATCH_SOFT_BOUNCE_LIMIT,
     ...(config.DISPATCH_BOUNCE_TOKEN ? { bounceToken: config.DISPATCH_BOUNCE_TOKEN } : {}),
-    ...(config.DISPATCH_EVENTS_SOURCE_ID ? { eventsSourceId: config.DISPATCH_EVENTS_SOURCE_ID } : {}),
     webhook: { ...(config.WEBHOOK_SECRET ? { secret: config.WEBHOOK_SECRET } : {}), namedSecrets: namedWebhookSecrets(env, warn), timeoutMs: config.WEBHOOK_TIMEOUT_MS },
     deadLetterTopic: deadLetterTopic(groupId).name,
     groupId,

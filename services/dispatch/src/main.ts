@@ -21,7 +21,7 @@ export function startDispatch(env: NodeJS.ProcessEnv = process.env) {
       { topic: Topics.erasures.name, decoder: jsonDecoder<ProfileErasure>(validator, SchemaIds.profileErasure) },
     ],
     // Engagement events go back to ingestion.
-    produces: [Topics.raw.name],
+    produces: [Topics.internal.name],
     module: DispatchModule,
     providers: [{ provide: DISPATCH_SETTINGS, useValue: settings }],
     http: {

@@ -25,7 +25,7 @@ export async function startIngestion(env: NodeJS.ProcessEnv = process.env) {
     ...commonServiceOptions('ingestion', config),
     module: IngestionModule.forRole(config.INGESTION_ROLE),
     // Raw bytes, not JSON: the intake itself judges bad input and answers with the rejected topic, not the DLQ.
-    subscriptions: intake ? [{ topic: Topics.raw.name, decoder: rawDecoder }] : [],
+    subscriptions: intake ? [Topics.raw, Topics.internal].map(({ name }) => ({ topic: name, decoder: rawDecoder })) : [],
     fromBeginning: config.INTAKE_FROM_BEGINNING,
     // Gzipped batches are bounded after decompression by the collector; this bounds what is read at all.
     http: collector ? { port: config.COLLECTOR_PORT, bodyLimit: 5 * 1024 * 1024, bodyParser: false, configure: configureCollectorHttp } : undefined,

@@ -5,7 +5,7 @@ import { commonServiceOptions, runAsMain, runService } from '@kairos/service-run
 import { guardRailPolicy, loadTriggersConfig } from './triggers.config';
 import { TriggersModule } from './triggers.module';
 import { triggersMigrations } from './migrations';
-import { TRIGGERS_EVENTS_SOURCE, TRIGGERS_POLICY } from './journeys/triggers.tokens';
+import { TRIGGERS_POLICY } from './journeys/triggers.tokens';
 
 export function startTriggers(env: NodeJS.ProcessEnv = process.env) {
   const config = loadTriggersConfig(env);
@@ -18,12 +18,9 @@ export function startTriggers(env: NodeJS.ProcessEnv = process.env) {
       { topic: Topics.journeysTransfers.name, decoder: jsonDecoder<JourneysTransferRecord>() },
     ],
     // updateProfile steps set traits with an identify event through ingestion, as dispatch feeds engagement back.
-    produces: [Topics.raw.name],
+    produces: [Topics.internal.name],
     module: TriggersModule,
-    providers: [
-      { provide: TRIGGERS_POLICY, useValue: guardRailPolicy(config) },
-      { provide: TRIGGERS_EVENTS_SOURCE, useValue: config.TRIGGERS_EVENTS_SOURCE_ID ?? null },
-    ],
+    providers: [{ provide: TRIGGERS_POLICY, useValue: guardRailPolicy(config) }],
     database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'triggers', migrations: triggersMigrations },
   });
 }

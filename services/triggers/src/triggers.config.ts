@@ -15,7 +15,6 @@ export const triggersVariables = {
     pattern: '^(off|([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9])$',
   }),
   TRIGGERS_DEFAULT_TIME_ZONE: text({ description: 'Time zone of profiles that have none (IANA name)', default: 'UTC' }),
-  TRIGGERS_EVENTS_SOURCE_ID: text({ description: 'kairos-source-id header of the identify events updateProfile steps put on the raw topic (unset: ingestion takes them as RAW_KAFKA_SOURCE_ID)', optional: true }),
 };
 
 export type TriggersConfig = ConfigOf<typeof triggersVariables>;

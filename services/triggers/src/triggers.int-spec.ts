@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DispatchRequestRecord, EVENT_SCHEMAS, JourneyOutcomeRecord, ProfileUpdateRecord, SchemaIds, SchemaValidator, Topics } from '@kairos/contracts';
+import { DispatchRequestRecord, EVENT_SCHEMAS, JourneyOutcomeRecord, JourneysTransferRecord, ProfileUpdateRecord, SchemaIds, SchemaValidator, Topics } from '@kairos/contracts';
 import { publishFolder } from '@kairos/definitions-topic';
 import { BatchConsumer, connectKafka, keyPartition, rawDecoder, RecordProducer } from '@kairos/kafka';
 import { freePort } from '@kairos/local-stack';
 import { applyEvent, buildModelFromRules, emptyProfileState, ProfileEvent, ProfileState } from '@kairos/segmentation';
-import { metricValue, serviceTestEnv, ServiceProcess, startServiceProcess, testStack, uniqueName, untilMetrics } from '@kairos/testing';
+import { metricValue, readTopic, serviceTestEnv, ServiceProcess, startServiceProcess, testStack, uniqueName, untilMetrics } from '@kairos/testing';
 
 /**
  * Triggers end to end against the real broker and PostgreSQL. Segmentation is stood in for by producing the
@@ -332,6 +332,35 @@ describe('triggers against the real stack', () => {
     expect(templatesOf(orderingLoser)).toEqual([]);
     expect(templatesOf(ordering)).toEqual([id('marker')]);
   });
+
+  it('a kill -9 after the hand-over is published and before the loser\'s state is committed: the hand-over goes out again and the survivor is reminded once', async () => {
+    // Restarted with the crash point armed: the first commit whose acknowledged outputs include a hand-over kills the
+    // process (SIGKILL, from inside, at exactly that line) — once.
+    const once = join(folder, 'crashed-once');
+    await service?.stop();
+    const armed = { ...env, KAIROS_CRASH_BEFORE_COMMIT: Topics.journeysTransfers.name, KAIROS_CRASH_ONCE_FILE: once };
+    healthPort = await freePort();
+    service = await startServiceProcess('triggers', armed, healthPort);
+    const crashed = new Promise<NodeJS.Signals | null>((resolve) => service!.child.once('exit', (_code, signal) => resolve(signal)));
+
+    const loser = randomUUID();
+    const survivor = survivorFor(loser, false);
+    const now = Date.now();
+    const products = [{ sku: 'PACK-40', name: 'Rucksack', price: 189 }];
+    await produce(update(loser, event(`Cart Updated ${run}`, now, { cartId: 'c-crash', products }), consented(now)), ...mergeUpdates(loser, survivor, consented(now)));
+    expect(await crashed).toBe('SIGKILL');
+    expect(existsSync(once)).toBe(true);
+
+    await startService(); // unarmed: the redelivered batch hands the journeys over again
+    const reminder = await waitFor('the reminder to the survivor', () => requestsOf(survivor)[0]);
+    expect(reminder).toMatchObject({ channel: 'email', templateId: id('reminder'), context: { event: { properties: { cartId: 'c-crash', products } } } });
+    await marker(survivor, now + 3_000);
+    expect(templatesOf(survivor)).toEqual([id('reminder'), id('marker')]);
+    expect(templatesOf(loser)).toEqual([]);
+    // Two copies of the hand-over, one before the crash and one from the redelivery, with one id: folded once.
+    const handOvers = await readTopic(kafkaBrokers, Topics.journeysTransfers.name, 2, 30_000, (record) => (JSON.parse(record.value?.toString() ?? '{}') as JourneysTransferRecord).loserId === loser);
+    expect(handOvers.map((record) => (JSON.parse(record.value!.toString()) as JourneysTransferRecord).transferId)).toEqual([`journeys/${loser}`, `journeys/${loser}`]);
+  }, 120_000);
 
   it('quiet hours in the profile time zone defer a marketing send to their end', async () => {
     const profileId = randomUUID();

@@ -90,13 +90,7 @@ function deadLetter(request: DispatchRequestRecord, state: Extract<DeliveryState
   };
 }
 
-/** An engagement event for the raw topic, with the source header ingestion looks the source up by. */
-export function engagementRecord(input: EngagementInput, sourceId: string | undefined): OutboxRecord {
-  const event = engagementEvent(input);
-  return {
-    topic: Topics.raw.name,
-    key: input.profileId,
-    value: JSON.stringify(event),
-    ...(sourceId ? { headers: { 'kairos-source-id': sourceId } } : {}),
-  };
+/** An engagement event for the internal topic, addressed to the profile by its id (see engagementEvent). */
+export function engagementRecord(input: EngagementInput): OutboxRecord {
+  return { topic: Topics.internal.name, key: input.profileId, value: JSON.stringify(engagementEvent(input)) };
 }

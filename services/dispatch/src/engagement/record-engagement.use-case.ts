@@ -153,19 +153,16 @@ export class RecordEngagementUseCase {
 
   private event(kind: EngagementKind, claims: TokenClaims, row: DeliveryRow | undefined, at: Date, witness: Witness | { method: string }, properties: Record<string, unknown> = {}, discriminator?: string): OutboxRecord {
     const { ip, userAgent } = witness as Witness;
-    return engagementRecord(
-      {
-        kind,
-        profileId: claims.profileId,
-        dispatchId: claims.dispatchId,
-        at,
-        ...(discriminator ? { discriminator } : {}),
-        properties: { ...properties, ...(row?.request.channel === 'email' ? { templateId: row.request.templateId } : {}) },
-        ...(ip ? { ip } : {}),
-        ...(userAgent ? { userAgent } : {}),
-      },
-      this.settings.eventsSourceId,
-    );
+    return engagementRecord({
+      kind,
+      profileId: claims.profileId,
+      dispatchId: claims.dispatchId,
+      at,
+      ...(discriminator ? { discriminator } : {}),
+      properties: { ...properties, ...(row?.request.channel === 'email' ? { templateId: row.request.templateId } : {}) },
+      ...(ip ? { ip } : {}),
+      ...(userAgent ? { userAgent } : {}),
+    });
   }
 }
 

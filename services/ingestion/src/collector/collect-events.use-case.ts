@@ -18,9 +18,6 @@ export interface Delivery {
   batchSentAt?: string;
 }
 
-/** How the accepted events of one request reach the raw topic: one record, a single event or a batch envelope. */
-export type RawShape = 'single' | 'batch';
-
 export type EventResult =
   | { index: number; messageId: string; status: 'accepted' }
   | { index: number; messageId?: string; status: 'rejected'; reason: RejectionReason; detail: string };
@@ -42,7 +39,7 @@ export class CollectEventsUseCase {
     return this.eventLog.pendingBytes > this.settings.maxPendingBytes;
   }
 
-  async execute(events: readonly unknown[], delivery: Delivery, shape: RawShape, forcedType?: SegmentEventType): Promise<EventResult[]> {
+  async execute(events: readonly unknown[], delivery: Delivery, forcedType?: SegmentEventType): Promise<EventResult[]> {
     const valid: Array<{ payload: string; key: string | undefined }> = [];
     const rejected: RejectedEvent[] = [];
     const results: EventResult[] = events.map((candidate, index) => {
@@ -65,20 +62,21 @@ export class CollectEventsUseCase {
       });
       return { index, ...(messageId ? { messageId } : {}), status: 'rejected', reason: outcome.reason, detail: outcome.detail };
     });
-    await Promise.all([this.appendRaw(valid, delivery, shape), this.eventLog.appendRejected(rejected)]);
+    await Promise.all([this.appendRaw(valid, delivery), this.eventLog.appendRejected(rejected)]);
     for (const result of results) if (result.status === 'rejected') ingestionMetrics().rejected.add(1, { reason: result.reason, via: 'http' });
     return results;
   }
 
   /**
-   * The events are already JSON text; the envelope is put around them without parsing or serialising them again.
+   * The events are already JSON text; the envelope is put around them without parsing or serialising them again —
+   * around a single event's too: written bare, an event with a field named "batch" (the spec is open) would read as
+   * an envelope at the intake, and its inner "events" would never have been judged here.
    * Keyed by the first event's person: a browser SDK's batch is one person's, so their events stay in order; a
    * server SDK's batch mixes people, whose relative order Segment does not promise either.
    */
-  private appendRaw(valid: Array<{ payload: string; key: string | undefined }>, delivery: Delivery, shape: RawShape): Promise<void> {
+  private appendRaw(valid: Array<{ payload: string; key: string | undefined }>, delivery: Delivery): Promise<void> {
     if (valid.length === 0) return Promise.resolve();
     const headers = this.headers(delivery);
-    if (shape === 'single' && valid.length === 1) return this.eventLog.appendRaw([{ key: valid[0].key ?? null, value: valid[0].payload, headers }]);
     const sentAt = delivery.batchSentAt ? `,"sentAt":${JSON.stringify(delivery.batchSentAt)}` : '';
     // Enrichment (messageIds, user agent) can grow a full request past the intake's record limit: split if so.
     const records: OutgoingRecord[] = [];

@@ -61,7 +61,7 @@ export class CollectorController {
     const delivery: Delivery = { source, receivedAt, ip: request.ip, userAgent: header(request.headers['user-agent']) };
     try {
       if (!isBatch) {
-        const [result] = await this.collect.execute([withoutWriteKey(body)], delivery, 'single', endpoint as SegmentEventType);
+        const [result] = await this.collect.execute([withoutWriteKey(body)], delivery, endpoint as SegmentEventType);
         return result.status === 'accepted'
           ? answer(200, { success: true, messageId: result.messageId })
           : answer(400, { success: false, reason: result.reason, error: result.detail });
@@ -72,7 +72,7 @@ export class CollectorController {
         return answer(413, { success: false, reason: 'size_violation', error: `${events.length} events; at most ${this.settings.limits.maxBatchEvents} per batch` });
       }
       delivery.batchSentAt = typeof body['sentAt'] === 'string' ? body['sentAt'] : undefined;
-      const results = await this.collect.execute(events.map((event) => withBatchDefaults(event, body)), delivery, 'batch');
+      const results = await this.collect.execute(events.map((event) => withBatchDefaults(event, body)), delivery);
       const errors = results.filter((result) => result.status === 'rejected');
       return answer(200, { success: true, accepted: results.length - errors.length, rejected: errors.length, errors });
     } catch (error) {

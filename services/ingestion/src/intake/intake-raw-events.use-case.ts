@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AcceptedEvent, RawEventHeaders, RejectedEvent, Topics } from '@kairos/contracts';
-import { acceptedKey, acceptEvent, inspectRawRecord, RawEntry } from '@kairos/intake';
+import { AcceptedEvent, RawEventHeaders, RejectedEvent } from '@kairos/contracts';
+import { acceptedKey, acceptEvent, inspectRawRecord, IntakeChannel, RawEntry } from '@kairos/intake';
 import { ConsumedRecord } from '@kairos/kafka';
 import { ingestionMetrics } from '../ingestion-metrics';
 import { INGESTION_SETTINGS, IngestionSettings } from '../ingestion.settings';
-import { Source, SourceRegistry } from '../sources/source-registry';
+import { INTERNAL_SOURCE_ID, Source, SourceRegistry } from '../sources/source-registry';
 import { EventLogRepository } from './event-log.repository';
 import { SeenMessagesRepository, Sighting, sightingKey } from './seen-messages.repository';
 
@@ -25,6 +25,9 @@ interface Candidate {
  * of them as the collector writes it), except replayed messageIds, which are counted and not re-emitted. Events from
  * the HTTP collector and from producers writing straight to the raw topic take this same path and are judged alike.
  */
+/** The source of every event on the internal topic, whatever its headers say (a source of KAIROS_SOURCES cannot be it). */
+export const INTERNAL_SOURCE: Source = { id: INTERNAL_SOURCE_ID, writeKey: '', collectIp: false };
+
 @Injectable()
 export class IntakeRawEventsUseCase {
   constructor(
@@ -34,16 +37,16 @@ export class IntakeRawEventsUseCase {
     @Inject(EventLogRepository) private readonly eventLog: EventLogRepository,
   ) {}
 
-  async execute(records: readonly ConsumedRecord[]): Promise<IntakeSummary> {
+  async execute(records: readonly ConsumedRecord[], channel: Exclude<IntakeChannel, 'http'>): Promise<IntakeSummary> {
     const candidates: Candidate[] = [];
     const rejected: RejectedEvent[] = [];
     for (const record of records) {
-      const source = this.sourceOf(record);
+      const source = channel === 'internal' ? INTERNAL_SOURCE : this.sourceOf(record);
       if (!source) {
         rejected.push(rejection(record, undefined, 'unknown_source', this.unknownSourceDetail(record), record.headers[RawEventHeaders.sourceId], record.value));
         continue;
       }
-      const payload = inspectRawRecord(record.value, this.settings.limits);
+      const payload = inspectRawRecord(record.value, this.settings.limits, channel);
       if (!payload.ok) {
         rejected.push(rejection(record, undefined, payload.reason, payload.detail, source.id, record.value));
         continue;
@@ -128,7 +131,7 @@ function rejection(
     ...(sourceId ? { sourceId } : {}),
     rejectedAt: new Date().toISOString(),
     via: 'kafka',
-    origin: { topic: Topics.raw.name, partition: record.partition, offset: record.offset, ...(index === undefined ? {} : { index }) },
+    origin: { topic: record.topic, partition: record.partition, offset: record.offset, ...(index === undefined ? {} : { index }) },
     payloadBase64: (payload ?? Buffer.alloc(0)).toString('base64'),
   };
 }

@@ -11,6 +11,12 @@ export class RawEventsConsumer {
 
   @EventPattern(Topics.raw.name)
   async onRawEvents(@Payload() records: DecodedRecord<Buffer | null>[]): Promise<void> {
-    await this.intake.execute(records);
+    await this.intake.execute(records, 'kafka');
+  }
+
+  /** Kairos' own events (engagement, updateProfile): the only ones that may address a profile by its id. */
+  @EventPattern(Topics.internal.name)
+  async onInternalEvents(@Payload() records: DecodedRecord<Buffer | null>[]): Promise<void> {
+    await this.intake.execute(records, 'internal');
   }
 }

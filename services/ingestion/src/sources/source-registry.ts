@@ -1,4 +1,4 @@
-import { describeIssues, SchemaValidator } from '@kairos/contracts';
+import { describeIssues, SchemaValidator, Topics } from '@kairos/contracts';
 
 export interface Source {
   id: string;
@@ -22,6 +22,9 @@ const SOURCES_SCHEMA = {
   },
 };
 
+/** The source id of Kairos' own events (the internal topic); reserved, no configured source may take it. */
+export const INTERNAL_SOURCE_ID = 'kairos';
+
 /** The sources allowed to send events, looked up by write key (HTTP) or id (raw-topic headers). */
 export class SourceRegistry {
   private readonly byKey = new Map<string, Source>();
@@ -31,6 +34,7 @@ export class SourceRegistry {
     for (const source of sources) {
       if (this.byKey.has(source.writeKey)) throw new Error(`KAIROS_SOURCES: two sources share a write key (${source.id})`);
       if (this.byId.has(source.id)) throw new Error(`KAIROS_SOURCES: source id ${source.id} appears twice`);
+      if (source.id === INTERNAL_SOURCE_ID) throw new Error(`KAIROS_SOURCES: source id ${INTERNAL_SOURCE_ID} is reserved for Kairos' own events (${Topics.internal.name})`);
       this.byKey.set(source.writeKey, source);
       this.byId.set(source.id, source);
     }

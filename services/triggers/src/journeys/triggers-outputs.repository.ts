@@ -1,7 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { DispatchRequestRecord, JourneyOutcomeRecord, JourneysTransferRecord, Topics } from '@kairos/contracts';
 import { Output } from '@kairos/state-store';
-import { TRIGGERS_EVENTS_SOURCE } from './triggers.tokens';
 
 /**
  * Where triggers' outputs go and how they look on the wire. The StatefulProcessor publishes them (acknowledged)
@@ -9,11 +8,9 @@ import { TRIGGERS_EVENTS_SOURCE } from './triggers.tokens';
  */
 @Injectable()
 export class TriggersOutputsRepository {
-  constructor(@Inject(TRIGGERS_EVENTS_SOURCE) private readonly eventsSourceId: string | null) {}
-
-  /** An updateProfile step's identify event (libs/journeys traitUpdateEvent), with the source header ingestion looks up. */
+  /** An updateProfile step's identify event (libs/journeys traitUpdateEvent), for ingestion's internal topic. */
   traitUpdate(profileId: string, event: Record<string, unknown>): Output {
-    return { topic: Topics.raw.name, record: { key: profileId, value: JSON.stringify(event), ...(this.eventsSourceId ? { headers: { 'kairos-source-id': this.eventsSourceId } } : {}) } };
+    return { topic: Topics.internal.name, record: { key: profileId, value: JSON.stringify(event) } };
   }
 
   dispatchRequest(request: DispatchRequestRecord): Output {
