@@ -35,7 +35,7 @@ export const Topics = {
   accepted: {
     owner: 'ingestion',
     name: 'kairos.events.accepted.v1',
-    key: 'userId ?? anonymousId (the identity stage re-keys by profileId)',
+    key: 'the addressed profileId ?? userId ?? anonymousId (the identity stage re-keys by profileId)',
     value: 'kairos:accepted-event.v1',
     partitions: 6,
     cleanupPolicy: 'delete',

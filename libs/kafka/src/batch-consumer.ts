@@ -26,6 +26,8 @@ export type BatchHandler<T> = (records: DecodedRecord<T>[], context: BatchContex
 export interface Subscription<T = unknown> {
   topic: string;
   decoder: RecordDecoder<T>;
+  /** Where the group starts on this topic without committed offsets, overriding the consumer's `fromBeginning`. */
+  fromBeginning?: boolean;
   // Method syntax on purpose: a Subscription<RawEvent> is then usable where Subscription<unknown> is expected.
   handler(records: DecodedRecord<T>[], context: BatchContext): Promise<BatchOutcome | void>;
 }
@@ -182,8 +184,8 @@ export class BatchConsumer {
   async start(): Promise<void> {
     this.lastCommitAt = Date.now();
     await this.consumer.connect();
-    for (const topic of this.subscriptions.keys()) {
-      await this.consumer.subscribe({ topic, fromBeginning: this.options.fromBeginning ?? true });
+    for (const { topic, fromBeginning } of this.subscriptions.values()) {
+      await this.consumer.subscribe({ topic, fromBeginning: fromBeginning ?? this.options.fromBeginning ?? true });
     }
     await this.consumer.run({
       // kafkajs' autoCommit commits after every batch whatever its interval says: commits are ours (commit()).

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Output } from './stateful-processor';
 
 /**
@@ -13,8 +13,11 @@ export function crashBeforeCommitIfAsked(outputs: readonly Output[]): void {
   if (!topic || !outputs.some((output) => output.topic === topic)) return;
   const once = process.env['KAIROS_CRASH_ONCE_FILE'];
   if (once) {
-    if (existsSync(once)) return;
-    writeFileSync(once, `crashed before a commit publishing to ${topic} at ${new Date().toISOString()}\n`);
+    try {
+      writeFileSync(once, `crashed before a commit publishing to ${topic} at ${new Date().toISOString()}\n`, { flag: 'wx' });
+    } catch {
+      return; // there already (crashed before), or not writable: no crash rather than one on every retry
+    }
   }
   process.kill(process.pid, 'SIGKILL');
 }

@@ -8,11 +8,13 @@ import { loadIngestionConfig } from './ingestion.config';
 import { IngestionModule } from './ingestion.module';
 import { INGESTION_SETTINGS, IngestionSettings } from './ingestion.settings';
 import { ingestionMigrations } from './migrations';
-import { SourceRegistry } from './sources/source-registry';
+import { INTERNAL_SOURCE_ID, SourceRegistry } from './sources/source-registry';
 
 export async function startIngestion(env: NodeJS.ProcessEnv = process.env) {
   const config = loadIngestionConfig(env);
   const sources = SourceRegistry.fromConfig(config.KAIROS_SOURCES, config.KAIROS_DEV_WRITE_KEY);
+  // The internal topic's source shares de-duplication with no other: raw records must not pass as Kairos' own.
+  if (config.RAW_KAFKA_SOURCE_ID === INTERNAL_SOURCE_ID) throw new Error(`RAW_KAFKA_SOURCE_ID: ${INTERNAL_SOURCE_ID} is reserved for Kairos' own events (${Topics.internal.name})`);
   const settings: IngestionSettings = {
     limits: DEFAULT_LIMITS,
     rawKafkaSourceId: config.RAW_KAFKA_SOURCE_ID,
@@ -25,7 +27,8 @@ export async function startIngestion(env: NodeJS.ProcessEnv = process.env) {
     ...commonServiceOptions('ingestion', config),
     module: IngestionModule.forRole(config.INGESTION_ROLE),
     // Raw bytes, not JSON: the intake itself judges bad input and answers with the rejected topic, not the DLQ.
-    subscriptions: intake ? [Topics.raw, Topics.internal].map(({ name }) => ({ topic: name, decoder: rawDecoder })) : [],
+    // Kairos' own events are never skipped: a group new to the internal topic (an upgrade) reads it from the start.
+    subscriptions: intake ? [{ topic: Topics.raw.name, decoder: rawDecoder }, { topic: Topics.internal.name, decoder: rawDecoder, fromBeginning: true }] : [],
     fromBeginning: config.INTAKE_FROM_BEGINNING,
     // Gzipped batches are bounded after decompression by the collector; this bounds what is read at all.
     http: collector ? { port: config.COLLECTOR_PORT, bodyLimit: 5 * 1024 * 1024, bodyParser: false, configure: configureCollectorHttp } : undefined,

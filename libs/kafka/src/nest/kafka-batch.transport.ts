@@ -9,6 +9,8 @@ import { BatchOutcome, DecodedRecord } from '../record';
 export interface TopicSubscription {
   topic: string;
   decoder: RecordDecoder<unknown>;
+  /** Where a group without committed offsets starts on this topic (default: the service's `fromBeginning`). */
+  fromBeginning?: boolean;
 }
 
 export interface KafkaBatchTransportOptions extends Omit<BatchConsumerOptions, 'subscriptions'> {
@@ -44,9 +46,9 @@ export class KafkaBatchTransport extends Server implements CustomTransportStrate
     const { kafka, subscriptions, ...consumerOptions } = this.options;
     this.consumer = new BatchConsumer(kafka, {
       ...consumerOptions,
-      subscriptions: subscriptions.map(({ topic, decoder }) => {
+      subscriptions: subscriptions.map(({ topic, decoder, fromBeginning }) => {
         const handler = this.messageHandlers.get(topic) as MessageHandler;
-        return { topic, decoder, handler: (records: DecodedRecord<unknown>[], context: BatchContext) => invoke(handler, records, context) };
+        return { topic, decoder, fromBeginning, handler: (records: DecodedRecord<unknown>[], context: BatchContext) => invoke(handler, records, context) };
       }),
     });
     this.consumer.start().then(() => callback(), callback);

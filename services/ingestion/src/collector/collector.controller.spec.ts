@@ -102,6 +102,15 @@ describe('CollectorController (Fastify in process, fake event log)', () => {
     expect(response.json()).toMatchObject({ success: true });
   });
 
+  it('writes a single event as a batch envelope, so a field of it named "batch" stays the event\'s data', async () => {
+    const before = eventLog.raw.length;
+    const smuggled = [{ type: 'identify', context: { kairos: { profileId: '0b7c2f7e-3c1d-4a5e-9f00-1234567890ab' } } }];
+    const response = await post('/v1/identify', JSON.stringify({ userId: 'u', messageId: 'm-1', batch: smuggled }));
+    expect(response.statusCode).toBe(200);
+    const [record] = eventLog.raw.slice(before) as Array<{ value: string }>;
+    expect(JSON.parse(record.value)).toEqual({ batch: [expect.objectContaining({ type: 'identify', userId: 'u', messageId: 'm-1', batch: smuggled })] });
+  });
+
   it('answers 404 for an endpoint that is not part of the tracking API', async () => {
     expect((await post('/v1/purchase', '{}')).statusCode).toBe(404);
   });

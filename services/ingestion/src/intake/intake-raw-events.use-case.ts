@@ -20,14 +20,14 @@ interface Candidate {
   sighting: Sighting;
 }
 
+/** The source of every event on the internal topic, whatever its headers say (a source of KAIROS_SOURCES cannot be it). */
+export const INTERNAL_SOURCE: Source = { id: INTERNAL_SOURCE_ID, writeKey: '', collectIp: false };
+
 /**
  * Raw records -> accepted or rejected: exactly one record out per event in (a raw record holds one event, or a batch
  * of them as the collector writes it), except replayed messageIds, which are counted and not re-emitted. Events from
  * the HTTP collector and from producers writing straight to the raw topic take this same path and are judged alike.
  */
-/** The source of every event on the internal topic, whatever its headers say (a source of KAIROS_SOURCES cannot be it). */
-export const INTERNAL_SOURCE: Source = { id: INTERNAL_SOURCE_ID, writeKey: '', collectIp: false };
-
 @Injectable()
 export class IntakeRawEventsUseCase {
   constructor(
