@@ -109,10 +109,17 @@ describe('inspectEvent', () => {
   });
 
   describe('an event addressed to a profile by its Kairos id (context.kairos)', () => {
-    const addressed = { type: 'track', event: 'Email Opened', context: { kairos: { profileId: '0b7c2f7e-3c1d-4a5e-9f00-1234567890ab' } } };
+    const addressed = { type: 'track', event: 'Email Opened', messageId: 'kairos-dispatch:d1:opened', context: { kairos: { profileId: '0b7c2f7e-3c1d-4a5e-9f00-1234567890ab' } } };
 
     it('is accepted from the internal topic without userId or anonymousId', () => {
       expect(inspectEvent(addressed, DEFAULT_LIMITS, 'internal')).toEqual({ ok: true, value: addressed });
+    });
+
+    it.each([
+      ['without a profile id', { ...track, messageId: 'm-1' }],
+      ['without a messageId', { ...addressed, messageId: undefined }],
+    ])('is the only kind of event the internal topic takes: refused %s', (_what, event) => {
+      expect(inspectEvent(event, DEFAULT_LIMITS, 'internal')).toEqual({ ok: false, reason: 'schema_violation', detail: 'an event on kairos.events.internal.v1 needs /context/kairos/profileId and a messageId' });
     });
 
     it.each(['http', 'kafka'] as const)('is refused from %s (the collector, or the raw topic any producer may write)', (channel) => {

@@ -24,6 +24,10 @@ export function inspectEvent(value: unknown, limits: IntakeLimits, channel: Inta
   if (addressed && channel !== 'internal') {
     return reject('schema_violation', `/context/kairos addresses a Kairos profile by its id: only Kairos' own services send it, on ${Topics.internal.name}`);
   }
+  // Kairos' own events name their profile and carry the deterministic id that makes a repeat of them a duplicate.
+  if (channel === 'internal' && (!addressed || event.messageId === undefined)) {
+    return reject('schema_violation', `an event on ${Topics.internal.name} needs /context/kairos/profileId and a messageId`);
+  }
   if (event.type !== 'alias' && !addressed && isBlank(event.userId) && isBlank(event.anonymousId)) {
     return reject('missing_identity', 'userId or anonymousId is required');
   }
