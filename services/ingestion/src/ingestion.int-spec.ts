@@ -5,6 +5,7 @@ import { AcceptedEvent, RawEventHeaders, RejectedEvent, Topics } from '@kairos/c
 import { ConsumedRecord, connectKafka, OutgoingRecord, RecordProducer } from '@kairos/kafka';
 import { RunningService } from '@kairos/service-runtime';
 import { readTopic, serviceTestEnv, testStack } from '@kairos/testing';
+import { Client } from 'pg';
 import { startIngestion } from './main';
 
 const WRITE_KEY = `test_write_key_${randomUUID()}`;
@@ -73,6 +74,40 @@ describe('ingestion against the real stack', () => {
     ]);
     const events = await accepted(2, (event) => event.userId === `kafka-${run}`);
     expect(Object.fromEntries(events.map((event) => [event.messageId, event.sourceId]))).toEqual({ [`direct-${run}`]: 'kafka', [`keyed-${run}`]: 'test-web' });
+  });
+
+  it("takes Kairos' own events from the internal topic under the source kairos, and a new group reads them from the start even where it skips the raw topic's backlog", async () => {
+    const profileId = randomUUID();
+    const own = { type: 'track', event: 'Email Opened', messageId: `kairos-dispatch:${run}:opened`, context: { kairos: { profileId } } };
+    await producer.send(Topics.internal.name, [{ key: profileId, value: JSON.stringify(own) }]);
+    await producer.send(Topics.raw.name, [{ key: `late-${run}`, value: JSON.stringify({ type: 'track', event: 'Backlog', userId: `late-${run}`, messageId: `backlog-${run}` }) }]);
+    const [event] = await accepted(1, (candidate) => candidate.messageId === own.messageId);
+    expect(event).toMatchObject({ sourceId: 'kairos', identifiers: { profileId } });
+
+    // An instance of a group new to both topics that starts at the raw topic's end (an upgrade with
+    // INTAKE_FROM_BEGINNING=false): what it saw is in its own schema's de-duplication table.
+    const schema = `ingestion_late_${run}`;
+    const late = await startIngestion(await serviceTestEnv({ KAIROS_SOURCES: SOURCES, INGESTION_ROLE: 'intake', INTAKE_FROM_BEGINNING: 'false', KAFKA_GROUP_ID: `kairos-ingestion-late-${run}`, DATABASE_SCHEMA: schema }));
+    const database = new Client({ connectionString: testStack().databaseUrl });
+    await database.connect();
+    const seen = async (messageId: string) => (await database.query(`SELECT source_id FROM "${schema}".seen_messages WHERE message_id = $1`, [messageId])).rows.map((row: { source_id: string }) => row.source_id);
+    try {
+      // Markers on the raw topic until one is seen: from then on the instance reads the raw topic.
+      for (let attempt = 0; (await seen(`late-marker-${run}-${attempt - 1}`)).length === 0; attempt++) {
+        if (attempt > 100) throw new Error('the late instance saw none of 100 raw markers');
+        await producer.send(Topics.raw.name, [{ key: `late-${run}`, value: JSON.stringify({ type: 'track', event: 'Marker', userId: `late-${run}`, messageId: `late-marker-${run}-${attempt}` }) }]);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      for (let attempt = 0; (await seen(own.messageId)).length === 0; attempt++) {
+        if (attempt > 100) throw new Error('the late instance did not read the internal topic from its start');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      expect(await seen(own.messageId)).toEqual(['kairos']);
+      expect(await seen(`backlog-${run}`)).toEqual([]);
+    } finally {
+      await database.end();
+      await late.stop();
+    }
   });
 
   it('rejects every kind of bad raw record with its reason and the original bytes, and passes the good one beside them', async () => {
