@@ -91,6 +91,13 @@ interface Failure {
 const tracer = trace.getTracer('kairos.kafka');
 const MAX_SPAN_LINKS = 64;
 const STOP_COMMIT_WAIT_MS = 5_000;
+/**
+ * How long a stop waits for kafkajs to leave the group. Its disconnect waits for the batch in hand and can stall
+ * beyond that (kafkajs issues #967, #1596, #1639); a service's own stop deadline would then end the process with an
+ * error and no word on where it hung. Past this, the stop goes on: the group drops the member after its session
+ * timeout, and records not committed are delivered again.
+ */
+const STOP_DISCONNECT_WAIT_MS = 15_000;
 /** Each record's age now: from its producer's timestamp to the moment its batch is done here. */
 function recordAges(records: readonly ConsumedRecord[], labels: { group: string; topic: string }): void {
   const now = Date.now();
@@ -204,7 +211,11 @@ export class BatchConsumer {
     await this.crashRestart.stop();
     // What idle partitions resolved; a batch still in hand commits its own when it ends (stopping), before the leave.
     await this.finalCommit();
-    await this.consumer.disconnect();
+    let bound: NodeJS.Timeout | undefined;
+    const stalled = new Promise<'stalled'>((resolve) => (bound = setTimeout(() => resolve('stalled'), STOP_DISCONNECT_WAIT_MS)));
+    const left = await Promise.race([this.consumer.disconnect().then(() => 'left' as const), stalled]);
+    clearTimeout(bound);
+    if (left === 'stalled') this.log('warn', `the consumer did not leave the group within ${STOP_DISCONNECT_WAIT_MS / 1000} s; stopping anyway (the group drops it after its session timeout; uncommitted records are delivered again)`);
     await this.ownership.releaseAll().catch(() => undefined);
     kafkaMetrics().lag.removeCallback(this.observeLag);
   }
