@@ -159,11 +159,13 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     if (options.http) {
       const adapter = new FastifyAdapter({ bodyLimit: options.http.bodyLimit ?? 1024 * 1024, keepAliveTimeout: 65_000, ...(options.http.maxParamLength ? { routerOptions: { maxParamLength: options.http.maxParamLength } } : {}) });
       const httpApp = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, abortOnError: false, bodyParser: options.http.bodyParser ?? true });
-      undo.push(['the consumer to finish its batch and the HTTP server its requests', () => httpApp.close()]);
+      undo.push(['the HTTP server to answer its requests', () => httpApp.close()]);
       options.http.configure?.(httpApp);
       // Before connecting: the Kafka transport inherits the app's global filters when its handlers are registered.
       httpApp.useGlobalFilters(new KafkaHandlerErrorsFilter(httpApp.getHttpAdapter()));
       httpApp.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
+      // Its own step, before the HTTP server's (the app closing it again is a no-op): a stop that overruns says which.
+      undo.push(['the consumer to finish its batch', () => transport.close()]);
       // Listen first: the public API (the collector) need not wait for the consumer group to form.
       await httpApp.listen(options.http.port, options.http.host ?? '0.0.0.0');
       await httpApp.startAllMicroservices();

@@ -27,7 +27,7 @@ describe('the ingestion service', () => {
       child.kill('SIGTERM');
       expect(await exited).toBe(1);
       client.destroy();
-      expect(output).toContain('stop did not finish within 2 s, waiting for the consumer to finish its batch and the HTTP server its requests; exiting');
+      expect(output).toContain('stop did not finish within 2 s, waiting for the HTTP server to answer its requests; exiting');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

@@ -28,6 +28,7 @@ export interface KafkaBatchTransportOptions extends Omit<BatchConsumerOptions, '
  */
 export class KafkaBatchTransport extends Server implements CustomTransportStrategy {
   private consumer: BatchConsumer | undefined;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly options: KafkaBatchTransportOptions) {
     super();
@@ -54,8 +55,10 @@ export class KafkaBatchTransport extends Server implements CustomTransportStrate
     this.consumer.start().then(() => callback(), callback);
   }
 
-  async close(): Promise<void> {
-    await this.consumer?.stop();
+  /** Stops the consumer once, however often it is asked (the runtime, then the Nest app closing its transports). */
+  close(): Promise<void> {
+    this.closing ??= this.consumer?.stop() ?? Promise.resolve();
+    return this.closing;
   }
 
   on(): void {
