@@ -98,6 +98,17 @@ const STOP_COMMIT_WAIT_MS = 5_000;
  * timeout, and records not committed are delivered again.
  */
 const STOP_DISCONNECT_WAIT_MS = 15_000;
+/** Waits for `work` at most `ms`: true when it settled by then (a rejection still rejects). */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let bound: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (bound = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    clearTimeout(bound);
+  }
+}
+
 /** Each record's age now: from its producer's timestamp to the moment its batch is done here. */
 function recordAges(records: readonly ConsumedRecord[], labels: { group: string; topic: string }): void {
   const now = Date.now();
@@ -211,11 +222,7 @@ export class BatchConsumer {
     await this.crashRestart.stop();
     // What idle partitions resolved; a batch still in hand commits its own when it ends (stopping), before the leave.
     await this.finalCommit();
-    let bound: NodeJS.Timeout | undefined;
-    const stalled = new Promise<'stalled'>((resolve) => (bound = setTimeout(() => resolve('stalled'), STOP_DISCONNECT_WAIT_MS)));
-    const left = await Promise.race([this.consumer.disconnect().then(() => 'left' as const), stalled]);
-    clearTimeout(bound);
-    if (left === 'stalled') this.log('warn', `the consumer did not leave the group within ${STOP_DISCONNECT_WAIT_MS / 1000} s; stopping anyway (the group drops it after its session timeout; uncommitted records are delivered again)`);
+    if (!(await settlesWithin(this.consumer.disconnect(), STOP_DISCONNECT_WAIT_MS))) this.log('warn', `the consumer did not leave the group within ${STOP_DISCONNECT_WAIT_MS / 1000} s; stopping anyway (the group drops it after its session timeout; uncommitted records are delivered again)`);
     await this.ownership.releaseAll().catch(() => undefined);
     kafkaMetrics().lag.removeCallback(this.observeLag);
   }
@@ -473,9 +480,7 @@ export class BatchConsumer {
    * again. A batch still in hand when the stop began ends with one too (its commit queues behind the stop's).
    */
   private async finalCommit(): Promise<void> {
-    let bound: NodeJS.Timeout | undefined;
-    await Promise.race([this.commit(true), new Promise((resolve) => (bound = setTimeout(resolve, STOP_COMMIT_WAIT_MS)))]);
-    clearTimeout(bound);
+    await settlesWithin(this.commit(true), STOP_COMMIT_WAIT_MS);
   }
 
   private commitLater(ms: number): void {
