@@ -15,6 +15,7 @@ import dispatchRequestSchema from '../schemas/dispatch-request.v1.schema.json';
 import deliveryOutcomeSchema from '../schemas/delivery-outcome.v1.schema.json';
 import journeyOutcomeSchema from '../schemas/journey-outcome.v1.schema.json';
 import journeysTransferSchema from '../schemas/journeys-transfer.v1.schema.json';
+import splitWinnerSchema from '../schemas/split-winner.v1.schema.json';
 
 export const EVENT_SCHEMAS: readonly object[] = [
   segmentEventSchema,
@@ -34,6 +35,7 @@ export const EVENT_SCHEMAS: readonly object[] = [
   deliveryOutcomeSchema,
   journeyOutcomeSchema,
   journeysTransferSchema,
+  splitWinnerSchema,
 ];
 
 export const SchemaIds = {
@@ -54,6 +56,7 @@ export const SchemaIds = {
   deliveryOutcome: 'kairos:delivery-outcome.v1',
   journeyOutcome: 'kairos:journey-outcome.v1',
   journeysTransfer: 'kairos:journeys-transfer.v1',
+  splitWinner: 'kairos:split-winner.v1',
 } as const;
 
 export type SegmentEventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias';

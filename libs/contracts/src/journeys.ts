@@ -36,3 +36,24 @@ export interface JourneysTransferRecord {
   /** The loser's journeys state as triggers keeps it (libs/journeys JourneysState). */
   state: { profileId: string; [field: string]: unknown };
 }
+
+/**
+ * A decided A/B split (kairos.journeys.split-winners.v1, compacted, key `journeyId@version/stepId`); see
+ * schemas/split-winner.v1.schema.json.
+ */
+export interface SplitWinnerRecord {
+  journeyId: string;
+  journeyVersion: number;
+  stepId: string;
+  variant: string;
+  /** ISO 8601. */
+  decidedAt: string;
+  /** ISO 8601: instances reaching the split at or after it get the winner. */
+  effectiveAt: string;
+  pValue: number;
+  confidence: number;
+  minimumPerVariant: number;
+  tally: Record<string, { recipients: number; conversions: number }>;
+}
+
+export const splitWinnerKey = (journeyId: string, version: number, stepId: string): string => `${journeyId}@${version}/${stepId}`;

@@ -196,6 +196,16 @@ export const Topics = {
     description:
       "Triggers' internal repartition topic: a merged-away profile's journeys state carried to the survivor's partition. Records carry the consumer group that wrote them; another group (a replay) ignores them.",
   },
+  splitWinners: {
+    owner: 'triggers',
+    name: 'kairos.journeys.split-winners.v1',
+    key: 'journeyId@version/stepId of the split',
+    value: 'kairos:split-winner.v1',
+    partitions: 1,
+    cleanupPolicy: 'compact',
+    retentionMs: -1,
+    description: "Decided A/B splits: the variant every later entry gets. Every triggers instance reads the whole topic, as it reads the definitions; a replay reads the decisions rather than making them again.",
+  },
   definitions: {
     owner: 'admin',
     name: 'kairos.definitions.v1',

@@ -95,6 +95,18 @@ describe('validateDefinitions', () => {
     expect(errorsOf([...HELLO, journey('welcome', 'trigger:\n  event: Cart Updated\nsteps:\n  - branch:\n      if:\n        eventProperty: total\n        atLeast: 100\n      then:\n        - send: hello')])).toEqual([]);
   });
 
+  it("refuses an automatic A/B winner without the journey's goal, or beside another split, at the winner", () => {
+    const split = (winner: boolean) => `  - split:\n      variants:\n        - name: a\n          weight: 1\n          steps:\n            - send: hello\n        - name: b\n          weight: 1\n          steps: []\n${winner ? '      winner:\n        confidence: 0.95\n        minimumPerVariant: 500\n' : ''}`;
+    const goal = 'goal:\n  event: Order Completed\n  within: 7d\n';
+    expect(errorsOf([...HELLO, journey('ab', `trigger:\n  event: Cart Updated\n${goal}steps:\n${split(true)}`)])).toEqual([]);
+    expect(errorsOf([...HELLO, journey('ab', `trigger:\n  event: Cart Updated\nsteps:\n${split(true)}`)])).toEqual([
+      { file: 'journeys/ab.yaml', line: 16, column: 9, code: 'schema', message: "journey ab: a split's winner is the variant ahead on the journey's goal; expected a goal (event and within)" },
+    ]);
+    expect(errorsOf([...HELLO, journey('ab', `trigger:\n  event: Cart Updated\n${goal}steps:\n${split(false)}${split(true)}`)])).toEqual([
+      { file: 'journeys/ab.yaml', line: 28, column: 9, code: 'schema', message: "journey ab: a split with a winner must be the journey's only split (2 found); an instance's conversion counts for the one variant it is in" },
+    ]);
+  });
+
   it('reports a journey naming a missing template or segment at the name', () => {
     const errors = errorsOf([...HELLO, journey('welcome', 'trigger:\n  segment: newcomers\nsteps:\n  - send: hello\n  - branch:\n      if:\n        inSegment: vips\n      then:\n        - send: goodbye')]);
     expect(errors).toEqual([

@@ -84,6 +84,7 @@ export function validateDefinitions(files: readonly SourceFile[]): ValidationRep
     }
   }
   errors.push(...segmentCycles(parsed.filter((entry) => entry.kind === 'segment')));
+  for (const entry of parsed.filter((candidate) => candidate.kind === 'journey')) errors.push(...splitWinnerErrors(entry));
 
   for (const entry of parsed.filter((candidate) => candidate.kind === 'template' && candidate.valid)) {
     const check = new TemplateVariableCheck(partials, (entry.value['context'] ?? {}) as Record<string, ContextType>);
@@ -188,6 +189,38 @@ function visitSteps(steps: unknown, path: Path, found: Reference[]): void {
     const variants = asRecord(step['split'])?.['variants'];
     if (Array.isArray(variants)) variants.forEach((variant, v) => visitSteps(asRecord(variant)?.['steps'], [...at, 'split', 'variants', v, 'steps'], found));
   });
+}
+
+/**
+ * An automatic A/B winner is chosen on the journey's goal, counted for the variant an instance is in: it needs a goal,
+ * and the split must be the journey's only one (an instance has one variant).
+ */
+function splitWinnerErrors(entry: Parsed): DefinitionError[] {
+  const splits: Array<{ path: Path; winner: boolean }> = [];
+  const visit = (steps: unknown, path: Path) => {
+    if (!Array.isArray(steps)) return;
+    steps.forEach((raw, index) => {
+      const step = asRecord(raw);
+      const at = [...path, index];
+      for (const [kind, branches] of [['waitForEvent', ['onEvent', 'onTimeout']], ['branch', ['then', 'else']]] as const) {
+        const nested = asRecord(step?.[kind]);
+        for (const branch of branches) visit(nested?.[branch], [...at, kind, branch]);
+      }
+      const split = asRecord(step?.['split']);
+      if (!split) return;
+      splits.push({ path: [...at, 'split'], winner: split['winner'] !== undefined });
+      const variants = split['variants'];
+      if (Array.isArray(variants)) variants.forEach((variant, v) => visit(asRecord(variant)?.['steps'], [...at, 'split', 'variants', v, 'steps']));
+    });
+  };
+  visit(entry.value['steps'], ['steps']);
+  const withWinner = splits.find((split) => split.winner);
+  if (!withWinner) return [];
+  const at = [...withWinner.path, 'winner'];
+  const errors: DefinitionError[] = [];
+  if (entry.value['goal'] === undefined) errors.push(entry.source.errorAt(at, 'schema', `journey ${entry.id}: a split's winner is the variant ahead on the journey's goal; expected a goal (event and within)`));
+  if (splits.length > 1) errors.push(entry.source.errorAt(at, 'schema', `journey ${entry.id}: a split with a winner must be the journey's only split (${splits.length} found); an instance's conversion counts for the one variant it is in`));
+  return errors;
 }
 
 function visitConditions(value: unknown, path: Path, onSegment: (id: string, path: Path) => void): void {

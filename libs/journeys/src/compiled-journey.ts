@@ -1,6 +1,7 @@
 import { JourneyBody, parseDuration, Sender } from '@kairos/definitions';
 import { PropertyFilter, Rule, parseComparison, parseRule } from '@kairos/segmentation';
 import { parseTimeOfDay } from './local-time';
+import { SplitWinnerRule } from './split-winner';
 
 export type EntryTrigger =
   | { kind: 'event'; event: string; where: PropertyFilter[]; unlessFollowedBy?: { event: string; match?: string; within: number } }
@@ -15,7 +16,7 @@ export type StepNode = { id: string; label?: string } & (
   | { kind: 'wait'; wait: { ms: number } | { untilTime: { hour: number; minute: number } } | { untilDate: string; offset: number }; next: string }
   | { kind: 'waitForEvent'; event: string; match?: string; where: PropertyFilter[]; timeout: number; onEvent: string; onTimeout: string }
   | { kind: 'branch'; rule: Rule; then: string; else: string }
-  | { kind: 'split'; variants: Array<{ name: string; weight: number; first: string }>; control: number; next: string }
+  | { kind: 'split'; variants: Array<{ name: string; weight: number; first: string }>; control: number; winner?: SplitWinnerRule; next: string }
   | { kind: 'updateProfile'; set: Record<string, unknown>; next: string }
   | { kind: 'webhook'; url: string; secret: string; next: string }
   | { kind: 'exit'; reason: string }
@@ -155,7 +156,15 @@ function compileSteps(journeyId: string, list: unknown, path: string, after: str
         first: compileSteps(journeyId, variant.steps, `${id}/${v}`, next, steps, rules),
       }));
       if (variants.length === 0 || variants.some((variant) => !(variant.weight > 0))) throw new JourneyCompileError(journeyId, `${id}: a split needs variants with positive weights`);
-      steps[id] = { ...base, kind: 'split', variants, control: typeof split.control === 'number' && split.control > 0 ? split.control : 0, next };
+      const winner = split.winner === undefined ? undefined : record(split.winner);
+      steps[id] = {
+        ...base,
+        kind: 'split',
+        variants,
+        control: typeof split.control === 'number' && split.control > 0 ? split.control : 0,
+        ...(winner ? { winner: { confidence: Number(winner.confidence), minimumPerVariant: Number(winner.minimumPerVariant) } } : {}),
+        next,
+      };
     } else if (step.updateProfile !== undefined) steps[id] = { ...base, kind: 'updateProfile', set: record(record(step.updateProfile).set), next };
     else if (step.webhook !== undefined) {
       const webhook = record(step.webhook);
@@ -175,6 +184,8 @@ export function compileJourney(body: JourneyBody, version: number, status: 'acti
   for (const rule of [onlyIf, exitWhen, trigger.kind === 'threshold' ? trigger.rule : undefined]) if (rule !== undefined) rules.push(rule);
   const steps: Record<string, StepNode> = {};
   const first = compileSteps(body.id, body.steps, '', END, steps, rules);
+  const splits = Object.values(steps).filter((node) => node.kind === 'split');
+  if (splits.some((node) => node.winner) && (splits.length > 1 || body.goal === undefined)) throw new JourneyCompileError(body.id, "a split with a winner needs the journey's goal and must be its only split");
   const reentry = body.reentry ?? { allow: 'once' };
   const activeInstances = reentry.activeInstances === 'onePerKey' || reentry.activeInstances === 'unlimited' ? reentry.activeInstances : 'onePerProfile';
   if (activeInstances === 'onePerKey' && reentry.key === undefined) throw new JourneyCompileError(body.id, 'reentry.activeInstances onePerKey needs reentry.key');

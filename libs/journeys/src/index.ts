@@ -6,3 +6,4 @@ export * from './journeys-state';
 export * from './step-journeys';
 export * from './simulate';
 export * from './merge-gate';
+export * from './split-winner';

@@ -2,6 +2,7 @@ import { JourneyBody, SegmentBody } from '@kairos/definitions';
 import { CompiledSegment, ProfileModel, ProfileModelOptions, buildModelFromRules, compileSegments } from '@kairos/segmentation';
 import { CompiledJourney, compileJourney } from './compiled-journey';
 import { DEFAULT_GUARD_RAILS, GuardRailPolicy, Purpose } from './guard-rails';
+import { SplitWinner } from './split-winner';
 
 /** Everything the stepping function reads besides a profile's state: one definitions release, compiled. */
 export interface JourneyCatalogue {
@@ -17,6 +18,8 @@ export interface JourneyCatalogue {
   readonly segments: readonly CompiledSegment[];
   readonly policy: GuardRailPolicy;
   templatePurpose(templateId: string): Purpose | undefined;
+  /** The decided winner of a split with a winner rule (journey version and step), once there is one. */
+  splitWinner(journeyId: string, version: number, stepId: string): SplitWinner | undefined;
   /** Journeys that could not be compiled, and why: left out, so one bad record does not stop the others. */
   readonly problems: readonly string[];
 }
@@ -29,6 +32,8 @@ export interface CatalogueSource {
   templates?: ReadonlyArray<{ id: string; purpose: Purpose }>;
   policy?: GuardRailPolicy;
   modelOptions?: ProfileModelOptions;
+  /** Decided splits, looked up when a split runs: decisions arrive between definitions releases. */
+  splitWinners?: (journeyId: string, version: number, stepId: string) => SplitWinner | undefined;
 }
 
 const versionKey = (id: string, version: number): string => `${id}@${version}`;
@@ -59,6 +64,7 @@ export function buildCatalogue(source: CatalogueSource): JourneyCatalogue {
     segments,
     policy: source.policy ?? DEFAULT_GUARD_RAILS,
     templatePurpose: (templateId) => purposes.get(templateId),
+    splitWinner: source.splitWinners ?? (() => undefined),
     problems,
   };
 }

@@ -228,6 +228,28 @@ describe('steps', () => {
     expect(dispatches(first).every((request) => request.origin?.variant === 'a' || request.origin?.variant === 'b')).toBe(true);
   });
 
+  it('once a split has a winner, every entry from its effective time on gets it, except the control group', () => {
+    const ab = journey({
+      id: 'ab-winner',
+      trigger: { event: 'Product Viewed' },
+      reentry: { allow: 'always', activeInstances: 'unlimited' },
+      goal: { event: 'Order Completed', within: '7d' },
+      steps: [{ split: { variants: [{ name: 'a', weight: 45, steps: [{ send: 'promo' }] }, { name: 'b', weight: 45, steps: [{ send: 'welcome-1' }] }], control: 10, winner: { confidence: 0.95, minimumPerVariant: 100 } } }],
+    });
+    const decided = catalogue([ab], undefined, { splitWinners: (journeyId, version, stepId) => (journeyId === 'ab-winner' && version === 1 && stepId === '0' ? { variant: 'b', effectiveAt: T0 + 2 * HOUR } : undefined) });
+    const events = Array.from({ length: 400 }, (_, n) => [...optIn(`p${n}`, T0), track(`p${n}`, 'Product Viewed', T0 + HOUR), track(`p${n}`, 'Product Viewed', T0 + 3 * HOUR)]).flat();
+    const picks = (at: number) => outcomes(run(events, decided), 'step-executed').filter((outcome) => outcome.at === iso(at) && outcome.detail?.split !== undefined);
+    const before = picks(T0 + HOUR);
+    const after = picks(T0 + 3 * HOUR);
+    expect(new Set(before.map((outcome) => outcome.detail?.split))).toEqual(new Set(['a', 'b', 'control']));
+    expect(before.some((outcome) => outcome.detail?.winner)).toBe(false);
+    // The same profiles: the control group stays the control group, everyone else gets b.
+    const control = new Set(before.filter((outcome) => outcome.detail?.split === 'control').map((outcome) => outcome.profileId));
+    expect(after.filter((outcome) => outcome.detail?.split === 'control').map((outcome) => outcome.profileId)).toEqual([...control]);
+    expect(after.filter((outcome) => !control.has(outcome.profileId)).every((outcome) => outcome.detail?.split === 'b' && outcome.detail?.winner === true)).toBe(true);
+    expect(after).toHaveLength(400);
+  });
+
   it('update profile and webhook: a trait to feed back, and a dispatch request to POST the profile and event', () => {
     const j = journey({ id: 'vip', trigger: { event: 'Order Completed' }, steps: [{ updateProfile: { set: { vipSince: '{{year}}' } } }, { webhook: { url: 'https://crm.example/hook', secret: 'VIP_SECRET' } }] });
     const result = run([...optIn('p1', T0), track('p1', 'Order Completed', T0 + HOUR, { revenue: 10 })], [j]);

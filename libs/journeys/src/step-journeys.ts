@@ -401,10 +401,11 @@ class Run {
         return holds ? node.then : node.else;
       }
       case 'split': {
-        const pick = splitPick(journey.id, node.id, this.state.profileId, node.variants, node.control);
+        const winner = node.winner ? this.catalogue.splitWinner(journey.id, journey.version, node.id) : undefined;
+        const pick = splitPick(journey.id, node.id, this.state.profileId, node.variants, node.control, winner && at >= winner.effectiveAt ? winner.variant : undefined);
         instance.variant = pick.name;
         instance.lastStepId = node.id;
-        this.outcome(instance, 'step-executed', at, node.id, { split: pick.name });
+        this.outcome(instance, 'step-executed', at, node.id, { split: pick.name, ...(pick.byWinner ? { winner: true } : {}) });
         return pick.first ?? END;
       }
       case 'updateProfile': {
@@ -570,11 +571,22 @@ class Run {
 /**
  * A/B/n: the same profile always lands in the same variant of a split (a hash of journey, step and profile mapped
  * onto the weights), so a replay, a re-entry and a second service instance agree. The control group gets nothing.
+ * Once a winner is decided, whoever is not in the control group gets the winner: the holdout stays a holdout.
  */
-export function splitPick(journeyId: string, stepId: string, profileId: string, variants: ReadonlyArray<{ name: string; weight: number; first: string }>, control: number): { name: string; first?: string } {
+export function splitPick(
+  journeyId: string,
+  stepId: string,
+  profileId: string,
+  variants: ReadonlyArray<{ name: string; weight: number; first: string }>,
+  control: number,
+  winner?: string,
+): { name: string; first?: string; byWinner?: true } {
   const total = variants.reduce((sum, variant) => sum + variant.weight, 0) + control;
   const hash = createHash('sha256').update(`${journeyId}\u0000${stepId}\u0000${profileId}`).digest();
   const point = (hash.readUInt32BE(0) / 0x1_0000_0000) * total;
+  if (point >= total - control) return { name: 'control' };
+  const won = variants.find((variant) => variant.name === winner);
+  if (won) return { name: won.name, first: won.first, byWinner: true };
   let edge = 0;
   for (const variant of variants) {
     edge += variant.weight;

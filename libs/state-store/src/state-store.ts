@@ -134,6 +134,16 @@ export class StateStore<S> {
     return found;
   }
 
+  /**
+   * Committed states of these keys, whichever partition and instance they belong to: a read beside the writers (it
+   * sees each key as of its last commit), for what adds up partitions' shares. Absent keys are left out.
+   */
+  async readCommitted(keys: readonly string[]): Promise<Map<string, S>> {
+    if (keys.length === 0) return new Map();
+    const rows = await this.query<{ key: string; value: string }>('SELECT key, value::text AS value FROM state_entries WHERE store = $1 AND key = ANY($2::text[])', [this.name, keys]);
+    return new Map(rows.map((row) => [row.key, JSON.parse(row.value) as S]));
+  }
+
   /** Keys with state in a partition, in key order after `after` (a page of a scan: a backfill over stored profiles). */
   async keysAfter(partition: number, after: string, limit: number): Promise<string[]> {
     const rows = await this.query<{ key: string }>('SELECT key FROM state_entries WHERE store = $1 AND partition = $2 AND key > $3 ORDER BY key LIMIT $4', [this.name, partition, after, limit]);

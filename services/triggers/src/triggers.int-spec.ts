@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DispatchRequestRecord, EVENT_SCHEMAS, JourneyOutcomeRecord, JourneysTransferRecord, ProfileUpdateRecord, SchemaIds, SchemaValidator, Topics } from '@kairos/contracts';
+import { DispatchRequestRecord, EVENT_SCHEMAS, JourneyOutcomeRecord, JourneysTransferRecord, ProfileUpdateRecord, SchemaIds, SchemaValidator, SplitWinnerRecord, Topics } from '@kairos/contracts';
+import { splitPick } from '@kairos/journeys';
 import { publishFolder } from '@kairos/definitions-topic';
 import { BatchConsumer, connectKafka, keyPartition, rawDecoder, RecordProducer } from '@kairos/kafka';
 import { freePort } from '@kairos/local-stack';
@@ -134,6 +135,11 @@ describe('triggers against the real stack', () => {
     writeJourney('merge', `trigger:\n  event: Joined ${run}\nreentry:\n  allow: once\nsteps:\n  - send: ${id('welcome')}\n  - wait: 3s\n  - send: ${id('welcome')}\n  - wait: 1s\n  - send: ${id('welcome')}\n`);
     writeJourney('quiet', `trigger:\n  event: Quiet ${run}\nsteps:\n  - send: ${id('promo')}\n`);
     writeJourney('split', `trigger:\n  event: Split ${run}\nreentry:\n  allow: always\n  activeInstances: unlimited\nsteps:\n  - split:\n      variants:\n        - name: a\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n        - name: b\n          weight: 1\n          steps:\n            - send: ${id('marker')}\n`);
+    const abVariant = (name: string) => `        - name: ${name}\n          weight: 1\n          steps:\n            - wait: 10m\n            - send: ${id('marker')}\n`;
+    writeJourney(
+      'ab-winner',
+      `trigger:\n  event: AB ${run}\nreentry:\n  allow: always\n  activeInstances: unlimited\ngoal:\n  event: AB Ordered ${run}\n  within: 1h\nsteps:\n  - split:\n      variants:\n${abVariant('a')}${abVariant('b')}      winner:\n        confidence: 0.95\n        minimumPerVariant: 20\n`,
+    );
     writeJourney('timers', `trigger:\n  event: Timer Start ${run}\nreentry:\n  allow: always\nsteps:\n  - wait: 25s\n  - send: ${id('later')}\n`);
     // A birthday at a clock time in UTC+14 (no summer time there): the next whole minute at least 60 s ahead (the
     // update below must be produced before it). Its local date is often tomorrow's in UTC, and read in UTC the time
@@ -391,6 +397,33 @@ describe('triggers against the real stack', () => {
     expect(variants.size).toBe(40);
     expect([...variants.values()].every((names) => names.size === 1)).toBe(true);
     expect(new Set([...variants.values()].flatMap((names) => [...names]))).toEqual(new Set(['a', 'b']));
+  });
+
+  it("an automatic A/B winner: once variant a leads on the goal, entries from the decision's effective time on get a", async () => {
+    const journeyId = id('ab-winner');
+    const variantOf = (profileId: string) => splitPick(journeyId, '0', profileId, [{ name: 'a', weight: 1, first: '' }, { name: 'b', weight: 1, first: '' }], 0).name;
+    const profiles = Array.from({ length: 80 }, () => randomUUID());
+    const now = Date.now();
+    // Everyone who lands in a orders; nobody in b does.
+    await produce(
+      ...profiles.flatMap((profileId) => {
+        const entry = event(`AB ${run}`, now);
+        return variantOf(profileId) === 'a' ? [update(profileId, entry), update(profileId, event(`AB Ordered ${run}`, now + 1), [entry])] : [update(profileId, entry)];
+      }),
+    );
+    const inA = profiles.filter((profileId) => variantOf(profileId) === 'a').length;
+    const [record] = await readTopic(kafkaBrokers, Topics.splitWinners.name, 1, 60_000, (candidate) => candidate.key?.toString() === `${journeyId}@1/0`);
+    const winner = JSON.parse(record?.value?.toString() ?? 'null') as SplitWinnerRecord;
+    expect(validator.validate(SchemaIds.splitWinner, winner)).toMatchObject({ valid: true });
+    expect(winner).toMatchObject({ journeyId, journeyVersion: 1, stepId: '0', variant: 'a', tally: { a: { recipients: inA, conversions: inA }, b: { recipients: 80 - inA, conversions: 0 } } });
+    expect(Date.parse(winner.effectiveAt) - Date.parse(winner.decidedAt)).toBe(60_000);
+    // Two newcomers the weights would put in b: entering just before the decision takes effect, b; at it, a.
+    const [early, late] = Array.from({ length: 40 }, () => randomUUID()).filter((profileId) => variantOf(profileId) === 'b');
+    const effectiveAt = Date.parse(winner.effectiveAt);
+    await produce(update(early, event(`AB ${run}`, effectiveAt - 1)), update(late, event(`AB ${run}`, effectiveAt)));
+    const splitOf = (profileId: string) => outcomesOf(profileId, 'step-executed').find((outcome) => outcome.stepId === '0')?.detail;
+    expect(await waitFor('the early newcomer in the split', () => splitOf(early))).toEqual({ split: 'b' });
+    expect(await waitFor('the late newcomer in the split', () => splitOf(late))).toEqual({ split: 'a', winner: true });
   });
 
   it('a birthday comes at its clock time in the profile time zone (UTC+14), from a durable timer, once', async () => {

@@ -4,10 +4,12 @@ import { JourneysInForce } from './journeys/journeys-in-force';
 import { ProfileUpdatesConsumer } from './journeys/profile-updates.consumer';
 import { RunJourneysUseCase } from './journeys/run-journeys.use-case';
 import { TriggersOutputsRepository } from './journeys/triggers-outputs.repository';
+import { SplitWinnerDecider } from './journeys/split-winner-decider';
+import { SplitWinners } from './journeys/split-winners';
 
 /** The triggers stage: profile updates -> journey instances -> dispatch requests and journey outcomes. */
 @Module({
   controllers: [ProfileUpdatesConsumer],
-  providers: [RunJourneysUseCase, JourneysInForce, JourneyVersionsRepository, TriggersOutputsRepository],
+  providers: [RunJourneysUseCase, JourneysInForce, JourneyVersionsRepository, TriggersOutputsRepository, SplitWinners, SplitWinnerDecider],
 })
 export class TriggersModule {}

@@ -4,6 +4,7 @@ import { DefinitionsFollower } from '@kairos/definitions-topic';
 import { buildCatalogue, GuardRailPolicy, JourneyCatalogue } from '@kairos/journeys';
 import { TRIGGERS_POLICY } from './triggers.tokens';
 import { JourneyVersionsRepository } from './journey-versions.repository';
+import { SplitWinners } from './split-winners';
 
 /**
  * The journeys in force, compiled once per definitions release (the follower hands out a new immutable set each
@@ -21,6 +22,7 @@ export class JourneysInForce implements OnApplicationBootstrap {
     @Inject(DefinitionsFollower) private readonly definitions: DefinitionsFollower,
     @Inject(JourneyVersionsRepository) private readonly versions: JourneyVersionsRepository,
     @Inject(TRIGGERS_POLICY) private readonly policy: GuardRailPolicy,
+    @Inject(SplitWinners) private readonly winners: SplitWinners,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -49,6 +51,7 @@ export class JourneysInForce implements OnApplicationBootstrap {
       segments: live.filter((entry) => entry.definition.kind === 'segment').map((entry) => ({ version: entry.record.version, body: entry.definition.body as SegmentBody })),
       templates: live.filter((entry) => entry.definition.kind === 'template').map((entry) => ({ id: entry.definition.id, purpose: (entry.definition.body as TemplateBody).purpose })),
       policy: this.policy,
+      splitWinners: (journeyId, version, stepId) => this.winners.winner(journeyId, version, stepId),
     });
     this.compiledFrom = set;
     return this.compiled;

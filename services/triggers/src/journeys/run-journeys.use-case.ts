@@ -1,14 +1,14 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { JourneysTransferRecord, ProfileUpdateRecord, Topics } from '@kairos/contracts';
 import { BatchContext, committedOffsets, DecodedRecord, endOffsets, KafkaClient, keyPartition, PartitionOwnership, RecordProducer } from '@kairos/kafka';
-import { Effect, GatedJourneys, GateInput, gateJourneys, JourneysState, traitUpdateEvent } from '@kairos/journeys';
+import { Effect, GatedJourneys, GateInput, gateJourneys, JourneysState, SplitTally, splitTallyKey, tallyIncrement, traitUpdateEvent } from '@kairos/journeys';
 import { CONSUMER_GROUP, KAFKA } from '@kairos/service-runtime';
 import { CommittedTally, Output, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
 import { JourneysInForce } from './journeys-in-force';
 import { journeysMetrics } from './journeys-metrics';
 import { TriggersOutputsRepository } from './triggers-outputs.repository';
-import { isErased, isJourneys, isRedirect, MAX_HOPS, TriggersEntry } from './triggers-state';
+import { isErased, isJourneys, isRedirect, isSplitTally, MAX_HOPS, TriggersEntry } from './triggers-state';
 
 /** The one durable timer per profile: due when its next wait, absence deadline, recurring date or goal window comes. */
 export const JOURNEYS_TIMER = 'journeys';
@@ -120,8 +120,8 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
     if (record.topic === Topics.journeysTransfers.name) return this.onTransfer(checkTransfer(record), entry, input.at, access);
     const update = checkUpdate(record);
     // Redirected: a copy of an update from before the merge, published again (its effect went with the hand-over).
-    // Erased: nothing may start again.
-    if (isRedirect(entry) || isErased(entry)) return [];
+    // Erased: nothing may start again. (A tally's key is never a profile's.)
+    if (isRedirect(entry) || isErased(entry) || isSplitTally(entry)) return [];
     return this.decide(input.key, entry, { kind: 'update', update }, input.at, access);
   }
 
@@ -129,6 +129,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
   private async decide(key: string, entry: GatedJourneys | undefined, input: GateInput, at: number, access: StateAccess<TriggersEntry>): Promise<Output[]> {
     const decision = gateJourneys(key, entry, input, at, this.journeys.current());
     const outputs = this.effects(key, decision.effects, access);
+    await this.tally(key, decision.effects, access);
     if (decision.handOver) return [...outputs, ...(await this.handOver(key, decision.state, decision.handOver.survivorId, at, access))];
     if (input.kind === 'update' && input.update.input.kind === 'erasure') {
       access.delete(key); // its timer too
@@ -152,7 +153,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
 
   /** A loser's journeys reaching the survivor's writer: through the survivor's gate, along a redirect, or dropped if erased. */
   private async onTransfer(transfer: JourneysTransferRecord, entry: TriggersEntry | undefined, at: number, access: StateAccess<TriggersEntry>): Promise<Output[]> {
-    if (transfer.groupId !== this.groupId || isErased(entry)) return []; // another group's (a replay makes its own); an erased survivor
+    if (transfer.groupId !== this.groupId || isErased(entry) || isSplitTally(entry)) return []; // another group's (a replay makes its own); an erased survivor
     if (isRedirect(entry)) {
       // A chain: the survivor was itself merged away since. Follow it.
       if (transfer.hops >= MAX_HOPS) {
@@ -162,6 +163,38 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
       return [this.outputs.transfer({ ...transfer, profileId: entry.redirect, hops: transfer.hops + 1 })];
     }
     return this.decide(transfer.profileId, entry, { kind: 'hand-over', loserId: transfer.loserId, state: transfer.state as unknown as JourneysState }, at, access);
+  }
+
+  /**
+   * Counts recipients and conversions of splits with an automatic winner into this partition's share of their tally,
+   * in the same transaction as the instances: a redelivered or replayed input counts as often as it is applied, once.
+   */
+  private async tally(key: string, effects: readonly Effect[], access: StateAccess<TriggersEntry>): Promise<void> {
+    for (const effect of effects) {
+      if (effect.kind !== 'outcome') continue;
+      const { outcome } = effect;
+      const increment = tallyIncrement(outcome, this.journeys.current().version(outcome.journeyId, outcome.journeyVersion));
+      if (!increment) continue;
+      const tallyKey = splitTallyKey(outcome.journeyId, outcome.journeyVersion, increment.stepId, keyPartition(key, this.partitions));
+      const entry = await access.get(tallyKey);
+      const tally: SplitTally = isSplitTally(entry) ? entry.splitTally : {};
+      const counts = tally[increment.variant] ?? { recipients: 0, conversions: 0 };
+      access.put(tallyKey, { splitTally: { ...tally, [increment.variant]: { ...counts, [increment.field]: counts[increment.field] + 1 } } });
+    }
+  }
+
+  /** A split's tally: the partitions' committed shares added up. */
+  async splitTally(journeyId: string, version: number, stepId: string): Promise<SplitTally> {
+    const keys = Array.from({ length: this.partitions }, (_, partition) => splitTallyKey(journeyId, version, stepId, partition));
+    const total: SplitTally = {};
+    for (const entry of (await this.store.readCommitted(keys)).values()) {
+      if (!isSplitTally(entry)) continue;
+      for (const [variant, counts] of Object.entries(entry.splitTally)) {
+        const sum = total[variant] ?? { recipients: 0, conversions: 0 };
+        total[variant] = { recipients: sum.recipients + counts.recipients, conversions: sum.conversions + counts.conversions };
+      }
+    }
+    return total;
   }
 
   /** The stepping function's effects as outputs and timer changes of `key`. */

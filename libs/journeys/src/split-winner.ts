@@ -1,0 +1,108 @@
+import { JourneyOutcomeRecord } from '@kairos/contracts';
+import { errorFunction } from 'simple-statistics';
+import { CompiledJourney } from './compiled-journey';
+
+/** A split's `winner`: how sure, on how many recipients per variant, before everyone gets the leading variant. */
+export interface SplitWinnerRule {
+  /** 0.95: the leader beats every other variant at p < 0.05. */
+  confidence: number;
+  minimumPerVariant: number;
+}
+
+/** Per variant: instances that entered it, and how many of them reached the journey's goal. */
+export interface VariantTally {
+  recipients: number;
+  conversions: number;
+}
+
+export type SplitTally = Record<string, VariantTally>;
+
+/** A decided split: from `effectiveAt` on (event time), an instance not in the control group gets `variant`. */
+export interface SplitWinner {
+  variant: string;
+  effectiveAt: number;
+}
+
+export interface SplitWinnerDecision {
+  variant: string;
+  /** The largest p-value of the leader against another variant: below 1 - confidence. */
+  pValue: number;
+}
+
+/**
+ * The variant ahead on the journey's goal, or undefined while none is. Every variant needs `minimumPerVariant`
+ * recipients; the leader (highest conversion rate) must beat each other variant in a two-by-two chi-squared test
+ * (converted or not, one degree of freedom, no continuity correction — Braze's test) at p < 1 - confidence. Against
+ * several variants each comparison must pass on its own, which is stricter than one test over all of them.
+ */
+export function decideSplitWinner(variants: readonly string[], tally: SplitTally, rule: SplitWinnerRule): SplitWinnerDecision | undefined {
+  if (variants.length < 2) return undefined;
+  const counts = variants.map((name) => ({ name, recipients: tally[name]?.recipients ?? 0, conversions: Math.min(tally[name]?.conversions ?? 0, tally[name]?.recipients ?? 0) }));
+  if (counts.some((count) => count.recipients < rule.minimumPerVariant)) return undefined;
+  const rate = (count: (typeof counts)[number]) => count.conversions / count.recipients;
+  const [leader, ...others] = [...counts].sort((a, b) => rate(b) - rate(a));
+  let pValue = 0;
+  for (const other of others) {
+    if (rate(other) >= rate(leader)) return undefined; // a tie is no lead
+    pValue = Math.max(pValue, twoByTwoPValue(leader.conversions, leader.recipients, other.conversions, other.recipients));
+  }
+  return pValue < 1 - rule.confidence ? { variant: leader.name, pValue } : undefined;
+}
+
+/** p of Pearson's chi-squared statistic for two proportions (a of n against b of m), one degree of freedom. */
+export function twoByTwoPValue(a: number, n: number, b: number, m: number): number {
+  const converted = a + b;
+  const total = n + m;
+  const notConverted = total - converted;
+  if (converted === 0 || notConverted === 0) return 1;
+  const statistic = (total * (a * (m - b) - b * (n - a)) ** 2) / (n * m * converted * notConverted);
+  // The chi-squared distribution with one degree of freedom: P(X > x) = erfc(sqrt(x / 2)).
+  return 1 - errorFunction(Math.sqrt(statistic / 2));
+}
+
+const TALLY_PREFIX = 'split-tally/';
+
+/**
+ * Where one partition keeps its share of a split's tally in the journeys store: a key of its own per partition, so
+ * the share commits with the instances it counts (a redelivery or a crash counts nothing twice) and no two writers
+ * share a row. The decider adds the partitions' shares.
+ */
+export function splitTallyKey(journeyId: string, version: number, stepId: string, partition: number): string {
+  return `${TALLY_PREFIX}${journeyId}@${version}/${stepId}/p${partition}`;
+}
+
+export const isSplitTallyKey = (key: string): boolean => key.startsWith(TALLY_PREFIX);
+
+/** A split with a winner rule in a journey version: the one the tally counts (a journey may have one). */
+export function winnerSplit(journey: CompiledJourney | undefined): WinnerSplit | undefined {
+  if (!journey) return undefined;
+  // Asked for every outcome on the hot path: found once per compiled journey.
+  if (!winnerSplits.has(journey)) {
+    let split: WinnerSplit | undefined;
+    for (const [stepId, node] of Object.entries(journey.steps)) {
+      if (node.kind === 'split' && node.winner) split = { stepId, variants: node.variants.map((variant) => variant.name), rule: node.winner };
+    }
+    winnerSplits.set(journey, split);
+  }
+  return winnerSplits.get(journey);
+}
+
+interface WinnerSplit {
+  stepId: string;
+  variants: string[];
+  rule: SplitWinnerRule;
+}
+
+const winnerSplits = new WeakMap<CompiledJourney, WinnerSplit | undefined>();
+
+/**
+ * What a journey outcome adds to a tally: an instance entering a variant of a split with a winner rule is a
+ * recipient; reaching the goal is a conversion of the variant it entered. The control group is not counted.
+ */
+export function tallyIncrement(outcome: JourneyOutcomeRecord, journey: CompiledJourney | undefined): { stepId: string; variant: string; field: keyof VariantTally } | undefined {
+  const split = winnerSplit(journey);
+  if (!split) return undefined;
+  const variant = outcome.kind === 'step-executed' && outcome.stepId === split.stepId ? (outcome.detail as { split?: unknown } | undefined)?.split : outcome.kind === 'goal-reached' ? outcome.variant : undefined;
+  if (typeof variant !== 'string' || !split.variants.includes(variant)) return undefined;
+  return { stepId: split.stepId, variant, field: outcome.kind === 'goal-reached' ? 'conversions' : 'recipients' };
+}
