@@ -83,6 +83,16 @@ export const telemetryVariables = {
   LOG_FORMAT: oneOf(['pretty', 'json'] as const, { description: 'pretty: a short line per event, for people; json: a JSON object per line, for collectors. Default: pretty on a terminal outside production, else json', optional: true }),
 };
 
+/** What the stateful stages (segmentation, triggers) read besides the common variables. */
+export const stateStoreVariables = {
+  STATE_MARKERS_KEPT_SECONDS: integer({
+    description:
+      "How long the marker of a merged-away or erased profile stays in the stage's store (default 30 days): longer than its input topics keep a record keyed by that profile. Raise it with their retention",
+    default: 30 * 24 * 60 * 60,
+    minimum: 1,
+  }),
+};
+
 /** What every Kairos service reads: Kafka and its topics, PostgreSQL, telemetry, its health port. */
 export function serviceVariables(healthPort: number) {
   return {

@@ -4,3 +4,4 @@ export * from './state-transaction';
 export * from './stateful-processor';
 export * from './timer';
 export * from './committed-tally';
+export * from './markers';

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { ProfileErasure, ProfileMerge, ProfileTransferRecord, ResolvedEvent, Topics } from '@kairos/contracts';
 import { jsonDecoder, RecordDecoder } from '@kairos/kafka';
 import { commonServiceOptions, runAsMain, runService } from '@kairos/service-runtime';
+import { MARKERS_KEPT_MS } from '@kairos/state-store';
 import { loadSegmentationConfig } from './segmentation.config';
 import { SegmentationModule } from './segmentation.module';
 import { segmentationMigrations } from './migrations';
@@ -22,6 +23,7 @@ export function startSegmentation(env: NodeJS.ProcessEnv = process.env) {
       { topic: Topics.profileTransfers.name, decoder: jsonDecoder<ProfileTransferRecord>() },
     ],
     module: SegmentationModule,
+    providers: [{ provide: MARKERS_KEPT_MS, useValue: config.STATE_MARKERS_KEPT_SECONDS * 1000 }],
     database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'segmentation', migrations: segmentationMigrations },
   });
 }

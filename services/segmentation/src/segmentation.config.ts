@@ -1,7 +1,8 @@
-import { ConfigOf, loadConfig, serviceVariables } from '@kairos/config';
+import { ConfigOf, loadConfig, serviceVariables, stateStoreVariables } from '@kairos/config';
 
 export const segmentationVariables = {
   ...serviceVariables(9103),
+  ...stateStoreVariables,
 };
 
 export type SegmentationConfig = ConfigOf<typeof segmentationVariables>;

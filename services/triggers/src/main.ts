@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { JourneysTransferRecord, ProfileUpdateRecord, Topics } from '@kairos/contracts';
 import { jsonDecoder } from '@kairos/kafka';
 import { commonServiceOptions, runAsMain, runService } from '@kairos/service-runtime';
+import { MARKERS_KEPT_MS } from '@kairos/state-store';
 import { guardRailPolicy, loadTriggersConfig } from './triggers.config';
 import { TriggersModule } from './triggers.module';
 import { triggersMigrations } from './migrations';
@@ -20,7 +21,10 @@ export function startTriggers(env: NodeJS.ProcessEnv = process.env) {
     // updateProfile steps set traits with an identify event through ingestion, as dispatch feeds engagement back.
     produces: [Topics.internal.name],
     module: TriggersModule,
-    providers: [{ provide: TRIGGERS_POLICY, useValue: guardRailPolicy(config) }],
+    providers: [
+      { provide: TRIGGERS_POLICY, useValue: guardRailPolicy(config) },
+      { provide: MARKERS_KEPT_MS, useValue: config.STATE_MARKERS_KEPT_SECONDS * 1000 },
+    ],
     database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'triggers', migrations: triggersMigrations },
   });
 }

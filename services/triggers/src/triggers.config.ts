@@ -1,9 +1,10 @@
-import { ConfigError, ConfigOf, loadConfig, serviceVariables, text } from '@kairos/config';
+import { ConfigError, ConfigOf, loadConfig, serviceVariables, stateStoreVariables, text } from '@kairos/config';
 import { GuardRailPolicy, knownTimeZone, parseTimeOfDay } from '@kairos/journeys';
 import { parseDuration } from '@kairos/definitions';
 
 export const triggersVariables = {
   ...serviceVariables(9104),
+  ...stateStoreVariables,
   TRIGGERS_MARKETING_EMAIL_CAP: text({
     description: 'Frequency cap on marketing e-mail across all journeys: "<max>/<period>,<min gap>" (3/7d,16h), or "off"',
     default: '3/7d,16h',

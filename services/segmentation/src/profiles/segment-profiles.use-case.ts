@@ -3,7 +3,7 @@ import { ProfileErasure, ProfileMerge, ProfileTransferRecord, ProfileUpdateInput
 import { BatchContext, committedOffsets, DecodedRecord, endOffsets, keyPartition, KafkaClient, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { CONSUMER_GROUP, KAFKA } from '@kairos/service-runtime';
 import { applyEvent, ChangeCause, emptyProfileState, evaluateSegments, mergeProfiles, ProfileState, SegmentChange } from '@kairos/segmentation';
-import { Output, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
+import { MARKER_EXPIRY_TIMER, MARKERS_KEPT_MS, Output, putMarker, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
 import { serialiseEntry } from './profile-json';
 import { SegmentationOutputsRepository } from './segmentation-outputs.repository';
@@ -81,6 +81,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     @Inject(SegmentsInForce) private readonly segmentsInForce: SegmentsInForce,
     @Inject(SegmentationOutputsRepository) private readonly outputs: SegmentationOutputsRepository,
     @Inject(CONSUMER_GROUP) private readonly groupId: string,
+    @Inject(MARKERS_KEPT_MS) private readonly markersKeptMs: number,
   ) {
     this.store = new StateStore<SegmentationState>({ dataSource, name: 'profiles', serialise: serialiseEntry });
     // Constructed before the consumer joins its group: the processor must hear of the first assignment.
@@ -120,6 +121,10 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     const release = this.segmentsInForce.current();
     if (input.kind === 'timer') {
       const entry = await access.get(input.key);
+      if (input.timer.name === MARKER_EXPIRY_TIMER) {
+        if (isRedirect(entry) || isErased(entry)) access.delete(input.key);
+        return [];
+      }
       if (!isProfile(entry)) return [];
       return this.evaluate(entry, release, input.at, { kind: 'timer' }, { kind: 'timer' }, access, false).outputs;
     }
@@ -178,7 +183,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     const entry = await access.get(merge.loserId);
     if (isRedirect(entry) || isErased(entry)) return [];
     if (!isProfile(entry)) {
-      access.put(merge.loserId, { redirect: merge.survivorId, at });
+      putMarker(access, merge.loserId, { redirect: merge.survivorId, at }, Date.now(), this.markersKeptMs);
       return [];
     }
     return [
@@ -254,7 +259,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     const loserId = loser.profile.profileId;
     const exits = this.exits(loser, at, { kind: 'merge', loserId });
     access.delete(loserId); // its timers too
-    access.put(loserId, { redirect: survivorId, at });
+    putMarker(access, loserId, { redirect: survivorId, at }, Date.now(), this.markersKeptMs);
     return [
       ...exits.map((change) => this.outputs.segmentChange(change)),
       this.outputs.profileGone(loserId),
@@ -267,7 +272,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     const entry = await access.get(profileId);
     if (isErased(entry)) return [];
     access.delete(profileId);
-    access.put(profileId, { erased: requestId, at });
+    putMarker(access, profileId, { erased: requestId, at }, Date.now(), this.markersKeptMs);
     if (!isProfile(entry)) return [this.outputs.profileGone(profileId)];
     const exits = this.exits(entry, at, { kind: 'erasure' });
     return [

@@ -3,7 +3,7 @@ import { JourneysTransferRecord, ProfileUpdateRecord, Topics } from '@kairos/con
 import { BatchContext, committedOffsets, DecodedRecord, endOffsets, KafkaClient, keyPartition, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { Effect, GatedJourneys, GateInput, gateJourneys, JourneysState, SplitTally, splitTallyKey, tallyIncrement, traitUpdateEvent } from '@kairos/journeys';
 import { CONSUMER_GROUP, KAFKA } from '@kairos/service-runtime';
-import { CommittedTally, Output, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
+import { CommittedTally, MARKER_EXPIRY_TIMER, MARKERS_KEPT_MS, Output, putMarker, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
 import { JourneysInForce } from './journeys-in-force';
 import { journeysMetrics } from './journeys-metrics';
@@ -76,6 +76,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
     @Inject(CONSUMER_GROUP) private readonly groupId: string,
     @Inject(JourneysInForce) private readonly journeys: JourneysInForce,
     @Inject(TriggersOutputsRepository) private readonly outputs: TriggersOutputsRepository,
+    @Inject(MARKERS_KEPT_MS) private readonly markersKeptMs: number,
   ) {
     this.store = new StateStore<TriggersEntry>({ dataSource, name: 'journeys' });
     // Constructed before the consumer joins its group: the processor must hear of the first assignment.
@@ -115,7 +116,13 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
   /** One input of one profile: a profile update, a hand-over of a merged-away profile, or its journeys timer coming due. */
   async apply(input: StatefulInput<TriggersInput>, access: StateAccess<TriggersEntry>): Promise<Output[]> {
     const entry = await access.get(input.key);
-    if (input.kind === 'timer') return isJourneys(entry) ? this.decide(input.key, entry, { kind: 'timer' }, input.at, access) : [];
+    if (input.kind === 'timer') {
+      if (input.timer.name === MARKER_EXPIRY_TIMER) {
+        if (isRedirect(entry) || isErased(entry)) access.delete(input.key);
+        return [];
+      }
+      return isJourneys(entry) ? this.decide(input.key, entry, { kind: 'timer' }, input.at, access) : [];
+    }
     const { record } = input;
     if (record.topic === Topics.journeysTransfers.name) return this.onTransfer(checkTransfer(record), entry, input.at, access);
     const update = checkUpdate(record);
@@ -133,7 +140,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
     if (decision.handOver) return [...outputs, ...(await this.handOver(key, decision.state, decision.handOver.survivorId, at, access))];
     if (input.kind === 'update' && input.update.input.kind === 'erasure') {
       access.delete(key); // its timer too
-      access.put(key, { erased: true, at });
+      putMarker(access, key, { erased: true, at }, Date.now(), this.markersKeptMs);
     } else access.put(key, decision.state);
     return outputs;
   }
@@ -145,7 +152,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
    */
   private async handOver(loserId: string, loser: GatedJourneys, survivorId: string, at: number, access: StateAccess<TriggersEntry>): Promise<Output[]> {
     access.delete(loserId); // its timer too
-    access.put(loserId, { redirect: survivorId, at });
+    putMarker(access, loserId, { redirect: survivorId, at }, Date.now(), this.markersKeptMs);
     const transfer = { transferId: `journeys/${loserId}`, groupId: this.groupId, profileId: survivorId, loserId, mergedAt: new Date(at).toISOString(), hops: 0, state: loser as unknown as JourneysTransferRecord['state'] };
     if (keyPartition(survivorId, this.partitions) !== keyPartition(loserId, this.partitions)) return [this.outputs.transfer(transfer)];
     return this.onTransfer(transfer, await access.get(survivorId), at, access);
