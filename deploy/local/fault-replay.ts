@@ -49,7 +49,8 @@ export async function replayIntoEmptyStores(pipeline: Pipeline, log: (line: stri
   try {
     for (const name of REPLAYED) {
       const label = `${name} (replay)`;
-      await pipeline.start(name, label, { KAFKA_GROUP_ID: replayGroup(name), DATABASE_SCHEMA: `${name}_replay` });
+      // Triggers' replay reads the live run's A/B decisions and makes none of its own (the others ignore the setting).
+      await pipeline.start(name, label, { KAFKA_GROUP_ID: replayGroup(name), DATABASE_SCHEMA: `${name}_replay`, TRIGGERS_DECIDE_SPLITS: 'false' });
       labels.push(label);
     }
     const compare = async (): Promise<Omit<ReplayComparison, 'deadLettered' | 'seconds'>> => {

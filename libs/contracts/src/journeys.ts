@@ -45,7 +45,9 @@ export interface SplitWinnerRecord {
   journeyId: string;
   journeyVersion: number;
   stepId: string;
-  variant: string;
+  /** winner: `variant` from `effectiveAt` on; inconclusive: no variant was ahead, the weights stay. */
+  outcome: 'winner' | 'inconclusive';
+  variant?: string;
   /** ISO 8601. */
   decidedAt: string;
   /** ISO 8601: instances reaching the split at or after it get the winner. */

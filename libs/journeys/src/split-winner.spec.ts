@@ -16,33 +16,33 @@ describe('the automatic A/B winner', () => {
     expect(twoByTwoPValue(500, 500, 500, 500)).toBe(1);
   });
 
-  it('names the leader once it is ahead of every other variant with the stated confidence', () => {
-    expect(decideSplitWinner(['a', 'b'], { a: { recipients: 500, conversions: 60 }, b: { recipients: 500, conversions: 35 } }, rule)).toEqual({ variant: 'a', pValue: expect.closeTo(0.00701, 5) });
-    expect(decideSplitWinner(['a', 'b'], { a: { recipients: 500, conversions: 35 }, b: { recipients: 500, conversions: 60 } }, rule)?.variant).toBe('b');
+  it('names the leader when it is ahead of every other variant with the stated confidence', () => {
+    expect(decideSplitWinner(['a', 'b'], { a: { recipients: 500, conversions: 60 }, b: { recipients: 500, conversions: 35 } }, rule)).toEqual({ winner: 'a', pValue: expect.closeTo(0.00701, 5) });
+    expect(decideSplitWinner(['a', 'b'], { a: { recipients: 500, conversions: 35 }, b: { recipients: 500, conversions: 60 } }, rule)?.winner).toBe('b');
   });
 
-  it('waits for the sample size, for significance, and for a lead', () => {
-    // Significant, but b has too few recipients.
+  it('decides nothing before the sample size; at it, a lead that is not significant means no winner', () => {
+    // Significant, but b has too few finished recipients: no decision yet.
     expect(decideSplitWinner(['a', 'b'], { a: { recipients: 500, conversions: 60 }, b: { recipients: 499, conversions: 20 } }, rule)).toBeUndefined();
-    // A variant that nobody entered yet.
+    // A variant nobody finished yet.
     expect(decideSplitWinner(['a', 'b'], { a: { recipients: 900, conversions: 90 } }, rule)).toBeUndefined();
-    // Ahead, but not significantly (p = 0.22).
-    expect(decideSplitWinner(['a', 'b'], { a: { recipients: 500, conversions: 50 }, b: { recipients: 500, conversions: 39 } }, rule)).toBeUndefined();
-    // Only at a lower confidence (p = 0.0070 passes 0.99, 0.22 passes 0.75).
-    expect(decideSplitWinner(['a', 'b'], { a: { recipients: 500, conversions: 60 }, b: { recipients: 500, conversions: 35 } }, { ...rule, confidence: 0.99 })?.variant).toBe('a');
-    expect(decideSplitWinner(['a', 'b'], { a: { recipients: 500, conversions: 50 }, b: { recipients: 500, conversions: 39 } }, { ...rule, confidence: 0.75 })?.variant).toBe('a');
+    // Ahead, but not significantly (p = 0.22): the test is made, and there is no winner.
+    expect(decideSplitWinner(['a', 'b'], { a: { recipients: 500, conversions: 50 }, b: { recipients: 500, conversions: 39 } }, rule)).toEqual({ pValue: expect.closeTo(0.2218, 3) });
+    // The confidence asked for decides (p = 0.0070 passes 0.99, 0.22 passes 0.75).
+    expect(decideSplitWinner(['a', 'b'], { a: { recipients: 500, conversions: 60 }, b: { recipients: 500, conversions: 35 } }, { ...rule, confidence: 0.99 })?.winner).toBe('a');
+    expect(decideSplitWinner(['a', 'b'], { a: { recipients: 500, conversions: 50 }, b: { recipients: 500, conversions: 39 } }, { ...rule, confidence: 0.75 })?.winner).toBe('a');
     // A tie.
-    expect(decideSplitWinner(['a', 'b'], { a: { recipients: 600, conversions: 60 }, b: { recipients: 600, conversions: 60 } }, rule)).toBeUndefined();
+    expect(decideSplitWinner(['a', 'b'], { a: { recipients: 600, conversions: 60 }, b: { recipients: 600, conversions: 60 } }, rule)).toEqual({ pValue: 1 });
   });
 
   it('with three variants, the leader must beat each of the others', () => {
     const close = { a: { recipients: 500, conversions: 60 }, b: { recipients: 500, conversions: 55 }, c: { recipients: 500, conversions: 20 } };
-    expect(decideSplitWinner(['a', 'b', 'c'], close, rule)).toBeUndefined();
+    expect(decideSplitWinner(['a', 'b', 'c'], close, rule)?.winner).toBeUndefined();
     const clear = { ...close, b: { recipients: 500, conversions: 30 } };
-    expect(decideSplitWinner(['a', 'b', 'c'], clear, rule)?.variant).toBe('a');
+    expect(decideSplitWinner(['a', 'b', 'c'], clear, rule)?.winner).toBe('a');
   });
 
-  it('counts recipients at the winner split and conversions of the variant an instance is in, not the control group', () => {
+  it('counts an instance of a variant when it finishes: a conversion if it reached the goal; not the control group', () => {
     const compiled = compileJourney(
       journey({
         id: 'ab',
@@ -53,11 +53,12 @@ describe('the automatic A/B winner', () => {
       3,
     );
     const outcome = (kind: JourneyOutcomeRecord['kind'], extra: Partial<JourneyOutcomeRecord>): JourneyOutcomeRecord => ({ outcomeId: 'o', kind, profileId: 'p1', journeyId: 'ab', journeyVersion: 3, instanceId: 'i', at: '2026-03-02T10:00:00.000Z', ...extra });
-    expect(tallyIncrement(outcome('step-executed', { stepId: '1', detail: { split: 'b' } }), compiled)).toEqual({ stepId: '1', variant: 'b', field: 'recipients' });
-    expect(tallyIncrement(outcome('goal-reached', { stepId: '1/0/0', variant: 'a' }), compiled)).toEqual({ stepId: '1', variant: 'a', field: 'conversions' });
-    expect(tallyIncrement(outcome('step-executed', { stepId: '1', detail: { split: 'control' } }), compiled)).toBeUndefined();
+    expect(tallyIncrement(outcome('goal-reached', { stepId: '1/0/0', variant: 'a' }), compiled)).toEqual({ stepId: '1', variant: 'a', converted: true });
+    expect(tallyIncrement(outcome('exited', { variant: 'b', detail: { reason: 'completed' } }), compiled)).toEqual({ stepId: '1', variant: 'b', converted: false });
+    // Entering the variant is no sample yet; the control group and instances before the split are none at all.
+    expect(tallyIncrement(outcome('step-executed', { stepId: '1', variant: 'b', detail: { split: 'b' } }), compiled)).toBeUndefined();
+    expect(tallyIncrement(outcome('exited', { variant: 'control' }), compiled)).toBeUndefined();
     expect(tallyIncrement(outcome('goal-reached', { stepId: '0' }), compiled)).toBeUndefined();
-    expect(tallyIncrement(outcome('step-executed', { stepId: '0', detail: { until: 'x' } }), compiled)).toBeUndefined();
     expect(splitTallyKey('ab', 3, '1', 4)).toBe('split-tally/ab@3/1/p4');
   });
 

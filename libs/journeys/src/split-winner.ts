@@ -9,7 +9,11 @@ export interface SplitWinnerRule {
   minimumPerVariant: number;
 }
 
-/** Per variant: instances that entered it, and how many of them reached the journey's goal. */
+/**
+ * Per variant: instances that entered it and finished — reached the goal, or ended without it (the goal window
+ * closed, an exit) — and how many of them reached the goal. An instance still inside its goal window is not counted
+ * yet: counted at entry, a variant whose conversions come later would look worse only for being slower.
+ */
 export interface VariantTally {
   recipients: number;
   conversions: number;
@@ -23,30 +27,28 @@ export interface SplitWinner {
   effectiveAt: number;
 }
 
-export interface SplitWinnerDecision {
-  variant: string;
-  /** The largest p-value of the leader against another variant: below 1 - confidence. */
+/** The one test of a split: a winner, or none (the weights stay); `pValue` is the leader's largest against another. */
+export interface SplitDecision {
+  winner?: string;
   pValue: number;
 }
 
 /**
- * The variant ahead on the journey's goal, or undefined while none is. Every variant needs `minimumPerVariant`
- * recipients; the leader (highest conversion rate) must beat each other variant in a two-by-two chi-squared test
- * (converted or not, one degree of freedom, no continuity correction — Braze's test) at p < 1 - confidence. Against
- * several variants each comparison must pass on its own, which is stricter than one test over all of them.
+ * The test of a split, once every variant has `minimumPerVariant` finished recipients; undefined before. It is made
+ * once, at that sample size (looking again and again as counts grow would find a "winner" between equal variants
+ * sooner or later): the leader (highest conversion rate) wins if it beats each other variant in a two-by-two
+ * chi-squared test (converted or not, one degree of freedom, no continuity correction) at p < 1 - confidence; otherwise
+ * the split has no winner. Against several variants each comparison must pass on its own.
  */
-export function decideSplitWinner(variants: readonly string[], tally: SplitTally, rule: SplitWinnerRule): SplitWinnerDecision | undefined {
+export function decideSplitWinner(variants: readonly string[], tally: SplitTally, rule: SplitWinnerRule): SplitDecision | undefined {
   if (variants.length < 2) return undefined;
   const counts = variants.map((name) => ({ name, recipients: tally[name]?.recipients ?? 0, conversions: Math.min(tally[name]?.conversions ?? 0, tally[name]?.recipients ?? 0) }));
   if (counts.some((count) => count.recipients < rule.minimumPerVariant)) return undefined;
   const rate = (count: (typeof counts)[number]) => count.conversions / count.recipients;
   const [leader, ...others] = [...counts].sort((a, b) => rate(b) - rate(a));
   let pValue = 0;
-  for (const other of others) {
-    if (rate(other) >= rate(leader)) return undefined; // a tie is no lead
-    pValue = Math.max(pValue, twoByTwoPValue(leader.conversions, leader.recipients, other.conversions, other.recipients));
-  }
-  return pValue < 1 - rule.confidence ? { variant: leader.name, pValue } : undefined;
+  for (const other of others) pValue = Math.max(pValue, rate(other) >= rate(leader) ? 1 : twoByTwoPValue(leader.conversions, leader.recipients, other.conversions, other.recipients));
+  return pValue < 1 - rule.confidence ? { winner: leader.name, pValue } : { pValue };
 }
 
 /** p of Pearson's chi-squared statistic for two proportions (a of n against b of m), one degree of freedom. */
@@ -96,13 +98,12 @@ interface WinnerSplit {
 const winnerSplits = new WeakMap<CompiledJourney, WinnerSplit | undefined>();
 
 /**
- * What a journey outcome adds to a tally: an instance entering a variant of a split with a winner rule is a
- * recipient; reaching the goal is a conversion of the variant it entered. The control group is not counted.
+ * What a journey outcome adds to a tally: an instance of a variant of the split with a winner rule finishing — a
+ * conversion when it reached the goal. The control group is not counted.
  */
-export function tallyIncrement(outcome: JourneyOutcomeRecord, journey: CompiledJourney | undefined): { stepId: string; variant: string; field: keyof VariantTally } | undefined {
+export function tallyIncrement(outcome: JourneyOutcomeRecord, journey: CompiledJourney | undefined): { stepId: string; variant: string; converted: boolean } | undefined {
+  if (outcome.kind !== 'goal-reached' && outcome.kind !== 'exited') return undefined;
   const split = winnerSplit(journey);
-  if (!split) return undefined;
-  const variant = outcome.kind === 'step-executed' && outcome.stepId === split.stepId ? (outcome.detail as { split?: unknown } | undefined)?.split : outcome.kind === 'goal-reached' ? outcome.variant : undefined;
-  if (typeof variant !== 'string' || !split.variants.includes(variant)) return undefined;
-  return { stepId: split.stepId, variant, field: outcome.kind === 'goal-reached' ? 'conversions' : 'recipients' };
+  if (!split || outcome.variant === undefined || !split.variants.includes(outcome.variant)) return undefined;
+  return { stepId: split.stepId, variant: outcome.variant, converted: outcome.kind === 'goal-reached' };
 }

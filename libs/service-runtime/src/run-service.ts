@@ -154,7 +154,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
       dependencyCheck: databaseCheck,
       log: logAt,
     });
-    const root = rootModule(options, groupId, kafka, producer, ownership, dataSource, definitions);
+    const root = rootModule(options, groupId, kafka, producer, ownership, health, dataSource, definitions);
     let app: INestApplication | INestMicroservice;
     if (options.http) {
       const adapter = new FastifyAdapter({ bodyLimit: options.http.bodyLimit ?? 1024 * 1024, keepAliveTimeout: 65_000, ...(options.http.maxParamLength ? { routerOptions: { maxParamLength: options.http.maxParamLength } } : {}) });
@@ -215,7 +215,7 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
   }
 }
 
-function rootModule(options: ServiceOptions, groupId: string, kafka: unknown, producer: RecordProducer, ownership: PartitionOwnership, dataSource: DataSource | undefined, definitions: DefinitionsFollower | undefined): DynamicModule {
+function rootModule(options: ServiceOptions, groupId: string, kafka: unknown, producer: RecordProducer, ownership: PartitionOwnership, health: HealthServer, dataSource: DataSource | undefined, definitions: DefinitionsFollower | undefined): DynamicModule {
   @Global()
   @Module({})
   class KairosRuntimeModule {}
@@ -226,6 +226,8 @@ function rootModule(options: ServiceOptions, groupId: string, kafka: unknown, pr
     { provide: KAFKA, useValue: kafka },
     { provide: RecordProducer, useValue: producer },
     { provide: PartitionOwnership, useValue: ownership },
+    // A provider that follows a topic of its own (as the definitions follower does) reports on readiness and liveness.
+    { provide: HealthServer, useValue: health },
     ...(dataSource ? [{ provide: DataSource, useValue: dataSource }] : []),
     ...(definitions ? [{ provide: DefinitionsFollower, useValue: definitions }] : []),
     ...(options.providers ?? []),

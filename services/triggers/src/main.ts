@@ -6,7 +6,7 @@ import { MARKERS_KEPT_MS } from '@kairos/state-store';
 import { guardRailPolicy, loadTriggersConfig } from './triggers.config';
 import { TriggersModule } from './triggers.module';
 import { triggersMigrations } from './migrations';
-import { TRIGGERS_POLICY } from './journeys/triggers.tokens';
+import { DECIDE_SPLITS, TRIGGERS_POLICY } from './journeys/triggers.tokens';
 
 export function startTriggers(env: NodeJS.ProcessEnv = process.env) {
   const config = loadTriggersConfig(env);
@@ -24,6 +24,7 @@ export function startTriggers(env: NodeJS.ProcessEnv = process.env) {
     providers: [
       { provide: TRIGGERS_POLICY, useValue: guardRailPolicy(config) },
       { provide: MARKERS_KEPT_MS, useValue: config.STATE_MARKERS_KEPT_SECONDS * 1000 },
+      { provide: DECIDE_SPLITS, useValue: config.TRIGGERS_DECIDE_SPLITS },
     ],
     database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'triggers', migrations: triggersMigrations },
   });

@@ -1,4 +1,4 @@
-import { ConfigError, ConfigOf, loadConfig, serviceVariables, stateStoreVariables, text } from '@kairos/config';
+import { boolean, ConfigError, ConfigOf, loadConfig, serviceVariables, stateStoreVariables, text } from '@kairos/config';
 import { GuardRailPolicy, knownTimeZone, parseTimeOfDay } from '@kairos/journeys';
 import { parseDuration } from '@kairos/definitions';
 
@@ -16,6 +16,10 @@ export const triggersVariables = {
     pattern: '^(off|([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9])$',
   }),
   TRIGGERS_DEFAULT_TIME_ZONE: text({ description: 'Time zone of profiles that have none (IANA name)', default: 'UTC' }),
+  TRIGGERS_DECIDE_SPLITS: boolean({
+    description: "Test A/B splits that have a winner rule and publish the decisions. Set false in a replay: it reads the live run's decisions instead of making its own",
+    default: true,
+  }),
 };
 
 export type TriggersConfig = ConfigOf<typeof triggersVariables>;

@@ -173,8 +173,8 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
   }
 
   /**
-   * Counts recipients and conversions of splits with an automatic winner into this partition's share of their tally,
-   * in the same transaction as the instances: a redelivered or replayed input counts as often as it is applied, once.
+   * Counts the finished instances of splits with an automatic winner, and their conversions, into this partition's share
+   * of the split's tally, in the same transaction as the instances: a redelivered or replayed input counts once.
    */
   private async tally(key: string, effects: readonly Effect[], access: StateAccess<TriggersEntry>): Promise<void> {
     for (const effect of effects) {
@@ -186,7 +186,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
       const entry = await access.get(tallyKey);
       const tally: SplitTally = isSplitTally(entry) ? entry.splitTally : {};
       const counts = tally[increment.variant] ?? { recipients: 0, conversions: 0 };
-      access.put(tallyKey, { splitTally: { ...tally, [increment.variant]: { ...counts, [increment.field]: counts[increment.field] + 1 } } });
+      access.put(tallyKey, { splitTally: { ...tally, [increment.variant]: { recipients: counts.recipients + 1, conversions: counts.conversions + (increment.converted ? 1 : 0) } } });
     }
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { SplitWinnerRecord, splitWinnerKey, Topics } from '@kairos/contracts';
 import { ConsumedRecord, followTopic, KafkaClient, TopicFollower } from '@kairos/kafka';
 import { SplitWinner } from '@kairos/journeys';
-import { KAFKA } from '@kairos/service-runtime';
+import { HealthServer, KAFKA } from '@kairos/service-runtime';
 
 /**
  * The decided splits, as every triggers instance holds them: the whole compacted topic, read to its end before the
@@ -14,7 +14,10 @@ export class SplitWinners implements OnModuleInit, OnModuleDestroy {
   private readonly decided = new Map<string, SplitWinnerRecord>();
   private follower: TopicFollower | undefined;
 
-  constructor(@Inject(KAFKA) private readonly kafka: KafkaClient) {}
+  constructor(
+    @Inject(KAFKA) private readonly kafka: KafkaClient,
+    @Inject(HealthServer) private readonly health: HealthServer,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     this.follower = await followTopic(this.kafka, {
@@ -22,7 +25,10 @@ export class SplitWinners implements OnModuleInit, OnModuleDestroy {
       log: (level, message) => (level === 'info' ? this.logger.log(message) : this.logger[level](message)),
       onRecords: (records) => records.forEach((record) => this.receive(record)),
     });
-    await this.follower.caughtUp;
+    const follower = this.follower;
+    this.health.register('split-winners', () => follower.notRunning() ?? true);
+    this.health.registerLiveness('split-winners', () => follower.wedged() ?? true);
+    await follower.caughtUp;
     if (this.decided.size > 0) this.logger.log(`split winners: ${this.decided.size} decided splits from ${Topics.splitWinners.name}`);
   }
 
@@ -37,13 +43,13 @@ export class SplitWinners implements OnModuleInit, OnModuleDestroy {
       this.logger.warn(`${Topics.splitWinners.name}: the record at offset ${record.offset} is not a split winner; ignored`);
       return;
     }
-    // The first decision stands: a later record for the same split (another writer's) changes nothing.
-    if (!this.decided.has(key)) this.decided.set(key, value);
+    // The latest, as compaction keeps: one consumer group's records for a split are all the same (the stored decision).
+    this.decided.set(key, value);
   }
 
   winner(journeyId: string, version: number, stepId: string): SplitWinner | undefined {
     const record = this.decided.get(splitWinnerKey(journeyId, version, stepId));
-    return record && { variant: record.variant, effectiveAt: Date.parse(record.effectiveAt) };
+    return record?.variant === undefined ? undefined : { variant: record.variant, effectiveAt: Date.parse(record.effectiveAt) };
   }
 
   has(key: string): boolean {
@@ -54,7 +60,8 @@ export class SplitWinners implements OnModuleInit, OnModuleDestroy {
 function parseWinner(value: Buffer | null): SplitWinnerRecord | undefined {
   try {
     const parsed = value === null ? undefined : (JSON.parse(value.toString('utf8')) as Partial<SplitWinnerRecord> | null);
-    return parsed && typeof parsed.variant === 'string' && !Number.isNaN(Date.parse(parsed.effectiveAt ?? '')) ? (parsed as SplitWinnerRecord) : undefined;
+    const known = parsed?.outcome === 'inconclusive' || (parsed?.outcome === 'winner' && typeof parsed.variant === 'string');
+    return known && !Number.isNaN(Date.parse(parsed.effectiveAt ?? '')) ? (parsed as SplitWinnerRecord) : undefined;
   } catch {
     return undefined;
   }
