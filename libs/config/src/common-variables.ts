@@ -87,8 +87,8 @@ export const telemetryVariables = {
 export const stateStoreVariables = {
   STATE_MARKERS_KEPT_SECONDS: integer({
     description:
-      "How long the marker of a merged-away or erased profile stays in the stage's store (default 30 days): longer than its input topics keep a record keyed by that profile. Raise it with their retention",
-    default: 30 * 24 * 60 * 60,
+      "How long the redirect of a merged-away profile stays in the stage's store (default 60 days): longer than any topic keeps a record keyed by that profile, dead letters an operator may send again included. Raise it with their retention. An erased profile's marker stays for good",
+    default: 60 * 24 * 60 * 60,
     minimum: 1,
   }),
 };

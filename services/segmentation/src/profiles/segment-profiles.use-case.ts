@@ -3,7 +3,7 @@ import { ProfileErasure, ProfileMerge, ProfileTransferRecord, ProfileUpdateInput
 import { BatchContext, committedOffsets, DecodedRecord, endOffsets, keyPartition, KafkaClient, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { CONSUMER_GROUP, KAFKA } from '@kairos/service-runtime';
 import { applyEvent, ChangeCause, emptyProfileState, evaluateSegments, mergeProfiles, ProfileState, SegmentChange } from '@kairos/segmentation';
-import { MARKER_EXPIRY_TIMER, MARKERS_KEPT_MS, Output, putMarker, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
+import { MARKER_EXPIRY_TIMER, MARKERS_KEPT_MS, Output, putRedirect, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
 import { serialiseEntry } from './profile-json';
 import { SegmentationOutputsRepository } from './segmentation-outputs.repository';
@@ -122,7 +122,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     if (input.kind === 'timer') {
       const entry = await access.get(input.key);
       if (input.timer.name === MARKER_EXPIRY_TIMER) {
-        if (isRedirect(entry) || isErased(entry)) access.delete(input.key);
+        if (isRedirect(entry)) access.delete(input.key);
         return [];
       }
       if (!isProfile(entry)) return [];
@@ -183,7 +183,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     const entry = await access.get(merge.loserId);
     if (isRedirect(entry) || isErased(entry)) return [];
     if (!isProfile(entry)) {
-      putMarker(access, merge.loserId, { redirect: merge.survivorId, at }, Date.now(), this.markersKeptMs);
+      putRedirect(access, merge.loserId, { redirect: merge.survivorId, at }, Date.now(), this.markersKeptMs);
       return [];
     }
     return [
@@ -259,7 +259,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     const loserId = loser.profile.profileId;
     const exits = this.exits(loser, at, { kind: 'merge', loserId });
     access.delete(loserId); // its timers too
-    putMarker(access, loserId, { redirect: survivorId, at }, Date.now(), this.markersKeptMs);
+    putRedirect(access, loserId, { redirect: survivorId, at }, Date.now(), this.markersKeptMs);
     return [
       ...exits.map((change) => this.outputs.segmentChange(change)),
       this.outputs.profileGone(loserId),
@@ -272,7 +272,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     const entry = await access.get(profileId);
     if (isErased(entry)) return [];
     access.delete(profileId);
-    putMarker(access, profileId, { erased: requestId, at }, Date.now(), this.markersKeptMs);
+    access.put(profileId, { erased: requestId, at });
     if (!isProfile(entry)) return [this.outputs.profileGone(profileId)];
     const exits = this.exits(entry, at, { kind: 'erasure' });
     return [

@@ -3,7 +3,7 @@ import { JourneysTransferRecord, ProfileUpdateRecord, Topics } from '@kairos/con
 import { BatchContext, committedOffsets, DecodedRecord, endOffsets, KafkaClient, keyPartition, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { Effect, GatedJourneys, GateInput, gateJourneys, JourneysState, SplitTally, splitTallyKey, tallyIncrement, traitUpdateEvent } from '@kairos/journeys';
 import { CONSUMER_GROUP, KAFKA } from '@kairos/service-runtime';
-import { CommittedTally, MARKER_EXPIRY_TIMER, MARKERS_KEPT_MS, Output, putMarker, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
+import { CommittedTally, MARKER_EXPIRY_TIMER, MARKERS_KEPT_MS, Output, putRedirect, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
 import { JourneysInForce } from './journeys-in-force';
 import { journeysMetrics } from './journeys-metrics';
@@ -118,7 +118,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
     const entry = await access.get(input.key);
     if (input.kind === 'timer') {
       if (input.timer.name === MARKER_EXPIRY_TIMER) {
-        if (isRedirect(entry) || isErased(entry)) access.delete(input.key);
+        if (isRedirect(entry)) access.delete(input.key);
         return [];
       }
       return isJourneys(entry) ? this.decide(input.key, entry, { kind: 'timer' }, input.at, access) : [];
@@ -140,7 +140,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
     if (decision.handOver) return [...outputs, ...(await this.handOver(key, decision.state, decision.handOver.survivorId, at, access))];
     if (input.kind === 'update' && input.update.input.kind === 'erasure') {
       access.delete(key); // its timer too
-      putMarker(access, key, { erased: true, at }, Date.now(), this.markersKeptMs);
+      access.put(key, { erased: true, at });
     } else access.put(key, decision.state);
     return outputs;
   }
@@ -152,7 +152,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
    */
   private async handOver(loserId: string, loser: GatedJourneys, survivorId: string, at: number, access: StateAccess<TriggersEntry>): Promise<Output[]> {
     access.delete(loserId); // its timer too
-    putMarker(access, loserId, { redirect: survivorId, at }, Date.now(), this.markersKeptMs);
+    putRedirect(access, loserId, { redirect: survivorId, at }, Date.now(), this.markersKeptMs);
     const transfer = { transferId: `journeys/${loserId}`, groupId: this.groupId, profileId: survivorId, loserId, mergedAt: new Date(at).toISOString(), hops: 0, state: loser as unknown as JourneysTransferRecord['state'] };
     if (keyPartition(survivorId, this.partitions) !== keyPartition(loserId, this.partitions)) return [this.outputs.transfer(transfer)];
     return this.onTransfer(transfer, await access.get(survivorId), at, access);

@@ -3,13 +3,13 @@ import { testStack, uniqueName } from '@kairos/testing';
 import { stateStoreMigrations } from './migrations';
 import { MARKER_EXPIRY_TIMER } from './markers';
 
-/** An upgrade gives the markers written before they could expire their timer; other entries and timers stay as they are. */
-describe('the migration that expires existing markers', () => {
+/** An upgrade gives the redirects written before they could expire their timer; other entries and timers stay as they are. */
+describe('the migration that expires existing redirects', () => {
   const { databaseUrl } = testStack();
 
-  it('sets a marker-expiry timer 30 days ahead for every redirect and erased entry, and for nothing else', async () => {
-    const schema = uniqueName('markers_upgrade').replace(/-/g, '_');
-    const before = stateStoreMigrations.filter((migration) => migration.name !== 'ExpireExistingMarkers1796500000000');
+  it('sets a marker-expiry timer 60 to 90 days ahead for every redirect, and for nothing else (an erased marker stays)', async () => {
+    const schema = uniqueName('redirects_upgrade').replace(/-/g, '_');
+    const before = stateStoreMigrations.filter((migration) => migration.name !== 'ExpireExistingRedirects1796500000000');
     const old = await connectAndMigrate({ url: databaseUrl, schema, migrations: before, poolSize: 1 });
     await old.dataSource.query(
       `INSERT INTO state_entries (store, key, partition, value) VALUES
@@ -23,16 +23,18 @@ describe('the migration that expires existing markers', () => {
 
     const upgraded = await connectAndMigrate({ url: databaseUrl, schema, migrations: stateStoreMigrations, poolSize: 1 });
     try {
-      expect(upgraded.applied).toEqual(['ExpireExistingMarkers1796500000000']);
+      expect(upgraded.applied).toEqual(['ExpireExistingRedirects1796500000000']);
       const timers: Array<{ store: string; key: string; name: string; partition: number; due: string }> = await upgraded.dataSource.query('SELECT store, key, name, partition, due_at_ms AS due FROM state_timers ORDER BY store, key');
       const month = 30 * 24 * 3_600_000;
       expect(timers.map(({ store, key, name, partition }) => [store, key, name, partition])).toEqual([
         ['journeys', 'merged', MARKER_EXPIRY_TIMER, 2],
-        ['profiles', 'gone', MARKER_EXPIRY_TIMER, 1],
         ['profiles', 'loser', MARKER_EXPIRY_TIMER, 0],
         ['profiles', 'survivor', 'segments', 1],
       ]);
-      for (const timer of timers.filter((candidate) => candidate.name === MARKER_EXPIRY_TIMER)) expect(Math.abs(Number(timer.due) - (Date.now() + month))).toBeLessThan(60_000);
+      for (const timer of timers.filter((candidate) => candidate.name === MARKER_EXPIRY_TIMER)) {
+        expect(Number(timer.due)).toBeGreaterThan(Date.now() + 2 * month - 60_000);
+        expect(Number(timer.due)).toBeLessThan(Date.now() + 3 * month);
+      }
     } finally {
       await upgraded.dataSource.destroy();
     }
