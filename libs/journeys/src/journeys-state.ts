@@ -46,6 +46,21 @@ export interface PendingAbsence {
   event: TriggerEvent;
 }
 
+/**
+ * A finished instance of a split with an automatic winner, counted once its goal window has closed: converted or not,
+ * every sample is counted at the same distance from entry, so a variant whose conversions come later is not judged
+ * before they could come.
+ */
+export interface SplitSample {
+  journeyId: string;
+  version: number;
+  stepId: string;
+  variant: string;
+  converted: boolean;
+  /** When the instance's goal window closes: the sample counts from then. */
+  at: number;
+}
+
 /** What triggers keeps per profile (one row of the state store, key profileId). JSON-serialisable. */
 export interface JourneysState {
   profileId: string;
@@ -68,6 +83,8 @@ export interface JourneysState {
   recentUpdates: string[];
   /** Profiles merged into this one whose journeys were folded in: a second copy of a hand-over folds nothing. */
   foldedLosers?: string[];
+  /** Finished instances of winner splits whose goal window is still open (see SplitSample). */
+  samples?: SplitSample[];
 }
 
 /** Losers remembered per survivor: enough for any real merge history, bounded against a pathological one. */
@@ -84,6 +101,7 @@ export function nextDueAt(state: JourneysState): number | undefined {
   for (const instance of state.instances) if (instance.dueAt < due) due = instance.dueAt;
   for (const absence of state.absences) if (absence.deadline < due) due = absence.deadline;
   for (const id in state.recurring) if (state.recurring[id].nextAt < due) due = state.recurring[id].nextAt;
+  for (const sample of state.samples ?? []) if (sample.at < due) due = sample.at;
   for (const id in state.inactivity) {
     const entry = state.inactivity[id];
     if (!entry.fired && entry.dueAt < due) due = entry.dueAt;
@@ -121,5 +139,6 @@ export function mergeJourneysStates(survivor: JourneysState, loser: JourneysStat
     sent: [...survivor.sent, ...loser.sent.filter((entry) => !sent.has(entry.dispatchId))],
     recentUpdates: [...new Set([...survivor.recentUpdates, ...loser.recentUpdates])].slice(-64),
     foldedLosers,
+    ...(survivor.samples?.length || loser.samples?.length ? { samples: [...(survivor.samples ?? []), ...(loser.samples ?? [])] } : {}),
   };
 }

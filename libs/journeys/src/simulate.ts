@@ -180,7 +180,7 @@ export function simulate(events: readonly SimulationEvent[], catalogue: JourneyC
       if (effect.kind === 'set-timer') {
         run.journeysDue = effect.dueAt;
         timers.push(effect.dueAt, profileId, 'journeys');
-      } else if (effect.kind !== 'cancel-timer') {
+      } else if (effect.kind !== 'cancel-timer' && effect.kind !== 'split-sample') {
         record({ at: effectTime(effect, at), profileId, kind: effect.kind, journeyId: journeyOf(effect), text: describeEffect(effect), effect });
         // As the service writes it back (through ingestion, identity and segmentation), after this decision.
         if (effect.kind === 'update-profile') feedback.push(traitUpdateEvent(effect.update) as ProfileEvent);

@@ -1,7 +1,10 @@
-import { JourneyOutcomeRecord } from '@kairos/contracts';
+import { ProfileUpdateRecord } from '@kairos/contracts';
+import { emptyProfileState } from '@kairos/segmentation';
 import { compileJourney } from './compiled-journey';
-import { decideSplitWinner, splitTallyKey, tallyIncrement, twoByTwoPValue } from './split-winner';
-import { journey } from './testing/journey-fixtures';
+import { emptyJourneysState, mergeJourneysStates, nextDueAt } from './journeys-state';
+import { decideSplitWinner, splitTallyKey, twoByTwoPValue } from './split-winner';
+import { Effect, splitPick, stepJourneys } from './step-journeys';
+import { catalogue, DAY, HOUR, iso, journey, T0 } from './testing/journey-fixtures';
 
 const rule = { confidence: 0.95, minimumPerVariant: 500 };
 
@@ -42,23 +45,65 @@ describe('the automatic A/B winner', () => {
     expect(decideSplitWinner(['a', 'b', 'c'], clear, rule)?.winner).toBe('a');
   });
 
-  it('counts an instance of a variant when it finishes: a conversion if it reached the goal; not the control group', () => {
-    const compiled = compileJourney(
-      journey({
-        id: 'ab',
-        trigger: { event: 'Cart Updated' },
-        goal: { event: 'Order Completed', within: '7d' },
-        steps: [{ wait: '1h' }, { split: { variants: [{ name: 'a', weight: 1, steps: [{ send: 'promo' }] }, { name: 'b', weight: 1, steps: [] }], control: 1, winner: { confidence: 0.95, minimumPerVariant: 500 } } }],
-      }),
-      3,
-    );
-    const outcome = (kind: JourneyOutcomeRecord['kind'], extra: Partial<JourneyOutcomeRecord>): JourneyOutcomeRecord => ({ outcomeId: 'o', kind, profileId: 'p1', journeyId: 'ab', journeyVersion: 3, instanceId: 'i', at: '2026-03-02T10:00:00.000Z', ...extra });
-    expect(tallyIncrement(outcome('goal-reached', { stepId: '1/0/0', variant: 'a' }), compiled)).toEqual({ stepId: '1', variant: 'a', converted: true });
-    expect(tallyIncrement(outcome('exited', { variant: 'b', detail: { reason: 'completed' } }), compiled)).toEqual({ stepId: '1', variant: 'b', converted: false });
-    // Entering the variant is no sample yet; the control group and instances before the split are none at all.
-    expect(tallyIncrement(outcome('step-executed', { stepId: '1', variant: 'b', detail: { split: 'b' } }), compiled)).toBeUndefined();
-    expect(tallyIncrement(outcome('exited', { variant: 'control' }), compiled)).toBeUndefined();
-    expect(tallyIncrement(outcome('goal-reached', { stepId: '0' }), compiled)).toBeUndefined();
+  describe('samples', () => {
+    const ab = journey({
+      id: 'ab',
+      trigger: { event: 'Cart Updated' },
+      reentry: { allow: 'always', activeInstances: 'unlimited' },
+      goal: { event: 'Order Completed', within: '2d' },
+      steps: [{ split: { variants: [{ name: 'a', weight: 1, steps: [] }, { name: 'b', weight: 1, steps: [] }], control: 1, winner: { confidence: 0.95, minimumPerVariant: 500 } } }],
+    });
+    const abCatalogue = catalogue([ab]);
+    function update(profileId: string, updateId: string, at: number, name: string): ProfileUpdateRecord {
+      return { updateId, profileId, at: iso(at), input: { kind: 'event', event: { type: 'track', event: name, messageId: updateId, timestamp: iso(at), properties: {} } as never }, state: emptyProfileState(profileId) as never, segments: {}, changes: [] };
+    }
+    const samples = (effects: readonly Effect[]) => effects.flatMap((effect) => (effect.kind === 'split-sample' ? [effect.sample] : []));
+    /** A profile the hash puts in `variant`. */
+    const profileIn = (variant: string) => Array.from({ length: 100 }, (_, n) => `p${n}`).find((profileId) => splitPick('ab', '0', profileId, [{ name: 'a', weight: 1, first: '' }, { name: 'b', weight: 1, first: '' }], 1).name === variant) as string;
+
+    it('a conversion counts when the goal window closes, as a non-conversion does: never earlier', () => {
+      const buyer = profileIn('a');
+      const entered = stepJourneys(undefined, { kind: 'update', update: update(buyer, 'u1', T0, 'Cart Updated') }, T0, abCatalogue);
+      const converted = stepJourneys(entered.state, { kind: 'update', update: update(buyer, 'u2', T0 + HOUR, 'Order Completed') }, T0 + HOUR, abCatalogue);
+      expect(converted.effects).toContainEqual(expect.objectContaining({ kind: 'outcome', outcome: expect.objectContaining({ kind: 'goal-reached', variant: 'a' }) }));
+      expect(samples(converted.effects)).toEqual([]);
+      // The profile's timer comes at the window's end, and the sample with it.
+      expect(converted.effects).toContainEqual({ kind: 'set-timer', dueAt: T0 + 2 * DAY });
+      const closed = stepJourneys(converted.state, { kind: 'timer' }, T0 + 2 * DAY, abCatalogue);
+      expect(samples(closed.effects)).toEqual([{ journeyId: 'ab', version: 1, stepId: '0', variant: 'a', converted: true, at: T0 + 2 * DAY }]);
+      expect(closed.state.samples).toBeUndefined();
+
+      const browser = profileIn('b');
+      const waiting = stepJourneys(undefined, { kind: 'update', update: update(browser, 'u3', T0, 'Cart Updated') }, T0, abCatalogue);
+      expect(samples(waiting.effects)).toEqual([]);
+      const expired = stepJourneys(waiting.state, { kind: 'timer' }, T0 + 2 * DAY, abCatalogue);
+      expect(samples(expired.effects)).toEqual([{ journeyId: 'ab', version: 1, stepId: '0', variant: 'b', converted: false, at: T0 + 2 * DAY }]);
+    });
+
+    it('the control group, and an instance that ended because the profile was erased, are no samples', () => {
+      const held = profileIn('control');
+      const entered = stepJourneys(undefined, { kind: 'update', update: update(held, 'u1', T0, 'Cart Updated') }, T0, abCatalogue);
+      expect(samples(stepJourneys(entered.state, { kind: 'timer' }, T0 + 2 * DAY, abCatalogue).effects)).toEqual([]);
+      const erased = profileIn('a');
+      const inA = stepJourneys(undefined, { kind: 'update', update: update(erased, 'u2', T0, 'Cart Updated') }, T0, abCatalogue);
+      const erasure = { ...update(erased, 'u3', T0 + HOUR, 'x'), input: { kind: 'erasure' } } as ProfileUpdateRecord;
+      const gone = stepJourneys(inA.state, { kind: 'update', update: erasure }, T0 + HOUR, abCatalogue);
+      expect(gone.effects).toContainEqual(expect.objectContaining({ kind: 'outcome', outcome: expect.objectContaining({ kind: 'exited', detail: { reason: 'profile erased' } }) }));
+      expect(gone.state.samples).toBeUndefined();
+      expect(samples(stepJourneys(gone.state, { kind: 'timer' }, T0 + 2 * DAY, abCatalogue).effects)).toEqual([]);
+    });
+
+    it("a merged-away profile's open samples come along to the survivor", () => {
+      const loser = profileIn('a');
+      const entered = stepJourneys(undefined, { kind: 'update', update: update(loser, 'u1', T0, 'Cart Updated') }, T0, abCatalogue);
+      const converted = stepJourneys(entered.state, { kind: 'update', update: update(loser, 'u2', T0 + HOUR, 'Order Completed') }, T0 + HOUR, abCatalogue);
+      const merged = mergeJourneysStates(emptyJourneysState('survivor'), converted.state);
+      expect(merged.samples).toEqual([expect.objectContaining({ variant: 'a', converted: true, at: T0 + 2 * DAY })]);
+      expect(nextDueAt(merged)).toBe(T0 + 2 * DAY);
+    });
+  });
+
+  it('keeps a partition\'s share of a tally under a key of its own', () => {
     expect(splitTallyKey('ab', 3, '1', 4)).toBe('split-tally/ab@3/1/p4');
   });
 

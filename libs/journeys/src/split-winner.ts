@@ -1,4 +1,3 @@
-import { JourneyOutcomeRecord } from '@kairos/contracts';
 import { errorFunction } from 'simple-statistics';
 import { CompiledJourney } from './compiled-journey';
 
@@ -10,9 +9,9 @@ export interface SplitWinnerRule {
 }
 
 /**
- * Per variant: instances that entered it and finished — reached the goal, or ended without it (the goal window
- * closed, an exit) — and how many of them reached the goal. An instance still inside its goal window is not counted
- * yet: counted at entry, a variant whose conversions come later would look worse only for being slower.
+ * Per variant: instances that entered it and finished, counted once their goal window closed (stepJourneys' `split-sample`
+ * effects), and how many of them reached the goal. Every sample is counted at the same distance from entry: counted
+ * earlier, a variant whose conversions come later would be judged before they could come.
  */
 export interface VariantTally {
   recipients: number;
@@ -96,14 +95,3 @@ interface WinnerSplit {
 }
 
 const winnerSplits = new WeakMap<CompiledJourney, WinnerSplit | undefined>();
-
-/**
- * What a journey outcome adds to a tally: an instance of a variant of the split with a winner rule finishing — a
- * conversion when it reached the goal. The control group is not counted.
- */
-export function tallyIncrement(outcome: JourneyOutcomeRecord, journey: CompiledJourney | undefined): { stepId: string; variant: string; converted: boolean } | undefined {
-  if (outcome.kind !== 'goal-reached' && outcome.kind !== 'exited') return undefined;
-  const split = winnerSplit(journey);
-  if (!split || outcome.variant === undefined || !split.variants.includes(outcome.variant)) return undefined;
-  return { stepId: split.stepId, variant: outcome.variant, converted: outcome.kind === 'goal-reached' };
-}

@@ -4,8 +4,9 @@ import { ProfileState, Rule, Verdict, evaluateRule, matchesFilters, toTime, valu
 import { CompiledJourney, END, StepNode } from './compiled-journey';
 import { checkCaps, decideConsent, pruneHistory, quietHoursUntil } from './guard-rails';
 import { JourneyCatalogue } from './journey-catalogue';
-import { InstanceState, JourneysState, PendingAbsence, TriggerEvent, emptyJourneysState, nextDueAt } from './journeys-state';
+import { InstanceState, JourneysState, PendingAbsence, SplitSample, TriggerEvent, emptyJourneysState, nextDueAt } from './journeys-state';
 import { calendarDate, knownTimeZone, nextLocalTime, nextOccurrence, toLocal } from './local-time';
+import { winnerSplit } from './split-winner';
 
 /** What the stepping function is given: one record of the profile's ordered stream, or its timer coming due. */
 export type JourneyInput = { kind: 'update'; update: ProfileUpdateRecord } | { kind: 'timer' };
@@ -41,6 +42,8 @@ export type Effect =
   /** The profile's one timer: set to the next due moment, or cancelled when nothing is pending. */
   | { kind: 'set-timer'; dueAt: number }
   | { kind: 'cancel-timer' }
+  /** A finished instance of a winner split whose goal window has closed: one sample of the split's test. */
+  | { kind: 'split-sample'; sample: SplitSample }
   /** Why nothing happened (an absence resolved, a paused journey, a condition not met): for the simulator's account. */
   | { kind: 'note'; at: number; journeyId: string; text: string };
 
@@ -50,6 +53,8 @@ export interface Decision {
 }
 
 const RECENT_UPDATES = 64;
+/** Instances that ended for these reasons are no sample of their variant: the person, or the journey, went away. */
+const NO_SAMPLE = new Set(['profile erased', 'journey removed', 'journey version unavailable']);
 const OBSERVED_EVENTS = 16;
 
 export function stableId(prefix: string, ...parts: Array<string | number | undefined>): string {
@@ -78,6 +83,7 @@ export function stepJourneys(previous: JourneysState | undefined, input: Journey
     run.apply(update, now);
   }
   run.removeFinishedJourneys(now);
+  run.countClosedSamples(now);
   run.state.sent = pruneHistory(run.state.sent, now, catalogue.policy);
   return { state: run.state, effects: [...run.effects, ...run.timerEffect(previous)] };
 }
@@ -508,6 +514,20 @@ class Run {
   private finish(instance: InstanceState, at: number, kind: 'exited' | 'goal-reached', detail: Record<string, unknown>): void {
     this.state.instances = this.state.instances.filter((entry) => entry !== instance);
     this.outcome(instance, kind, at, kind === 'goal-reached' ? instance.lastStepId : (detail.stepId as string | undefined), detail);
+    // A sample of its split's test, unless it ended for a reason that says nothing of the variant.
+    const split = winnerSplit(this.journeyOf(instance));
+    if (!split || instance.variant === undefined || !split.variants.includes(instance.variant) || NO_SAMPLE.has(detail.reason as string)) return;
+    const sample = { journeyId: instance.journeyId, version: instance.version, stepId: split.stepId, variant: instance.variant, converted: kind === 'goal-reached', at: Math.max(at, instance.goalUntil ?? at) };
+    this.state.samples = [...(this.state.samples ?? []), sample];
+  }
+
+  /** Samples whose goal window has closed by `now` go to the split's tally. */
+  countClosedSamples(now: number): void {
+    if (!this.state.samples?.some((sample) => sample.at <= now)) return;
+    for (const sample of this.state.samples) if (sample.at <= now) this.effects.push({ kind: 'split-sample', sample });
+    const open = this.state.samples.filter((sample) => sample.at > now);
+    if (open.length > 0) this.state.samples = open;
+    else delete this.state.samples;
   }
 
   private outcome(instance: InstanceState, kind: JourneyOutcomeRecord['kind'], at: number, stepId: string | undefined, detail: Record<string, unknown>): void {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { JourneysTransferRecord, ProfileUpdateRecord, Topics } from '@kairos/contracts';
 import { BatchContext, committedOffsets, DecodedRecord, endOffsets, KafkaClient, keyPartition, PartitionOwnership, RecordProducer } from '@kairos/kafka';
-import { Effect, GatedJourneys, GateInput, gateJourneys, JourneysState, SplitTally, splitTallyKey, tallyIncrement, traitUpdateEvent } from '@kairos/journeys';
+import { Effect, GatedJourneys, GateInput, gateJourneys, JourneysState, SplitTally, splitTallyKey, traitUpdateEvent } from '@kairos/journeys';
 import { CONSUMER_GROUP, KAFKA } from '@kairos/service-runtime';
 import { CommittedTally, MARKER_EXPIRY_TIMER, MARKERS_KEPT_MS, Output, putRedirect, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
@@ -173,20 +173,18 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
   }
 
   /**
-   * Counts the finished instances of splits with an automatic winner, and their conversions, into this partition's share
-   * of the split's tally, in the same transaction as the instances: a redelivered or replayed input counts once.
+   * Adds the split samples (finished instances of winner splits whose goal window closed) to this partition's share of
+   * each split's tally, in the same transaction as the instances: a redelivered or replayed input counts once.
    */
   private async tally(key: string, effects: readonly Effect[], access: StateAccess<TriggersEntry>): Promise<void> {
     for (const effect of effects) {
-      if (effect.kind !== 'outcome') continue;
-      const { outcome } = effect;
-      const increment = tallyIncrement(outcome, this.journeys.current().version(outcome.journeyId, outcome.journeyVersion));
-      if (!increment) continue;
-      const tallyKey = splitTallyKey(outcome.journeyId, outcome.journeyVersion, increment.stepId, keyPartition(key, this.partitions));
+      if (effect.kind !== 'split-sample') continue;
+      const { sample } = effect;
+      const tallyKey = splitTallyKey(sample.journeyId, sample.version, sample.stepId, keyPartition(key, this.partitions));
       const entry = await access.get(tallyKey);
       const tally: SplitTally = isSplitTally(entry) ? entry.splitTally : {};
-      const counts = tally[increment.variant] ?? { recipients: 0, conversions: 0 };
-      access.put(tallyKey, { splitTally: { ...tally, [increment.variant]: { recipients: counts.recipients + 1, conversions: counts.conversions + (increment.converted ? 1 : 0) } } });
+      const counts = tally[sample.variant] ?? { recipients: 0, conversions: 0 };
+      access.put(tallyKey, { splitTally: { ...tally, [sample.variant]: { recipients: counts.recipients + 1, conversions: counts.conversions + (sample.converted ? 1 : 0) } } });
     }
   }
 
