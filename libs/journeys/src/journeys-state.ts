@@ -33,6 +33,12 @@ export interface InstanceState {
   /** The last step that ran: a conversion is attributed to it. */
   lastStepId?: string;
   goalUntil?: number;
+  /**
+   * In a variant of a split with an automatic winner: when its sample is due (the goal window's end). An instance still
+   * running then is counted as not converted (`sampled`), so a variant with long steps is not counted later than others.
+   */
+  sampleAt?: number;
+  sampled?: true;
   /** Events named by the journey's waitForEvent steps seen since entry, so a wait sees one that came before it began. */
   observed: TriggerEvent[];
 }
@@ -98,7 +104,11 @@ export function emptyJourneysState(profileId: string): JourneysState {
 export function nextDueAt(state: JourneysState): number | undefined {
   // Called after every step: no intermediate arrays.
   let due = Number.POSITIVE_INFINITY;
-  for (const instance of state.instances) if (instance.dueAt < due) due = instance.dueAt;
+  for (const instance of state.instances) {
+    if (instance.dueAt < due) due = instance.dueAt;
+    // Just after the window's end: a goal at its last millisecond still counts.
+    if (instance.sampleAt !== undefined && !instance.sampled && instance.sampleAt + 1 < due) due = instance.sampleAt + 1;
+  }
   for (const absence of state.absences) if (absence.deadline < due) due = absence.deadline;
   for (const id in state.recurring) if (state.recurring[id].nextAt < due) due = state.recurring[id].nextAt;
   for (const sample of state.samples ?? []) if (sample.at < due) due = sample.at;

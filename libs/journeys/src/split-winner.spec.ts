@@ -80,6 +80,35 @@ describe('the automatic A/B winner', () => {
       expect(samples(expired.effects)).toEqual([{ journeyId: 'ab', version: 1, stepId: '0', variant: 'b', converted: false, at: T0 + 2 * DAY }]);
     });
 
+    it('an instance still running when its goal window closes counts then, as not converted, and not again when it ends', () => {
+      const slow = journey({
+        id: 'slow',
+        trigger: { event: 'Cart Updated' },
+        goal: { event: 'Order Completed', within: '2d' },
+        steps: [{ split: { variants: [{ name: 'a', weight: 1, steps: [{ wait: '7d' }, { send: 'promo' }] }, { name: 'b', weight: 1, steps: [] }], winner: { confidence: 0.95, minimumPerVariant: 500 } } }],
+      });
+      const slowCatalogue = catalogue([slow]);
+      const profileId = Array.from({ length: 100 }, (_, n) => `p${n}`).find((candidate) => splitPick('slow', '0', candidate, [{ name: 'a', weight: 1, first: '' }, { name: 'b', weight: 1, first: '' }], 0).name === 'a') as string;
+      const entered = stepJourneys(undefined, { kind: 'update', update: update(profileId, 'u1', T0, 'Cart Updated') }, T0, slowCatalogue);
+      expect(entered.effects).toContainEqual({ kind: 'set-timer', dueAt: T0 + 2 * DAY + 1 });
+      const closed = stepJourneys(entered.state, { kind: 'timer' }, T0 + 2 * DAY + 1, slowCatalogue);
+      expect(samples(closed.effects)).toEqual([{ journeyId: 'slow', version: 1, stepId: '0', variant: 'a', converted: false, at: T0 + 2 * DAY }]);
+      expect(closed.effects).toContainEqual({ kind: 'set-timer', dueAt: T0 + 7 * DAY });
+      const ended = stepJourneys(closed.state, { kind: 'timer' }, T0 + 7 * DAY, slowCatalogue);
+      expect(ended.effects).toContainEqual(expect.objectContaining({ kind: 'outcome', outcome: expect.objectContaining({ kind: 'exited', detail: { reason: 'completed' } }) }));
+      expect(samples(ended.effects)).toEqual([]);
+    });
+
+    it('a sample already due when the next input comes is counted once, before it', () => {
+      const buyer = profileIn('a');
+      const entered = stepJourneys(undefined, { kind: 'update', update: update(buyer, 'u1', T0, 'Cart Updated') }, T0, abCatalogue);
+      const converted = stepJourneys(entered.state, { kind: 'update', update: update(buyer, 'u2', T0 + HOUR, 'Order Completed') }, T0 + HOUR, abCatalogue);
+      // No timer fired (the profile's next record came first, days later).
+      const later = stepJourneys(converted.state, { kind: 'update', update: update(buyer, 'u3', T0 + 5 * DAY, 'Product Viewed') }, T0 + 5 * DAY, abCatalogue);
+      expect(samples(later.effects)).toEqual([expect.objectContaining({ variant: 'a', converted: true, at: T0 + 2 * DAY })]);
+      expect(later.state.samples).toBeUndefined();
+    });
+
     it('the control group, and an instance that ended because the profile was erased, are no samples', () => {
       const held = profileIn('control');
       const entered = stepJourneys(undefined, { kind: 'update', update: update(held, 'u1', T0, 'Cart Updated') }, T0, abCatalogue);

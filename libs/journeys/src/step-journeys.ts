@@ -83,7 +83,7 @@ export function stepJourneys(previous: JourneysState | undefined, input: Journey
     run.apply(update, now);
   }
   run.removeFinishedJourneys(now);
-  run.countClosedSamples(now);
+  run.emitSamples(now);
   run.state.sent = pruneHistory(run.state.sent, now, catalogue.policy);
   return { state: run.state, effects: [...run.effects, ...run.timerEffect(previous)] };
 }
@@ -127,6 +127,15 @@ class Run {
   }
 
   private fireDue(at: number): void {
+    const sample = this.state.samples?.find((entry) => entry.at === at);
+    if (sample) return this.emitSamples(at);
+    const running = this.state.instances.find((entry) => entry.sampleAt !== undefined && !entry.sampled && entry.sampleAt + 1 === at);
+    if (running) {
+      // Its goal window closed while it still runs: not converted, counted as of the window's end.
+      this.recordSample(running, false, running.sampleAt as number);
+      running.sampled = true;
+      return this.emitSamples(at);
+    }
     const absence = this.state.absences.find((entry) => entry.deadline === at);
     if (absence) {
       this.state.absences = this.state.absences.filter((entry) => entry !== absence);
@@ -410,6 +419,7 @@ class Run {
         const winner = node.winner ? this.catalogue.splitWinner(journey.id, journey.version, node.id) : undefined;
         const pick = splitPick(journey.id, node.id, this.state.profileId, node.variants, node.control, winner && at >= winner.effectiveAt ? winner.variant : undefined);
         instance.variant = pick.name;
+        if (node.winner && pick.name !== 'control' && instance.goalUntil !== undefined) instance.sampleAt = instance.goalUntil;
         instance.lastStepId = node.id;
         this.outcome(instance, 'step-executed', at, node.id, { split: pick.name, ...(pick.byWinner ? { winner: true } : {}) });
         return pick.first ?? END;
@@ -514,15 +524,21 @@ class Run {
   private finish(instance: InstanceState, at: number, kind: 'exited' | 'goal-reached', detail: Record<string, unknown>): void {
     this.state.instances = this.state.instances.filter((entry) => entry !== instance);
     this.outcome(instance, kind, at, kind === 'goal-reached' ? instance.lastStepId : (detail.stepId as string | undefined), detail);
-    // A sample of its split's test, unless it ended for a reason that says nothing of the variant.
+    // A sample of its split's test (counted when the goal window closes), unless it was counted already or ended for a
+    // reason that says nothing of the variant.
+    if (instance.sampleAt === undefined || instance.sampled || NO_SAMPLE.has(detail.reason as string)) return;
+    this.recordSample(instance, kind === 'goal-reached', Math.max(at, instance.sampleAt));
+  }
+
+  private recordSample(instance: InstanceState, converted: boolean, at: number): void {
     const split = winnerSplit(this.journeyOf(instance));
-    if (!split || instance.variant === undefined || !split.variants.includes(instance.variant) || NO_SAMPLE.has(detail.reason as string)) return;
-    const sample = { journeyId: instance.journeyId, version: instance.version, stepId: split.stepId, variant: instance.variant, converted: kind === 'goal-reached', at: Math.max(at, instance.goalUntil ?? at) };
+    if (!split || instance.variant === undefined || !split.variants.includes(instance.variant)) return;
+    const sample: SplitSample = { journeyId: instance.journeyId, version: instance.version, stepId: split.stepId, variant: instance.variant, converted, at };
     this.state.samples = [...(this.state.samples ?? []), sample];
   }
 
-  /** Samples whose goal window has closed by `now` go to the split's tally. */
-  countClosedSamples(now: number): void {
+  /** Samples whose goal window has closed by `now` go to the split's tally (split-sample effects). */
+  emitSamples(now: number): void {
     if (!this.state.samples?.some((sample) => sample.at <= now)) return;
     for (const sample of this.state.samples) if (sample.at <= now) this.effects.push({ kind: 'split-sample', sample });
     const open = this.state.samples.filter((sample) => sample.at > now);
