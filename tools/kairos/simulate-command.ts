@@ -90,8 +90,17 @@ function summary(report: BacktestReport, elapsedMs: number): string {
       `${journeyId}: ${entry.entries} entries; sends: ${sends}${entry.webhooks ? `; webhooks ${entry.webhooks}` : ''}; capped ${entry.capped}; deferred ${entry.deferred}; no consent ${entry.suppressedByConsent}; goals ${entry.goals} (value ${entry.goalValue})`,
     );
     if (Object.keys(entry.variants).length > 0) lines.push(`  variants: ${Object.entries(entry.variants).map(([name, n]) => `${name} ${n}`).join(', ')}`);
+    if (entry.splitTest) lines.push(`  A/B test: ${splitTestLine(entry.splitTest)}`);
     if (Object.keys(entry.exits).length > 0) lines.push(`  exits: ${Object.entries(entry.exits).map(([reason, n]) => `${reason} ${n}`).join(', ')}`);
   }
   if (Object.keys(report.journeys).length === 0) lines.push('the journey did not start for anyone');
   return lines.join('\n');
+}
+
+/** A split's automatic-winner test as the backtest ends: converted of counted per variant, and what the test says. */
+function splitTestLine(test: NonNullable<BacktestReport['journeys'][string]['splitTest']>): string {
+  const counts = Object.entries(test.tally).map(([variant, { conversions, recipients }]) => `${variant} ${conversions}/${recipients} converted`).join(', ');
+  const { decision } = test;
+  const verdict = decision === undefined ? 'not decided yet (a variant lacks its sample)' : decision.winner === undefined ? `no winner (p = ${decision.pValue.toPrecision(2)})` : `winner ${decision.winner} (p = ${decision.pValue.toPrecision(2)})`;
+  return `${counts}; ${verdict}`;
 }

@@ -1,7 +1,8 @@
 import { ProfileUpdateRecord, ResolvedEvent } from '@kairos/contracts';
 import { Memberships, ProfileEvent, ProfileState, applyEvent, emptyProfileState, evaluateSegments } from '@kairos/segmentation';
 import { JourneyCatalogue } from './journey-catalogue';
-import { JourneysState } from './journeys-state';
+import { JourneysState, SplitSample } from './journeys-state';
+import { decideSplitWinner, SplitDecision, SplitTally, winnerSplit } from './split-winner';
 import { Effect, stepJourneys, traitUpdateEvent } from './step-journeys';
 
 /** An event of a simulation or backtest file: a Segment event with its profile (profileId, else userId, else anonymousId). */
@@ -35,6 +36,11 @@ export interface BacktestReport {
       goalValue: number;
       exits: Record<string, number>;
       variants: Record<string, number>;
+      /**
+       * A split with an automatic winner: its samples (instances whose goal window closed by the end of the run) and
+       * the one test the service would make on them — undefined while a variant lacks its sample.
+       */
+      splitTest?: { stepId: string; tally: SplitTally; decision?: SplitDecision };
     }
   >;
 }
@@ -180,7 +186,9 @@ export function simulate(events: readonly SimulationEvent[], catalogue: JourneyC
       if (effect.kind === 'set-timer') {
         run.journeysDue = effect.dueAt;
         timers.push(effect.dueAt, profileId, 'journeys');
-      } else if (effect.kind !== 'cancel-timer' && effect.kind !== 'split-sample') {
+      } else if (effect.kind === 'split-sample') {
+        countSample(report, effect.sample);
+      } else if (effect.kind !== 'cancel-timer') {
         record({ at: effectTime(effect, at), profileId, kind: effect.kind, journeyId: journeyOf(effect), text: describeEffect(effect), effect });
         // As the service writes it back (through ingestion, identity and segmentation), after this decision.
         if (effect.kind === 'update-profile') feedback.push(traitUpdateEvent(effect.update) as ProfileEvent);
@@ -245,7 +253,23 @@ export function simulate(events: readonly SimulationEvent[], catalogue: JourneyC
   const last = sorted.length > 0 ? sorted[sorted.length - 1].at : 0;
   fireUntil(options.until ?? last + 30 * 86_400_000);
   report.profiles = runs.size;
+  for (const [journeyId, entry] of Object.entries(report.journeys)) {
+    const split = winnerSplit(catalogue.current(journeyId));
+    if (entry.splitTest && split) entry.splitTest.decision = decideSplitWinner(split.variants, entry.splitTest.tally, split.rule);
+  }
   return { timeline, report };
+}
+
+function countSample(report: BacktestReport, sample: SplitSample): void {
+  const entry = journeyEntry(report, sample.journeyId);
+  entry.splitTest ??= { stepId: sample.stepId, tally: {} };
+  const counts = (entry.splitTest.tally[sample.variant] ??= { recipients: 0, conversions: 0 });
+  counts.recipients++;
+  if (sample.converted) counts.conversions++;
+}
+
+function journeyEntry(report: BacktestReport, journeyId: string): BacktestReport['journeys'][string] {
+  return (report.journeys[journeyId] ??= { entries: 0, sends: {}, webhooks: 0, capped: 0, deferred: 0, suppressedByConsent: 0, goals: 0, goalValue: 0, exits: {}, variants: {} });
 }
 
 function effectTime(effect: Effect, at: number): number {
@@ -296,7 +320,7 @@ export function describeEffect(effect: Effect): string {
 function tally(report: BacktestReport, effect: Effect): void {
   const journeyId = journeyOf(effect);
   if (journeyId === undefined) return;
-  const entry = (report.journeys[journeyId] ??= { entries: 0, sends: {}, webhooks: 0, capped: 0, deferred: 0, suppressedByConsent: 0, goals: 0, goalValue: 0, exits: {}, variants: {} });
+  const entry = journeyEntry(report, journeyId);
   if (effect.kind === 'dispatch') {
     if (effect.request.channel === 'email') entry.sends[effect.request.templateId] = (entry.sends[effect.request.templateId] ?? 0) + 1;
     else entry.webhooks++;

@@ -4,7 +4,7 @@ import { compileJourney } from './compiled-journey';
 import { emptyJourneysState, mergeJourneysStates, nextDueAt } from './journeys-state';
 import { decideSplitWinner, splitTallyKey, twoByTwoPValue } from './split-winner';
 import { Effect, splitPick, stepJourneys } from './step-journeys';
-import { catalogue, DAY, HOUR, iso, journey, T0 } from './testing/journey-fixtures';
+import { catalogue, DAY, HOUR, iso, journey, run, T0, track } from './testing/journey-fixtures';
 
 const rule = { confidence: 0.95, minimumPerVariant: 500 };
 
@@ -130,6 +130,25 @@ describe('the automatic A/B winner', () => {
       expect(merged.samples).toEqual([expect.objectContaining({ variant: 'a', converted: true, at: T0 + 2 * DAY })]);
       expect(nextDueAt(merged)).toBe(T0 + 2 * DAY);
     });
+  });
+
+  it('a backtest reports the samples and the test the service would make on them', () => {
+    const ab = journey({
+      id: 'ab',
+      trigger: { event: 'Cart Updated' },
+      goal: { event: 'Order Completed', within: '1h' },
+      steps: [{ split: { variants: [{ name: 'a', weight: 1, steps: [] }, { name: 'b', weight: 1, steps: [] }], winner: { confidence: 0.95, minimumPerVariant: 20 } } }],
+    });
+    const inA = (profileId: string) => splitPick('ab', '0', profileId, [{ name: 'a', weight: 1, first: '' }, { name: 'b', weight: 1, first: '' }], 0).name === 'a';
+    const profiles = Array.from({ length: 120 }, (_, n) => `p${n}`);
+    const events = profiles.flatMap((profileId) => [track(profileId, 'Cart Updated', T0), ...(inA(profileId) ? [track(profileId, 'Order Completed', T0 + 60_000)] : [])]);
+    const test = run(events, [ab]).report.journeys['ab'].splitTest;
+    const a = profiles.filter(inA).length;
+    expect(test).toEqual({ stepId: '0', tally: { a: { recipients: a, conversions: a }, b: { recipients: 120 - a, conversions: 0 } }, decision: { winner: 'a', pValue: expect.any(Number) } });
+    // Too few for the sample size: no decision.
+    const few = run(events.filter((event) => ['p0', 'p1', 'p2', 'p3'].includes(String(event.profileId))), [ab]).report.journeys['ab'].splitTest;
+    expect(few?.tally).toBeDefined();
+    expect(few?.decision).toBeUndefined();
   });
 
   it('keeps a partition\'s share of a tally under a key of its own', () => {
