@@ -163,31 +163,30 @@ function references(entry: Parsed): Reference[] {
       conditions(trigger['threshold'], ['trigger', 'threshold']);
     }
     conditions(journey.exitWhen, ['exitWhen']);
-    visitSteps(journey.steps, ['steps'], found);
+    visitSteps(journey.steps, ['steps'], (step, at) => {
+      if (typeof step['send'] === 'string') found.push({ path: [...at, 'send'], kind: 'template', id: step['send'] });
+      conditions(asRecord(step['branch'])?.['if'], [...at, 'branch', 'if']);
+    });
   }
   return found;
 }
 
-function visitSteps(steps: unknown, path: Path, found: Reference[]): void {
+/** Every step of a journey, nested ones too (waitForEvent and branch arms, split variants), with its path. */
+function visitSteps(steps: unknown, path: Path, onStep: (step: Record<string, unknown>, at: Path) => void): void {
   if (!Array.isArray(steps)) return;
   steps.forEach((raw, index) => {
     const step = asRecord(raw);
     if (!step) return;
     const at = [...path, index];
-    if (typeof step['send'] === 'string') found.push({ path: [...at, 'send'], kind: 'template', id: step['send'] });
+    onStep(step, at);
     const waitForEvent = asRecord(step['waitForEvent']);
-    if (waitForEvent) {
-      visitSteps(waitForEvent['onEvent'], [...at, 'waitForEvent', 'onEvent'], found);
-      visitSteps(waitForEvent['onTimeout'], [...at, 'waitForEvent', 'onTimeout'], found);
-    }
+    visitSteps(waitForEvent?.['onEvent'], [...at, 'waitForEvent', 'onEvent'], onStep);
+    visitSteps(waitForEvent?.['onTimeout'], [...at, 'waitForEvent', 'onTimeout'], onStep);
     const branch = asRecord(step['branch']);
-    if (branch) {
-      visitConditions(branch['if'], [...at, 'branch', 'if'], (id, where) => found.push({ path: where, kind: 'segment', id }));
-      visitSteps(branch['then'], [...at, 'branch', 'then'], found);
-      visitSteps(branch['else'], [...at, 'branch', 'else'], found);
-    }
+    visitSteps(branch?.['then'], [...at, 'branch', 'then'], onStep);
+    visitSteps(branch?.['else'], [...at, 'branch', 'else'], onStep);
     const variants = asRecord(step['split'])?.['variants'];
-    if (Array.isArray(variants)) variants.forEach((variant, v) => visitSteps(asRecord(variant)?.['steps'], [...at, 'split', 'variants', v, 'steps'], found));
+    if (Array.isArray(variants)) variants.forEach((variant, v) => visitSteps(asRecord(variant)?.['steps'], [...at, 'split', 'variants', v, 'steps'], onStep));
   });
 }
 
@@ -197,23 +196,10 @@ function visitSteps(steps: unknown, path: Path, found: Reference[]): void {
  */
 function splitWinnerErrors(entry: Parsed): DefinitionError[] {
   const splits: Array<{ path: Path; winner: boolean }> = [];
-  const visit = (steps: unknown, path: Path) => {
-    if (!Array.isArray(steps)) return;
-    steps.forEach((raw, index) => {
-      const step = asRecord(raw);
-      const at = [...path, index];
-      for (const [kind, branches] of [['waitForEvent', ['onEvent', 'onTimeout']], ['branch', ['then', 'else']]] as const) {
-        const nested = asRecord(step?.[kind]);
-        for (const branch of branches) visit(nested?.[branch], [...at, kind, branch]);
-      }
-      const split = asRecord(step?.['split']);
-      if (!split) return;
-      splits.push({ path: [...at, 'split'], winner: split['winner'] !== undefined });
-      const variants = split['variants'];
-      if (Array.isArray(variants)) variants.forEach((variant, v) => visit(asRecord(variant)?.['steps'], [...at, 'split', 'variants', v, 'steps']));
-    });
-  };
-  visit(entry.value['steps'], ['steps']);
+  visitSteps(entry.value['steps'], ['steps'], (step, at) => {
+    const split = asRecord(step['split']);
+    if (split) splits.push({ path: [...at, 'split'], winner: split['winner'] !== undefined });
+  });
   const withWinner = splits.find((split) => split.winner);
   if (!withWinner) return [];
   const at = [...withWinner.path, 'winner'];

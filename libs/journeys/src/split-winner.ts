@@ -72,26 +72,10 @@ export function splitTallyKey(journeyId: string, version: number, stepId: string
   return `${TALLY_PREFIX}${journeyId}@${version}/${stepId}/p${partition}`;
 }
 
-export const isSplitTallyKey = (key: string): boolean => key.startsWith(TALLY_PREFIX);
-
 /** A split with a winner rule in a journey version: the one the tally counts (a journey may have one). */
-export function winnerSplit(journey: CompiledJourney | undefined): WinnerSplit | undefined {
-  if (!journey) return undefined;
-  // Asked for every outcome on the hot path: found once per compiled journey.
-  if (!winnerSplits.has(journey)) {
-    let split: WinnerSplit | undefined;
-    for (const [stepId, node] of Object.entries(journey.steps)) {
-      if (node.kind === 'split' && node.winner) split = { stepId, variants: node.variants.map((variant) => variant.name), rule: node.winner };
-    }
-    winnerSplits.set(journey, split);
+export function winnerSplit(journey: CompiledJourney | undefined): { stepId: string; variants: string[]; rule: SplitWinnerRule } | undefined {
+  for (const [stepId, node] of Object.entries(journey?.steps ?? {})) {
+    if (node.kind === 'split' && node.winner) return { stepId, variants: node.variants.map((variant) => variant.name), rule: node.winner };
   }
-  return winnerSplits.get(journey);
+  return undefined;
 }
-
-interface WinnerSplit {
-  stepId: string;
-  variants: string[];
-  rule: SplitWinnerRule;
-}
-
-const winnerSplits = new WeakMap<CompiledJourney, WinnerSplit | undefined>();

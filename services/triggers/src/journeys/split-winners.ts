@@ -20,12 +20,12 @@ export class SplitWinners implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.follower = await followTopic(this.kafka, {
+    const follower = await followTopic(this.kafka, {
       topic: Topics.splitWinners.name,
       log: (level, message) => (level === 'info' ? this.logger.log(message) : this.logger[level](message)),
       onRecords: (records) => records.forEach((record) => this.receive(record)),
     });
-    const follower = this.follower;
+    this.follower = follower;
     this.health.register('split-winners', () => follower.notRunning() ?? true);
     this.health.registerLiveness('split-winners', () => follower.wedged() ?? true);
     await follower.caughtUp;
