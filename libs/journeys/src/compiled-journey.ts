@@ -5,7 +5,8 @@ import { SplitWinnerRule } from './split-winner';
 
 export type EntryTrigger =
   | { kind: 'event'; event: string; where: PropertyFilter[]; unlessFollowedBy?: { event: string; match?: string; within: number } }
-  | { kind: 'segment'; segment: string; on: 'enter' | 'exit' }
+  /** includeBackfill: also when a new or changed segment definition moved the profile (cause backfill), not only its own activity. */
+  | { kind: 'segment'; segment: string; on: 'enter' | 'exit'; includeBackfill: boolean }
   | { kind: 'inactivity'; inactiveFor: number }
   | { kind: 'recurring'; date: string; every: 'year' | 'month'; offset: number; at: { hour: number; minute: number } }
   | { kind: 'threshold'; rule: Rule };
@@ -89,7 +90,11 @@ function parseTrigger(journeyId: string, trigger: Record<string, unknown>): { tr
   }
   if (typeof trigger.segment === 'string') {
     const on = trigger.on === 'exit' ? 'exit' : 'enter';
-    return { trigger: { kind: 'segment', segment: trigger.segment, on }, describe: `${on === 'enter' ? 'entered' : 'left'} segment ${trigger.segment}` };
+    const includeBackfill = trigger.includeBackfill === true;
+    return {
+      trigger: { kind: 'segment', segment: trigger.segment, on, includeBackfill },
+      describe: `${on === 'enter' ? 'entered' : 'left'} segment ${trigger.segment}${includeBackfill ? ' (backfill included)' : ''}`,
+    };
   }
   if (trigger.inactiveFor !== undefined) {
     return { trigger: { kind: 'inactivity', inactiveFor: duration(journeyId, trigger.inactiveFor, 'inactiveFor') }, describe: `inactive for ${trigger.inactiveFor}` };

@@ -106,6 +106,28 @@ describe('entry triggers', () => {
     expect(sends(customer)).toEqual([]);
   });
 
+  it("a segment's backfill is no entry: members a newly published segment finds stay out unless the journey includes backfill", () => {
+    const consented = { ...emptyProfileState('p1'), consent: { 'email.marketing': { grant: { at: 0, source: 'event', messageId: 'g' }, confirmation: { at: 1, source: 'event', messageId: 'c' } } } };
+    const change = (cause: { kind: 'backfill' } | { kind: 'event'; messageId: string }) => ({ changeId: `p1/email-subscribers/1/enter/${cause.kind}`, profileId: 'p1', segmentId: 'email-subscribers', version: 1, change: 'enter' as const, at: iso(T0), cause });
+    const backfill: ProfileUpdateRecord = { updateId: 'p1/backfill', profileId: 'p1', at: iso(T0), input: { kind: 'backfill', segmentId: 'email-subscribers', version: 1 }, state: consented as never, segments: { 'email-subscribers': { version: 1, since: T0 } }, changes: [change({ kind: 'backfill' })] };
+    const live: ProfileUpdateRecord = { ...backfill, updateId: 'p1/m1', input: { kind: 'event', event: track('p1', 'Subscription Confirmed', T0) as never }, changes: [change({ kind: 'event', messageId: 'm1' })] };
+    const entered = (includeBackfill: boolean | undefined, update: ProfileUpdateRecord) => {
+      const welcomeOnEntry = journey({ id: 'welcome-on-entry', trigger: { segment: 'email-subscribers', on: 'enter', ...(includeBackfill === undefined ? {} : { includeBackfill }) }, reentry: { allow: 'once' }, steps: [{ send: 'welcome-1' }] });
+      const { effects } = stepJourneys(undefined, { kind: 'update', update }, T0, catalogue([welcomeOnEntry]));
+      return effects.filter((effect) => effect.kind === 'dispatch').length;
+    };
+    expect(entered(undefined, backfill)).toBe(0);
+    expect(entered(false, backfill)).toBe(0);
+    expect(entered(true, backfill)).toBe(1);
+    expect(entered(undefined, live)).toBe(1);
+    // A threshold over the segment: held from the backfill on, so neither it nor the next update is a crossing.
+    const thanks = journey({ id: 'subscriber-thanks', trigger: { threshold: { inSegment: 'email-subscribers' } }, reentry: { allow: 'always' }, steps: [{ send: 'welcome-1' }] });
+    const afterBackfill = stepJourneys(undefined, { kind: 'update', update: backfill }, T0, catalogue([thanks]));
+    const next = stepJourneys(afterBackfill.state, { kind: 'update', update: { ...live, changes: [] } }, T0 + 1, catalogue([thanks]));
+    expect([...afterBackfill.effects, ...next.effects].filter((effect) => effect.kind === 'dispatch')).toEqual([]);
+    expect(stepJourneys(undefined, { kind: 'update', update: { ...live, changes: [] } }, T0, catalogue([thanks])).effects.filter((effect) => effect.kind === 'dispatch')).toHaveLength(1);
+  });
+
   it('inactivity: 90 days without activity gets the win-back once per stretch', () => {
     const winBack = journey({ id: 'win-back', trigger: { inactiveFor: '90d' }, reentry: { allow: 'always' }, steps: [{ send: 'win-back' }] });
     const result = run([...optIn('p1', T0), track('p1', 'Product Viewed', T0 + DAY)], [winBack], T0 + 200 * DAY);

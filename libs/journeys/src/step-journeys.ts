@@ -278,7 +278,11 @@ class Run {
         return;
       }
       case 'segment': {
-        const change = update.changes.find((entry) => entry.segmentId === trigger.segment && entry.change === trigger.on);
+        // A backfill is the definition changing, not the customer doing anything: members a new segment finds already
+        // there do not "enter" it unless the journey asks for them.
+        const change = update.changes.find(
+          (entry) => entry.segmentId === trigger.segment && entry.change === trigger.on && (trigger.includeBackfill || entry.cause.kind !== 'backfill'),
+        );
         if (change) this.tryEnter(journey, now, event ?? { name: `segment ${trigger.segment} ${trigger.on}`, at: now }, `segment/${change.changeId}`);
         return;
       }
@@ -288,7 +292,8 @@ class Run {
         const holds = this.holds(trigger.rule, now, undefined);
         const before = this.state.thresholds[journey.id] ?? false;
         this.state.thresholds[journey.id] = holds;
-        if (holds && !before) this.tryEnter(journey, now, event ?? { name: 'threshold crossed', at: now }, `threshold/${update.updateId}`);
+        // A backfill moving the profile into a segment the rule names is the definition changing, not a crossing.
+        if (holds && !before && update.input.kind !== 'backfill') this.tryEnter(journey, now, event ?? { name: 'threshold crossed', at: now }, `threshold/${update.updateId}`);
         return;
       }
       case 'inactivity': {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DispatchRequestRecord, EVENT_SCHEMAS, JourneyOutcomeRecord, JourneysTransferRecord, ProfileUpdateRecord, SchemaIds, SchemaValidator, SplitWinnerRecord, Topics } from '@kairos/contracts';
+import { DispatchRequestRecord, EVENT_SCHEMAS, JourneyOutcomeRecord, JourneysTransferRecord, ProfileUpdateRecord, SchemaIds, SegmentChangeRecord, SchemaValidator, SplitWinnerRecord, Topics } from '@kairos/contracts';
 import { splitPick } from '@kairos/journeys';
 import { publishFolder } from '@kairos/definitions-topic';
 import { BatchConsumer, connectKafka, keyPartition, rawDecoder, RecordProducer } from '@kairos/kafka';
@@ -129,6 +129,8 @@ describe('triggers against the real stack', () => {
       `trigger:\n  event: Cart Updated ${run}\n  where:\n    - property: products\n      exists: true\n  unlessFollowedBy:\n    event: Order Completed ${run}\n    match: cartId\n    within: 2s\nreentry:\n  allow: always\n  activeInstances: onePerKey\n  key: cartId\nsteps:\n  - send: ${id('reminder')}\n`,
     );
     writeJourney('vip', `trigger:\n  threshold:\n    inSegment: big-spenders-${run}\nreentry:\n  allow: always\nsteps:\n  - send: ${id('vip')}\n`);
+    writeFileSync(join(folder, 'segments', `newsletter-${run}.yaml`), `kind: segment\nid: newsletter-${run}\nrule:\n  trait: newsletter\n  equals: true\n`);
+    writeJourney('on-entry', `trigger:\n  segment: newsletter-${run}\n  on: enter\nreentry:\n  allow: always\nsteps:\n  - send: ${id('later')}\n`);
     writeJourney('cap-a', `trigger:\n  event: Cap A ${run}\nwhenCapped: skip\nsteps:\n  - send: ${id('promo')}\n  - send: ${id('promo')}\n`);
     writeJourney('cap-b', `trigger:\n  event: Cap B ${run}\nwhenCapped: skip\nsteps:\n  - send: ${id('promo')}\n  - send: ${id('promo')}\n`);
     writeJourney('goal', `trigger:\n  event: Browsed ${run}\ngoal:\n  event: Order Completed ${run}\n  within: 1h\n  value: revenue\nsteps:\n  - send: ${id('goal-mail')}\n  - wait: 2s\n  - send: ${id('goal-mail')}\n`);
@@ -239,6 +241,22 @@ describe('triggers against the real stack', () => {
     await produce(crossing);
     await marker(profileId, now + 3);
     expect(templatesOf(profileId)).toEqual([id('vip'), id('marker')]);
+  });
+
+  it("a segment's backfill starts no journey: members a newly published segment finds were not entering it", async () => {
+    const [found, joined] = [randomUUID(), randomUUID()];
+    decided.push(found, joined);
+    const now = Date.now();
+    const segment = `newsletter-${run}`;
+    const entered = (profileId: string, cause: SegmentChangeRecord['cause']): SegmentChangeRecord => ({ changeId: `${profileId}/${segment}/1/enter/${now}`, profileId, segmentId: segment, version: 1, change: 'enter', at: new Date(now).toISOString(), cause });
+    const live = update(joined, { type: 'identify', timestamp: new Date(now).toISOString(), messageId: `${run}-m${++sequence}`, traits: { newsletter: true } });
+    const backfilled: ProfileUpdateRecord = { ...update(found, { type: 'identify', timestamp: new Date(now - 60_000).toISOString(), messageId: `${run}-m${++sequence}`, traits: { newsletter: true } }), updateId: `${found}/backfill/${segment}@1`, input: { kind: 'backfill', segmentId: segment, version: 1 } };
+    const segments = { [segment]: { version: 1, since: now } };
+    await produce({ ...backfilled, at: new Date(now).toISOString(), segments, changes: [entered(found, { kind: 'backfill' })] }, { ...live, segments, changes: [entered(joined, { kind: 'event', messageId: 'live' })] });
+    await waitFor('the live entry', () => requestsOf(joined)[0]);
+    await marker(found, now + 1);
+    expect(templatesOf(found)).toEqual([id('marker')]);
+    expect(templatesOf(joined)).toEqual([id('later')]);
   });
 
   it('no marketing mail without consent: each send is recorded as suppressed with the consent status', async () => {

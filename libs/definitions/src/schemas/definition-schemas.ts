@@ -237,6 +237,10 @@ const TRIGGERS: Record<string, Schema> = {
     properties: {
       segment: id,
       on: { enum: ['enter', 'exit'], description: 'enter unless said otherwise' },
+      includeBackfill: {
+        type: 'boolean',
+        description: 'Also when publishing a new or changed segment moves a stored profile in (or out); false unless said otherwise: only the profile\'s own activity and time count',
+      },
       onlyIf,
     },
     required: ['segment'],
