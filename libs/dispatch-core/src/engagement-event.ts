@@ -1,7 +1,7 @@
 /** What a recipient did with a mail, as dispatch's endpoints see it. */
 export type EngagementKind = 'opened' | 'clicked' | 'unsubscribed' | 'resubscribed' | 'confirmed' | 'bounced' | 'complained';
 
-/** The Segment track event names; segmentation's consent model reads Email Unsubscribed, Email Bounced and Double Opt-in Confirmed. */
+/** The Segment track event names; segmentation's consent model reads Email Unsubscribed, Email Bounced, Email Marked as Spam and Double Opt-in Confirmed. */
 export const ENGAGEMENT_EVENT_NAMES: Readonly<Record<EngagementKind, string>> = {
   opened: 'Email Opened',
   clicked: 'Email Clicked',

@@ -89,9 +89,12 @@ export const DEFAULT_CONSENT: ConsentModel = {
     Subscribed: { signal: 'grant', purposes: ['email.marketing'] },
     Unsubscribed: { signal: 'withdrawal', purposes: ['email.marketing'] },
     'Subscription Confirmed': { signal: 'confirmation', purposes: ['email.marketing'] },
-    // Fed back by dispatch: the one-click unsubscribe, hard bounces, the confirmation link.
+    // Fed back by dispatch: the one-click unsubscribe, hard bounces, spam complaints, the confirmation link. A complaint
+    // withdraws marketing, as dispatch's suppression does: otherwise the complainer stays in the subscriber segments,
+    // keeps entering marketing journeys and uses up cap slots on mails dispatch then refuses.
     'Email Unsubscribed': { signal: 'withdrawal', purposes: ['email.marketing'] },
     'Email Bounced': { signal: 'withdrawal', purposes: ['email.marketing', 'email.transactional'] },
+    'Email Marked as Spam': { signal: 'withdrawal', purposes: ['email.marketing'] },
     'Double Opt-in Confirmed': { signal: 'confirmation', purposes: ['email.marketing'] },
   },
 };

@@ -131,4 +131,10 @@ describe('consent', () => {
     expect(marketing(hard).status).toBe('withdrawn');
     expect(consentStatus(hard.consent['email.transactional'], false).status).toBe('withdrawn');
   });
+
+  it('withdraws marketing on a spam complaint, with the complaint as proof; transactional mail stays allowed', () => {
+    const complained = applyAll([optIn(1), track('Email Marked as Spam', 2, { channel: 'email', dispatchId: 'd1' })]);
+    expect(marketing(complained)).toMatchObject({ status: 'withdrawn', proof: expect.objectContaining({ event: 'Email Marked as Spam' }) });
+    expect(consentStatus(complained.consent['email.transactional'], false).status).not.toBe('withdrawn');
+  });
 });
