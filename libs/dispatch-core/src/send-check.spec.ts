@@ -32,6 +32,15 @@ describe('the send-time check', () => {
     expect(checkSend({ channel: 'webhook', purpose: 'transactional', profileId: 'p1' }, [entry(profileSubject('p1'), 'all', 'erased')])).toEqual({ allowed: false, reason: 'erased' });
   });
 
+  it('keeps an address as a SHA-256 of its trimmed lower-case form: the suppression list holds no address in the clear', () => {
+    const subject = addressSubject(' Anna@Example.com ');
+    // The same digest as PostgreSQL's encode(sha256(convert_to('anna@example.com', 'UTF8')), 'hex'), which the
+    // migration of existing rows uses.
+    expect(subject).toBe('address-sha256:f7d54c22dda5b1780276601cd005909b70543fc4a6ba72d735b4cb9bbb611f01');
+    expect(addressSubject('anna@example.com')).toBe(subject);
+    expect(addressSubject('anne@example.com')).not.toBe(subject);
+  });
+
   it('refuses marketing mail without granted or confirmed consent evidence', () => {
     expect(checkSend({ ...marketing, consent: undefined }, [])).toEqual({ allowed: false, reason: 'no-consent' });
     expect(checkSend({ ...marketing, consent: { purpose: 'marketing', status: 'not-required' } }, [])).toEqual({ allowed: false, reason: 'no-consent' });

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The check at the moment of sending: dispatch's own suppression list (its unsubscribes, bounces, complaints and the
  * erasures identity published) against one request. Pure: the service reads the rows, this decides.
@@ -5,7 +7,7 @@
 export type SuppressionReason = 'unsubscribed' | 'hard-bounce' | 'complaint' | 'soft-bounces' | 'erased';
 
 export interface SuppressionEntry {
-  /** `profile:<profileId>` or `address:<lower-case address>`. */
+  /** `profile:<profileId>` or `address-sha256:<hex>` (see addressSubject). */
   subject: string;
   /** marketing: only marketing mail is stopped (an unsubscribe, a complaint); all: every mail (erasure, hard bounce). */
   scope: 'marketing' | 'all';
@@ -27,7 +29,13 @@ export interface SendCheckInput {
 export type SendCheck = { allowed: true } | { allowed: false; reason: string };
 
 export const profileSubject = (profileId: string): string => `profile:${profileId}`;
-export const addressSubject = (address: string): string => `address:${address.trim().toLowerCase()}`;
+/**
+ * An address as a suppression subject: the SHA-256 of its trimmed lower-case form, never the address itself. A
+ * suppression must outlive the erasure of the profile it came from (a bounced or complaining address stays blocked
+ * for whoever enters it next), and the list then holds no address in the clear; the service also drops bounce
+ * diagnostics and soft-bounce counts of an erased profile's addresses (ApplyErasuresUseCase).
+ */
+export const addressSubject = (address: string): string => `address-sha256:${createHash('sha256').update(address.trim().toLowerCase()).digest('hex')}`;
 
 /** The suppression subjects one request is checked against. */
 export function suppressionSubjects(input: Pick<SendCheckInput, 'profileId' | 'address'>): string[] {
@@ -45,7 +53,8 @@ export function checkSend(input: SendCheckInput, entries: readonly SuppressionEn
   const profile = profileSubject(input.profileId);
   if (entries.some((entry) => entry.subject === profile && entry.reason === 'erased')) return { allowed: false, reason: 'erased' };
   if (input.channel === 'webhook') return { allowed: true };
-  const relevant = entries.filter((entry) => entry.subject === profile || (input.address !== undefined && entry.subject === addressSubject(input.address)));
+  const address = input.address === undefined ? undefined : addressSubject(input.address);
+  const relevant = entries.filter((entry) => entry.subject === profile || entry.subject === address);
   const all = relevant.find((entry) => entry.scope === 'all');
   if (all) return { allowed: false, reason: all.reason };
   if (input.purpose === 'transactional') return { allowed: true };

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DeadLetterHeaders, DeliveryOutcomeRecord, DispatchRequestRecord, EmailDispatchRequest, EVENT_SCHEMAS, SchemaIds, SchemaValidator, Topics } from '@kairos/contracts';
 import { publishFolder } from '@kairos/definitions-topic';
-import { advanceDelivery, DeliveryState, receiveDelivery, signToken, verifyWebhook, WEBHOOK_DISPATCH_HEADER, WEBHOOK_SIGNATURE_HEADER } from '@kairos/dispatch-core';
+import { addressSubject, advanceDelivery, DeliveryState, receiveDelivery, signToken, verifyWebhook, WEBHOOK_DISPATCH_HEADER, WEBHOOK_SIGNATURE_HEADER } from '@kairos/dispatch-core';
 import { ConsumedRecord, connectKafka, RecordProducer } from '@kairos/kafka';
 import { freePort, RunningSmtpSink, startSmtpSink } from '@kairos/local-stack';
 import { RunningService } from '@kairos/service-runtime';
@@ -442,6 +442,49 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     expect((await outcomes(next.dispatchId, 2)).find((fact) => fact.kind === 'suppressed')).toMatchObject({ detail: { reason: 'hard-bounce' } });
     expect(await mailTo(address, 1, 0)).toHaveLength(1);
     expect((await outcomes(request.dispatchId, 3)).find((fact) => fact.kind === 'bounced')).toMatchObject({ detail: { bounceType: 'hard', suppressed: true } });
+  });
+
+  it('an erasure leaves no address in the clear: the bounce diagnostics and soft-bounce counts go, the bounced address stays suppressed for the next profile', async () => {
+    const request = cartRequest({ profileId: randomUUID() });
+    const address = request.context.profile['email'] as string;
+    await produce(request);
+    await mailTo(address, 1);
+    const report = async (type: string, diagnostic: string) => {
+      const answer = await fetch(`${baseUrl}/bounces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type, recipient: address, dispatchId: request.dispatchId, diagnostic }) });
+      expect(answer.status).toBe(200);
+    };
+    await report('soft-bounce', `452 4.2.2 <${address}>: mailbox full`);
+    await report('hard-bounce', `550 5.1.1 <${address}>: user unknown`);
+    const mentions = async () => {
+      const like = `%${address}%`;
+      const [row] = (await service.dataSource?.query(
+        `SELECT (SELECT count(*) FROM suppressions WHERE subject ILIKE $1 OR proof::text ILIKE $1)::int AS suppressions,
+                (SELECT count(*) FROM soft_bounces WHERE address ILIKE $1)::int AS soft_bounces,
+                (SELECT count(*) FROM deliveries WHERE recipient ILIKE $1 OR request::text ILIKE $1 OR mail::text ILIKE $1)::int AS deliveries`,
+        [like],
+      )) as Array<Record<string, number>>;
+      return row;
+    };
+    expect(await mentions()).toEqual({ suppressions: 1, soft_bounces: 0, deliveries: 1 });
+
+    const erasure = { requestId: id('erasure'), profileIds: [request.profileId], identifierCount: 1, erasedAt: new Date().toISOString() };
+    expect(validator.validate(SchemaIds.profileErasure, erasure)).toMatchObject({ valid: true });
+    await producer.send(Topics.erasures.name, [{ key: request.profileId, value: JSON.stringify(erasure) }]);
+    const deadline = Date.now() + 30_000;
+    while (((await service.dataSource?.query('SELECT recipient FROM deliveries WHERE dispatch_id = $1', [request.dispatchId])) as Array<{ recipient: string | null }>)[0]?.recipient !== null) {
+      if (Date.now() > deadline) throw new Error('the erasure was not applied within 30 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await mentions()).toEqual({ suppressions: 0, soft_bounces: 0, deliveries: 0 });
+    expect(await service.dataSource?.query('SELECT count(*)::int AS n FROM soft_bounces WHERE address = $1', [addressSubject(address)])).toEqual([{ n: 0 }]);
+
+    // Whoever enters the address next: still a hard bounce.
+    const next = confirmRequest(`profile-${id('next')}`, address);
+    const marker = confirmRequest(`profile-${id('marker')}`, `marker-${run}-${sequence}@example.ch`);
+    await produce(next, marker);
+    await mailTo(marker.context.profile['email'] as string, 1);
+    expect((await outcomes(next.dispatchId, 2)).find((fact) => fact.kind === 'suppressed')).toMatchObject({ detail: { reason: 'hard-bounce' } });
+    expect(await mailTo(address, 1, 0)).toHaveLength(1);
   });
 
   it('double opt-in: the confirmation link records the confirmed consent with its proof, and the confirmation comes back as an event', async () => {

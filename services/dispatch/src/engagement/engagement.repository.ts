@@ -62,13 +62,13 @@ export class EngagementWrites {
     );
   }
 
-  /** Counts a soft bounce; returns the count now. */
-  async countSoftBounce(address: string, at: Date): Promise<number> {
+  /** Counts a soft bounce of an address (its addressSubject); returns the count now. */
+  async countSoftBounce(subject: string, at: Date): Promise<number> {
     const rows = (await this.manager.query(
       `INSERT INTO soft_bounces (address, count, last_at) VALUES ($1, 1, $2)
        ON CONFLICT (address) DO UPDATE SET count = soft_bounces.count + 1, last_at = excluded.last_at
        RETURNING count`,
-      [address, at],
+      [subject, at],
     )) as Array<{ count: number }>;
     return rows[0]?.count ?? 1;
   }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ProfileErasure } from '@kairos/contracts';
-import { profileSubject } from '@kairos/dispatch-core';
+import { addressSubject, profileSubject } from '@kairos/dispatch-core';
 import { DecodedRecord } from '@kairos/kafka';
 import { DataSource } from 'typeorm';
 
@@ -8,7 +8,9 @@ import { DataSource } from 'typeorm';
  * Erased profiles (identity's kairos.identity.erasures.v1): suppressed for every channel, so a request already queued
  * for one is recorded as suppressed at send time; and what dispatch holds about them — rendering contexts, composed
  * mails, recipients, recorded consents — is deleted. The rows stay (without personal data) so the dispatch ids still
- * refuse a second send.
+ * refuse a second send. The addresses they were sent to keep their suppressions (held as SHA-256 digests, see
+ * addressSubject: a bounced or complaining address stays blocked), without the bounce diagnostics, which often quote
+ * the address; their soft-bounce counts are dropped.
  */
 @Injectable()
 export class ApplyErasuresUseCase {
@@ -27,7 +29,12 @@ export class ApplyErasuresUseCase {
         [profileIds.map(profileSubject), at],
       );
       // Locked in dispatch-id order first, as grouped transitions lock them: no deadlock with one that shares rows.
-      await manager.query('SELECT 1 FROM deliveries WHERE profile_id = ANY($1::text[]) ORDER BY dispatch_id FOR UPDATE', [profileIds]);
+      const sentTo = (await manager.query('SELECT recipient FROM deliveries WHERE profile_id = ANY($1::text[]) ORDER BY dispatch_id FOR UPDATE', [profileIds])) as Array<{ recipient: string | null }>;
+      const addresses = [...new Set(sentTo.flatMap(({ recipient }) => (recipient ? [addressSubject(recipient)] : [])))];
+      if (addresses.length > 0) {
+        await manager.query(`UPDATE suppressions SET proof = proof - 'diagnostic' WHERE subject = ANY($1::text[]) AND proof ? 'diagnostic'`, [addresses]);
+        await manager.query('DELETE FROM soft_bounces WHERE address = ANY($1::text[])', [addresses]);
+      }
       await manager.query(
         `UPDATE deliveries SET mail = NULL, links = NULL, recipient = NULL, updated_at = now(),
            request = (request - 'context' - 'body' - 'to') || jsonb_build_object('erased', true)
