@@ -26,6 +26,11 @@ export const dispatchVariables = {
   DISPATCH_CONCURRENCY: integer({ description: 'Deliveries in flight per instance (claimed, rendered, handed to SMTP)', default: 200, minimum: 1, maximum: 10_000 }),
   DISPATCH_LEASE_SECONDS: integer({ description: 'How long a claimed delivery stays with its instance; a row still claimed after that was abandoned (crash) and is recovered', default: 120, minimum: 5 }),
   DISPATCH_SOFT_BOUNCE_LIMIT: integer({ description: 'Soft bounces of an address after which it is suppressed', default: 3, minimum: 1 }),
+  DISPATCH_SOFT_BOUNCE_WINDOW_DAYS: integer({
+    description: 'An address whose last soft bounce is older than this starts counting again: a mailbox full once a year is never suppressed',
+    default: 30,
+    minimum: 1,
+  }),
   DISPATCH_BOUNCE_TOKEN: text({ description: 'Bearer token the bounce/complaint endpoint requires (unset: no token, local only)', optional: true }),
   WEBHOOK_SECRET: text({ description: 'HMAC secret of webhook signatures (>= 32 bytes); unset: webhook requests fail as unsigned', optional: true }),
   WEBHOOK_TIMEOUT_MS: integer({ description: 'Timeout of one webhook attempt', default: 10_000, minimum: 100 }),

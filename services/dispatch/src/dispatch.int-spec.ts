@@ -444,6 +444,26 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     expect((await outcomes(request.dispatchId, 3)).find((fact) => fact.kind === 'bounced')).toMatchObject({ detail: { bounceType: 'hard', suppressed: true } });
   });
 
+  it('soft bounces suppress an address at DISPATCH_SOFT_BOUNCE_LIMIT (2) within the window; one after a quiet month counts as the first', async () => {
+    const request = cartRequest();
+    const address = request.context.profile['email'] as string;
+    await produce(request);
+    await mailTo(address, 1);
+    const softBounce = async () => {
+      const answer = await fetch(`${baseUrl}/bounces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'soft-bounce', recipient: address, dispatchId: request.dispatchId, status: '4.2.2' }) });
+      expect(answer.status).toBe(200);
+      return (await answer.json()) as { suppressed: boolean };
+    };
+    expect(await softBounce()).toMatchObject({ suppressed: false });
+    // The first one was 31 days ago (DISPATCH_SOFT_BOUNCE_WINDOW_DAYS is 30).
+    await service.dataSource?.query(`UPDATE soft_bounces SET last_at = now() - interval '31 days' WHERE address = $1`, [addressSubject(address)]);
+    expect(await softBounce()).toMatchObject({ suppressed: false });
+    expect(await softBounce()).toMatchObject({ suppressed: true });
+    const next = confirmRequest(request.profileId, address);
+    await produce(next);
+    expect((await outcomes(next.dispatchId, 2)).find((fact) => fact.kind === 'suppressed')).toMatchObject({ detail: { reason: 'soft-bounces' } });
+  });
+
   it('an erasure leaves no address in the clear: the bounce diagnostics and soft-bounce counts go, the bounced address stays suppressed for the next profile', async () => {
     const request = cartRequest({ profileId: randomUUID() });
     const address = request.context.profile['email'] as string;

@@ -21,6 +21,8 @@ export interface DispatchSettings {
   concurrency: number;
   leaseMs: number;
   softBounceLimit: number;
+  /** A soft bounce more than this after the address's previous one counts as its first. */
+  softBounceWindowMs: number;
   bounceToken?: string;
   /** secret: WEBHOOK_SECRET; namedSecrets: the environment's variables ending in _WEBHOOK_SECRET (>= 32 bytes), which a webhook step may name. */
   webhook: { secret?: string; namedSecrets: ReadonlyMap<string, string>; timeoutMs: number };
@@ -77,6 +79,7 @@ export function dispatchSettings(config: DispatchConfig, warn: (message: string)
     concurrency: config.DISPATCH_CONCURRENCY,
     leaseMs: config.DISPATCH_LEASE_SECONDS * 1000,
     softBounceLimit: config.DISPATCH_SOFT_BOUNCE_LIMIT,
+    softBounceWindowMs: config.DISPATCH_SOFT_BOUNCE_WINDOW_DAYS * 86_400_000,
     ...(config.DISPATCH_BOUNCE_TOKEN ? { bounceToken: config.DISPATCH_BOUNCE_TOKEN } : {}),
     webhook: { ...(config.WEBHOOK_SECRET ? { secret: config.WEBHOOK_SECRET } : {}), namedSecrets: namedWebhookSecrets(env, warn), timeoutMs: config.WEBHOOK_TIMEOUT_MS },
     deadLetterTopic: deadLetterTopic(groupId).name,

@@ -62,13 +62,15 @@ export class EngagementWrites {
     );
   }
 
-  /** Counts a soft bounce of an address (its addressSubject); returns the count now. */
-  async countSoftBounce(subject: string, at: Date): Promise<number> {
+  /** Counts a soft bounce of an address (its addressSubject), from 1 again when the last was more than windowMs before; returns the count now. */
+  async countSoftBounce(subject: string, at: Date, windowMs: number): Promise<number> {
     const rows = (await this.manager.query(
       `INSERT INTO soft_bounces (address, count, last_at) VALUES ($1, 1, $2)
-       ON CONFLICT (address) DO UPDATE SET count = soft_bounces.count + 1, last_at = excluded.last_at
+       ON CONFLICT (address) DO UPDATE
+         SET count = CASE WHEN soft_bounces.last_at < excluded.last_at - make_interval(secs => $3::double precision / 1000) THEN 1 ELSE soft_bounces.count + 1 END,
+             last_at = excluded.last_at
        RETURNING count`,
-      [subject, at],
+      [subject, at, windowMs],
     )) as Array<{ count: number }>;
     return rows[0]?.count ?? 1;
   }

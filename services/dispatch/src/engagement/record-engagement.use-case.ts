@@ -112,7 +112,7 @@ export class RecordEngagementUseCase {
       } else if (report.type === 'complaint') {
         await writes.suppress(addressSubject(address), 'marketing', 'complaint', at, proof);
         suppressed = true;
-      } else if ((await writes.countSoftBounce(addressSubject(address), at)) >= this.settings.softBounceLimit) {
+      } else if ((await writes.countSoftBounce(addressSubject(address), at, this.settings.softBounceWindowMs)) >= this.settings.softBounceLimit) {
         await writes.suppress(addressSubject(address), 'all', 'soft-bounces', at, proof);
         suppressed = true;
       }
