@@ -94,7 +94,7 @@ function folderOf(rest: readonly string[]): string {
 }
 
 function keyOf(text: string): string {
-  if (!/^(segment|journey|template|partial)\/[a-z0-9][a-z0-9_-]*$/.test(text)) throw new UsageError(`"${text}" is not kind/id (kinds: segment, journey, template, partial)`);
+  if (!/^(segment|journey|template|partial|profile-model)\/[a-z0-9][a-z0-9_-]*$/.test(text)) throw new UsageError(`"${text}" is not kind/id (kinds: segment, journey, template, partial, profile-model)`);
   return text;
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { JourneyBody, SegmentBody, TemplateBody, formatDefinitionError, validateDefinitions } from '@kairos/definitions';
+import { JourneyBody, ProfileModelBody, SegmentBody, TemplateBody, formatDefinitionError, validateDefinitions } from '@kairos/definitions';
+import { profileModelOptions } from '@kairos/segmentation';
 import { readDefinitionsFolder } from '@kairos/definitions-topic';
 import { BacktestReport, SimulationInputError, TimelineEntry, buildCatalogue, parseEventsFile, simulate } from '@kairos/journeys';
 
@@ -58,6 +59,7 @@ export function runSimulation(options: SimulateOptions): number {
     journeys: [{ version: 1, body: journey.body as JourneyBody }],
     segments: report.definitions.filter((definition) => definition.kind === 'segment').map((definition) => ({ version: 1, body: definition.body as SegmentBody })),
     templates: report.definitions.filter((definition) => definition.kind === 'template').map((definition) => ({ id: definition.id, purpose: (definition.body as TemplateBody).purpose })),
+    modelOptions: profileModelOptions(report.definitions.find((definition) => definition.kind === 'profile-model')?.body as ProfileModelBody | undefined),
   });
   const started = performance.now();
   let seen = 0;

@@ -2,7 +2,7 @@ import definitionSchema from '../schemas/definition.v1.schema.json';
 
 /** The value of a record on the definitions topic (schemas/definition.v1.schema.json). */
 export interface DefinitionRecord {
-  kind: 'segment' | 'journey' | 'template' | 'partial';
+  kind: 'segment' | 'journey' | 'template' | 'partial' | 'profile-model';
   id: string;
   version: number;
   hash: string;

@@ -9,7 +9,7 @@ export type DecodedDefinition = { ok: true; change: RecordChange; version: numbe
 /** A record of the definitions topic as a change of the live set, or why it cannot be one. */
 export function decodeDefinitionRecord(record: ConsumedRecord): DecodedDefinition {
   const key = record.key?.toString('utf8') ?? '';
-  if (!/^(segment|journey|template|partial)\/[^/]+$/.test(key)) return { ok: false, key, reason: `key "${key}" is not kind/id` };
+  if (!/^(segment|journey|template|partial|profile-model)\/[^/]+$/.test(key)) return { ok: false, key, reason: `key "${key}" is not kind/id` };
   if (record.value === null) return { ok: true, change: { key, record: null }, version: Number(record.headers[DefinitionHeaders.version] ?? 0) };
   let value: unknown;
   try {

@@ -1,7 +1,7 @@
 import { ContextType } from './template-variables';
 import { SourceFile } from './definition-error';
 
-export type DefinitionKindName = 'segment' | 'journey' | 'template' | 'partial';
+export type DefinitionKindName = 'segment' | 'journey' | 'template' | 'partial' | 'profile-model';
 
 /** A rule over a profile (segments, branches, goals, trigger conditions); the segmentation issue gives it meaning. */
 export type Condition = Record<string, unknown>;
@@ -63,7 +63,26 @@ export interface PartialBody {
   source: string;
 }
 
-export type DefinitionBody = SegmentBody | JourneyBody | TemplateBody | PartialBody;
+/**
+ * What the profile state means, beyond what segments declare: which events are consent signals and which purposes need
+ * a confirmation, the lifecycle stages' thresholds and the engagement levels' points. One per deployment (id
+ * `default`); every field left out keeps Kairos' default, and consent events and categories add to the defaults.
+ */
+export interface ProfileModelBody {
+  kind: 'profile-model';
+  id: 'default';
+  name?: string;
+  description?: string;
+  consent?: {
+    doubleOptIn?: Array<'email.marketing' | 'email.transactional'>;
+    events?: Record<string, { signal: 'grant' | 'withdrawal' | 'confirmation'; purposes: Array<'email.marketing' | 'email.transactional'> }>;
+    categories?: Record<string, Array<'email.marketing' | 'email.transactional'>>;
+  };
+  lifecycle?: { purchaseEvent?: string; newFor?: string; activeWithin?: string; customerActiveWithin?: string; lapsedAfter?: string; repeatFrom?: number };
+  engagement?: { points?: Record<string, number>; window?: string; high?: number; moderate?: number };
+}
+
+export type DefinitionBody = SegmentBody | JourneyBody | TemplateBody | PartialBody | ProfileModelBody;
 
 /** One definition as a folder has it: what it says, and the files it came from (what its hash covers). */
 export interface Definition<B extends DefinitionBody = DefinitionBody> {

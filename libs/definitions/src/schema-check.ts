@@ -36,6 +36,7 @@ export class DefinitionSchemas {
       segment: ajv.compile(DEFINITION_SCHEMAS.segment),
       journey: ajv.compile(DEFINITION_SCHEMAS.journey),
       template: ajv.compile(DEFINITION_SCHEMAS.template),
+      'profile-model': ajv.compile(DEFINITION_SCHEMAS['profile-model']),
     };
   }
 

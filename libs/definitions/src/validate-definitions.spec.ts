@@ -26,6 +26,24 @@ describe('validateDefinitions', () => {
     expect(hello.files.map((file) => file.path)).toEqual(['templates/hello/template.yaml', 'templates/hello/subject.hbs', 'templates/hello/html.hbs']);
   });
 
+  it('accepts one profile model (id default), and says where a second one, another id or a bad duration is', () => {
+    const model = (path: string, body: string): SourceFile => ({ path, text: `kind: profile-model\nid: default\n${body}\n` });
+    const good = model('profile-model.yaml', 'consent:\n  doubleOptIn: []\n  events:\n    Newsletter Signup:\n      signal: grant\n      purposes: [email.marketing]\nlifecycle:\n  newFor: 14d\nengagement:\n  high: 20');
+    const report = validateDefinitions([good]);
+    expect(report.errors).toEqual([]);
+    expect(report.definitions.map((definition) => definition.key)).toEqual(['profile-model/default']);
+    expect(errorsOf([good, model('more/model.yaml', 'lifecycle:\n  newFor: 7d')])).toEqual([
+      expect.objectContaining({ file: 'profile-model.yaml', line: 2, code: 'duplicate-id', message: expect.stringContaining('duplicate profile-model id "default": also defined at more/model.yaml:2') }),
+    ]);
+    expect(errorsOf([{ path: 'm.yaml', text: 'kind: profile-model\nid: shop\n' }])).toEqual([expect.objectContaining({ line: 2, column: 5, code: 'schema', message: expect.stringContaining('default') })]);
+    expect(errorsOf([model('m.yaml', 'lifecycle:\n  lapsedAfter: half a year')])).toEqual([
+      expect.objectContaining({ line: 4, column: 16, code: 'duration', message: expect.stringContaining('lifecycle.lapsedAfter: "half a year" is not a duration') }),
+    ]);
+    expect(errorsOf([model('m.yaml', 'consent:\n  events:\n    Opted In:\n      signal: yes\n      purposes: [email.marketing]')])).toEqual([
+      expect.objectContaining({ line: 6, column: 15, code: 'schema', message: expect.stringContaining('grant, withdrawal, confirmation') }),
+    ]);
+  });
+
   it('reports YAML syntax errors where they are', () => {
     expect(errorsOf([{ path: 'segments/bad.yaml', text: 'kind: segment\nid: [unclosed\n' }])).toEqual([
       expect.objectContaining({ file: 'segments/bad.yaml', line: 3, column: 1, code: 'yaml' }),
@@ -34,7 +52,7 @@ describe('validateDefinitions', () => {
 
   it('reports an unknown kind at the kind', () => {
     expect(errorsOf([{ path: 'x.yaml', text: 'kind: campaign\nid: x\n' }])).toEqual([
-      { file: 'x.yaml', line: 1, column: 7, code: 'schema', message: 'kind: expected one of segment, journey, template' },
+      { file: 'x.yaml', line: 1, column: 7, code: 'schema', message: 'kind: expected one of segment, journey, template, profile-model' },
     ]);
   });
 

@@ -109,7 +109,7 @@ function parseYaml(file: SourceFile, errors: DefinitionError[]): Parsed | undefi
   }
   const value = source.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    errors.push(source.errorAt([], 'schema', 'expected a mapping with kind: segment, journey or template'));
+    errors.push(source.errorAt([], 'schema', `expected a mapping with kind: ${YAML_KINDS.join(', ')}`));
     return undefined;
   }
   const record = value as Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { SegmentBody, parseDuration } from '@kairos/definitions';
+import { ProfileModelBody, SegmentBody, parseDuration } from '@kairos/definitions';
 import { AggregateSpec, EventSelector, Rule, ScoreSpec, parseRule } from './rule';
 
 /** What one behavioural series keeps for a profile: decided by the segment definitions, not hard-coded. */
@@ -144,6 +144,31 @@ export function seriesKey(selector: EventSelector): string {
 
 export function scoreKey(spec: ScoreSpec): string {
   return keyOf(spec);
+}
+
+/**
+ * The options a profile-model definition gives (none: the defaults). Its consent events and categories add to the
+ * defaults, a name it repeats replacing the default's meaning; every other field it leaves out keeps the default.
+ */
+export function profileModelOptions(body: ProfileModelBody | undefined): ProfileModelOptions {
+  if (body === undefined) return {};
+  const durations = <K extends string>(from: Partial<Record<K, string>> | undefined, names: readonly K[]): Partial<Record<K, number>> =>
+    Object.fromEntries(names.flatMap((name) => (from?.[name] === undefined ? [] : [[name, parseDuration(from[name] as string) ?? 0]]))) as Partial<Record<K, number>>;
+  const { consent, lifecycle, engagement } = body;
+  const defined = <T extends object>(value: T): Partial<T> => Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as Partial<T>;
+  return {
+    consent: defined({
+      doubleOptIn: consent?.doubleOptIn,
+      events: consent?.events === undefined ? undefined : { ...DEFAULT_CONSENT.events, ...consent.events },
+      categories: consent?.categories === undefined ? undefined : { ...DEFAULT_CONSENT.categories, ...Object.fromEntries(Object.entries(consent.categories).map(([name, keys]) => [name.toLowerCase(), keys])) },
+    }),
+    lifecycle: defined({
+      purchaseEvent: lifecycle?.purchaseEvent,
+      repeatFrom: lifecycle?.repeatFrom,
+      ...durations(lifecycle, ['newFor', 'activeWithin', 'customerActiveWithin', 'lapsedAfter'] as const),
+    }),
+    engagement: defined({ points: engagement?.points, high: engagement?.high, moderate: engagement?.moderate, ...durations(engagement, ['window'] as const) }),
+  };
 }
 
 export function buildProfileModel(segments: readonly SegmentBody[], options: ProfileModelOptions = {}): ProfileModel {

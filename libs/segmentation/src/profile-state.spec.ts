@@ -1,6 +1,6 @@
 import { applyEvent } from './apply-event';
 import { aggregateValue } from './series';
-import { buildModelFromRules, seriesKey } from './profile-model';
+import { buildModelFromRules, DEFAULT_CONSENT, profileModelOptions, seriesKey } from './profile-model';
 import { consentStatus } from './consent';
 import { engagementLevel, lifecycleStage } from './derived';
 import { ProfileEvent } from './apply-event';
@@ -81,6 +81,37 @@ describe('profile state', () => {
     expect(engagementLevel(moderate, model, now).value).toBe('moderate');
     expect(engagementLevel(moderate, model, T0 + 60 * DAY).value).toBe('passive');
     expect(engagementLevel(applyAll([track('Email Opened', 10)], now), model, now).value).toBe('passive');
+  });
+});
+
+describe('a profile-model definition', () => {
+  const options = profileModelOptions({
+    kind: 'profile-model',
+    id: 'default',
+    consent: { doubleOptIn: [], events: { 'Newsletter Signup': { signal: 'grant', purposes: ['email.marketing'] } }, categories: { Werbung: ['email.marketing'] } },
+    lifecycle: { newFor: '7d', repeatFrom: 3 },
+    engagement: { points: { 'Email Clicked': 10 }, high: 20 },
+  });
+  const configured = buildModelFromRules([lifetimeRevenue], options);
+  const applyWith = (events: ProfileEvent[], now = T0 + 400 * DAY) => events.reduce((state, event) => applyEvent(state, event, configured, now).state, emptyProfileState('p-1'));
+
+  it('adds its consent events and categories to the defaults and sets which purposes need a confirmation', () => {
+    expect(configured.consent.events).toEqual({ ...DEFAULT_CONSENT.events, 'Newsletter Signup': { signal: 'grant', purposes: ['email.marketing'] } });
+    expect(configured.consent.categories.werbung).toEqual(['email.marketing']);
+    const signedUp = applyWith([track('Newsletter Signup', 1)]);
+    expect(consentStatus(signedUp.consent['email.marketing'], configured.consent.doubleOptIn.includes('email.marketing')).status).toBe('granted');
+    expect(applyAll([track('Newsletter Signup', 1)]).consent['email.marketing']).toBeUndefined();
+  });
+
+  it('sets the lifecycle and engagement thresholds it names and keeps the defaults of the rest', () => {
+    const now = T0 + 10 * DAY;
+    expect(lifecycleStage(applyWith([page(2)]), configured, now).value).toBe('active');
+    expect(lifecycleStage(applyAll([page(2)]), model, now).value).toBe('new');
+    expect(lifecycleStage(applyWith([track('Order Completed', 5), track('Order Completed', 6)]), configured, now).value).toBe('customer');
+    expect(configured.lifecycle.lapsedAfter).toBe(model.lifecycle.lapsedAfter);
+    expect(engagementLevel(applyWith([track('Email Clicked', 8), track('Email Clicked', 9)], now), configured, now).value).toBe('high');
+    expect(configured.engagement.window).toBe(model.engagement.window);
+    expect(profileModelOptions(undefined)).toEqual({});
   });
 });
 

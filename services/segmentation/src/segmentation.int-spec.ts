@@ -245,6 +245,30 @@ describe('segmentation against the real stack', () => {
     expect(updates[4].state).toMatchObject({ consent: { 'email.marketing': { withdrawal: { messageId: withdraw.messageId } } } });
   });
 
+  it('a profile-model definition: its consent event opts in, and publishing or removing it backfills what it changes (double opt-in)', async () => {
+    const pending = randomUUID();
+    const now = Date.now();
+    await send([track(pending, 'Subscribed', now)]);
+    expect((await updatesOf(pending, 1)).map(changeSummary)).toEqual([[`enter ${id.pending}`]]);
+    try {
+      await segments.publishProfileModel(`consent:\n  doubleOptIn: []\n  events:\n    Opted In ${run}:\n      signal: grant\n      purposes: [email.marketing]`);
+      // Without double opt-in, the pending opt-in is a subscription: the backfill moves her, with cause backfill.
+      const [, backfilled] = await updatesOf(pending, 2);
+      expect(backfilled.input).toMatchObject({ kind: 'backfill' });
+      expect(changeSummary(backfilled).sort()).toEqual([`enter ${id.subscribers}`, `exit ${id.pending}`]);
+      expect(backfilled.changes.every((change) => change.cause.kind === 'backfill')).toBe(true);
+      // The model's own consent event opts a new profile in, live.
+      const optedIn = randomUUID();
+      await send([track(optedIn, `Opted In ${run}`, Date.now())]);
+      expect((await updatesOf(optedIn, 1)).map(changeSummary)).toEqual([[`enter ${id.subscribers}`]]);
+    } finally {
+      await segments.withdrawProfileModel();
+    }
+    // Removed: double opt-in again, so the unconfirmed opt-in is pending again.
+    const [, , restored] = await updatesOf(pending, 3);
+    expect(changeSummary(restored).sort()).toEqual([`enter ${id.pending}`, `exit ${id.subscribers}`]);
+  });
+
   it('an erasure deletes the profile: exits, an update with input erasure, a snapshot tombstone; a later event for it is not applied', async () => {
     const profileId = randomUUID();
     const now = Date.now();

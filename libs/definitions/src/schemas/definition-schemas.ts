@@ -505,4 +505,63 @@ export const templateSchema = document(
   { contextType },
 );
 
-export const DEFINITION_SCHEMAS = { segment: segmentSchema, journey: journeySchema, template: templateSchema } as const;
+const purposes = { type: 'array', items: { enum: ['email.marketing', 'email.transactional'] }, uniqueItems: true };
+const count = { type: 'integer', minimum: 0 };
+
+const profileModelDocument = document(
+  'profile-model',
+  'Kairos profile model: what consent events, lifecycle stages and engagement levels mean (one per deployment, id default; what is left out keeps the default)',
+  {
+    consent: {
+      type: 'object',
+      description: 'Consent signals; events and categories add to (or replace by name) the defaults',
+      properties: {
+        doubleOptIn: { ...purposes, description: 'Purposes pending after an opt-in until a confirmation event (default: email.marketing)' },
+        events: {
+          type: 'object',
+          description: 'Event name -> the consent signal it is, e.g. "Newsletter Signup": {signal: grant, purposes: [email.marketing]}',
+          additionalProperties: {
+            type: 'object',
+            properties: { signal: { enum: ['grant', 'withdrawal', 'confirmation'] }, purposes: { ...purposes, minItems: 1 } },
+            required: ['signal', 'purposes'],
+            additionalProperties: false,
+          },
+        },
+        categories: { type: 'object', description: "Segment's context.consent.categoryPreferences: category -> the purposes it stands for", additionalProperties: purposes },
+      },
+      additionalProperties: false,
+    },
+    lifecycle: {
+      type: 'object',
+      description: 'Lifecycle stages: new, active, at-risk, lapsed, customer, repeat-customer',
+      properties: {
+        purchaseEvent: { type: 'string', description: 'The event that makes a customer (default Order Completed)' },
+        newFor: { ...duration, description: 'New this long after sign-up or first seen (default 30d)' },
+        activeWithin: { ...duration, description: 'Active with activity this recent (default 30d)' },
+        customerActiveWithin: { ...duration, description: 'A customer whose last order is older is at risk (default 90d)' },
+        lapsedAfter: { ...duration, description: 'Lapsed after this long without an order or activity (default 180d)' },
+        repeatFrom: { ...count, minimum: 2, description: 'Orders that make a repeat customer (default 2)' },
+      },
+      additionalProperties: false,
+    },
+    engagement: {
+      type: 'object',
+      description: 'Engagement level: high, moderate or passive, from points within a window',
+      properties: {
+        points: { type: 'object', description: 'Points per track event name, or page / screen for visits (default Email Opened 1, Email Clicked 3, page 1, screen 1)', additionalProperties: { type: 'number' } },
+        window: { ...duration, description: 'Points count this long (default 30d)' },
+        high: { ...count, description: 'Points for high (default 10)' },
+        moderate: { ...count, description: 'Points for moderate (default 3)' },
+      },
+      additionalProperties: false,
+    },
+  },
+  [],
+  {},
+);
+export const profileModelSchema: Schema = {
+  ...profileModelDocument,
+  properties: { ...(profileModelDocument.properties as Record<string, unknown>), id: { const: 'default', description: 'One profile model per deployment: its id is default' } },
+};
+
+export const DEFINITION_SCHEMAS = { segment: segmentSchema, journey: journeySchema, template: templateSchema, 'profile-model': profileModelSchema } as const;

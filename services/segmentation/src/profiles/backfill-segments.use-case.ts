@@ -6,7 +6,7 @@ import { Output } from '@kairos/state-store';
 import { segmentationMetrics } from '../segmentation-metrics';
 import { SegmentProfilesUseCase } from './segment-profiles.use-case';
 import { BACKFILL_KEY_PREFIX, BackfillProgress, isProfile, SegmentationState, SegmentVersions } from './segmentation-state';
-import { SegmentRelease, SegmentsInForce } from './segments-in-force';
+import { PROFILE_MODEL_KEY, SegmentRelease, SegmentsInForce } from './segments-in-force';
 
 /** Profiles evaluated per transaction: one page of the scan, one commit, then live records get their turn. */
 const PAGE = 250;
@@ -15,7 +15,10 @@ const LOG_EVERY_MS = 5_000;
 /** A backfill that failed (the database away) tries again after ~2 s, doubling per failure up to ~a minute. */
 const BACKFILL_RETRY: RetryPolicy = { attempts: Number.POSITIVE_INFINITY, initialDelayMs: 2_000, maxDelayMs: 60_000 };
 
-const versionsOf = (release: SegmentRelease): SegmentVersions => Object.fromEntries(release.segments.map((segment) => [segment.id, segment.version]));
+const versionsOf = (release: SegmentRelease): SegmentVersions => ({
+  ...Object.fromEntries(release.segments.map((segment) => [segment.id, segment.version])),
+  ...(release.modelVersion > 0 ? { [PROFILE_MODEL_KEY]: release.modelVersion } : {}),
+});
 const sameVersions = (a: SegmentVersions, b: SegmentVersions): boolean => {
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((id) => a[id] === b[id]);
@@ -131,10 +134,12 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
           }
           // A release that changed again while a backfill ran restarts it from the first key, for the newest release.
           const cursor = progress.target && sameVersions(progress.target, target) ? (progress.cursor ?? '') : '';
+          // A new profile model (or its removal) changes what every segment answers: all of them are backfilled.
+          const modelChanged = progress.done[PROFILE_MODEL_KEY] !== target[PROFILE_MODEL_KEY];
           const backfilled = [
-            ...release.segments.filter((segment) => progress.done[segment.id] !== segment.version).map((segment) => ({ segmentId: segment.id, version: segment.version })),
+            ...release.segments.filter((segment) => modelChanged || progress.done[segment.id] !== segment.version).map((segment) => ({ segmentId: segment.id, version: segment.version })),
             ...Object.entries(progress.done)
-              .filter(([id]) => target[id] === undefined)
+              .filter(([id]) => target[id] === undefined && id !== PROFILE_MODEL_KEY)
               .map(([segmentId, version]) => ({ segmentId, version })),
           ];
           label = backfilled.map((segment) => `${segment.segmentId} v${segment.version}`).join(', ');

@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { Condition, DefinitionSet, SegmentBody } from '@kairos/definitions';
+import { Condition, DefinitionSet, ProfileModelBody, SegmentBody } from '@kairos/definitions';
 import { DefinitionsFollower } from '@kairos/definitions-topic';
-import { buildModelFromRules, CompiledSegment, compileSegments, parseRule, ProfileModel } from '@kairos/segmentation';
+import { buildModelFromRules, CompiledSegment, compileSegments, parseRule, ProfileModel, profileModelOptions } from '@kairos/segmentation';
 
 /** The segments of one definitions release, compiled, with the profile model built from the same set. */
 export interface SegmentRelease {
   segments: readonly CompiledSegment[];
   model: ProfileModel;
-  /** Names the segment versions of the release: a profile evaluated under it needs no backfill to it. */
+  /** The version of the profile-model definition the model was built with; 0: none, the defaults. */
+  modelVersion: number;
+  /** Names the segment versions and the model's of the release: a profile evaluated under it needs no backfill to it. */
   fingerprint: string;
 }
 
@@ -41,11 +43,20 @@ export class SegmentsInForce {
       .filter((live) => live.definition.kind === 'journey')
       .flatMap((live) => conditionsIn(live.definition.body))
       .map((condition) => parseRule(condition));
-    this.compiled = { segments, model: buildModelFromRules([...segments.map((segment) => segment.rule), ...journeyRules]), fingerprint: createHash('sha1').update(versions.join('\n')).digest('base64url').slice(0, 16) };
+    // The profile model's thresholds and double opt-in are read when segments are evaluated: a new model version is
+    // a change of every segment, backfilled like one.
+    const profileModel = set.all().find((live) => live.definition.kind === 'profile-model');
+    const modelVersion = profileModel?.record.version ?? 0;
+    const model = buildModelFromRules([...segments.map((segment) => segment.rule), ...journeyRules], profileModelOptions(profileModel?.definition.body as ProfileModelBody | undefined));
+    if (modelVersion > 0) versions.push(`${PROFILE_MODEL_KEY}@${modelVersion}`);
+    this.compiled = { segments, model, modelVersion, fingerprint: createHash('sha1').update(versions.join('\n')).digest('base64url').slice(0, 16) };
     this.compiledFrom = set;
     return this.compiled;
   }
 }
+
+/** The profile model's place among the versions a backfill records as done (a segment id cannot start with #). */
+export const PROFILE_MODEL_KEY = '#profile-model';
 
 /** Keys under which a journey holds a condition in the segment rule language. */
 const CONDITION_KEYS = new Set(['onlyIf', 'threshold', 'exitWhen', 'if']);

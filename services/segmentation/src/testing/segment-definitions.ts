@@ -28,6 +28,20 @@ export class TestSegments {
     if (release.errors.length > 0) throw new Error(`segments refused: ${JSON.stringify(release.errors)}`);
   }
 
+  /** Publishes the deployment's profile model (the YAML after kind and id) with this file's segments. */
+  async publishProfileModel(body: string): Promise<void> {
+    writeFileSync(join(this.folder, 'profile-model.yaml'), `kind: profile-model\nid: default\n${body}\n`);
+    const release = await publishFolder(this.kafka, this.folder, { user: this.publisher, host: 'test', tool: 'jest' }, { write: true });
+    if (release.errors.length > 0) throw new Error(`profile model refused: ${JSON.stringify(release.errors)}`);
+  }
+
+  /** Tombstones the profile model: the defaults are in force again. */
+  async withdrawProfileModel(): Promise<void> {
+    rmSync(join(this.folder, 'profile-model.yaml'), { force: true });
+    const entry = (await readDefinitionsTopic(this.kafka)).get('profile-model/default');
+    if (entry?.record) await writeRelease(this.kafka, [{ key: 'profile-model/default', action: 'remove', fromVersion: entry.version, toVersion: entry.version + 1, record: null }]);
+  }
+
   /** Tombstones every segment this file published: the last published first, one release per publish. */
   async withdraw(): Promise<void> {
     for (const batch of [...this.batches].reverse()) {

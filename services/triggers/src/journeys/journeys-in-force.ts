@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { DefinitionSet, JourneyBody, SegmentBody, TemplateBody } from '@kairos/definitions';
+import { DefinitionSet, JourneyBody, ProfileModelBody, SegmentBody, TemplateBody } from '@kairos/definitions';
+import { profileModelOptions } from '@kairos/segmentation';
 import { DefinitionsFollower } from '@kairos/definitions-topic';
 import { buildCatalogue, GuardRailPolicy, JourneyCatalogue } from '@kairos/journeys';
 import { TRIGGERS_POLICY } from './triggers.tokens';
@@ -51,6 +52,8 @@ export class JourneysInForce implements OnApplicationBootstrap {
       segments: live.filter((entry) => entry.definition.kind === 'segment').map((entry) => ({ version: entry.record.version, body: entry.definition.body as SegmentBody })),
       templates: live.filter((entry) => entry.definition.kind === 'template').map((entry) => ({ id: entry.definition.id, purpose: (entry.definition.body as TemplateBody).purpose })),
       policy: this.policy,
+      // The same model segmentation uses: which purposes need a confirmation is read at every send.
+      modelOptions: profileModelOptions(live.find((entry) => entry.definition.kind === 'profile-model')?.definition.body as ProfileModelBody | undefined),
       splitWinners: (journeyId, version, stepId) => this.winners.winner(journeyId, version, stepId),
     });
     this.compiledFrom = set;
