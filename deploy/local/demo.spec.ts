@@ -11,9 +11,12 @@ describe('the demo', () => {
   it('shortens every duration of the example definitions and keeps them valid', () => {
     const target = mkdtempSync(join(tmpdir(), 'kairos-demo-definitions-'));
     try {
-      const changed = writeDemoDefinitions(join(__dirname, '..', '..', 'definitions', 'shop'), target, 20);
+      const changed = writeDemoDefinitions(join(__dirname, '..', '..', 'definitions', 'shop'), target, 20, new Date('2026-12-07T17:00:30Z'));
       expect(changed).toContain('journeys/abandoned-cart.yaml: 4h -> 3s');
       expect(changed).toContain('segments/inactive-90-days.yaml: 90d -> 30m');
+      // Clock times: the birthday two minutes after the start in Zurich (UTC+1 in December), the win-back's wait half a day.
+      expect(changed).toContain('journeys/birthday.yaml: at 09:00 -> 18:03');
+      expect(changed).toContain('journeys/win-back.yaml: wait until 10:00 -> 10s');
       const report = validateDefinitions(readDefinitionsFolder(target));
       expect(report.errors).toEqual([]);
       expect(report.definitions).toHaveLength(22);

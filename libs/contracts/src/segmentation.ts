@@ -47,9 +47,10 @@ export type ProfileUpdateInput =
   /**
    * A new, changed or removed segment was evaluated over stored profiles; the changes carry cause backfill. Published
    * only for a profile the backfill changed. segmentId/version: the first backfilled segment; `segments`: all of them
-   * when one release changed several.
+   * when one release changed several; `release`: the release's fingerprint, which names the input (a profile-model
+   * change backfills segments whose versions did not change).
    */
-  | { kind: 'backfill'; segmentId: string; version: number; segments?: Array<{ segmentId: string; version: number }> }
+  | { kind: 'backfill'; segmentId: string; version: number; release?: string; segments?: Array<{ segmentId: string; version: number }> }
   /** The profile was erased: state is empty, nothing may be sent to it. */
   | { kind: 'erasure' };
 

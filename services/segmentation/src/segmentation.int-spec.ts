@@ -245,30 +245,6 @@ describe('segmentation against the real stack', () => {
     expect(updates[4].state).toMatchObject({ consent: { 'email.marketing': { withdrawal: { messageId: withdraw.messageId } } } });
   });
 
-  it('a profile-model definition: its consent event opts in, and publishing or removing it backfills what it changes (double opt-in)', async () => {
-    const pending = randomUUID();
-    const now = Date.now();
-    await send([track(pending, 'Subscribed', now)]);
-    expect((await updatesOf(pending, 1)).map(changeSummary)).toEqual([[`enter ${id.pending}`]]);
-    try {
-      await segments.publishProfileModel(`consent:\n  doubleOptIn: []\n  events:\n    Opted In ${run}:\n      signal: grant\n      purposes: [email.marketing]`);
-      // Without double opt-in, the pending opt-in is a subscription: the backfill moves her, with cause backfill.
-      const [, backfilled] = await updatesOf(pending, 2);
-      expect(backfilled.input).toMatchObject({ kind: 'backfill' });
-      expect(changeSummary(backfilled).sort()).toEqual([`enter ${id.subscribers}`, `exit ${id.pending}`]);
-      expect(backfilled.changes.every((change) => change.cause.kind === 'backfill')).toBe(true);
-      // The model's own consent event opts a new profile in, live.
-      const optedIn = randomUUID();
-      await send([track(optedIn, `Opted In ${run}`, Date.now())]);
-      expect((await updatesOf(optedIn, 1)).map(changeSummary)).toEqual([[`enter ${id.subscribers}`]]);
-    } finally {
-      await segments.withdrawProfileModel();
-    }
-    // Removed: double opt-in again, so the unconfirmed opt-in is pending again.
-    const [, , restored] = await updatesOf(pending, 3);
-    expect(changeSummary(restored).sort()).toEqual([`enter ${id.pending}`, `exit ${id.subscribers}`]);
-  });
-
   it('an erasure deletes the profile: exits, an update with input erasure, a snapshot tombstone; a later event for it is not applied', async () => {
     const profileId = randomUUID();
     const now = Date.now();
@@ -353,5 +329,53 @@ describe('segmentation against the real stack', () => {
       await replay.stop();
       await database.end();
     }
+  });
+
+  it('a profile-model definition: its consent event opts in, and publishing or removing it backfills what it changes (double opt-in)', async () => {
+    const pending = randomUUID();
+    const now = Date.now();
+    await send([track(pending, 'Subscribed', now)]);
+    expect((await updatesOf(pending, 1)).map(changeSummary)).toEqual([[`enter ${id.pending}`]]);
+    try {
+      await segments.publishProfileModel(`consent:\n  doubleOptIn: []\n  events:\n    Opted In ${run}:\n      signal: grant\n      purposes: [email.marketing]`);
+      // Without double opt-in, the pending opt-in is a subscription: the backfill moves her, with cause backfill.
+      const [, backfilled] = await updatesOf(pending, 2);
+      expect(backfilled.input).toMatchObject({ kind: 'backfill' });
+      expect(changeSummary(backfilled).sort()).toEqual([`enter ${id.subscribers}`, `exit ${id.pending}`]);
+      expect(backfilled.changes.every((change) => change.cause.kind === 'backfill')).toBe(true);
+      // The model's own consent event opts a new profile in, live.
+      const optedIn = randomUUID();
+      await send([track(optedIn, `Opted In ${run}`, Date.now())]);
+      expect((await updatesOf(optedIn, 1)).map(changeSummary)).toEqual([[`enter ${id.subscribers}`]]);
+    } finally {
+      await segments.withdrawProfileModel();
+    }
+    // Removed: double opt-in again, so the unconfirmed opt-in is pending again.
+    const [, , restored] = await updatesOf(pending, 3);
+    expect(changeSummary(restored).sort()).toEqual([`enter ${id.pending}`, `exit ${id.subscribers}`]);
+  });
+
+  it("a customer active while a new segment is backfilled enters it by the backfill, not by her event (no journey starts for existing members)", async () => {
+    // 5,000 stored profiles on the pro plan, and hers the last key of the last partition: the backfill's pages reach
+    // her long after her next event does.
+    const now = Date.now();
+    const pro = (profileId: string) => event(profileId, now, { type: 'identify', traits: { plan: 'pro' } });
+    const seeded = Array.from({ length: 5_000 }, () => randomUUID());
+    let active = '';
+    while (!active || keyPartition(active, PARTITIONS) !== PARTITIONS - 1) active = `ffffffff-ffff-4fff-bfff-${randomUUID().slice(-12)}`;
+    await send([...seeded.map(pro), pro(active)]);
+    await updatesOf(active, 1);
+    const proPlan = `pro-plan-${run}`;
+    own.add(proPlan);
+    await segments.publish({ [proPlan]: { trait: 'plan', equals: 'pro' } });
+    await send([track(active, 'Product Viewed', now + 1_000)]);
+    // The backfill's update first (caught up before her event, with cause backfill), then her event's, which changes nothing.
+    const updates = await updatesOf(active, 3);
+    expect(updates.map((update) => [update.input.kind, changeSummary(update)])).toEqual([
+      ['event', []],
+      ['backfill', [`enter ${proPlan}`]],
+      ['event', []],
+    ]);
+    expect(updates[1].changes).toEqual([expect.objectContaining({ segmentId: proPlan, change: 'enter', cause: { kind: 'backfill' } })]);
   });
 });

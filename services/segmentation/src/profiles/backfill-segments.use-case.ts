@@ -144,7 +144,7 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
           ];
           label = backfilled.map((segment) => `${segment.segmentId} v${segment.version}`).join(', ');
           page = (await store.keysAfter(partition, cursor, PAGE)).filter((candidate) => !candidate.startsWith(BACKFILL_KEY_PREFIX));
-          const input = { kind: 'backfill' as const, ...backfilled[0], ...(backfilled.length > 1 ? { segments: backfilled } : {}) };
+          const input = { kind: 'backfill' as const, ...backfilled[0], release: release.fingerprint, ...(backfilled.length > 1 ? { segments: backfilled } : {}) };
           await access.preload(page);
           const outputs: Output[] = [];
           for (const profileId of page) {

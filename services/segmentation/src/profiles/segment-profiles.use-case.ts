@@ -126,7 +126,8 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
         return [];
       }
       if (!isProfile(entry)) return [];
-      return this.evaluate(entry, release, input.at, { kind: 'timer' }, { kind: 'timer' }, access, false).outputs;
+      const caught = this.catchUp(entry, release, input.at, access);
+      return [...caught.outputs, ...this.evaluate(caught.entry, release, input.at, { kind: 'timer' }, { kind: 'timer' }, access, false).outputs];
     }
     const { record } = input;
     switch (record.topic) {
@@ -149,7 +150,12 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     if (isErased(entry)) return [];
     if (isRedirect(entry)) return [this.outputs.transfer({ transferId: `event/${event.messageId}/${key}`, groupId: this.groupId, profileId: entry.redirect, hops: 0, kind: 'event', loserId: key, event })];
     const outputs: Output[] = [];
-    let current: ProfileEntry = isProfile(entry) ? entry : { profile: emptyProfileState(key), memberships: {} };
+    let current: ProfileEntry = { profile: emptyProfileState(key), memberships: {} };
+    if (isProfile(entry)) {
+      const caught = this.catchUp(entry, release, at, access);
+      outputs.push(...caught.outputs);
+      current = caught.entry;
+    }
     // Losers this event merged whose state this partition owns are folded right here, before the event, so the
     // event's update already reflects them; the others arrive by transfer (their merge record reaches their writer).
     for (const loserId of event.resolution?.mergedProfileIds ?? []) {
@@ -227,11 +233,12 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
       }
       return [this.outputs.transfer({ ...transfer, profileId: entry.redirect, hops: transfer.hops + 1 })];
     }
-    const current: ProfileEntry = isProfile(entry) ? entry : { profile: emptyProfileState(key), memberships: {} };
-    if (transfer.kind === 'event') return this.applyEventTo(current, transfer.event, at, release, access);
-    if (!transfer.state || current.foldedLosers?.includes(transfer.loserId)) return [];
+    const caught = isProfile(entry) ? this.catchUp(entry, release, at, access) : { entry: { profile: emptyProfileState(key), memberships: {} }, outputs: [] };
+    const current: ProfileEntry = caught.entry;
+    if (transfer.kind === 'event') return [...caught.outputs, ...this.applyEventTo(current, transfer.event, at, release, access)];
+    if (!transfer.state || current.foldedLosers?.includes(transfer.loserId)) return caught.outputs;
     const folded = this.fold(current, transfer.loserId, transfer.state as unknown as ProfileState, release, transfer.foldedLosers);
-    return this.evaluate(folded, release, at, { kind: 'merge', loserId: transfer.loserId }, { kind: 'merge', loserId: transfer.loserId }, access, true).outputs;
+    return [...caught.outputs, ...this.evaluate(folded, release, at, { kind: 'merge', loserId: transfer.loserId }, { kind: 'merge', loserId: transfer.loserId }, access, true).outputs];
   }
 
   /**
@@ -245,6 +252,21 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     if (entry.release === release.fingerprint) return [];
     const { outputs, changed } = this.evaluate(entry, release, now, { kind: 'backfill' }, input, access, false);
     return changed ? outputs : [];
+  }
+
+  /**
+   * A stored profile last evaluated under another release is backfilled to this one before its input is applied: the
+   * memberships a new or changed segment (or profile model) gives its stored state carry cause backfill, whether the
+   * backfill's pages reach the profile first or its own input does. Judged just before the input's time, so what the
+   * input or a transition due at that moment changes is the input's own change. Without this, a customer active during
+   * a backfill "entered" a new segment by her next event and a journey on that entry started for her.
+   */
+  private catchUp(entry: ProfileEntry, release: SegmentRelease, at: number, access: StateAccess<SegmentationState>): { entry: ProfileEntry; outputs: Output[] } {
+    if (entry.release === undefined || entry.release === release.fingerprint || release.segments.length === 0) return { entry, outputs: [] };
+    const [first] = release.segments;
+    const input = { kind: 'backfill' as const, segmentId: first.id, version: first.version, release: release.fingerprint, ...(release.segments.length > 1 ? { segments: release.segments.map((segment) => ({ segmentId: segment.id, version: segment.version })) } : {}) };
+    const evaluated = this.evaluate(entry, release, at - 1, { kind: 'backfill' }, input, access, false);
+    return { entry: evaluated.entry, outputs: evaluated.changed ? evaluated.outputs : [] };
   }
 
   /** The loser's state folded into the survivor's, remembered so a second copy of the transfer folds nothing. */

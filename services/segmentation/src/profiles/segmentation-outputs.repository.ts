@@ -77,7 +77,7 @@ function inputIdentity(input: ProfileUpdateInput, at: number): string {
     case 'merge':
       return `merge/${input.loserId}`;
     case 'backfill':
-      return `backfill/${input.segmentId}/${input.version}`;
+      return input.release === undefined ? `backfill/${input.segmentId}/${input.version}` : `backfill/${input.release}`;
     case 'erasure':
       return 'erasure';
   }
