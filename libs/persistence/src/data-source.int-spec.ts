@@ -38,6 +38,27 @@ describe('the data source against the real PostgreSQL', () => {
     expect(settings).toEqual([{ statement: '1min', lock: '30s', idle: '5min' }]);
   });
 
+  it('two replicas starting at once take turns: each migration runs once, and both start', async () => {
+    const schema = uniqueName('together');
+    let runs = 0;
+    class CreateThings1700000000000 implements MigrationInterface {
+      async up(runner: QueryRunner): Promise<void> {
+        runs += 1;
+        await runner.query('CREATE TABLE things (id int PRIMARY KEY)');
+        // Long enough for the other replica to reach its migrations meanwhile.
+        await runner.query('SELECT pg_sleep(0.5)');
+      }
+      async down(runner: QueryRunner): Promise<void> {
+        await runner.query('DROP TABLE things');
+      }
+    }
+    const [first, second] = await Promise.all([0, 1].map(() => connectAndMigrate({ url: databaseUrl, schema, migrations: [CreateThings1700000000000], poolSize: 1 })));
+    sources.push(first.dataSource);
+    await second.dataSource.destroy();
+    expect(runs).toBe(1);
+    expect([...first.applied, ...second.applied]).toEqual(['CreateThings1700000000000']);
+  });
+
   it('fails a write waiting for a lock held elsewhere after the lock limit, as an outage, and writes once it is free', async () => {
     const { dataSource } = await connectAndMigrate({ url: databaseUrl, schema: uniqueName('locks'), migrations: [], poolSize: 1, limits: { statementMs: 60_000, lockMs: 500, idleInTransactionMs: 60_000 } });
     sources.push(dataSource);

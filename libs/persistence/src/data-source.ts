@@ -75,15 +75,20 @@ const ignoreError = (): void => undefined;
 /**
  * Applies pending migrations (on a connection of their own, without limits), then connects the service's pool. The
  * schema is created first because TypeORM keeps its migrations table inside it. Returns the names of the migrations
- * applied now (empty when up to date).
+ * applied now (empty when up to date). Replicas starting together take turns: the migrating connection holds an
+ * advisory lock named after the schema, so the second finds the first's migrations applied instead of running them
+ * again beside it (a CREATE TABLE failing with "already exists", or a data migration applied twice).
  */
 export async function connectAndMigrate(options: DatabaseOptions): Promise<{ dataSource: DataSource; applied: string[] }> {
   const migrator = createDataSource({ ...options, poolSize: 1, limits: NO_LIMITS });
   await migrator.initialize();
   let applied: string[];
   try {
+    // One connection (poolSize 1): the session lock is held by the connection the migrations run on.
+    await migrator.query('SELECT pg_advisory_lock(hashtext($1))', [`kairos-migrations:${options.schema}`]);
     await migrator.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
     applied = (await migrator.runMigrations({ transaction: 'each' })).map((migration) => migration.name);
+    await migrator.query('SELECT pg_advisory_unlock(hashtext($1))', [`kairos-migrations:${options.schema}`]);
   } finally {
     await migrator.destroy();
   }

@@ -464,7 +464,7 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     expect((await outcomes(next.dispatchId, 2)).find((fact) => fact.kind === 'suppressed')).toMatchObject({ detail: { reason: 'soft-bounces' } });
   });
 
-  it('an erasure leaves no address in the clear: the bounce diagnostics and soft-bounce counts go, the bounced address stays suppressed for the next profile', async () => {
+  it('an erasure leaves no address in the clear: diagnostics never had it, the soft-bounce counts go, the bounced address stays suppressed for the next profile', async () => {
     const request = cartRequest({ profileId: randomUUID() });
     const address = request.context.profile['email'] as string;
     await produce(request);
@@ -485,7 +485,10 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
       )) as Array<Record<string, number>>;
       return row;
     };
-    expect(await mentions()).toEqual({ suppressions: 1, soft_bounces: 0, deliveries: 1 });
+    // The diagnostics are kept without the address; the soft bounce is counted under the address's digest.
+    expect(await mentions()).toEqual({ suppressions: 0, soft_bounces: 0, deliveries: 1 });
+    expect(await service.dataSource?.query(`SELECT proof->>'diagnostic' AS diagnostic FROM suppressions WHERE subject = $1`, [addressSubject(address)])).toEqual([{ diagnostic: '550 5.1.1 <<recipient>>: user unknown' }]);
+    expect(await service.dataSource?.query('SELECT count FROM soft_bounces WHERE address = $1', [addressSubject(address)])).toEqual([{ count: 1 }]);
 
     const erasure = { requestId: id('erasure'), profileIds: [request.profileId], identifierCount: 1, erasedAt: new Date().toISOString() };
     expect(validator.validate(SchemaIds.profileErasure, erasure)).toMatchObject({ valid: true });

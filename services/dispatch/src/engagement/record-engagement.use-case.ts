@@ -103,7 +103,10 @@ export class RecordEngagementUseCase {
     const address = report.recipient ?? row?.recipient ?? undefined;
     if (!address) throw new UnknownRecipientError('the report names no recipient, and no delivery with a recipient matches its dispatch id');
     const at = new Date();
-    const proof = { at: at.toISOString(), type: report.type, ...(report.status ? { status: report.status } : {}), ...(report.diagnostic ? { diagnostic: report.diagnostic } : {}), ...(dispatchId ? { dispatchId } : {}) };
+    // The relay's diagnostic often quotes the address ("550 5.1.1 <anna@…>: user unknown"): kept without it, so the
+    // suppression (which outlives an erasure) holds the address only as its digest.
+    const diagnostic = report.diagnostic?.split(new RegExp(escapeRegExp(address.trim()), 'gi')).join('<recipient>');
+    const proof = { at: at.toISOString(), type: report.type, ...(report.status ? { status: report.status } : {}), ...(diagnostic ? { diagnostic } : {}), ...(dispatchId ? { dispatchId } : {}) };
     let suppressed = false;
     await this.engagement.inTransaction(async (writes) => {
       if (report.type === 'hard-bounce') {
@@ -169,3 +172,5 @@ export class RecordEngagementUseCase {
 export class UnknownRecipientError extends Error {
   override readonly name = 'UnknownRecipientError';
 }
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
