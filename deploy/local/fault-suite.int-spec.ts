@@ -13,6 +13,7 @@ describe('the fault suite (short form)', () => {
     expect({ lost: report.lost.slice(0, 20), count: report.lost.length }).toEqual({ lost: [], count: 0 });
     // A duplicate is only acceptable inside the documented SMTP-acceptance window, and then it carries the same Message-ID.
     expect(report.duplicates.filter((duplicate) => !duplicate.sameMessageId)).toEqual([]);
+    expect(report.deadLetters).toEqual([]); // each with its reason and source record when not
     expect(Object.values(report.deadLettered).every((count) => count === 0) ? {} : report.deadLettered).toEqual({});
     // Replayed into empty stores, the accepted topic gives the same profiles, memberships and decisions — and no mail.
     const { replay } = report;

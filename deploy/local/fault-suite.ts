@@ -1,11 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deadLetterTopic, Topics } from '@kairos/contracts';
+import { DeadLetterHeaders, deadLetterTopic, RejectedEvent, Topics } from '@kairos/contracts';
 import { publishFolder } from '@kairos/definitions-topic';
-import { endOffsets, KafkaClient } from '@kairos/kafka';
+import { ConsumedRecord, endOffsets, KafkaClient } from '@kairos/kafka';
 import { Client } from 'pg';
 import { ReplayComparison, replayIntoEmptyStores } from './fault-replay';
-import { Pipeline, PIPELINE_SERVICES, PipelineService, postUntilAccepted, readMails, startPipeline } from '@kairos/testing';
+import { Pipeline, PIPELINE_SERVICES, PipelineService, postUntilAccepted, readMails, readTopic, startPipeline } from '@kairos/testing';
 
 /**
  * The fault suite: the five services as processes of their own on a broker, a PostgreSQL and an SMTP sink of the
@@ -36,6 +36,8 @@ export interface FaultSuiteReport {
   /** Ledger numbers that arrived more than once, with whether every copy carried the same Message-ID. */
   duplicates: Array<{ n: number; copies: number; sameMessageId: boolean }>;
   deadLettered: Record<string, number>;
+  /** Every dead-lettered or rejected record, with its reason and where it came from (must be none for valid input). */
+  deadLetters: Array<{ topic: string; reason: string; detail: string; from?: string }>;
   drainSeconds: number;
   /** The accepted topic replayed into empty stores, compared with the live run; and mails the replay caused (must be 0). */
   replay: ReplayComparison & { mailsSentAgain: number };
@@ -130,6 +132,9 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
       const ends = await endOffsets(pipeline.kafka, topic);
       deadLettered[topic] = Number([...ends.values()].reduce((sum, end) => sum + end, 0n));
     }
+    const deadLetters = (
+      await Promise.all(Object.entries(deadLettered).map(async ([topic, count]) => (count === 0 ? [] : (await readTopic(pipeline.stack.kafkaBrokers, topic, count, 30_000)).map((record) => deadLetterOf(topic, record)))))
+    ).flat();
     const drainSeconds = Math.round((Date.now() - drainStart) / 1000);
 
     log('replaying the accepted topic into empty stores: identity, segmentation and triggers with fresh groups and schemas…');
@@ -149,6 +154,7 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
       lost,
       duplicates,
       deadLettered,
+      deadLetters,
       drainSeconds,
       replay: { ...comparison, mailsSentAgain: copies(mailsAfter) - copies(mails) },
     };
@@ -158,6 +164,18 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
 }
 
 const LEDGER_SUBJECT = /^Ledger (\d+)$/;
+
+/** Why a record was dead-lettered (the DLQ headers) or rejected (the rejected event's own fields), and where it came from. */
+export function deadLetterOf(topic: string, record: ConsumedRecord): FaultSuiteReport['deadLetters'][number] {
+  const headers = record.headers;
+  if (headers[DeadLetterHeaders.reason] !== undefined) {
+    const from = headers[DeadLetterHeaders.topic] === undefined ? undefined : `${headers[DeadLetterHeaders.topic]}#${headers[DeadLetterHeaders.partition]}@${headers[DeadLetterHeaders.offset]}`;
+    return { topic, reason: headers[DeadLetterHeaders.reason], detail: headers[DeadLetterHeaders.detail] ?? '', ...(from ? { from } : {}) };
+  }
+  const rejected = JSON.parse(record.value?.toString() ?? '{}') as Partial<RejectedEvent>;
+  const origin = rejected.origin;
+  return { topic, reason: String(rejected.reason ?? 'unknown'), detail: String(rejected.detail ?? ''), ...(origin ? { from: `${origin.topic}#${origin.partition}@${origin.offset}` } : rejected.via ? { from: rejected.via } : {}) };
+}
 
 /** Waits (bounded) until dispatch holds no delivery that is still to be sent (received, sending or retrying). */
 async function noOpenDeliveries(databaseUrl: string, timeoutMs: number): Promise<void> {
@@ -222,6 +240,7 @@ if (require.main === module) {
       log(`fault suite (${report.form}): ${report.pings} ledger pings, ${report.mailsReceived} mails received`);
       for (const fault of report.faults) log(`  ${fault}`);
       log(`  lost ${report.lost.length}, duplicated ${report.duplicates.length} (same Message-ID: ${report.duplicates.filter((d) => d.sameMessageId).length}), dead-lettered ${deadLettered}`);
+      for (const letter of report.deadLetters) log(`    ${letter.topic}: ${letter.reason}: ${letter.detail}${letter.from ? ` (from ${letter.from})` : ''}`);
       const { replay } = report;
       const parts = [replay.profiles, replay.memberships, replay.decisions];
       log(
