@@ -13,6 +13,22 @@ describe('triggers configuration', () => {
     expect(guardRailPolicy(loadTriggersConfig({ TRIGGERS_MARKETING_EMAIL_CAP: 'off' })).caps).toEqual([]);
   });
 
+  it('caps other purposes per channel and purpose with TRIGGERS_CAPS, the same form', () => {
+    expect(guardRailPolicy(loadTriggersConfig({ TRIGGERS_CAPS: 'email.transactional=20/1d' })).caps).toEqual([
+      { channel: 'email', purpose: 'marketing', max: 3, per: 7 * 86_400_000, minGap: 16 * 3_600_000 },
+      { channel: 'email', purpose: 'transactional', max: 20, per: 86_400_000 },
+    ]);
+    expect(guardRailPolicy(loadTriggersConfig({ TRIGGERS_CAPS: 'email.marketing=1/1d;email.transactional=1m' })).caps).toEqual([
+      { channel: 'email', purpose: 'marketing', max: 1, per: 86_400_000 },
+      { channel: 'email', purpose: 'transactional', minGap: 60_000 },
+    ]);
+    expect(() => loadTriggersConfig({ TRIGGERS_CAPS: 'webhook.marketing=1/1h' })).toThrow(/TRIGGERS_CAPS/);
+    expect(() => loadTriggersConfig({ TRIGGERS_CAPS: 'email.transactional=1/1d;email.transactional=2/1d' })).toThrow('TRIGGERS_CAPS names email.transactional twice: one cap per channel and purpose');
+    expect(() => loadTriggersConfig({ TRIGGERS_CAPS: 'email.marketing=1/1d', TRIGGERS_MARKETING_EMAIL_CAP: '2/1d' })).toThrow(
+      'TRIGGERS_CAPS names email.marketing twice (TRIGGERS_MARKETING_EMAIL_CAP sets it too): one cap per channel and purpose',
+    );
+  });
+
   it('refuses a malformed cap or quiet-hours window, naming the variable', () => {
     expect(() => loadTriggersConfig({ TRIGGERS_MARKETING_EMAIL_CAP: 'three a week' })).toThrow(ConfigError);
     expect(() => loadTriggersConfig({ TRIGGERS_QUIET_HOURS: '9pm-8am' })).toThrow(/TRIGGERS_QUIET_HOURS/);

@@ -1,6 +1,9 @@
 import { boolean, ConfigError, ConfigOf, loadConfig, serviceVariables, stateStoreVariables, text } from '@kairos/config';
-import { GuardRailPolicy, knownTimeZone, parseTimeOfDay } from '@kairos/journeys';
+import { GuardRailPolicy, knownTimeZone, parseTimeOfDay, Purpose } from '@kairos/journeys';
 import { parseDuration } from '@kairos/definitions';
+
+/** A cap: "<max>/<period>", ",<min gap>" or both (3/7d,16h). */
+const CAP = '([0-9]+/([0-9]+(ms|s|m|h|d|w))+)?(,?([0-9]+(ms|s|m|h|d|w))+)?';
 
 export const triggersVariables = {
   ...serviceVariables(9104),
@@ -8,7 +11,13 @@ export const triggersVariables = {
   TRIGGERS_MARKETING_EMAIL_CAP: text({
     description: 'Frequency cap on marketing e-mail across all journeys: "<max>/<period>,<min gap>" (3/7d,16h), or "off"',
     default: '3/7d,16h',
-    pattern: '^(off|([0-9]+/([0-9]+(ms|s|m|h|d|w))+)?(,?([0-9]+(ms|s|m|h|d|w))+)?)$',
+    pattern: `^(off|${CAP})$`,
+  }),
+  TRIGGERS_CAPS: text({
+    description:
+      'Caps for the other purposes, one per channel and purpose, in the same form: "email.transactional=20/1d;…" (marketing e-mail is TRIGGERS_MARKETING_EMAIL_CAP). Webhook steps are integrations, not messages, and have none',
+    optional: true,
+    pattern: `^email\\.(marketing|transactional)=${CAP}(;email\\.(marketing|transactional)=${CAP})*$`,
   }),
   TRIGGERS_QUIET_HOURS: text({
     description: 'Local hours in the profile time zone when marketing sends are deferred: "HH:MM-HH:MM" (21:00-08:00), or "off"',
@@ -26,6 +35,9 @@ export type TriggersConfig = ConfigOf<typeof triggersVariables>;
 
 export function loadTriggersConfig(env: NodeJS.ProcessEnv = process.env): TriggersConfig {
   const config = loadConfig(triggersVariables, env);
+  const purposes = (config.TRIGGERS_CAPS ?? '').split(';').filter(Boolean).map((entry) => entry.split('=')[0]);
+  const repeated = purposes.find((purpose, index) => purposes.indexOf(purpose) !== index || (purpose === 'email.marketing' && env['TRIGGERS_MARKETING_EMAIL_CAP'] !== undefined));
+  if (repeated) throw new ConfigError(`TRIGGERS_CAPS names ${repeated} twice${repeated === 'email.marketing' ? ' (TRIGGERS_MARKETING_EMAIL_CAP sets it too)' : ''}: one cap per channel and purpose`);
   const zone = config.TRIGGERS_DEFAULT_TIME_ZONE;
   if (knownTimeZone(zone, '') !== zone) throw new ConfigError(`TRIGGERS_DEFAULT_TIME_ZONE must be an IANA time zone such as Europe/Zurich (got "${zone}")`);
   return config;
@@ -34,13 +46,18 @@ export function loadTriggersConfig(env: NodeJS.ProcessEnv = process.env): Trigge
 /** The guard rails of every send, from the configuration (validated by the patterns above). */
 export function guardRailPolicy(config: TriggersConfig): GuardRailPolicy {
   const policy: GuardRailPolicy = { caps: [], defaultTimeZone: config.TRIGGERS_DEFAULT_TIME_ZONE };
-  const cap = config.TRIGGERS_MARKETING_EMAIL_CAP;
-  if (cap !== 'off') {
+  const caps = new Map<Purpose, string>([['marketing', config.TRIGGERS_MARKETING_EMAIL_CAP]]);
+  for (const entry of (config.TRIGGERS_CAPS ?? '').split(';').filter(Boolean)) {
+    const [key, cap] = entry.split('=');
+    caps.set(key.slice('email.'.length) as Purpose, cap);
+  }
+  for (const [purpose, cap] of caps) {
+    if (cap === 'off') continue;
     const [count, gap] = cap.includes('/') ? cap.split(',') : [undefined, cap];
     const [max, per] = count === undefined ? [] : count.split('/');
     policy.caps.push({
       channel: 'email',
-      purpose: 'marketing',
+      purpose,
       ...(max !== undefined && per !== undefined ? { max: Number(max), per: parseDuration(per) } : {}),
       ...(gap ? { minGap: parseDuration(gap) } : {}),
     });
