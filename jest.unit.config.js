@@ -1,3 +1,3 @@
 /** Pure logic, no I/O: runs without the stack. */
 /** @type {import('jest').Config} */
-module.exports = { ...require('./jest.shared'), displayName: 'unit', testMatch: ['<rootDir>/{libs,services,deploy}/**/*.spec.ts'] };
+module.exports = { ...require('./jest.shared'), displayName: 'unit', testMatch: ['<rootDir>/{libs,services,deploy,tools}/**/*.spec.ts'] };

@@ -106,6 +106,13 @@ describe('entry triggers', () => {
     expect(sends(customer)).toEqual([]);
   });
 
+  it('leaving a segment (on: exit): an unsubscribe starts a goodbye journey once, and opting in again does not', () => {
+    const goodbye = journey({ id: 'goodbye', trigger: { segment: 'email-subscribers', on: 'exit' }, reentry: { allow: 'always' }, steps: [{ send: 'confirm-subscription' }] });
+    const result = run([...optIn('p1', T0), track('p1', 'Unsubscribed', T0 + HOUR), ...optIn('p1', T0 + 2 * HOUR)], [goodbye]);
+    expect(sends(result)).toEqual([['confirm-subscription', iso(T0 + HOUR)]]);
+    expect(sends(run([...optIn('p2', T0)], [goodbye]))).toEqual([]);
+  });
+
   it("a segment's backfill is no entry: members a newly published segment finds stay out unless the journey includes backfill", () => {
     const consented = { ...emptyProfileState('p1'), consent: { 'email.marketing': { grant: { at: 0, source: 'event', messageId: 'g' }, confirmation: { at: 1, source: 'event', messageId: 'c' } } } };
     const change = (cause: { kind: 'backfill' } | { kind: 'event'; messageId: string }) => ({ changeId: `p1/email-subscribers/1/enter/${cause.kind}`, profileId: 'p1', segmentId: 'email-subscribers', version: 1, change: 'enter' as const, at: iso(T0), cause });

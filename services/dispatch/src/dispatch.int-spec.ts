@@ -218,6 +218,17 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     const page = await fetch(oneClick);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('Subscribe again');
+
+    // Subscribing again from that page lifts the unsubscribe at once (a marketing mail decided after it goes out) and
+    // goes back into the pipeline as a Subscribed event for marketing: under double opt-in, pending until confirmed.
+    const resubscribed = await fetch(oneClick.replace(/\/u\/([^/?]+).*$/, '/u/$1/resubscribe'), { method: 'POST' });
+    expect(resubscribed.status).toBe(200);
+    expect(await resubscribed.text()).toContain('subscribed again');
+    const [event] = await readTopic(kafkaBrokers, Topics.internal.name, 1, 30_000, (record) => json<{ messageId?: string }>(record).messageId === `kairos-dispatch:${first.dispatchId}:resubscribed`);
+    expect(json(event)).toMatchObject({ type: 'track', event: 'Subscribed', properties: { purpose: 'marketing', dispatchId: first.dispatchId }, context: { kairos: { profileId: first.profileId } } });
+    const again = cartRequest({ profileId: first.profileId, profile: { email: address } });
+    await produce(again);
+    expect(await mailTo(address, 3)).toHaveLength(3);
   });
 
   it('a marketing mail already waiting to retry a 4xx when the one-click POST arrives is suppressed at its next attempt; other mail goes out while it waits', async () => {

@@ -45,6 +45,8 @@ describe('segmentation against the real stack', () => {
     subscribers: `email-subscribers-${run}`,
     pending: `email-pending-${run}`,
     vip: `vip-subscribers-${run}`,
+    engaged: `engaged-${run}`,
+    warming: `warming-${run}`,
   };
   const own = new Set(Object.values(id));
   const segments = new TestSegments(kafka, 'segmentation-int-spec');
@@ -113,6 +115,8 @@ describe('segmentation against the real stack', () => {
       [id.newWithoutOrder]: { all: [{ trait: 'signedUpAt', moreThanAgo: '3s' }, { trait: 'signedUpAt', withinLast: '30d' }, { notPerformed: 'Order Completed' }] },
       [id.subscribers]: { consent: { channel: 'email', purpose: 'marketing' } },
       [id.pending]: { consent: { channel: 'email', purpose: 'marketing', status: 'pending' } },
+      [id.engaged]: { engagement: ['high'] },
+      [id.warming]: { engagement: ['moderate'] },
     };
     await segments.publish(rules);
     // The segment of segments in a release of its own, after the segments it names: the harness creates the
@@ -217,6 +221,16 @@ describe('segmentation against the real stack', () => {
     const [entered] = await changesOf(newcomer, 1);
     expect(entered).toMatchObject({ segmentId: id.newWithoutOrder, change: 'enter', cause: { kind: 'timer' } });
     expect(Date.parse(entered.at)).toBeGreaterThanOrEqual(now + 3_000);
+  });
+
+  it('engagement: opens, clicks and visits move a profile from passive to moderate to high', async () => {
+    const profileId = randomUUID();
+    const now = Date.now();
+    // Points: Email Opened 1, Email Clicked 3, a page view 1; moderate from 3, high from 10 (within 30 days).
+    const page = (at: number) => event(profileId, at, { type: 'page', name: 'Home' });
+    await send([track(profileId, 'Email Opened', now), track(profileId, 'Email Clicked', now + 1), page(now + 2), track(profileId, 'Email Clicked', now + 3), track(profileId, 'Email Clicked', now + 4)]);
+    const updates = await updatesOf(profileId, 5);
+    expect(updates.map((update) => changeSummary(update).sort())).toEqual([[], [`enter ${id.warming}`], [], [], [`enter ${id.engaged}`, `exit ${id.warming}`]]);
   });
 
   it('consent: an opt-in keeps its proof and is pending until confirmed; a withdrawal wins over an older opt-in', async () => {
