@@ -241,7 +241,10 @@ describe('segmentation merges across partitions and instances', () => {
     expect(backfilled.map((update) => update.profileId).sort()).toEqual([a, c].sort());
     for (const update of backfilled) {
       expect(validator.validate(SchemaIds.profileUpdate, update)).toMatchObject({ valid: true });
-      expect(update).toMatchObject({ updateId: `${update.profileId}/backfill/${buyers}/1`, input: { kind: 'backfill', segmentId: buyers, version: 1 } });
+      // Named by the release it evaluated to; buyers among the segments backfilled.
+      const input = update.input as Extract<ProfileUpdateRecord['input'], { kind: 'backfill' }>;
+      expect(update).toMatchObject({ updateId: `${update.profileId}/backfill/${input.release}`, input: { kind: 'backfill', release: expect.any(String) } });
+      expect([{ segmentId: input.segmentId, version: input.version }, ...(input.segments ?? [])]).toContainEqual({ segmentId: buyers, version: 1 });
       expect(update.changes.filter((change) => own(change.segmentId)).map((change) => [change.segmentId, change.change, change.cause])).toEqual([[buyers, 'enter', { kind: 'backfill' }]]);
       expect(Object.keys(update.segments).filter(own).sort()).toEqual([bigSpenders, buyers, namedBuyers].sort());
     }
