@@ -292,12 +292,8 @@ class Run {
         const holds = this.holds(trigger.rule, now, undefined);
         const before = this.state.thresholds[journey.id] ?? false;
         this.state.thresholds[journey.id] = holds;
-        // A backfill moving the profile into a segment the rule names is the definition changing, not a crossing; but
-        // a crossing by time the backfill's update is merely the first to see (it held already with the memberships
-        // from before the backfill) still fires.
-        if (holds && !before && (update.input.kind !== 'backfill' || this.holdsWithout(update.changes, trigger.rule, now))) {
-          this.tryEnter(journey, now, event ?? { name: 'threshold crossed', at: now }, `threshold/${update.updateId}`);
-        }
+        // A backfill moving the profile into a segment the rule names is the definition changing, not a crossing.
+        if (holds && !before && update.input.kind !== 'backfill') this.tryEnter(journey, now, event ?? { name: 'threshold crossed', at: now }, `threshold/${update.updateId}`);
         return;
       }
       case 'inactivity': {
@@ -597,21 +593,11 @@ class Run {
   }
 
   /** A condition over the profile, and (eventProperty) over `event`: the instance's trigger, the entering or the current event. */
-  private holds(rule: Rule, now: number, event: TriggerEvent | undefined, memberships: readonly string[] = Object.keys(this.state.segments)): boolean {
+  private holds(rule: Rule, now: number, event: TriggerEvent | undefined): boolean {
     const profile = this.state.profile;
     if (!profile) return false;
-    const segments = new Map<string, Verdict>(memberships.map((id) => [id, { matches: true }]));
+    const segments = new Map<string, Verdict>(Object.keys(this.state.segments).map((id) => [id, { matches: true }]));
     return evaluateRule(rule, { state: profile, model: this.catalogue.model, now, segments, event }).matches;
-  }
-
-  /** Whether the rule held with the memberships from before these changes (those it entered taken out, those it left put back). */
-  private holdsWithout(changes: ProfileUpdateRecord['changes'], rule: Rule, now: number): boolean {
-    const memberships = new Set(Object.keys(this.state.segments));
-    for (const change of changes) {
-      if (change.change === 'enter') memberships.delete(change.segmentId);
-      else memberships.add(change.segmentId);
-    }
-    return this.holds(rule, now, undefined, [...memberships]);
   }
 
   private traits(): Record<string, unknown> {
