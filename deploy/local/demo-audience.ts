@@ -109,12 +109,13 @@ function browse(shopper: Shopper, event: MakeEvent, random: () => number): Recor
 
 function signUp(shopper: Shopper, now: number, event: MakeEvent): Array<Record<string, unknown>> {
   shopper.stage = 'member';
-  const birthday = new Date(now);
-  birthday.setUTCFullYear(1980 + (shopper.index % 30));
+  // Born on today's date where the shopper lives (the birthday journey reads it in that time zone), 1980-2009.
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: shopper.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+  const birthday = `${1980 + (shopper.index % 30)}${today.slice(4)}`;
   const identify = event({
     type: 'identify',
     userId: shopper.userId,
-    traits: { email: shopper.email, firstName: shopper.firstName, birthday: birthday.toISOString().slice(0, 10), signedUpAt: new Date(now).toISOString() },
+    traits: { email: shopper.email, firstName: shopper.firstName, birthday, signedUpAt: new Date(now).toISOString() },
   });
   // The cookie banner's answer travels with the sign-up (Segment's consent object).
   (identify['context'] as Record<string, unknown>)['consent'] = { categoryPreferences: { marketing: shopper.optsIn, analytics: true } };

@@ -2,8 +2,9 @@ import { boolean, ConfigError, ConfigOf, loadConfig, serviceVariables, stateStor
 import { GuardRailPolicy, knownTimeZone, parseTimeOfDay, Purpose } from '@kairos/journeys';
 import { parseDuration } from '@kairos/definitions';
 
-/** A cap: "<max>/<period>", ",<min gap>" or both (3/7d,16h). */
-const CAP = '([0-9]+/([0-9]+(ms|s|m|h|d|w))+)?(,?([0-9]+(ms|s|m|h|d|w))+)?';
+/** A cap: "<max>/<period>", "<min gap>" or both (3/7d,16h); never empty. */
+const DURATION = '([0-9]+(ms|s|m|h|d|w))+';
+const CAP = `([0-9]+/${DURATION}(,${DURATION})?|${DURATION})`;
 
 export const triggersVariables = {
   ...serviceVariables(9104),
@@ -15,9 +16,9 @@ export const triggersVariables = {
   }),
   TRIGGERS_CAPS: text({
     description:
-      'Caps for the other purposes, one per channel and purpose, in the same form: "email.transactional=20/1d;…" (marketing e-mail is TRIGGERS_MARKETING_EMAIL_CAP). Webhook steps are integrations, not messages, and have none',
+      'Caps beyond marketing e-mail (TRIGGERS_MARKETING_EMAIL_CAP sets that one): "<channel>.<purpose>=<cap>", the cap in the same form, for the one other purpose there is: "email.transactional=20/1d". Webhook steps are integrations, not messages, and have none',
     optional: true,
-    pattern: `^email\\.(marketing|transactional)=${CAP}(;email\\.(marketing|transactional)=${CAP})*$`,
+    pattern: `^email\\.transactional=${CAP}$`,
   }),
   TRIGGERS_QUIET_HOURS: text({
     description: 'Local hours in the profile time zone when marketing sends are deferred: "HH:MM-HH:MM" (21:00-08:00), or "off"',
@@ -35,9 +36,6 @@ export type TriggersConfig = ConfigOf<typeof triggersVariables>;
 
 export function loadTriggersConfig(env: NodeJS.ProcessEnv = process.env): TriggersConfig {
   const config = loadConfig(triggersVariables, env);
-  const purposes = (config.TRIGGERS_CAPS ?? '').split(';').filter(Boolean).map((entry) => entry.split('=')[0]);
-  const repeated = purposes.find((purpose, index) => purposes.indexOf(purpose) !== index || (purpose === 'email.marketing' && env['TRIGGERS_MARKETING_EMAIL_CAP'] !== undefined));
-  if (repeated) throw new ConfigError(`TRIGGERS_CAPS names ${repeated} twice${repeated === 'email.marketing' ? ' (TRIGGERS_MARKETING_EMAIL_CAP sets it too)' : ''}: one cap per channel and purpose`);
   const zone = config.TRIGGERS_DEFAULT_TIME_ZONE;
   if (knownTimeZone(zone, '') !== zone) throw new ConfigError(`TRIGGERS_DEFAULT_TIME_ZONE must be an IANA time zone such as Europe/Zurich (got "${zone}")`);
   return config;

@@ -105,7 +105,8 @@ export class RecordEngagementUseCase {
     const at = new Date();
     // The relay's diagnostic often quotes the address ("550 5.1.1 <anna@…>: user unknown"): kept without it, so the
     // suppression (which outlives an erasure) holds the address only as its digest.
-    const diagnostic = report.diagnostic?.split(new RegExp(escapeRegExp(address.trim()), 'gi')).join('<recipient>');
+    const quoted = [report.recipient, row?.recipient].flatMap((candidate) => (candidate?.trim() ? [escapeRegExp(candidate.trim())] : []));
+    const diagnostic = quoted.length === 0 ? report.diagnostic : report.diagnostic?.replace(new RegExp(quoted.join('|'), 'gi'), '<recipient>');
     const proof = { at: at.toISOString(), type: report.type, ...(report.status ? { status: report.status } : {}), ...(diagnostic ? { diagnostic } : {}), ...(dispatchId ? { dispatchId } : {}) };
     let suppressed = false;
     await this.engagement.inTransaction(async (writes) => {

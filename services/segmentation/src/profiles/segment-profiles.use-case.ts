@@ -262,9 +262,11 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
    * a backfill "entered" a new segment by her next event and a journey on that entry started for her.
    */
   private catchUp(entry: ProfileEntry, release: SegmentRelease, at: number, access: StateAccess<SegmentationState>): { entry: ProfileEntry; outputs: Output[] } {
-    if (entry.release === undefined || entry.release === release.fingerprint || release.segments.length === 0) return { entry, outputs: [] };
-    const [first] = release.segments;
-    const input = { kind: 'backfill' as const, segmentId: first.id, version: first.version, release: release.fingerprint, ...(release.segments.length > 1 ? { segments: release.segments.map((segment) => ({ segmentId: segment.id, version: segment.version })) } : {}) };
+    if (entry.release === undefined || entry.release === release.fingerprint) return { entry, outputs: [] };
+    // The segments evaluated, or (when the release has none left) those the profile leaves.
+    const segments = release.segments.length > 0 ? release.segments.map((segment) => ({ segmentId: segment.id, version: segment.version })) : Object.entries(entry.memberships).map(([segmentId, membership]) => ({ segmentId, version: membership.version }));
+    if (segments.length === 0) return { entry, outputs: [] };
+    const input = { kind: 'backfill' as const, ...segments[0], release: release.fingerprint, ...(segments.length > 1 ? { segments } : {}) };
     const evaluated = this.evaluate(entry, release, at - 1, { kind: 'backfill' }, input, access, false);
     return { entry: evaluated.entry, outputs: evaluated.changed ? evaluated.outputs : [] };
   }
