@@ -16,3 +16,4 @@ export * from './webhook-signature';
 export * from './engagement-event';
 export * from './template-preview';
 export * from './text-encoding';
+export * from './delivery-status';

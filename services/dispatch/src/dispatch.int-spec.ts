@@ -455,6 +455,53 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     expect((await outcomes(request.dispatchId, 3)).find((fact) => fact.kind === 'bounced')).toMatchObject({ detail: { bounceType: 'hard', suppressed: true } });
   });
 
+  it('a bounce mail (RFC 3464) and an abuse report (RFC 5965) posted as they came: suppressed by the returned Message-ID', async () => {
+    const request = cartRequest();
+    const address = request.context.profile['email'] as string;
+    await produce(request);
+    const [mail] = await mailTo(address, 1);
+    const returned = `From: Shop <hello@shop.example>\r\nTo: ${address}\r\nSubject: ${mail.subject}\r\nMessage-ID: ${mail.messageId}\r\n`;
+    const report = (type: string, part: string, fields: string) =>
+      [
+        'From: MAILER-DAEMON@mx.example',
+        'To: bounces@shop.example',
+        'Subject: report',
+        'MIME-Version: 1.0',
+        `Content-Type: multipart/report; report-type=${type}; boundary="B"`,
+        '',
+        '--B',
+        'Content-Type: text/plain',
+        '',
+        'A report.',
+        '--B',
+        `Content-Type: ${part}`,
+        '',
+        fields,
+        '--B',
+        'Content-Type: text/rfc822-headers',
+        '',
+        returned,
+        '--B--',
+        '',
+      ].join('\r\n');
+    const post = (body: string) => fetch(`${baseUrl}/bounces`, { method: 'POST', headers: { 'content-type': 'multipart/report; report-type=delivery-status; boundary="B"' }, body });
+    const complaint = await post(report('feedback-report', 'message/feedback-report', `Feedback-Type: abuse\r\nVersion: 1\r\nOriginal-Rcpt-To: <${address}>\r\n`));
+    expect(await complaint.json()).toEqual({ reports: [{ type: 'complaint', recipient: address, dispatchId: request.dispatchId, suppressed: true }] });
+    const bounce = await post(
+      report('delivery-status', 'message/delivery-status', `Reporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; ${address}\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 <${address}>: user unknown\r\n`),
+    );
+    expect(bounce.status).toBe(200);
+    expect(await bounce.json()).toEqual({ reports: [{ type: 'hard-bounce', recipient: address, dispatchId: request.dispatchId, suppressed: true }] });
+    expect((await outcomes(request.dispatchId, 4)).filter((fact) => fact.kind === 'bounced' || fact.kind === 'complained').map((fact) => [fact.kind, fact.detail])).toEqual([
+      ['complained', expect.objectContaining({ suppressed: true })],
+      ['bounced', expect.objectContaining({ bounceType: 'hard', status: '5.1.1', diagnostic: '550 5.1.1 <<recipient>>: user unknown' })],
+    ]);
+    // A mail that is no report is refused, naming what it lacks.
+    const plain = await fetch(`${baseUrl}/bounces`, { method: 'POST', headers: { 'content-type': 'message/rfc822' }, body: `From: someone@example.ch\r\nSubject: hi\r\n\r\nhello` });
+    expect(plain.status).toBe(400);
+    expect(await plain.json()).toEqual({ error: 'invalid-report', message: 'the mail holds no message/delivery-status or message/feedback-report part' });
+  });
+
   it('soft bounces suppress an address at DISPATCH_SOFT_BOUNCE_LIMIT (2) within the window; one after a quiet month counts as the first', async () => {
     const request = cartRequest();
     const address = request.context.profile['email'] as string;

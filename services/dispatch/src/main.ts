@@ -32,10 +32,10 @@ export function startDispatch(env: NodeJS.ProcessEnv = process.env) {
       configure: (app) => {
         // RFC 8058 allows multipart/form-data as well as form-urlencoded one-click bodies; the token decides, the
         // body is not read, so any other content type is accepted and ignored rather than answered 415.
-        app
-          .getHttpAdapter()
-          .getInstance()
-          .addContentTypeParser('*', { parseAs: 'string' }, (_request: unknown, _body: unknown, done: (error: Error | null, body?: unknown) => void) => done(null, undefined));
+        // Bounce and complaint reports come as the mail the mail system sent (POST /bounces), read as bytes.
+        const fastify = app.getHttpAdapter().getInstance();
+        fastify.addContentTypeParser(['multipart/report', 'message/rfc822'], { parseAs: 'buffer' }, (_request: unknown, body: Buffer, done: (error: Error | null, body?: unknown) => void) => done(null, body));
+        fastify.addContentTypeParser('*', { parseAs: 'string' }, (_request: unknown, _body: unknown, done: (error: Error | null, body?: unknown) => void) => done(null, undefined));
       },
     },
     database: { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'dispatch', migrations: dispatchMigrations, poolSize: 20 },

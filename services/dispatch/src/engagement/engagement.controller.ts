@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DISPATCH_SETTINGS, DispatchSettings } from '../dispatch.settings';
 import { confirmedPage, PIXEL, preferencesPage, refusedPage, resubscribedPage, unsubscribedPage } from './engagement-pages';
 import { DeliveryReport, RecordEngagementUseCase, UnknownRecipientError, Witness } from './record-engagement.use-case';
+import { reportsInMail } from './report-mail';
 
 const REPORT_SCHEMA = {
   $id: 'kairos:dispatch-delivery-report',
@@ -113,12 +114,38 @@ export class EngagementController {
     await reply.status(302).header('location', url).header('cache-control', 'no-store').send();
   }
 
-  /** Delivery-status notifications as JSON: {type: hard-bounce|soft-bounce|complaint, recipient?, dispatchId?, status?, diagnostic?}. */
+  /**
+   * Delivery-status notifications: as JSON {type: hard-bounce|soft-bounce|complaint, recipient?, dispatchId?, status?,
+   * diagnostic?}, or as the report mail itself (Content-Type multipart/report or message/rfc822: an RFC 3464 bounce or
+   * an RFC 5965 abuse report), which answers what it recorded for each recipient the report names.
+   */
   @Post('bounces')
   @HttpCode(200)
   async report(@Body() body: unknown, @Headers('authorization') authorization: string | undefined, @Res() reply: FastifyReply): Promise<void> {
     if (this.settings.bounceToken !== undefined && authorization !== `Bearer ${this.settings.bounceToken}`) {
       await reply.status(401).send({ error: 'unauthorized', message: 'Authorization: Bearer <DISPATCH_BOUNCE_TOKEN> required' });
+      return;
+    }
+    if (Buffer.isBuffer(body)) {
+      const reports = await reportsInMail(body);
+      if (reports === undefined) {
+        await reply.status(400).send({ error: 'invalid-report', message: 'the mail holds no message/delivery-status or message/feedback-report part' });
+        return;
+      }
+      const recorded = [];
+      for (const report of reports) {
+        if (!report.recipient && !report.dispatchId) continue;
+        recorded.push(
+          await this.engagement.report(report).then(
+            (result) => ({ type: report.type, ...(report.recipient ? { recipient: report.recipient } : {}), ...result }),
+            (error: Error) => {
+              if (!(error instanceof UnknownRecipientError)) throw error;
+              return { type: report.type, error: 'unknown-recipient', message: error.message };
+            },
+          ),
+        );
+      }
+      await reply.status(200).send({ reports: recorded });
       return;
     }
     const result = this.validator.validate<DeliveryReport>('kairos:dispatch-delivery-report', body);
