@@ -56,7 +56,7 @@ describe('trackLinks', () => {
     const read = (file: string) => readFileSync(join(dir, file), 'utf8');
     const result = renderMessage(
       { subject: read('cart-reminder/subject.hbs'), html: read('cart-reminder/html.hbs') },
-      { header: read('partials/header.hbs'), footer: read('partials/footer.hbs') },
+      { header: read('partials/header.hbs'), footer: read('partials/footer.hbs'), 'product-list': read('partials/product-list.hbs') },
       {
         profile: { firstName: 'Anna' },
         event: { currency: 'CHF', products: [{ name: 'Socks', price: 19.9, quantity: 1, url: 'https://shop.example/p/socks', imageUrl: 'https://cdn.shop.example/s.jpg' }] },
