@@ -80,7 +80,7 @@ describe('the shop journeys, end to end', () => {
     cpSync(join(__dirname, '..', '..', 'definitions', 'ledger'), definitions, { recursive: true });
     // The win-back's mechanism on a scale a test can wait for: no order for 8 s rather than 90 days.
     writeFileSync(join(definitions, 'segments', 'quiet-customers.yaml'), 'kind: segment\nid: quiet-customers\nname: No order for 8 seconds\nrule:\n  all:\n    - performed: Order Completed\n    - notPerformed: Order Completed\n      within: 8s\n');
-    writeFileSync(join(definitions, 'journeys', 'quiet-win-back.yaml'), 'kind: journey\nid: quiet-win-back\nname: Win-back after 8 quiet seconds\ntrigger:\n  segment: quiet-customers\n  on: enter\nreentry:\n  allow: once\nsteps:\n  - send: welcome-1\n');
+    writeFileSync(join(definitions, 'journeys', 'quiet-win-back.yaml'), 'kind: journey\nid: quiet-win-back\nname: Win-back after 8 quiet seconds\ntrigger:\n  segment: quiet-customers\n  on: enter\nreentry:\n  allow: once\nsteps:\n  - send: win-back\n');
     pipeline = await startPipeline({
       partitions: 2,
       log: () => undefined,
@@ -167,6 +167,10 @@ describe('the shop journeys, end to end', () => {
     await mailsTo('ben', 'Ledger 5');
     await mailsTo('chris', 'Ledger 6');
     expect((await emailRequests('ben')).filter((request) => request.origin?.journeyId === 'quiet-win-back')).toHaveLength(1);
+    // The shop's win-back mail, which quotes the last order's date: triggers gives it from the profile's state (Ben
+    // sent no such trait), and it arrives rendered.
+    const [winBack] = (await mailsTo('ben', 'We miss you')).filter((mail) => mail.subject?.startsWith('We miss you'));
+    expect(winBack.text).toMatch(/Your last order was on \d/);
     expect((await emailRequests('chris')).map((request) => request.origin?.journeyId)).not.toContain('quiet-win-back');
   }, 120_000);
 });

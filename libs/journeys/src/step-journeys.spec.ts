@@ -143,6 +143,15 @@ describe('entry triggers', () => {
     expect(sends(active)).toEqual([]);
   });
 
+  it("a mail's profile context has the last order's time and the order count from the state; a trait of that name wins", () => {
+    const thanks = journey({ id: 'order-thanks', trigger: { event: 'Order Completed' }, reentry: { allow: 'always' }, steps: [{ send: 'confirm-subscription' }] });
+    const orders = [track('p1', 'Order Completed', T0, { revenue: 10 }), track('p1', 'Order Completed', T0 + DAY, { revenue: 20 })];
+    const [, second] = dispatches(run(orders, [thanks]));
+    expect(second).toMatchObject({ context: { profile: { profileId: 'p1', lastOrderAt: iso(T0 + DAY), orderCount: 2 } } });
+    const [own] = dispatches(run([identify('p2', { lastOrderAt: '2020-01-01' }, T0 - DAY), track('p2', 'Order Completed', T0)], [thanks]));
+    expect(own).toMatchObject({ context: { profile: { lastOrderAt: '2020-01-01', orderCount: 1 } } });
+  });
+
   it('a birthday fires once a year at 09:00 in the profile time zone; 29 February falls back to 28 February', () => {
     const birthday = journey({ id: 'birthday', trigger: { recurring: { date: 'birthday', every: 'year', at: '09:00' } }, reentry: { allow: 'always' }, steps: [{ send: 'birthday' }] });
     const zurich = { context: { timezone: 'Europe/Zurich' } };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DispatchRequestRecord, JourneyOutcomeRecord, ProfileUpdateRecord } from '@kairos/contracts';
-import { ProfileState, Rule, Verdict, evaluateRule, matchesFilters, toTime, valueAt } from '@kairos/segmentation';
+import { ProfileState, Rule, Verdict, evaluateRule, matchesFilters, seriesKey, toTime, valueAt } from '@kairos/segmentation';
 import { CompiledJourney, END, StepNode } from './compiled-journey';
 import { checkCaps, decideConsent, pruneHistory, quietHoursUntil } from './guard-rails';
 import { JourneyCatalogue } from './journey-catalogue';
@@ -449,7 +449,7 @@ class Run {
             channel: 'webhook',
             url: node.url,
             secretName: node.secret,
-            body: { profile: { profileId: this.state.profileId, ...this.traits() }, event: instance.trigger ?? null, journey: { id: journey.id, version: journey.version, step: node.id } },
+            body: { profile: this.profileContext(), event: instance.trigger ?? null, journey: { id: journey.id, version: journey.version, step: node.id } },
           },
         });
         instance.lastStepId = node.id;
@@ -502,7 +502,7 @@ class Run {
         purpose,
         templateId: node.template,
         context: {
-          profile: { profileId: this.state.profileId, ...this.traits() },
+          profile: this.profileContext(),
           event: trigger && { name: trigger.name, messageId: trigger.messageId, properties: trigger.properties },
           journey: { id: journey.id, name: journey.name, step: node.id, variant: instance.variant },
           locale: this.state.profile?.locale?.value,
@@ -598,6 +598,16 @@ class Run {
     if (!profile) return false;
     const segments = new Map<string, Verdict>(Object.keys(this.state.segments).map((id) => [id, { matches: true }]));
     return evaluateRule(rule, { state: profile, model: this.catalogue.model, now, segments, event }).matches;
+  }
+
+  /**
+   * The profile as templates and webhooks see it: its traits, and what its state knows that a shop rarely sends as a
+   * trait — the last order's time and the number of orders (the profile model's purchase event), which the example
+   * win-back mail quotes. A trait of the same name wins.
+   */
+  private profileContext(): Record<string, unknown> {
+    const orders = this.state.profile?.series[seriesKey({ event: this.catalogue.model.lifecycle.purchaseEvent, where: [] })];
+    return { profileId: this.state.profileId, ...(orders && orders.count > 0 ? { lastOrderAt: iso(orders.lastAt), orderCount: orders.count } : {}), ...this.traits() };
   }
 
   private traits(): Record<string, unknown> {
