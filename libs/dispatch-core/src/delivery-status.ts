@@ -19,7 +19,7 @@ export interface ReportedDelivery {
  * headers (text/rfc822-headers, message/rfc822), if the report has one.
  */
 export function readDeliveryStatus(fields: string, returned?: string): ReportedDelivery[] {
-  const dispatchId = returned === undefined ? undefined : dispatchIdOf(headerBlock(returned).get('message-id'));
+  const dispatchId = returned === undefined ? undefined : dispatchIdOf(fieldBlocks(returned)[0]?.get('message-id'));
   // The per-message block (Reporting-MTA, …) has no Action: only recipients' blocks count.
   return fieldBlocks(fields).flatMap((block) => {
     const action = block.get('action')?.toLowerCase();
@@ -36,7 +36,7 @@ export function readDeliveryStatus(fields: string, returned?: string): ReportedD
 export function readFeedbackReport(fields: string, returned?: string): ReportedDelivery[] {
   const block = fieldBlocks(fields)[0] ?? new Map<string, string>();
   if (block.get('feedback-type')?.toLowerCase() !== 'abuse') return [];
-  const headers = returned === undefined ? new Map<string, string>() : headerBlock(returned);
+  const headers = (returned === undefined ? undefined : fieldBlocks(returned)[0]) ?? new Map<string, string>();
   const recipient = addressOf(block.get('original-rcpt-to')) ?? addressOf(headers.get('to'));
   const dispatchId = dispatchIdOf(headers.get('message-id'));
   return [{ type: 'complaint', ...(recipient ? { recipient } : {}), ...(dispatchId ? { dispatchId } : {}) }];
@@ -65,10 +65,6 @@ function fieldBlocks(text: string): Array<Map<string, string>> {
     .split(/\n[ \t]*\n/)
     .map((block) => headerMap(block))
     .filter((block) => block.size > 0);
-}
-
-function headerBlock(message: string): Map<string, string> {
-  return headerMap(message.replace(/\r\n/g, '\n').split(/\n[ \t]*\n/)[0] ?? '');
 }
 
 function headerMap(block: string): Map<string, string> {

@@ -152,8 +152,7 @@ export function scoreKey(spec: ScoreSpec): string {
  */
 export function profileModelOptions(body: ProfileModelBody | undefined): ProfileModelOptions {
   if (body === undefined) return {};
-  const durations = <K extends string>(from: Partial<Record<K, string>> | undefined, names: readonly K[]): Partial<Record<K, number>> =>
-    Object.fromEntries(names.flatMap((name) => (from?.[name] === undefined ? [] : [[name, parseDuration(from[name] as string) ?? 0]]))) as Partial<Record<K, number>>;
+  const ms = (text: string | undefined) => (text === undefined ? undefined : (parseDuration(text) ?? 0));
   const { consent, lifecycle, engagement } = body;
   const defined = <T extends object>(value: T): Partial<T> => Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as Partial<T>;
   return {
@@ -165,9 +164,12 @@ export function profileModelOptions(body: ProfileModelBody | undefined): Profile
     lifecycle: defined({
       purchaseEvent: lifecycle?.purchaseEvent,
       repeatFrom: lifecycle?.repeatFrom,
-      ...durations(lifecycle, ['newFor', 'activeWithin', 'customerActiveWithin', 'lapsedAfter'] as const),
+      newFor: ms(lifecycle?.newFor),
+      activeWithin: ms(lifecycle?.activeWithin),
+      customerActiveWithin: ms(lifecycle?.customerActiveWithin),
+      lapsedAfter: ms(lifecycle?.lapsedAfter),
     }),
-    engagement: defined({ points: engagement?.points, high: engagement?.high, moderate: engagement?.moderate, ...durations(engagement, ['window'] as const) }),
+    engagement: defined({ points: engagement?.points, window: ms(engagement?.window), high: engagement?.high, moderate: engagement?.moderate }),
   };
 }
 

@@ -44,13 +44,13 @@ export function loadTriggersConfig(env: NodeJS.ProcessEnv = process.env): Trigge
 /** The guard rails of every send, from the configuration (validated by the patterns above). */
 export function guardRailPolicy(config: TriggersConfig): GuardRailPolicy {
   const policy: GuardRailPolicy = { caps: [], defaultTimeZone: config.TRIGGERS_DEFAULT_TIME_ZONE };
-  const caps = new Map<Purpose, string>([['marketing', config.TRIGGERS_MARKETING_EMAIL_CAP]]);
-  for (const entry of (config.TRIGGERS_CAPS ?? '').split(';').filter(Boolean)) {
-    const [key, cap] = entry.split('=');
-    caps.set(key.slice('email.'.length) as Purpose, cap);
-  }
+  // TRIGGERS_CAPS names its channel and purpose; the pattern allows email.transactional only.
+  const caps: Array<[Purpose, string | undefined]> = [
+    ['marketing', config.TRIGGERS_MARKETING_EMAIL_CAP],
+    ['transactional', config.TRIGGERS_CAPS?.slice('email.transactional='.length)],
+  ];
   for (const [purpose, cap] of caps) {
-    if (cap === 'off') continue;
+    if (cap === undefined || cap === 'off') continue;
     const [count, gap] = cap.includes('/') ? cap.split(',') : [undefined, cap];
     const [max, per] = count === undefined ? [] : count.split('/');
     policy.caps.push({
