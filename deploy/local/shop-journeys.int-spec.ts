@@ -80,6 +80,8 @@ describe('the shop journeys, end to end', () => {
     cpSync(join(__dirname, '..', '..', 'definitions', 'ledger'), definitions, { recursive: true });
     // The win-back's mechanism on a scale a test can wait for: no order for 8 s rather than 90 days.
     writeFileSync(join(definitions, 'segments', 'quiet-customers.yaml'), 'kind: segment\nid: quiet-customers\nname: No order for 8 seconds\nrule:\n  all:\n    - performed: Order Completed\n    - notPerformed: Order Completed\n      within: 8s\n');
+    // The 14-day reactivation's segment on the same scale (8 s after signing up); the shop's journey itself unchanged.
+    writeFileSync(join(definitions, 'segments', 'new-without-order.yaml'), 'kind: segment\nid: new-without-order\nname: New customers without an order after 8 seconds\nrule:\n  all:\n    - trait: signedUpAt\n      moreThanAgo: 8s\n    - trait: signedUpAt\n      withinLast: 60s\n    - notPerformed: Order Completed\n');
     writeFileSync(join(definitions, 'journeys', 'quiet-win-back.yaml'), 'kind: journey\nid: quiet-win-back\nname: Win-back after 8 quiet seconds\ntrigger:\n  segment: quiet-customers\n  on: enter\nreentry:\n  allow: once\nsteps:\n  - send: win-back\n');
     pipeline = await startPipeline({
       partitions: 2,
@@ -172,5 +174,21 @@ describe('the shop journeys, end to end', () => {
     const [winBack] = (await mailsTo('ben', 'We miss you')).filter((mail) => mail.subject?.startsWith('We miss you'));
     expect(winBack.text).toMatch(/Your last order was on \d/);
     expect((await emailRequests('chris')).map((request) => request.origin?.journeyId)).not.toContain('quiet-win-back');
+  }, 120_000);
+
+  it('a new subscriber without an order gets the reactivation mail when the window ends; one who ordered in it gets none', async () => {
+    const journeysOf = async (who: string) => (await readToEnd<DispatchRequestRecord>(Topics.dispatchRequests.name)).filter((request) => request.channel === 'email' && request.context.profile['email'] === email(who)).map((request) => request.origin?.journeyId);
+    await postUntilAccepted(pipeline, [...signUp('dana', true), ...signUp('emil', true)]);
+    await confirm('dana');
+    await confirm('emil');
+    // Signed up now (the event sets signedUpAt); Emil orders at once, Dana does not.
+    await postUntilAccepted(pipeline, [track('emil', 'Signed Up'), track('dana', 'Signed Up'), track('emil', 'Order Completed', { order_id: `order-${run}-emil`, currency: 'CHF', revenue: 80, products: [] })]);
+    const [reactivation] = (await mailsTo('dana', 'Still looking, dana?')).filter((mail) => mail.subject?.startsWith('Still looking'));
+    expect(reactivation.headers.find((header) => header.key === 'list-unsubscribe-post')?.value).toBe('List-Unsubscribe=One-Click');
+    // Emil signed up first, so his window had ended too: a ledger mail to him after it marks his profile decided.
+    await postUntilAccepted(pipeline, [track('emil', 'Ledger Ping', { n: 7 })]);
+    await mailsTo('emil', 'Ledger 7');
+    expect((await journeysOf('dana')).filter((journey) => journey === 'reactivation')).toHaveLength(1);
+    expect(await journeysOf('emil')).not.toContain('reactivation');
   }, 120_000);
 });
