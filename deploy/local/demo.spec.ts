@@ -19,7 +19,7 @@ describe('the demo', () => {
       expect(changed).toContain('journeys/win-back.yaml: wait until 10:00 -> 10s');
       const report = validateDefinitions(readDefinitionsFolder(target));
       expect(report.errors).toEqual([]);
-      expect(report.definitions).toHaveLength(23);
+      expect(report.definitions).toHaveLength(22);
     } finally {
       rmSync(target, { recursive: true, force: true });
     }

@@ -2,10 +2,10 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { SourceFile } from '@kairos/definitions';
 
-const DEFINITION_FILE = /\.(ya?ml|hbs)$/;
+const DEFINITION_FILE = /\.(ya?ml|hbs|mjml)$/;
 const SKIPPED = new Set(['node_modules', '.git', 'schemas']);
 
-/** The YAML and Handlebars files of a definitions folder, with paths relative to it; the validation is pure. */
+/** The YAML, Handlebars and MJML files of a definitions folder, with paths relative to it; the validation is pure. */
 export function readDefinitionsFolder(directory: string): SourceFile[] {
   if (!statSync(directory, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${directory} is not a directory`);
   const files: SourceFile[] = [];

@@ -13,7 +13,9 @@ export type DefinitionErrorCode =
   | 'segment-cycle'
   | 'template-variable'
   | 'template-syntax'
+  | 'mjml'
   | 'missing-file'
+  | 'conflicting-files'
   | 'stray-file';
 
 /** One problem, where it is (1-based line and column) and what was expected. */

@@ -186,6 +186,37 @@ describe('validateDefinitions', () => {
       { file: 'templates/a/template.yaml', line: 1, column: 7, code: 'missing-file', message: 'template a: expected html.hbs beside template.yaml' },
     ]);
   });
+  it('compiles an html.mjml into the HTML it publishes, Handlebars passed through, and checks its variables at their lines', () => {
+    const mjml = (text: string): SourceFile[] => [...HELLO.filter((file) => !file.path.endsWith('html.hbs')), { path: 'templates/hello/html.mjml', text }];
+    const layout = '<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-text>Hallo {{profile.firstName}}</mj-text>\n<mj-button href="{{unsubscribeUrl}}">Abmelden</mj-button>\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>';
+    const report = validateDefinitions(mjml(layout));
+    expect(report.errors).toEqual([]);
+    const hello = report.definitions.find((definition) => definition.key === 'template/hello')!;
+    expect(hello.files.map((file) => file.path)).toEqual(['templates/hello/template.yaml', 'templates/hello/subject.hbs', 'templates/hello/html.mjml']);
+    const html = (hello.body as { html: string }).html;
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain('Hallo {{profile.firstName}}</div>');
+    expect(html).toMatch(/<a\s+href="\{\{unsubscribeUrl\}\}"[^>]*>\s*Abmelden\s*<\/a>/);
+    expect(errorsOf(mjml(layout.replace('{{profile.firstName}}', '{{profile.lastName}}')))).toEqual([
+      expect.objectContaining({ file: 'templates/hello/html.mjml', line: 5, code: 'template-variable', message: expect.stringContaining('profile.lastName') }),
+    ]);
+  });
+
+  it('reports what MJML refuses at its line, a file that is not MJML, and an html.mjml beside an html.hbs', () => {
+    const withHtml = (text: string): SourceFile[] => [...HELLO, { path: 'templates/hello/html.mjml', text }];
+    const mjml = (text: string): SourceFile[] => withHtml(text).filter((file) => !file.path.endsWith('html.hbs'));
+    expect(errorsOf(mjml('<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-txt>Hallo</mj-txt>\n<mj-image colour="red" />\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>'))).toEqual([
+      { file: 'templates/hello/html.mjml', line: 5, column: 1, code: 'mjml', message: "MJML <mj-txt>: Element mj-txt doesn't exist or is not registered" },
+      { file: 'templates/hello/html.mjml', line: 6, column: 1, code: 'mjml', message: 'MJML <mj-image>: Attribute colour is illegal' },
+    ]);
+    expect(errorsOf(mjml('<p>{{profile.firstName}}</p>'))).toEqual([
+      { file: 'templates/hello/html.mjml', line: 1, column: 1, code: 'mjml', message: 'MJML: Malformed MJML. Check that your structure is correct and enclosed in <mjml> tags.' },
+    ]);
+    expect(errorsOf(withHtml('<mjml><mj-body></mj-body></mjml>'))).toEqual([
+      { file: 'templates/hello/html.mjml', line: 1, column: 1, code: 'conflicting-files', message: 'template hello: both html.mjml and html.hbs; expected one of them' },
+    ]);
+    expect(validateDefinitions(withHtml('<mjml><mj-body></mj-body></mjml>')).definitions.map((definition) => definition.key)).toEqual([]);
+  });
 });
 
 describe('parseDuration', () => {

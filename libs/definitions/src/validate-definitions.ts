@@ -1,5 +1,6 @@
 import { Definition, DefinitionBody, definitionKey, JourneyBody, SegmentBody } from './definition';
 import { DefinitionError, SourceFile } from './definition-error';
+import { compileMjml } from './mjml-template';
 import { DefinitionKind, DefinitionSchemas, YAML_KINDS } from './schema-check';
 import { ContextType, TemplateVariableCheck } from './template-variables';
 import { YamlSource } from './yaml-source';
@@ -23,13 +24,15 @@ interface Parsed {
 }
 
 export const TEMPLATE_FILES = { subject: 'subject.hbs', html: 'html.hbs', text: 'text.hbs' } as const;
+/** The HTML part may be MJML instead, compiled to HTML when the folder is validated. */
+const MJML_HTML_FILE = 'html.mjml';
 
 let schemas: DefinitionSchemas | undefined;
 
 /**
  * Checks a definitions folder as a whole. The layout: YAML files say their `kind` (segment, journey, template) and
- * `id`; a template's subject.hbs, html.hbs and (optionally) text.hbs sit beside its YAML; *.hbs files in a folder
- * named `partials` are partials, named after the file. Where files are is otherwise free.
+ * `id`; a template's subject.hbs, html.hbs (or html.mjml) and (optionally) text.hbs sit beside its YAML; *.hbs files in
+ * a folder named `partials` are partials, named after the file. Where files are is otherwise free.
  */
 export function validateDefinitions(files: readonly SourceFile[]): ValidationReport {
   schemas ??= new DefinitionSchemas();
@@ -46,6 +49,8 @@ export function validateDefinitions(files: readonly SourceFile[]): ValidationRep
     } else if (file.path.endsWith('.hbs')) {
       if (directoryOf(file.path).split('/').includes('partials')) partials.set(baseName(file.path).replace(/\.hbs$/, ''), file);
       else handlebars.set(file.path, file);
+    } else if (file.path.endsWith('.mjml')) {
+      handlebars.set(file.path, file);
     }
   }
 
@@ -53,9 +58,24 @@ export function validateDefinitions(files: readonly SourceFile[]): ValidationRep
   const used = new Set<string>();
   for (const entry of parsed.filter((candidate) => candidate.kind === 'template')) {
     const directory = directoryOf(entry.source.file.path);
+    const mjml = handlebars.get(join(directory, MJML_HTML_FILE));
+    if (mjml) used.add(mjml.path);
     for (const [part, name] of Object.entries(TEMPLATE_FILES)) {
       const file = handlebars.get(join(directory, name));
-      if (file) {
+      if (part === 'html' && mjml) {
+        if (file) {
+          used.add(file.path);
+          errors.push({ file: mjml.path, line: 1, column: 1, code: 'conflicting-files', message: `template ${entry.id}: both ${MJML_HTML_FILE} and ${name}; expected one of them` });
+          entry.valid = false;
+        }
+        entry.files.push(mjml);
+        const compiled = compileMjml(mjml);
+        if ('html' in compiled) entry.value[part] = compiled.html;
+        else {
+          errors.push(...compiled.errors);
+          entry.valid = false;
+        }
+      } else if (file) {
         used.add(file.path);
         entry.files.push(file);
         entry.value[part] = file.text;
@@ -68,7 +88,7 @@ export function validateDefinitions(files: readonly SourceFile[]): ValidationRep
   // Beside a YAML file that did not parse, the Handlebars files are its template's: one error, not one per file.
   const yamlDirectories = new Set(files.filter((file) => /\.ya?ml$/.test(file.path)).map((file) => directoryOf(file.path)));
   for (const file of handlebars.values()) {
-    if (!used.has(file.path) && !yamlDirectories.has(directoryOf(file.path))) errors.push({ file: file.path, line: 1, column: 1, code: 'stray-file', message: `belongs to no template: a template's ${Object.values(TEMPLATE_FILES).join(', ')} sit beside its YAML; partials go in a folder named partials` });
+    if (!used.has(file.path) && !yamlDirectories.has(directoryOf(file.path))) errors.push({ file: file.path, line: 1, column: 1, code: 'stray-file', message: `belongs to no template: a template's ${Object.values(TEMPLATE_FILES).join(', ')} (or ${MJML_HTML_FILE}) sit beside its YAML; partials go in a folder named partials` });
   }
 
   errors.push(...duplicates(parsed));
@@ -88,7 +108,8 @@ export function validateDefinitions(files: readonly SourceFile[]): ValidationRep
 
   for (const entry of parsed.filter((candidate) => candidate.kind === 'template' && candidate.valid)) {
     const check = new TemplateVariableCheck(partials, (entry.value['context'] ?? {}) as Record<string, ContextType>);
-    for (const file of entry.files.filter((candidate) => candidate.path.endsWith('.hbs'))) errors.push(...check.check(file));
+    // An html.mjml is checked as written (its lines are the author's), not as compiled.
+    for (const file of entry.files.filter((candidate) => /\.(hbs|mjml)$/.test(candidate.path))) errors.push(...check.check(file));
   }
 
   const definitions: Definition[] = parsed

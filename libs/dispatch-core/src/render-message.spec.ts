@@ -1,20 +1,10 @@
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { TEMPLATE_HELPERS } from '@kairos/definitions';
 import { MESSAGE_HELPERS } from './message-helpers';
-import { MessageContext, MessageTemplate, renderMessage, RenderOptions, RenderResult } from './render-message';
+import { MessageContext, renderMessage, RenderOptions, RenderResult } from './render-message';
+import { SHOP_PARTIALS as PARTIALS, SHOP_TEMPLATE_IDS, shopTemplate } from './testing/shop-templates';
 
-const TEMPLATES = join(__dirname, '../../../definitions/shop/templates');
-const PARTIALS = Object.fromEntries(
-  readdirSync(join(TEMPLATES, 'partials')).map((file) => [file.replace(/\.hbs$/, ''), readFileSync(join(TEMPLATES, 'partials', file), 'utf8')]),
-);
 const DE_CH: RenderOptions = { locale: 'de-CH', timeZone: 'Europe/Zurich' };
 const NBSP = '\u00a0';
-
-function shopTemplate(id: string): MessageTemplate {
-  const read = (file: string) => readFileSync(join(TEMPLATES, id, file), 'utf8');
-  return { subject: read('subject.hbs'), html: read('html.hbs'), ...(existsSync(join(TEMPLATES, id, 'text.hbs')) ? { text: read('text.hbs') } : {}) };
-}
 
 function context(overrides: Partial<MessageContext> = {}): MessageContext {
   return {
@@ -53,7 +43,9 @@ describe('renderMessage: the shop templates', () => {
     // The HTML escapes the apostrophe Intl uses as de-CH's group separator; a mail client shows CHF 1'234.50.
     expect(message.html).toContain(`Rain jacket</a> × 1 — CHF${NBSP}1&#x27;234.50`);
     expect(message.html).toContain(`Wool socks</a> × 2 — CHF${NBSP}19.90`);
-    expect(message.html).toContain('<img src="https://cdn.shop.example/jacket.jpg" alt="">');
+    // The MJML layout: each product's image (linked to it) in a column beside its name and price.
+    expect(message.html).toMatch(/<img\s+alt="Rain jacket" src="https:\/\/cdn\.shop\.example\/jacket\.jpg"/);
+    expect(message.html).toContain('class="mj-column-per-35 mj-outlook-group-fix"');
     // Handlebars escapes & and = in attributes; a browser reads them back as the same URL.
     expect(message.html).toContain('href="https://shop.example/p/socks?ref&#x3D;mail&amp;x&#x3D;1"');
     expect(message.html).toContain('<a href="https://mail.shop.example/u/TOKEN">Unsubscribe</a>');
@@ -63,8 +55,7 @@ describe('renderMessage: the shop templates', () => {
   });
 
   it('renders every shop template with a realistic context', () => {
-    const ids = readdirSync(TEMPLATES).filter((id) => id !== 'partials');
-    for (const id of ids) {
+    for (const id of SHOP_TEMPLATE_IDS) {
       const result = renderMessage(shopTemplate(id), PARTIALS, context({ event: CART, confirmUrl: 'https://mail.shop.example/confirm/T' }), DE_CH);
       expect({ id, ok: result.ok }).toEqual({ id, ok: true });
     }

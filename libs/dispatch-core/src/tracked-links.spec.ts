@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { checkLinks } from './link-check';
 import { renderMessage } from './render-message';
 import { SigningKeys, verifyClickToken, verifyToken } from './signed-token';
+import { SHOP_PARTIALS, shopTemplate } from './testing/shop-templates';
 import { engagementUrl, trackLinks } from './tracked-links';
 
 const KEYS: SigningKeys = { current: { id: 'k1', secret: 'a secret of thirty-two bytes or more' }, previous: [] };
@@ -52,11 +51,9 @@ describe('trackLinks', () => {
   });
 
   it('tracks the rendered abandoned-cart mail', () => {
-    const dir = join(__dirname, '../../../definitions/shop/templates');
-    const read = (file: string) => readFileSync(join(dir, file), 'utf8');
     const result = renderMessage(
-      { subject: read('cart-reminder/subject.hbs'), html: read('cart-reminder/html.hbs') },
-      { header: read('partials/header.hbs'), footer: read('partials/footer.hbs'), 'product-list': read('partials/product-list.hbs') },
+      shopTemplate('cart-reminder'),
+      SHOP_PARTIALS,
       {
         profile: { firstName: 'Anna' },
         event: { currency: 'CHF', products: [{ name: 'Socks', price: 19.9, quantity: 1, url: 'https://shop.example/p/socks', imageUrl: 'https://cdn.shop.example/s.jpg' }] },
@@ -67,8 +64,9 @@ describe('trackLinks', () => {
     );
     if (!result.ok) throw new Error(result.message);
     const tracked = trackLinks(result.message.html, TRACKING);
-    expect(tracked.links.map((link) => link.url)).toEqual(['https://shop.example/p/socks', 'https://shop.example/preferences']);
-    expect(tracked.html).toContain('<img src="https://cdn.shop.example/s.jpg" alt="">');
+    // The product's image and its name both link to it; the image itself is not rewritten.
+    expect(tracked.links.map((link) => link.url)).toEqual(['https://shop.example/p/socks', 'https://shop.example/p/socks', 'https://shop.example/preferences']);
+    expect(tracked.html).toMatch(/<img\s+alt="Socks" src="https:\/\/cdn\.shop\.example\/s\.jpg"/);
     expect(checkLinks(tracked.html)).toEqual([]);
   });
 });

@@ -171,16 +171,18 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     expect(mail.text).toContain(`- Socken x 2: ${chf(19.9)}`);
     expect(chf(1234.5)).toMatch(/^CHF.1.234\.50$/);
     expect(mail.html).toContain('Wanderschuh Alpin');
-    expect(mail.html).toContain('<img src="https://shop.example/i/wanderschuh.jpg"');
+    // The MJML layout: the product's image, linked to the product, beside its name.
+    expect(mail.html).toMatch(/<img\s+alt="Wanderschuh Alpin" src="https:\/\/shop\.example\/i\/wanderschuh\.jpg"/);
 
     const listUnsubscribe = header(mail, 'List-Unsubscribe') ?? '';
     expect(listUnsubscribe).toMatch(new RegExp(`^<${baseUrl}/u/[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+>$`));
     expect(header(mail, 'List-Unsubscribe-Post')).toBe('List-Unsubscribe=One-Click');
 
-    // Every product link is a signed click link that redirects to that product; the unsubscribe link is direct.
+    // Every product link (its image and its name) is a signed click link that redirects to that product; the
+    // unsubscribe link is direct.
     const links = hrefs(mail.html ?? '');
     const clicks = links.filter((link) => link.startsWith(`${baseUrl}/c/`));
-    expect(clicks).toHaveLength(2);
+    expect(clicks).toHaveLength(4);
     const answer = await fetch(clicks[0], { redirect: 'manual' });
     expect(answer.status).toBe(302);
     expect(answer.headers.get('location')).toBe('https://shop.example/p/wanderschuh');

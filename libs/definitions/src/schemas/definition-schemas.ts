@@ -488,7 +488,7 @@ const contextType: Schema = {
 
 export const templateSchema = document(
   'template',
-  'Kairos template (subject.hbs and html.hbs, optionally text.hbs, sit beside this file)',
+  'Kairos template (subject.hbs and html.hbs or html.mjml, optionally text.hbs, sit beside this file)',
   {
     channel: { enum: ['email'] },
     purpose: { enum: ['marketing', 'transactional'], description: 'Marketing needs consent and counts towards the frequency cap' },
