@@ -16,4 +16,5 @@ export * from './webhook-signature';
 export * from './engagement-event';
 export * from './template-preview';
 export * from './text-encoding';
+export * from './quoted-printable';
 export * from './delivery-status';

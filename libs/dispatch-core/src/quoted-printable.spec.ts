@@ -1,0 +1,64 @@
+import PostalMime from 'postal-mime';
+import { createTransport } from 'nodemailer';
+import { EncodedPart, encodeQuotedPrintable, quotedPrintablePart } from './quoted-printable';
+
+/** The text a real MIME parser reads back from a part encoded here. */
+async function decoded(text: string): Promise<string> {
+  const mail = await PostalMime.parse(`Subject: x\r\nMIME-Version: 1.0\r\n${quotedPrintablePart('text/plain; charset=utf-8', text).raw}`);
+  // The parser ends the text with a line break of its own.
+  return (mail.text ?? '').replace(/\n$/, '');
+}
+
+const SAMPLES: Record<string, string> = {
+  'long ASCII lines': `<td style="${'font-family:Helvetica, Arial, sans-serif;'.repeat(12)}">${'x'.repeat(300)}</td>`,
+  'umlauts, a no-break space and the de-CH apostrophe': 'Grüezi Anna, Ihr Warenkorb: Wanderschuh × 1 — CHF\u00a01’234.50',
+  'equals signs': 'a=b&c==d ='.repeat(20),
+  'spaces and tabs before line breaks and at the end': 'one \ntwo\t\r\nthree  \n\tfour \t',
+  'a lone carriage return': 'a\rb',
+  'emoji across the soft breaks': '🛒'.repeat(60),
+  'dots and From at line starts': '.\n.. leading dots\nFrom here',
+};
+
+describe('encodeQuotedPrintable', () => {
+  it.each(Object.entries(SAMPLES))('%s: a MIME parser reads back the same text', async (_name, text) => {
+    // Line breaks come back as \n (the parser's form); everything else byte for byte.
+    expect(await decoded(text)).toBe(text.replace(/\r\n/g, '\n'));
+  });
+
+  it.each(Object.entries(SAMPLES))('%s: lines of at most 76 characters, printable ASCII, no whitespace at a line end', (_name, text) => {
+    const encoded = encodeQuotedPrintable(text);
+    for (const line of encoded.split('\r\n')) {
+      expect(line.length).toBeLessThanOrEqual(76);
+      expect(line).toMatch(/^[\x21-\x7e \t]*$/);
+      expect(line).not.toMatch(/[ \t]$/);
+      // A soft break never splits an escape.
+      expect(line).not.toMatch(/=[0-9A-F]?=$/);
+    }
+    expect(encoded).not.toMatch(/\r(?!\n)|(?<!\r)\n/);
+  });
+
+  it('keeps what needs no escaping as it is, and breaks a long line only where it must', () => {
+    expect(encodeQuotedPrintable('Hello, <b>world</b>!')).toBe('Hello, <b>world</b>!');
+    expect(encodeQuotedPrintable('a = b')).toBe('a =3D b');
+    expect(encodeQuotedPrintable('x'.repeat(76))).toBe('x'.repeat(76));
+    expect(encodeQuotedPrintable('x'.repeat(77))).toBe(`${'x'.repeat(75)}=\r\nxx`);
+    expect(encodeQuotedPrintable(`${'x'.repeat(74)}ü`)).toBe(`${'x'.repeat(74)}=\r\n=C3=BC`);
+    expect(encodeQuotedPrintable('end ')).toBe('end=20');
+    expect(encodeQuotedPrintable('a\r\nb\nc\rd')).toBe('a\r\nb\r\nc=0Dd');
+    expect(encodeQuotedPrintable('')).toBe('');
+  });
+
+  it('gives what nodemailer sends for the same parts, read back by a MIME parser', async () => {
+    const text = Object.values(SAMPLES).join('\n');
+    const html = `<p>${text}</p>`;
+    const build = async (parts: { text: string | EncodedPart; html: string | EncodedPart }) => {
+      const info = await createTransport({ streamTransport: true, buffer: true }).sendMail({ from: 'a@shop.example', to: 'b@shop.example', subject: 'x', textEncoding: 'quoted-printable', ...parts });
+      return PostalMime.parse(info.message as Buffer);
+    };
+    const ours = await build({ text: quotedPrintablePart('text/plain; charset=utf-8', text), html: quotedPrintablePart('text/html; charset=utf-8', html) });
+    const theirs = await build({ text, html });
+    expect(ours.text).toBe(theirs.text);
+    expect(ours.html).toBe(theirs.html);
+    expect(ours.headers.find((header) => header.key === 'content-type')?.value).toMatch(/^multipart\/alternative; boundary=/);
+  });
+});
