@@ -58,7 +58,7 @@ export class MailTransportRepository {
  * encoder (quoted-printable.ts says why). Only for a multipart mail (HTML and text); a mail of HTML alone, or one
  * whose parts go as base64, is nodemailer's to encode.
  */
-function encodedParts(mail: ComposedMail, textEncoding: 'quoted-printable' | 'base64') {
+export function encodedParts(mail: ComposedMail, textEncoding: 'quoted-printable' | 'base64') {
   if (textEncoding !== 'quoted-printable' || mail.text === undefined) return {};
   return { html: quotedPrintablePart('text/html; charset=utf-8', mail.html), text: quotedPrintablePart('text/plain; charset=utf-8', mail.text) };
 }
