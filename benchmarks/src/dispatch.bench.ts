@@ -20,6 +20,7 @@ import { machineBusySeconds, processCpuSeconds, ServiceProcess, startServiceProc
  * 2. paced: BENCH_DISPATCH_RATE (1,000) requests/s, evenly spaced, for BENCH_DISPATCH_SECONDS (15): latency from the
  *    moment a request was due to be produced to the sink's acceptance of its mail, p50/p95/p99/max.
  * Every request has its own recipient, so each acceptance is matched to its request; each mail counts once.
+ * BENCH_DISPATCH_TEMPLATE (cart-reminder) names the shop template; the report gives the median mail's size.
  */
 
 const MAILS = Number(process.env['BENCH_DISPATCH_MAILS'] ?? 20_000);
@@ -27,6 +28,8 @@ const RATE = Number(process.env['BENCH_DISPATCH_RATE'] ?? 1_000);
 const SECONDS = Number(process.env['BENCH_DISPATCH_SECONDS'] ?? 15);
 const CONNECTIONS = Number(process.env['BENCH_SMTP_CONNECTIONS'] ?? 20);
 const INSTANCES = Number(process.env['BENCH_DISPATCH_INSTANCES'] ?? 1);
+/** A shop template: cart-reminder (the MJML layout, ~16 KB a mail) by default, welcome-1 for a small plain-HTML mail. */
+const TEMPLATE = process.env['BENCH_DISPATCH_TEMPLATE'] ?? 'cart-reminder';
 const PARTITIONS = 6;
 const KEY = { id: 'bench', secret: 'bench-signing-secret-of-at-least-32-bytes' };
 
@@ -54,7 +57,7 @@ function request(prefix: string, index: number): EmailDispatchRequest {
     reason: { trigger: 'abandoned-cart', consent: { channel: 'email', purpose: 'marketing', status: 'granted', proof: { at: Date.now() - 86_400_000 } } },
     channel: 'email',
     purpose: 'marketing',
-    templateId: 'cart-reminder',
+    templateId: TEMPLATE,
     context: {
       profile: { firstName: 'Anna', email: `${prefix}-${index}@bench.example`, userId: `u-${profileId}` },
       event: {
@@ -80,8 +83,10 @@ runBenchmark(async () => {
   // Acceptance times by recipient, recorded by the sink as it answers 250.
   const accepted = new Map<string, number>();
   let received = 0;
+  const sizes: number[] = [];
   const onMessage = (message: StoredMessage) => {
     received += 1;
+    sizes.push(message.size);
     for (const to of message.envelope.to) if (!accepted.has(to)) accepted.set(to, performance.now());
   };
   const sink = await startSmtpSink({ smtpPort: await freePort(), httpPort: await freePort(), mailDir, closeTimeoutMs: 500, onMessage });
@@ -167,9 +172,11 @@ runBenchmark(async () => {
     const latency = { samples: latencies.length, p50: round(percentile(latencies, 50)), p95: round(percentile(latencies, 95)), p99: round(percentile(latencies, 99)), max: round(latencies[latencies.length - 1] ?? 0) };
     console.log(`  request due -> SMTP acceptance: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms, max ${latency.max} ms (${latency.samples} mails, produced in ${sentIn.toFixed(1)} s)`);
     const duplicates = received - (warm.length + MAILS + total);
+    const mailBytes = percentile([...sizes].sort((a, b) => a - b), 50);
+    console.log(`  template ${TEMPLATE}: a mail is ${mailBytes.toLocaleString()} bytes as the sink received it (median)`);
 
     writeReport('dispatch', {
-      setup: { partitions: PARTITIONS, dispatchInstances: INSTANCES, smtpPoolConnections: CONNECTIONS, template: 'cart-reminder (3 products, tracked links, open pixel, one-click headers)', sink: 'local smtp-server sink, in the benchmark process' },
+      setup: { partitions: PARTITIONS, dispatchInstances: INSTANCES, smtpPoolConnections: CONNECTIONS, template: TEMPLATE === 'cart-reminder' ? 'cart-reminder (MJML layout, 3 products, tracked links, open pixel, one-click headers)' : TEMPLATE, mailBytesMedian: mailBytes, sink: 'local smtp-server sink, in the benchmark process' },
       saturated: { mails: MAILS, seconds: Number(seconds.toFixed(2)), mailsPerSecond, cpuPerMailMs },
       paced: { requestsPerSecond: RATE, seconds: SECONDS, producedInSeconds: Number(sentIn.toFixed(2)), latencyMs: latency },
       mailsAcceptedTwice: duplicates,
