@@ -192,13 +192,39 @@ describe('validateDefinitions', () => {
     const report = validateDefinitions(mjml(layout));
     expect(report.errors).toEqual([]);
     const hello = report.definitions.find((definition) => definition.key === 'template/hello')!;
-    expect(hello.files.map((file) => file.path)).toEqual(['templates/hello/template.yaml', 'templates/hello/subject.hbs', 'templates/hello/html.mjml']);
+    expect(hello.files.map((file) => file.path)).toEqual(['templates/hello/template.yaml', 'templates/hello/subject.hbs', 'templates/hello/html.mjml', 'templates/hello/html.mjml.html']);
     const html = (hello.body as { html: string }).html;
+    expect(hello.files[3].text).toBe(html);
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain('Hallo {{profile.firstName}}</div>');
     expect(html).toMatch(/<a\s+href="\{\{unsubscribeUrl\}\}"[^>]*>\s*Abmelden\s*<\/a>/);
     expect(errorsOf(mjml(layout.replace('{{profile.firstName}}', '{{profile.lastName}}')))).toEqual([
       expect.objectContaining({ file: 'templates/hello/html.mjml', line: 5, code: 'template-variable', message: expect.stringContaining('profile.lastName') }),
+    ]);
+  });
+
+  it('takes the HTML published beside an html.mjml as it is, without compiling it again', () => {
+    const record = [...HELLO.filter((file) => !file.path.endsWith('html.hbs')), { path: 'templates/hello/html.mjml', text: '<mjml><mj-body></mj-body></mjml>' }, { path: 'templates/hello/html.mjml.html', text: '<p>as published {{profile.firstName}}</p>' }];
+    const report = validateDefinitions(record);
+    expect(report.errors).toEqual([]);
+    expect((report.definitions.find((definition) => definition.key === 'template/hello')!.body as { html: string }).html).toBe('<p>as published {{profile.firstName}}</p>');
+    // Without its html.mjml it belongs to nothing.
+    expect(errorsOf([...HELLO, { path: 'misc/html.mjml.html', text: '' }])).toEqual([expect.objectContaining({ file: 'misc/html.mjml.html', code: 'stray-file' })]);
+  });
+
+  it('reports Handlebars that MJML would drop or break, at its line, and an mj-include', () => {
+    const mjml = (body: string): SourceFile[] => [...HELLO.filter((file) => !file.path.endsWith('html.hbs')), { path: 'templates/hello/html.mjml', text: `<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n${body}\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>` }];
+    expect(errorsOf(mjml('{{#if profile.firstName}}<mj-text>Hi</mj-text>{{/if}}\n<mj-text>{{> footer}}</mj-text>\n{{> footer}}'))).toEqual([
+      { file: 'templates/hello/html.mjml', line: 5, column: 1, code: 'mjml', message: 'MJML dropped the block {{#if profile.firstName}}<mj-text>Hi</mj-text>{{/if}}: Handlebars between MJML elements goes inside <mj-raw> (text and partials inside <mj-text>)' },
+      { file: 'templates/hello/html.mjml', line: 7, column: 1, code: 'mjml', message: 'MJML dropped {{> footer}}: Handlebars between MJML elements goes inside <mj-raw> (text and partials inside <mj-text>)' },
+    ]);
+    expect(errorsOf(mjml('{{!-- <mj-text>old offer</mj-text> --}}'))).toEqual([expect.objectContaining({ line: 5, code: 'mjml', message: expect.stringMatching(/^MJML dropped \{\{!-- <mj-text>old offer/) })]);
+    expect(errorsOf(mjml('<mj-raw>{{#if profile.firstName}}</mj-raw>\n<mj-text>Hi</mj-text>\n{{/if}}'))).toEqual([
+      expect.objectContaining({ line: 1, code: 'mjml', message: expect.stringMatching(/^MJML moved Handlebars so that the compiled HTML does not parse \(.*\): a block helper between MJML elements goes inside <mj-raw>, its opening and its closing$/) }),
+    ]);
+    expect(errorsOf(mjml('<mj-raw>{{#if profile.firstName}}</mj-raw>\n<mj-text>Hi</mj-text>\n<mj-raw>{{/if}}</mj-raw>'))).toEqual([]);
+    expect(errorsOf(mjml('<mj-include path="./footer.mjml" />'))).toEqual([
+      { file: 'templates/hello/html.mjml', line: 5, column: 1, code: 'mjml', message: 'MJML <mj-include> is not supported: shared pieces are Handlebars partials (a folder named partials), published and versioned with the rest' },
     ]);
   });
 

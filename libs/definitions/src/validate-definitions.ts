@@ -1,6 +1,6 @@
 import { Definition, DefinitionBody, definitionKey, JourneyBody, SegmentBody } from './definition';
 import { DefinitionError, SourceFile } from './definition-error';
-import { compileMjml } from './mjml-template';
+import { compileMjml, MJML_COMPILED_FILE } from './mjml-template';
 import { DefinitionKind, DefinitionSchemas, YAML_KINDS } from './schema-check';
 import { ContextType, TemplateVariableCheck } from './template-variables';
 import { YamlSource } from './yaml-source';
@@ -49,7 +49,7 @@ export function validateDefinitions(files: readonly SourceFile[]): ValidationRep
     } else if (file.path.endsWith('.hbs')) {
       if (directoryOf(file.path).split('/').includes('partials')) partials.set(baseName(file.path).replace(/\.hbs$/, ''), file);
       else handlebars.set(file.path, file);
-    } else if (file.path.endsWith('.mjml')) {
+    } else if (file.path.endsWith('.mjml') || baseName(file.path) === MJML_COMPILED_FILE) {
       handlebars.set(file.path, file);
     }
   }
@@ -59,7 +59,9 @@ export function validateDefinitions(files: readonly SourceFile[]): ValidationRep
   for (const entry of parsed.filter((candidate) => candidate.kind === 'template')) {
     const directory = directoryOf(entry.source.file.path);
     const mjml = handlebars.get(join(directory, MJML_HTML_FILE));
-    if (mjml) used.add(mjml.path);
+    // Beside html.mjml in a published record: its HTML as it was compiled and checked at publish time.
+    const published = mjml && handlebars.get(join(directory, MJML_COMPILED_FILE));
+    for (const file of [mjml, published]) if (file) used.add(file.path);
     for (const [part, name] of Object.entries(TEMPLATE_FILES)) {
       const file = handlebars.get(join(directory, name));
       if (part === 'html' && mjml) {
@@ -68,10 +70,13 @@ export function validateDefinitions(files: readonly SourceFile[]): ValidationRep
           errors.push({ file: mjml.path, line: 1, column: 1, code: 'conflicting-files', message: `template ${entry.id}: both ${MJML_HTML_FILE} and ${name}; expected one of them` });
           entry.valid = false;
         }
-        entry.files.push(mjml);
-        const compiled = compileMjml(mjml);
-        if ('html' in compiled) entry.value[part] = compiled.html;
-        else {
+        const compiled = published ? { html: published.text } : compileMjml(mjml);
+        if ('html' in compiled) {
+          entry.value[part] = compiled.html;
+          // Published with the source, so the content hash covers the HTML that is sent.
+          entry.files.push(mjml, published ?? { path: join(directory, MJML_COMPILED_FILE), text: compiled.html });
+        } else {
+          entry.files.push(mjml);
           errors.push(...compiled.errors);
           entry.valid = false;
         }

@@ -30,8 +30,10 @@ describe('encodeQuotedPrintable', () => {
       expect(line.length).toBeLessThanOrEqual(76);
       expect(line).toMatch(/^[\x21-\x7e \t]*$/);
       expect(line).not.toMatch(/[ \t]$/);
-      // A soft break never splits an escape.
+      // A soft break never splits an escape, nor a character's UTF-8 sequence (a lead byte =C2..=F4 last on a line, a
+      // continuation byte =80..=BF first on the next).
       expect(line).not.toMatch(/=[0-9A-F]?=$/);
+      expect(line).not.toMatch(/=(C[2-9A-F]|[DEF][0-9A-F])=$|^=[89AB][0-9A-F]/);
     }
     expect(encoded).not.toMatch(/\r(?!\n)|(?<!\r)\n/);
   });
@@ -42,6 +44,8 @@ describe('encodeQuotedPrintable', () => {
     expect(encodeQuotedPrintable('x'.repeat(76))).toBe('x'.repeat(76));
     expect(encodeQuotedPrintable('x'.repeat(77))).toBe(`${'x'.repeat(75)}=\r\nxx`);
     expect(encodeQuotedPrintable(`${'x'.repeat(74)}ü`)).toBe(`${'x'.repeat(74)}=\r\n=C3=BC`);
+    expect(encodeQuotedPrintable(`${'x'.repeat(63)}🛒x`)).toBe(`${'x'.repeat(63)}=F0=9F=9B=92x`);
+    expect(encodeQuotedPrintable(`${'x'.repeat(64)}🛒x`)).toBe(`${'x'.repeat(64)}=\r\n=F0=9F=9B=92x`);
     expect(encodeQuotedPrintable('end ')).toBe('end=20');
     expect(encodeQuotedPrintable('a\r\nb\nc\rd')).toBe('a\r\nb\r\nc=0Dd');
     expect(encodeQuotedPrintable('')).toBe('');

@@ -9,10 +9,12 @@ const LINE = 76;
 
 /**
  * Text as quoted-printable (RFC 2045, 6.7) of its UTF-8 bytes, in one pass: printable ASCII but "=" as itself, every
- * other byte as =XX, a space or tab before a line break as =20 or =09, each line break (\n or \r\n) as CRLF, and lines longer than
- * 76 characters broken with soft breaks ("=" at the end), never inside an =XX. What nodemailer's own encoder produces
- * for the same text up to where it places soft breaks; it was a seventh of dispatch's CPU per mail for the ~14 KB
- * HTML of an MJML layout (string concatenation per character and regular expressions per line).
+ * other byte as =XX, a space or tab before a line break as =20 or =09, each line break (\n or \r\n) as CRLF, and lines
+ * longer than 76 characters broken with soft breaks ("=" at the end), never inside an =XX nor inside a character's
+ * UTF-8 sequence (as nodemailer breaks them: a client decoding line by line shows no broken character). A lone \r is a
+ * byte like any other (=0D; nodemailer would pass it through bare). nodemailer's own encoder was a seventh of
+ * dispatch's CPU per mail for the ~14 KB HTML of an MJML layout (string concatenation per character and regular
+ * expressions per line).
  */
 export function encodeQuotedPrintable(text: string): string {
   const input = Buffer.from(text, 'utf8');
@@ -29,7 +31,7 @@ export function encodeQuotedPrintable(text: string): string {
   for (let index = 0; index < input.length; index++) {
     const byte = input[index];
     if (byte === LF || (byte === CR && input[index + 1] === LF)) {
-      // \r\n and \n are each one hard line break; a lone \r is a byte like any other (=0D), as nodemailer has it.
+      // \r\n and \n are each one hard line break.
       if (byte === CR) index++;
       output[at++] = CR;
       output[at++] = LF;
@@ -39,8 +41,9 @@ export function encodeQuotedPrintable(text: string): string {
     const next = input[index + 1];
     const atLineEnd = next === undefined || next === LF || (next === CR && input[index + 2] === LF);
     const literal = (byte >= 0x21 && byte <= 0x7e && byte !== EQUALS) || ((byte === SPACE || byte === TAB) && !atLineEnd);
-    const width = literal ? 1 : 3;
-    // Room for this character and, unless the line ends after it, the "=" of a soft break.
+    // Room for this byte (a character's whole UTF-8 sequence, from its first byte) and, unless the line ends after it,
+    // the "=" of a soft break.
+    const width = literal ? 1 : byte >= 0xc0 ? 3 * (byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2) : 3;
     if (column + width > (atLineEnd ? LINE : LINE - 1)) softBreak();
     if (literal) output[at++] = byte;
     else {
@@ -48,7 +51,7 @@ export function encodeQuotedPrintable(text: string): string {
       output[at++] = HEX.charCodeAt(byte >> 4);
       output[at++] = HEX.charCodeAt(byte & 0x0f);
     }
-    column += width;
+    column += literal ? 1 : 3;
   }
   return output.toString('latin1', 0, at);
 }
