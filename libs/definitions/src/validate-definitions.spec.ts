@@ -213,19 +213,30 @@ describe('validateDefinitions', () => {
   });
 
   it('reports Handlebars that MJML would drop or break, at its line, and an mj-include', () => {
+    const WHERE = 'Handlebars between MJML elements goes inside <mj-raw> (text and partials inside <mj-text>); an mj-style inlined (inline="inline") loses it';
     const mjml = (body: string): SourceFile[] => [...HELLO.filter((file) => !file.path.endsWith('html.hbs')), { path: 'templates/hello/html.mjml', text: `<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n${body}\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>` }];
     expect(errorsOf(mjml('{{#if profile.firstName}}<mj-text>Hi</mj-text>{{/if}}\n<mj-text>{{> footer}}</mj-text>\n{{> footer}}'))).toEqual([
-      { file: 'templates/hello/html.mjml', line: 5, column: 1, code: 'mjml', message: 'MJML dropped the block {{#if profile.firstName}}<mj-text>Hi</mj-text>{{/if}}: Handlebars between MJML elements goes inside <mj-raw> (text and partials inside <mj-text>)' },
-      { file: 'templates/hello/html.mjml', line: 7, column: 1, code: 'mjml', message: 'MJML dropped {{> footer}}: Handlebars between MJML elements goes inside <mj-raw> (text and partials inside <mj-text>)' },
+      { file: 'templates/hello/html.mjml', line: 5, column: 1, code: 'mjml', message: `MJML dropped the block {{#if profile.firstName}}<mj-text>Hi</mj-text>{{/if}}: ${WHERE}` },
+      { file: 'templates/hello/html.mjml', line: 7, column: 1, code: 'mjml', message: `MJML dropped {{> footer}}: ${WHERE}` },
     ]);
     expect(errorsOf(mjml('{{!-- <mj-text>old offer</mj-text> --}}'))).toEqual([expect.objectContaining({ line: 5, code: 'mjml', message: expect.stringMatching(/^MJML dropped \{\{!-- <mj-text>old offer/) })]);
     expect(errorsOf(mjml('<mj-raw>{{#if profile.firstName}}</mj-raw>\n<mj-text>Hi</mj-text>\n{{/if}}'))).toEqual([
-      expect.objectContaining({ line: 1, code: 'mjml', message: expect.stringMatching(/^MJML moved Handlebars so that the compiled HTML does not parse \(.*\): a block helper between MJML elements goes inside <mj-raw>, its opening and its closing$/) }),
+      expect.objectContaining({ line: 7, code: 'mjml', message: expect.stringMatching(/^MJML dropped \{\{\/if\}\}, so the compiled HTML does not parse \(.*\): Handlebars between MJML elements goes inside <mj-raw>/) }),
     ]);
+    // A comment that hides nothing of MJML may go (the docs' example starts with one).
+    expect(errorsOf(mjml('{{! the products follow }}\n<mj-text>Hi</mj-text>'))).toEqual([]);
     expect(errorsOf(mjml('<mj-raw>{{#if profile.firstName}}</mj-raw>\n<mj-text>Hi</mj-text>\n<mj-raw>{{/if}}</mj-raw>'))).toEqual([]);
     expect(errorsOf(mjml('<mj-include path="./footer.mjml" />'))).toEqual([
       { file: 'templates/hello/html.mjml', line: 5, column: 1, code: 'mjml', message: 'MJML <mj-include> is not supported: shared pieces are Handlebars partials (a folder named partials), published and versioned with the rest' },
     ]);
+  });
+
+  it('compiles the same source to the same HTML, also where MJML draws random ids (a carousel, a navbar)', () => {
+    const layout = '<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-carousel>\n<mj-carousel-image src="https://shop.example/a.jpg" />\n<mj-carousel-image src="https://shop.example/b.jpg" />\n</mj-carousel>\n<mj-navbar hamburger="hamburger">\n<mj-navbar-link href="https://shop.example/">Shop</mj-navbar-link>\n</mj-navbar>\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>';
+    const html = () => (validateDefinitions([...HELLO.filter((file) => !file.path.endsWith('html.hbs')), { path: 'templates/hello/html.mjml', text: layout }]).definitions.find((definition) => definition.key === 'template/hello')!.body as { html: string }).html;
+    const first = html();
+    expect(first).toMatch(/mj-carousel-[0-9a-f]{16}/);
+    expect(html()).toBe(first);
   });
 
   it('reports what MJML refuses at its line, a file that is not MJML, and an html.mjml beside an html.hbs', () => {

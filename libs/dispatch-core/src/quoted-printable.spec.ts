@@ -16,6 +16,10 @@ const SAMPLES: Record<string, string> = {
   'a lone carriage return': 'a\rb',
   'emoji across the soft breaks': '🛒'.repeat(60),
   'dots and From at line starts': '.\n.. leading dots\nFrom here',
+  // Lines of whole multi-byte sequences break earliest: the output is longest for its input.
+  'ten thousand umlauts': 'ü'.repeat(10_000),
+  'paragraphs of Japanese': Array.from({ length: 6 }, () => 'お買い物かごに商品が残っています。'.repeat(30)).join('\n\n'),
+  'six thousand emoji': '🛒'.repeat(6_000),
 };
 
 describe('encodeQuotedPrintable', () => {

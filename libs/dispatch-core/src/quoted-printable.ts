@@ -18,8 +18,9 @@ const LINE = 76;
  */
 export function encodeQuotedPrintable(text: string): string {
   const input = Buffer.from(text, 'utf8');
-  // Worst case: every byte escaped (3) plus a soft break (3) per 25 escaped bytes.
-  const output = Buffer.allocUnsafe(input.length * 3 + Math.ceil((input.length * 3) / (LINE - 1)) * 3 + 2);
+  // Worst case: every byte escaped (3), and a soft break (3) per line of as little as 72 characters (a line holds six
+  // whole 4-byte sequences, eight of 3 bytes or twelve of 2); 60 leaves room.
+  const output = Buffer.allocUnsafe(input.length * 3 + Math.ceil((input.length * 3) / 60) * 3 + 3);
   let at = 0;
   let column = 0;
   const softBreak = () => {
@@ -53,6 +54,8 @@ export function encodeQuotedPrintable(text: string): string {
     }
     column += literal ? 1 : 3;
   }
+  // A write past the buffer's end is dropped silently: a mail cut short must fail instead.
+  if (at > output.length) throw new Error(`quoted-printable: ${at} bytes do not fit the ${output.length} reserved`);
   return output.toString('latin1', 0, at);
 }
 
