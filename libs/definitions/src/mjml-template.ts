@@ -1,4 +1,3 @@
-import Handlebars from 'handlebars';
 import type mjml2html from 'mjml';
 import { DefinitionError, SourceFile } from './definition-error';
 
@@ -42,52 +41,52 @@ export function compileMjml(file: SourceFile): { html: string } | { errors: Defi
 
 const WHERE_HANDLEBARS_GOES = 'Handlebars between MJML elements goes inside <mj-raw> (text and partials inside <mj-text>); an mj-style inlined (inline="inline") loses it';
 
-/**
- * The Handlebars statements of the MJML source that the compiled HTML does not have (MJML drops text between its
- * elements), each at its line. A dropped comment matters only when it hid MJML (then its elements are in the mail).
- * A source that does not parse is the variable check's to report.
- */
-function lostHandlebars(source: string, compiled: string): Array<{ line: number; message: string }> {
-  let sourceAst: hbs.AST.Program;
-  try {
-    sourceAst = Handlebars.parse(source);
-  } catch {
-    return [];
-  }
-  const lines = source.split('\n');
-  const textOf = (node: hbs.AST.Node, signature: string) => {
-    const text = node.loc.start.line === node.loc.end.line ? lines[node.loc.start.line - 1].slice(node.loc.start.column, node.loc.end.column) : signature;
-    return `${node.type === 'BlockStatement' ? 'the block ' : ''}${text.length > 60 ? `${text.slice(0, 57)}...` : text}`;
-  };
-  const relevant = statements(sourceAst).filter(({ node }) => node.type !== 'CommentStatement' || (node as hbs.AST.CommentStatement).value.includes('<mj-'));
-  let compiledAst: hbs.AST.Program;
-  try {
-    compiledAst = Handlebars.parse(compiled);
-  } catch (thrown) {
-    // Part of a block dropped: name the tags whose text the HTML no longer has (a block's opening and closing apart).
-    const why = `the compiled HTML does not parse (${(thrown as Error).message.split('\n').slice(-1)[0]})`;
-    const missing = relevant.flatMap(({ node }) => tagsOf(node, lines)).filter((tag) => !compiled.includes(tag.text));
-    if (missing.length === 0) return [{ line: 1, message: `MJML left Handlebars unbalanced: ${why}; a block helper between MJML elements goes inside <mj-raw>, its opening and its closing` }];
-    return missing.map((tag) => ({ line: tag.line, message: `MJML dropped ${tag.text}, so ${why}: ${WHERE_HANDLEBARS_GOES}` }));
-  }
-  const remaining = new Map<string, number>();
-  for (const { signature } of statements(compiledAst)) remaining.set(signature, (remaining.get(signature) ?? 0) + 1);
-  return relevant.flatMap(({ signature, node }) => {
-    const left = remaining.get(signature) ?? 0;
-    remaining.set(signature, left - 1);
-    return left > 0 ? [] : [{ line: node.loc.start.line, message: `MJML dropped ${textOf(node, signature)}: ${WHERE_HANDLEBARS_GOES}` }];
-  });
+interface Tag {
+  text: string;
+  line: number;
+  /** Blocks' openings, closings and else, and partials: what must come through in the same order. */
+  structural: boolean;
 }
 
-/** A statement's tags as written: a block's opening and closing (`{{#if x}}`, `{{/if}}`) each on its own, with lines. */
-function tagsOf(node: hbs.AST.Node, lines: readonly string[]): Array<{ line: number; text: string }> {
-  const { start, end } = node.loc;
-  const first = lines[start.line - 1].slice(start.column);
-  const last = lines[end.line - 1].slice(0, end.column);
-  if (node.type !== 'BlockStatement') return start.line === end.line ? [{ line: start.line, text: lines[start.line - 1].slice(start.column, end.column) }] : [];
-  const opening = first.slice(0, first.indexOf('}}') + 2);
-  const closing = last.slice(last.lastIndexOf('{{'));
-  return [{ line: start.line, text: opening }, { line: end.line, text: closing }];
+// Comments first (they may contain "}}"), then raw blocks, triple braces and the rest.
+const TAG = /\{\{~?!--[\s\S]*?--~?\}\}|\{\{~?![\s\S]*?\}\}|\{\{\{\{[\s\S]*?\}\}\}\}|\{\{\{[\s\S]*?\}\}\}|\{\{[\s\S]*?\}\}/g;
+
+/** The Handlebars tags of a text as written, in order, with their lines. A comment counts only when it hides MJML. */
+function tagsIn(text: string): Tag[] {
+  const tags: Tag[] = [];
+  let line = 1;
+  let counted = 0;
+  for (const match of text.matchAll(TAG)) {
+    for (; counted < (match.index ?? 0); counted++) if (text.charCodeAt(counted) === 10) line += 1;
+    const body = match[0].replace(/^\{+~?\s*/, '');
+    if (body.startsWith('!') && !body.includes('<mj-')) continue;
+    tags.push({ text: match[0], line, structural: /^([#/^>]|else\b)/.test(body) });
+  }
+  return tags;
+}
+
+/**
+ * What MJML did to the template's Handlebars, each at its line: the compiled HTML must have the source's block tags
+ * (openings, else, closings) and partials in the same order, every expression at least as often (MJML repeats some
+ * attributes for Outlook), and nothing the source does not have (MJML rewrites some attributes, css-class among them).
+ * MJML drops text between its elements, so Handlebars outside <mj-raw> and <mj-text> would vanish from the mail.
+ */
+function lostHandlebars(source: string, compiled: string): Array<{ line: number; message: string }> {
+  const from = tagsIn(source);
+  const to = tagsIn(compiled);
+  const written = new Set(from.map((tag) => tag.text));
+  const rewritten = to.find((tag) => !written.has(tag.text));
+  if (rewritten) return [{ line: 1, message: `MJML rewrote Handlebars into ${rewritten.text}, which the source does not have: an attribute MJML rewrites (css-class, for one) cannot hold Handlebars` }];
+  const structure = { from: from.filter((tag) => tag.structural), to: to.filter((tag) => tag.structural) };
+  const differs = structure.from.findIndex((tag, index) => structure.to[index]?.text !== tag.text);
+  if (differs >= 0) return [{ line: structure.from[differs].line, message: `MJML dropped ${structure.from[differs].text}: ${WHERE_HANDLEBARS_GOES}` }];
+  const left = new Map<string, number>();
+  for (const tag of to) left.set(tag.text, (left.get(tag.text) ?? 0) + 1);
+  return from.flatMap((tag) => {
+    const count = left.get(tag.text) ?? 0;
+    left.set(tag.text, count - 1);
+    return count > 0 ? [] : [{ line: tag.line, message: `MJML dropped ${tag.text}: ${WHERE_HANDLEBARS_GOES}` }];
+  });
 }
 
 /** A deterministic stand-in for Math.random (mulberry32), seeded with the FNV-1a hash of a text. */
@@ -100,22 +99,4 @@ function seededRandom(text: string): () => number {
     value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
     return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/** Every mustache, block, partial and comment of a program, depth first, with a signature that ignores position. */
-function statements(program: hbs.AST.Program | undefined): Array<{ signature: string; node: hbs.AST.Node }> {
-  const printer = new (Handlebars as unknown as { PrintVisitor: new () => { accept(node: hbs.AST.Node): string } }).PrintVisitor();
-  const found: Array<{ signature: string; node: hbs.AST.Node }> = [];
-  const visit = (body: readonly hbs.AST.Statement[]) => {
-    for (const node of body) {
-      if (node.type === 'BlockStatement') {
-        const block = node as hbs.AST.BlockStatement;
-        found.push({ signature: `BLOCK ${printer.accept({ type: 'SubExpression', path: block.path, params: block.params, hash: block.hash, loc: block.loc } as hbs.AST.SubExpression)}`, node });
-        visit(block.program?.body ?? []);
-        visit(block.inverse?.body ?? []);
-      } else if (node.type !== 'ContentStatement') found.push({ signature: printer.accept(node), node });
-    }
-  };
-  visit(program?.body ?? []);
-  return found;
 }

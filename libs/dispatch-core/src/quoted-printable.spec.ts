@@ -20,6 +20,7 @@ const SAMPLES: Record<string, string> = {
   'ten thousand umlauts': 'ü'.repeat(10_000),
   'paragraphs of Japanese': Array.from({ length: 6 }, () => 'お買い物かごに商品が残っています。'.repeat(30)).join('\n\n'),
   'six thousand emoji': '🛒'.repeat(6_000),
+  'the longest output for its input': `a${'🛒'.concat('='.repeat(18)).repeat(600)}`,
 };
 
 describe('encodeQuotedPrintable', () => {

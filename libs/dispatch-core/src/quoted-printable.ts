@@ -18,9 +18,10 @@ const LINE = 76;
  */
 export function encodeQuotedPrintable(text: string): string {
   const input = Buffer.from(text, 'utf8');
-  // Worst case: every byte escaped (3), and a soft break (3) per line of as little as 72 characters (a line holds six
-  // whole 4-byte sequences, eight of 3 bytes or twelve of 2); 60 leaves room.
-  const output = Buffer.allocUnsafe(input.length * 3 + Math.ceil((input.length * 3) / 60) * 3 + 3);
+  // Worst case: every byte escaped (3), and a soft break (3) per 22 input bytes at least: a sequence of up to 12
+  // characters that does not fit breaks the line at column 64 or later, and an escape is 3 characters a byte
+  // (("🛒" + "=".repeat(18)).repeat(n) comes closest, 99.5% of this).
+  const output = Buffer.allocUnsafe(input.length * 3 + Math.ceil(input.length / 20) * 3 + 3);
   let at = 0;
   let column = 0;
   const softBreak = () => {
