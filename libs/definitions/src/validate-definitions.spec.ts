@@ -208,6 +208,10 @@ describe('validateDefinitions', () => {
     const report = validateDefinitions(record);
     expect(report.errors).toEqual([]);
     expect((report.definitions.find((definition) => definition.key === 'template/hello')!.body as { html: string }).html).toBe('<p>as published {{profile.firstName}}</p>');
+    // Checked like any template's HTML: a record whose HTML does not match its source.
+    expect(errorsOf([...record.slice(0, -1), { path: 'templates/hello/html.mjml.html', text: '<p>{{profile.lastName}}</p>' }])).toEqual([
+      expect.objectContaining({ file: 'templates/hello/html.mjml.html', line: 1, code: 'template-variable', message: expect.stringContaining('profile.lastName') }),
+    ]);
     // Without its html.mjml it belongs to nothing.
     expect(errorsOf([...HELLO, { path: 'misc/html.mjml.html', text: '' }])).toEqual([expect.objectContaining({ file: 'misc/html.mjml.html', code: 'stray-file' })]);
   });

@@ -113,8 +113,9 @@ export function validateDefinitions(files: readonly SourceFile[]): ValidationRep
 
   for (const entry of parsed.filter((candidate) => candidate.kind === 'template' && candidate.valid)) {
     const check = new TemplateVariableCheck(partials, (entry.value['context'] ?? {}) as Record<string, ContextType>);
-    // An html.mjml is checked as written (its lines are the author's), not as compiled.
-    for (const file of entry.files.filter((candidate) => /\.(hbs|mjml)$/.test(candidate.path))) errors.push(...check.check(file));
+    // An html.mjml is checked as written (its lines are the author's); HTML published beside it too, as it came (a
+    // record not written by `kairos publish` could differ from its source). HTML compiled here is checked as its source.
+    for (const file of entry.files.filter((candidate) => /\.(hbs|mjml)$/.test(candidate.path) || handlebars.get(candidate.path) === candidate)) errors.push(...check.check(file));
   }
 
   const definitions: Definition[] = parsed
