@@ -1,12 +1,12 @@
 import { ComposedMail, preferredTextEncoding } from '@kairos/dispatch-core';
-import { createTransport } from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import PostalMime from 'postal-mime';
 import { encodedParts } from './mail-transport.repository';
 
-/** The message nodemailer builds (no SMTP: its stream transport), read back by a MIME parser. */
+/** The message nodemailer's MIME builder makes of it (what its SMTP transport sends), read back by a MIME parser. */
 async function built(mail: ComposedMail, parts: object) {
-  const info = await createTransport({ streamTransport: true, buffer: true }).sendMail({ ...mail, textEncoding: 'quoted-printable', ...parts });
-  return { raw: (info.message as Buffer).toString('latin1'), parsed: await PostalMime.parse(info.message as Buffer) };
+  const message = await new MailComposer({ ...mail, textEncoding: 'quoted-printable', ...parts }).compile().build();
+  return { raw: message.toString('latin1'), parsed: await PostalMime.parse(message) };
 }
 
 const MAIL: ComposedMail = {
