@@ -21,7 +21,9 @@ import { machineBusySeconds, processCpuSeconds, ServiceProcess, startServiceProc
  * 1. the passthrough ceiling (BENCH_CEILING_RECORDS, 100,000; the issue's target: triggers at >= 50% of it);
  * 2. the triggers service (its own process) with BENCH_JOURNEYS (20) active journeys: BENCH_TRIGGER_RECORDS
  *    (100,000) profile updates of BENCH_PROFILES (50,000; issue: 1,000,000) profiles produced as fast as possible:
- *    records/s until the last one was decided, and the journey timers left pending (every fourth journey waits 1 h);
+ *    records/s until the last one was decided, and the journey timers left pending (every fourth journey waits 1 h;
+ *    with BENCH_PENDING=all every journey waits and every record names one, so records >= profiles leaves one timer
+ *    pending per profile: the issue's 1,000,000 pending timers, whose lateness and memory phase 3 then measures);
  * 3. BENCH_TRIGGER_RATE (1,000/s; issue: 5,000) updates/s for BENCH_PACED_SECONDS (10 s) of a journey that sends at
  *    once: latency from the update's production to the dispatch request's arrival (p50/p99; issue: p99 < 100 ms);
  *    and as many of a journey that waits 5 s: lateness of each fired timer = arrival - due time (issue: p99 < 1 s);
@@ -35,6 +37,7 @@ const RECORDS = Number(process.env['BENCH_TRIGGER_RECORDS'] ?? 100_000);
 const PROFILES = Number(process.env['BENCH_PROFILES'] ?? 50_000);
 const RATE = Number(process.env['BENCH_TRIGGER_RATE'] ?? 1_000);
 const PACED_SECONDS = Number(process.env['BENCH_PACED_SECONDS'] ?? 10);
+const ALL_PENDING = process.env['BENCH_PENDING'] === 'all';
 const SIMULATED_EVENTS = 10_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -94,7 +97,7 @@ runBenchmark(async () => {
     const journey = (id: string, event: string, steps: string) =>
       writeFileSync(join(journeysDir, `${id}.yaml`), `kind: journey\nid: ${id}\ntrigger:\n  event: ${event}\nreentry:\n  allow: always\n  activeInstances: unlimited\nsteps:\n${steps}`);
     for (let index = 0; index < JOURNEYS; index++) {
-      journey(`bench-${run}-${index}`, `Bench ${run} ${index}`, index % 4 === 0 ? `  - wait: 1h\n  - send: bench-${run}\n` : `  - send: bench-${run}\n`);
+      journey(`bench-${run}-${index}`, `Bench ${run} ${index}`, ALL_PENDING || index % 4 === 0 ? `  - wait: 1h\n  - send: bench-${run}\n` : `  - send: bench-${run}\n`);
     }
     journey(`bench-${run}-now`, `Bench ${run} now`, `  - send: bench-${run}\n`);
     journey(`bench-${run}-timer`, `Bench ${run} timer`, `  - wait: 5s\n  - send: bench-${run}\n`);
@@ -177,14 +180,15 @@ runBenchmark(async () => {
     };
 
     // 2. Throughput.
-    console.log(`throughput: ${RECORDS.toLocaleString()} profile updates of ${PROFILES.toLocaleString()} profiles, ${JOURNEYS} journeys…`);
+    console.log(`throughput: ${RECORDS.toLocaleString()} profile updates of ${PROFILES.toLocaleString()} profiles, ${JOURNEYS} journeys${ALL_PENDING ? ', all waiting 1 h' : ''}…`);
+    const rssBeforeLoad = rssMb(service.child.pid);
     const started = performance.now();
     const cpuBefore = { service: processCpuSeconds(service.child.pid ?? 0), machine: machineBusySeconds() };
     for (let offset = 0; offset < RECORDS; offset += 5_000) {
       const batch = Array.from({ length: Math.min(5_000, RECORDS - offset) }, (_, n) => {
         const index = offset + n;
         // One in six records names no journey (a page view, say): decided too, and costs the same lookups.
-        const journeyIndex = index % (JOURNEYS + 4);
+        const journeyIndex = index % (ALL_PENDING ? JOURNEYS : JOURNEYS + 4);
         return update(`p-${run}-${(index * 7919) % PROFILES}`, journeyIndex < JOURNEYS ? `Bench ${run} ${journeyIndex}` : `Bench ${run} other`, index);
       });
       await send(batch);
@@ -208,7 +212,7 @@ runBenchmark(async () => {
     const recordsPerSecond = Math.round(RECORDS / seconds);
     const pending = Number((await database.query(`SELECT count(*) AS n FROM ${schema}.state_timers`)).rows[0].n);
     const rssAfterLoad = rssMb(service.child.pid);
-    console.log(`  ${recordsPerSecond.toLocaleString()} records/s (${(recordsPerSecond / ceiling.passthroughRecordsPerSecond).toFixed(2)} of the ceiling ${ceiling.passthroughRecordsPerSecond.toLocaleString()}/s); produced in ${((produced - started) / 1000).toFixed(1)} s, decided in ${seconds.toFixed(1)} s; ${pending.toLocaleString()} journey timers pending; service RSS ${rssAfterLoad} MB`);
+    console.log(`  ${recordsPerSecond.toLocaleString()} records/s (${(recordsPerSecond / ceiling.passthroughRecordsPerSecond).toFixed(2)} of the ceiling ${ceiling.passthroughRecordsPerSecond.toLocaleString()}/s); produced in ${((produced - started) / 1000).toFixed(1)} s, decided in ${seconds.toFixed(1)} s; ${pending.toLocaleString()} journey timers pending; service RSS ${rssBeforeLoad} -> ${rssAfterLoad} MB`);
     console.log(`  CPU per record: service ${cpuPerRecord.serviceMs} ms, whole machine ${cpuPerRecord.machineMs} ms`);
 
     // 3. Paced latency and timer lateness.
@@ -239,12 +243,12 @@ runBenchmark(async () => {
     const latencyMs = { samples: latency.length, p50: percentile(latency, 50), p99: percentile(latency, 99), max: latency[latency.length - 1] ?? 0 };
     const latenessMs = { samples: lateness.length, p50: percentile(lateness, 50), p99: percentile(lateness, 99), max: lateness[lateness.length - 1] ?? 0 };
     console.log(`  update -> dispatch request: p50 ${latencyMs.p50} ms, p99 ${latencyMs.p99} ms (${latencyMs.samples} after a 10% warm-up)`);
-    console.log(`  journey timer lateness (arrival - due): p50 ${latenessMs.p50} ms, p99 ${latenessMs.p99} ms, max ${latenessMs.max} ms (${latenessMs.samples}) with ${pending.toLocaleString()} other timers pending`);
+    console.log(`  journey timer lateness (arrival - due): p50 ${latenessMs.p50} ms, p99 ${latenessMs.p99} ms, max ${latenessMs.max} ms (${latenessMs.samples}) with ${pending.toLocaleString()} other timers pending; service RSS ${rssMb(service.child.pid)} MB`);
 
     writeReport('triggers', {
       scaledDown: { profiles: PROFILES, records: RECORDS, rate: RATE, issue: { profiles: 1_000_000, rate: 5_000, pendingTimers: 1_000_000 } },
       ceiling,
-      throughput: { journeys: JOURNEYS, records: RECORDS, profiles: PROFILES, partitions, seconds: Number(seconds.toFixed(1)), recordsPerSecond, ratioOfCeiling: Number((recordsPerSecond / ceiling.passthroughRecordsPerSecond).toFixed(2)), pendingJourneyTimers: pending, serviceRssMb: rssAfterLoad, cpuMsPerRecord: cpuPerRecord },
+      throughput: { journeys: JOURNEYS, records: RECORDS, profiles: PROFILES, partitions, seconds: Number(seconds.toFixed(1)), recordsPerSecond, ratioOfCeiling: Number((recordsPerSecond / ceiling.passthroughRecordsPerSecond).toFixed(2)), pendingJourneyTimers: pending, serviceRssMbBefore: rssBeforeLoad, serviceRssMb: rssAfterLoad, cpuMsPerRecord: cpuPerRecord },
       paced: { recordsPerSecond: RATE, seconds: PACED_SECONDS, updateToDispatchMs: latencyMs, timerLatenessMs: latenessMs, serviceRssMb: rssMb(service.child.pid) },
       simulator,
       target: { ratioOfCeiling: 0.5, updateToDispatchP99Ms: 100, timerLatenessP99Ms: 1_000, simulatorMs: 1_000 },
