@@ -21,6 +21,15 @@ describe('local time in the profile time zone', () => {
     expect(new Date(nextOccurrence({ month: 2, day: 29 }, 'year', { hour: 9, minute: 0 }, -30 * 86_400_000, after, 'UTC')).toISOString()).toBe('2026-01-29T09:00:00.000Z');
   });
 
+  it('an offset in days keeps the local time across a change to summer time, and may cross into another month', () => {
+    // Contract end 15 April 2027 (summer time), 30 days before at 09:00 in Zurich: 16 March, still winter time.
+    const after = Date.parse('2027-01-01T00:00:00Z');
+    expect(new Date(nextOccurrence({ month: 4, day: 15 }, 'year', { hour: 9, minute: 0 }, -30 * 86_400_000, after, 'Europe/Zurich')).toISOString()).toBe('2027-03-16T08:00:00.000Z');
+    // Monthly on the 1st, a day before: the last day of the month before; hours left over move the instant.
+    expect(new Date(nextOccurrence({ month: 1, day: 1 }, 'month', { hour: 9, minute: 0 }, -86_400_000, Date.parse('2027-03-05T00:00:00Z'), 'UTC')).toISOString()).toBe('2027-03-31T09:00:00.000Z');
+    expect(new Date(nextOccurrence({ month: 1, day: 1 }, 'month', { hour: 9, minute: 0 }, -36 * 3_600_000, Date.parse('2027-03-05T00:00:00Z'), 'UTC')).toISOString()).toBe('2027-03-30T21:00:00.000Z');
+  });
+
   it('quiet hours wrap midnight; an unknown time zone falls back', () => {
     const window = { start: { hour: 21, minute: 0 }, end: { hour: 8, minute: 0 } };
     expect(quietUntil(Date.parse('2026-03-02T12:00:00Z'), window, 'UTC')).toBeUndefined();

@@ -82,6 +82,8 @@ export function fromLocal(local: LocalDateTime, timeZone: string): number {
   return Math.max(first, second);
 }
 
+const DAY_MS = 86_400_000;
+
 export function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
@@ -130,7 +132,8 @@ export function calendarDate(value: unknown): { year: number; month: number; day
 /**
  * The next occurrence of a recurring date strictly after `after`: yearly on the date's month and day, or monthly on
  * its day, at a local time, shifted by an offset. A day the month lacks falls back to its last day (29 February ->
- * 28 February; the 31st -> the 30th).
+ * 28 February; the 31st -> the 30th). The offset's whole days move the calendar date, so "30 days before, at 09:00" is
+ * 09:00 on the local clock also across a change to or from summer time; what is left of it (hours) moves the instant.
  */
 export function nextOccurrence(
   date: { month: number; day: number },
@@ -140,13 +143,15 @@ export function nextOccurrence(
   after: number,
   timeZone: string,
 ): number {
-  // The occurrence happens at local(date) + offset > after, so search from the local date of after - offset.
+  const offsetDays = Math.trunc(offsetMs / DAY_MS);
+  const rest = offsetMs - offsetDays * DAY_MS;
+  // The occurrence happens at local(date + offset days) + rest > after, so search from the local date of after - offset.
   const from = toLocal(after - offsetMs, timeZone);
   for (let step = -1; step < 30; step++) {
     const year = every === 'year' ? from.year + step : from.year + Math.floor((from.month - 1 + step) / 12);
     const month = every === 'year' ? date.month : ((((from.month - 1 + step) % 12) + 12) % 12) + 1;
-    const day = Math.min(date.day, daysInMonth(year, month));
-    const candidate = fromLocal({ year, month, day, ...time }, timeZone) + offsetMs;
+    const day = new Date(Date.UTC(year, month - 1, Math.min(date.day, daysInMonth(year, month)) + offsetDays));
+    const candidate = fromLocal({ year: day.getUTCFullYear(), month: day.getUTCMonth() + 1, day: day.getUTCDate(), ...time }, timeZone) + rest;
     if (candidate > after) return candidate;
   }
   throw new Error('no occurrence found');
