@@ -30,8 +30,10 @@ export interface InstanceState {
   /** waitForEvent: the value of the match property the awaited event must carry. */
   matchValue?: unknown;
   variant?: string;
-  /** The last step that ran: a conversion is attributed to it. */
+  /** The last step that ran. */
   lastStepId?: string;
+  /** The last send that went out: a conversion is attributed to it (to lastStepId when none did, e.g. in a control group). */
+  lastSentStepId?: string;
   goalUntil?: number;
   /**
    * In a variant of a split with an automatic winner: when its sample is due (the goal window's end). An instance still
@@ -77,8 +79,11 @@ export interface JourneysState {
   /** Journey id -> how often and when last the profile entered (re-entry rules). */
   entries: Record<string, { count: number; lastAt: number }>;
   absences: PendingAbsence[];
-  /** Journey id -> the next occurrence of its recurring date, and the date it was computed from. */
-  recurring: Record<string, { nextAt: number; date: string }>;
+  /**
+   * Journey id -> the next occurrence of its recurring date, the date it was computed from and the schedule (every,
+   * local time, offset, time zone): a change of either reschedules.
+   */
+  recurring: Record<string, { nextAt: number; date: string; schedule?: string }>;
   /** Journey id -> the inactivity deadline measured from the last activity `since`; fired once per stretch. */
   inactivity: Record<string, { since: number; dueAt: number; fired: boolean }>;
   /** Journey id -> whether its threshold held at the last update (a crossing is false -> true). */

@@ -90,6 +90,38 @@ describe('entry triggers', () => {
     expect(outcomes(ordered, 'exited').map((outcome) => outcome.detail?.reason)).toEqual(['ordered']);
   });
 
+  it('a wait for an event takes one seen before it began once: a second wait for the same event needs another', () => {
+    const reorder = journey({
+      id: 'reorder',
+      trigger: { event: 'Cart Updated' },
+      steps: [
+        { wait: '1d' },
+        {
+          waitForEvent: {
+            event: 'Order Completed',
+            match: 'cartId',
+            timeout: '2d',
+            onEvent: [{ send: 'promo' }, { waitForEvent: { event: 'Order Completed', match: 'cartId', timeout: '7d', onEvent: [{ exit: 'ordered again' }], onTimeout: [{ send: 'win-back' }] } }],
+            onTimeout: [{ exit: 'no order' }],
+          },
+        },
+      ],
+    });
+    const result = run([...optIn('p1', T0 - HOUR), track('p1', 'Cart Updated', T0, { cartId: 'c1' }), track('p1', 'Order Completed', T0 + HOUR, { cartId: 'c1' })], [reorder], T0 + 10 * DAY);
+    expect(sends(result)).toEqual([
+      ['promo', iso(T0 + DAY)],
+      ['win-back', iso(T0 + 8 * DAY)],
+    ]);
+  });
+
+  it('cart keys compare as text, and a cart event without a key is resolved by any order', () => {
+    const numeric = run([...optIn('p1', T0 - DAY), track('p1', 'Cart Updated', T0, { cartId: 42, products }), track('p1', 'Order Completed', T0 + 10 * HOUR, { cartId: '42' })], [cart], T0 + 3 * DAY);
+    expect(sends(numeric)).toEqual([['cart-reminder', iso(T0 + 4 * HOUR)]]);
+    expect(outcomes(numeric, 'exited').map((outcome) => outcome.detail?.reason)).toEqual(['ordered']);
+    const keyless = run([...optIn('p2', T0 - DAY), track('p2', 'Cart Updated', T0, { products }), track('p2', 'Order Completed', T0 + HOUR, { cartId: 'c9' })], [cart], T0 + 3 * DAY);
+    expect(sends(keyless)).toEqual([]);
+  });
+
   it('the CHF 5,000 crossing fires once: not on later orders above it, not on a replayed event', () => {
     const vip = journey({ id: 'vip', trigger: { threshold: { inSegment: 'big-spenders' } }, reentry: { allow: 'always' }, steps: [{ send: 'vip-thank-you' }] });
     const first = track('p1', 'Order Completed', T0 + HOUR, { revenue: 3000, currency: 'CHF' });
@@ -170,6 +202,13 @@ describe('entry triggers', () => {
     const monthly = journey({ id: 'contract', trigger: { recurring: { date: 'contractStart', every: 'month', at: '10:00' } }, reentry: { allow: 'always' }, steps: [{ send: 'promo' }] });
     const result = run([...optIn('p1', Date.parse('2026-03-31T12:00:00Z')), identify('p1', { contractStart: '2025-01-31' }, Date.parse('2026-03-31T12:00:00Z'))], [monthly], Date.parse('2026-06-01T00:00:00Z'));
     expect(sends(result).map(([, at]) => at)).toEqual(['2026-04-30T10:00:00.000Z', '2026-05-31T10:00:00.000Z']);
+  });
+
+  it('a time zone learnt after the birthday reschedules it to 09:00 local time', () => {
+    const birthday = journey({ id: 'birthday', trigger: { recurring: { date: 'birthday', every: 'year', at: '09:00' } }, reentry: { allow: 'always' }, steps: [{ send: 'birthday' }] });
+    const result = run([...optIn('p1', T0), identify('p1', { birthday: '1990-06-01' }, T0), track('p1', 'Product Viewed', T0 + DAY, {}, { context: { timezone: 'Europe/Zurich' } })], [birthday], Date.parse('2026-12-31T00:00:00Z'));
+    // 09:00 in Zurich in summer is 07:00 UTC (without the time zone it was 09:00 UTC).
+    expect(sends(result).map(([, at]) => at)).toEqual(['2026-06-01T07:00:00.000Z']);
   });
 
   it('property filters: an event whose properties do not match starts nothing', () => {
@@ -340,6 +379,39 @@ describe('goals and exits', () => {
     expect(outcomes(result, 'goal-reached')).toEqual([expect.objectContaining({ stepId: '0', detail: expect.objectContaining({ value: 120, currency: 'CHF', goal: 'Order Completed', attributedStepId: '0' }) })]);
   });
 
+  it('a conversion is credited to the last mail that went out, not to the wait behind it', () => {
+    const promo = journey({
+      id: 'promo-follow-up',
+      trigger: { event: 'Product Viewed' },
+      goal: { event: 'Order Completed', within: '7d', value: 'revenue' },
+      steps: [{ send: 'promo' }, { waitForEvent: { event: 'Product Viewed', timeout: '2d', onEvent: [{ exit: 'came back' }], onTimeout: [{ exit: 'did not' }] } }],
+    });
+    const result = run([...optIn('p1', T0 - HOUR), track('p1', 'Product Viewed', T0), track('p1', 'Order Completed', T0 + HOUR, { revenue: 50 })], [promo]);
+    expect(outcomes(result, 'goal-reached')).toEqual([expect.objectContaining({ stepId: '0', detail: expect.objectContaining({ attributedStepId: '0', value: 50 }) })]);
+  });
+
+  it('one order is one conversion: an earlier instance whose goal window is still open ends without counting it again', () => {
+    const promo = journey({ id: 'promo', trigger: { event: 'Product Viewed' }, reentry: { allow: 'always' }, goal: { event: 'Order Completed', within: '7d', value: 'revenue' }, steps: [{ send: 'promo' }] });
+    const result = run([...optIn('p1', T0 - HOUR), track('p1', 'Product Viewed', T0), track('p1', 'Product Viewed', T0 + DAY), track('p1', 'Order Completed', T0 + 2 * DAY, { revenue: 80 })], [promo]);
+    expect(outcomes(result, 'entered')).toHaveLength(2);
+    const [converted] = outcomes(result, 'goal-reached');
+    expect(outcomes(result, 'goal-reached')).toHaveLength(1);
+    expect(converted.instanceId).toBe(outcomes(result, 'entered')[1].instanceId);
+    expect(outcomes(result, 'exited')).toEqual([expect.objectContaining({ instanceId: outcomes(result, 'entered')[0].instanceId, detail: expect.objectContaining({ reason: 'goal reached by a later entry' }) })]);
+  });
+
+  it('an exit condition that already holds keeps the profile out; one that time makes true ends the instance before its next step', () => {
+    const afterOrder = journey({ id: 'exit-at-entry', trigger: { event: 'Product Viewed' }, exitWhen: { performed: 'Order Completed', within: '1d' }, steps: [{ wait: '2h' }, { send: 'promo' }] });
+    const ordered = run([...optIn('p1', T0 - HOUR), track('p1', 'Order Completed', T0), track('p1', 'Product Viewed', T0 + HOUR)], [afterOrder], T0 + DAY);
+    expect(sends(ordered)).toEqual([]);
+    expect(outcomes(ordered, 'entered')).toEqual([]);
+    const newcomers = journey({ id: 'newcomers', trigger: { event: 'Product Viewed' }, exitWhen: { trait: 'trialStartedAt', moreThanAgo: '14d' }, steps: [{ wait: '2d' }, { send: 'promo' }] });
+    const aged = run([...optIn('p2', T0 - HOUR), identify('p2', { trialStartedAt: iso(T0 - 13 * DAY) }, T0 - HOUR), track('p2', 'Product Viewed', T0)], [newcomers], T0 + 3 * DAY);
+    expect(outcomes(aged, 'entered')).toHaveLength(1);
+    expect(sends(aged)).toEqual([]);
+    expect(outcomes(aged, 'exited').map((outcome) => outcome.detail?.reason)).toEqual(['exit condition']);
+  });
+
   it('an exit condition cancels pending steps', () => {
     const j = journey({ id: 'exit', trigger: { event: 'Product Viewed' }, exitWhen: { performed: 'Order Completed' }, steps: [{ wait: '1d' }, { send: 'promo' }] });
     const result = run([...optIn('p1', T0), track('p1', 'Product Viewed', T0 + HOUR), track('p1', 'Order Completed', T0 + 2 * HOUR)], [j]);
@@ -422,6 +494,34 @@ describe('versions, pause and removal', () => {
     const again = stepJourneys(first.state, input, T0, v1);
     expect(again.effects).toEqual([{ kind: 'set-timer', dueAt: T0 + DAY }]);
     expect(stepJourneys(undefined, input, T0, v1)).toEqual(first);
+  });
+});
+
+describe('a journey published after the profile was last seen', () => {
+  const vip = journey({ id: 'vip', trigger: { threshold: { inSegment: 'big-spenders' } }, reentry: { allow: 'always' }, steps: [{ send: 'vip-thank-you' }] });
+  const policy = { caps: [], defaultTimeZone: 'UTC' };
+  const segments = SEGMENTS.map((body) => ({ version: 1, body }));
+  const before = buildCatalogue({ journeys: [], segments, templates: TEMPLATES, policy });
+  const after = buildCatalogue({ journeys: [{ version: 1, body: vip }], segments, templates: TEMPLATES, policy });
+  const consented = (profileId: string) => ({ ...emptyProfileState(profileId), consent: { 'email.marketing': { grant: { at: 0, source: 'event' as const, messageId: 'g' }, confirmation: { at: 1, source: 'event' as const, messageId: 'c' } } } });
+  const update = (profileId: string, updateId: string, at: number, member: boolean): ProfileUpdateRecord => ({
+    updateId,
+    profileId,
+    at: iso(at),
+    input: { kind: 'event', event: { type: 'track', event: 'Product Viewed', messageId: updateId, timestamp: iso(at), properties: {} } as never },
+    state: consented(profileId) as never,
+    segments: member ? { 'big-spenders': { version: 1, since: T0 - DAY } } : {},
+    changes: [],
+  });
+  const mails = (effects: ReturnType<typeof stepJourneys>['effects']) => effects.filter((effect) => effect.kind === 'dispatch');
+
+  it('judges a threshold crossing against the profile as it was: long above the line is no crossing, rising above it is', () => {
+    const longAbove = stepJourneys(undefined, { kind: 'update', update: update('p1', 'u1', T0, true) }, T0, before);
+    expect(mails(stepJourneys(longAbove.state, { kind: 'update', update: update('p1', 'u2', T0 + DAY, true) }, T0 + DAY, after).effects)).toEqual([]);
+    const below = stepJourneys(undefined, { kind: 'update', update: update('p2', 'u1', T0, false) }, T0, before);
+    expect(mails(stepJourneys(below.state, { kind: 'update', update: update('p2', 'u2', T0 + DAY, true) }, T0 + DAY, after).effects)).toHaveLength(1);
+    // Never seen before: its first update above the line is its crossing.
+    expect(mails(stepJourneys(undefined, { kind: 'update', update: update('p3', 'u1', T0, true) }, T0, after).effects)).toHaveLength(1);
   });
 });
 

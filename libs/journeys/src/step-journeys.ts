@@ -54,7 +54,7 @@ export interface Decision {
 
 const RECENT_UPDATES = 64;
 /** Instances that ended for these reasons are no sample of their variant: the person, or the journey, went away. */
-const NO_SAMPLE = new Set(['profile erased', 'journey removed', 'journey version unavailable']);
+const NO_SAMPLE = new Set(['profile erased', 'journey removed', 'journey version unavailable', 'goal reached by a later entry']);
 const OBSERVED_EVENTS = 16;
 
 export function stableId(prefix: string, ...parts: Array<string | number | undefined>): string {
@@ -62,6 +62,16 @@ export function stableId(prefix: string, ...parts: Array<string | number | undef
 }
 
 const iso = (at: number): string => new Date(at).toISOString();
+
+/**
+ * Whether an event's key property (a cartId) matches the key an instance or absence was started with. One rule for
+ * absences, waits for an event and goals: compared as text (42 and "42" are the same cart), and a key missing on
+ * either side matches — an order that names no cart may be the one awaited, and not mailing after an order is the
+ * safer mistake.
+ */
+export function keyMatches(expected: unknown, actual: unknown): boolean {
+  return expected === undefined || actual === undefined || String(actual) === String(expected);
+}
 
 /**
  * The pure core of triggers: a profile's journeys state, one input and the time it happens at -> the new state and
@@ -93,6 +103,8 @@ class Run {
   state: JourneysState;
   /** The event of the update being applied, if it is one. */
   private currentEvent: TriggerEvent | undefined;
+  /** The profile and memberships before the update being applied (none before the profile's first update). */
+  private before: { profile: ProfileState; segments: JourneysState['segments'] } | undefined;
 
   constructor(
     previous: JourneysState,
@@ -153,7 +165,7 @@ class Run {
         return;
       }
       // The next occurrence first, so a failure to enter does not stop the series.
-      this.state.recurring[journeyId] = { date: entry.date, nextAt: nextOccurrence(date, journey.trigger.every, journey.trigger.at, journey.trigger.offset, at, timeZone) };
+      this.state.recurring[journeyId] = { date: entry.date, schedule: recurringSchedule(journey.trigger, timeZone), nextAt: nextOccurrence(date, journey.trigger.every, journey.trigger.at, journey.trigger.offset, at, timeZone) };
       this.tryEnter(journey, at, { name: `${journey.trigger.date} occurrence`, at, properties: { [journey.trigger.date]: entry.date } }, `recurring/${at}`);
       return;
     }
@@ -175,6 +187,7 @@ class Run {
       return;
     }
     this.state.profileId = update.profileId;
+    this.before = this.state.profile && { profile: this.state.profile, segments: this.state.segments };
     // Segmentation's de-duplication list is its own business (updates are recognised by updateId): not kept twice.
     if (update.state) this.state.profile = { ...(update.state as unknown as ProfileState), recentMessageIds: [] };
     this.state.segments = update.segments;
@@ -185,25 +198,37 @@ class Run {
     this.checkExitConditions(now);
     for (const journey of this.catalogue.journeys) this.checkEntry(journey, update, now);
     this.currentEvent = undefined;
+    this.before = undefined;
   }
 
   /** An event reaches goals, waits for it, and pending absences it resolves. */
   private onEvent(event: TriggerEvent, now: number): void {
+    // One event is one conversion per journey (and key): the latest entry gets it; an earlier instance still open for
+    // the same goal (a re-entry while its window ran) ends without counting it again.
+    const converted = new Map<string, string>();
+    for (const instance of [...this.state.instances].reverse()) {
+      const journey = this.journeyOf(instance);
+      const goal = journey?.goal;
+      if (!journey || !goal || event.name !== goal.event || !matchesFilters(goal.where, event.properties, now) || now > (instance.goalUntil ?? 0) || !this.sameKey(journey, instance, event)) continue;
+      const slot = `${instance.journeyId}\u0000${instance.key ?? ''}`;
+      const countedBy = converted.get(slot);
+      if (countedBy !== undefined) {
+        this.finish(instance, now, 'exited', { reason: 'goal reached by a later entry', creditedInstanceId: countedBy, messageId: event.messageId });
+        continue;
+      }
+      converted.set(slot, instance.instanceId);
+      const value = goal.value === undefined ? undefined : valueAt(event.properties, goal.value);
+      this.finish(instance, now, 'goal-reached', {
+        goal: goal.event,
+        messageId: event.messageId,
+        value: typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)) ? Number(value) : undefined,
+        currency: valueAt(event.properties, 'currency'),
+        attributedStepId: attributedStep(instance),
+      });
+    }
     for (const instance of [...this.state.instances]) {
       const journey = this.journeyOf(instance);
       if (!journey) continue;
-      const goal = journey.goal;
-      if (goal && event.name === goal.event && matchesFilters(goal.where, event.properties, now) && now <= (instance.goalUntil ?? 0) && this.sameKey(journey, instance, event)) {
-        const value = goal.value === undefined ? undefined : valueAt(event.properties, goal.value);
-        this.finish(instance, now, 'goal-reached', {
-          goal: goal.event,
-          messageId: event.messageId,
-          value: typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)) ? Number(value) : undefined,
-          currency: valueAt(event.properties, 'currency'),
-          attributedStepId: instance.lastStepId,
-        });
-        continue;
-      }
       if (instance.status === 'waiting-event') {
         const node = journey.steps[instance.stepId];
         if (node?.kind === 'waitForEvent' && this.awaited(node, instance, event, now)) {
@@ -218,7 +243,7 @@ class Run {
       const journey = this.catalogue.version(absence.journeyId, absence.version) ?? this.catalogue.current(absence.journeyId);
       const unless = journey?.trigger.kind === 'event' ? journey.trigger.unlessFollowedBy : undefined;
       if (!unless || unless.event !== event.name) continue;
-      if (unless.match !== undefined && String(valueAt(event.properties, unless.match)) !== absence.key) continue;
+      if (unless.match !== undefined && !keyMatches(absence.key, valueAt(event.properties, unless.match))) continue;
       this.state.absences = this.state.absences.filter((entry) => entry !== absence);
       this.note(now, absence.journeyId, `${unless.event} followed ${absence.event.name}${absence.key ? ` for ${unless.match} ${absence.key}` : ''} in time: not entered`);
     }
@@ -226,7 +251,7 @@ class Run {
 
   private awaited(node: Extract<StepNode, { kind: 'waitForEvent' }>, instance: InstanceState, event: TriggerEvent, now: number): boolean {
     if (event.name !== node.event || !matchesFilters(node.where, event.properties, now)) return false;
-    return node.match === undefined || valueAt(event.properties, node.match) === instance.matchValue;
+    return node.match === undefined || keyMatches(instance.matchValue, valueAt(event.properties, node.match));
   }
 
   private journeyAwaits(journey: CompiledJourney, name: string | undefined): boolean {
@@ -237,8 +262,7 @@ class Run {
   private sameKey(journey: CompiledJourney, instance: InstanceState, event: TriggerEvent): boolean {
     const keyName = journey.reentry.activeInstances === 'onePerKey' ? journey.reentry.key : undefined;
     if (keyName === undefined || instance.key === undefined) return true;
-    const value = valueAt(event.properties, keyName);
-    return value === undefined || String(value) === instance.key;
+    return keyMatches(instance.key, valueAt(event.properties, keyName));
   }
 
   private checkExitConditions(now: number): void {
@@ -290,7 +314,9 @@ class Run {
         if (!this.state.profile) return;
         // No event: a crossing is of the profile's state, and an update without a track event must not reset it.
         const holds = this.holds(trigger.rule, now, undefined);
-        const before = this.state.thresholds[journey.id] ?? false;
+        // A journey published after this profile's last update has no record of it: whether the rule held before is
+        // judged on the profile as it was, so a customer long above the line is not "crossing" it at her next visit.
+        const before = this.state.thresholds[journey.id] ?? (this.before !== undefined && this.holds(trigger.rule, now, undefined, this.before));
         this.state.thresholds[journey.id] = holds;
         // A backfill moving the profile into a segment the rule names is the definition changing, not a crossing.
         if (holds && !before && update.input.kind !== 'backfill') this.tryEnter(journey, now, event ?? { name: 'threshold crossed', at: now }, `threshold/${update.updateId}`);
@@ -301,6 +327,8 @@ class Run {
         if (since === undefined) return;
         const current = this.state.inactivity[journey.id];
         if (current?.since !== since) this.state.inactivity[journey.id] = { since, dueAt: since + trigger.inactiveFor, fired: false };
+        // A changed inactiveFor moves a deadline not yet reached.
+        else if (!current.fired && current.dueAt !== since + trigger.inactiveFor) current.dueAt = since + trigger.inactiveFor;
         return;
       }
       case 'recurring': {
@@ -311,10 +339,11 @@ class Run {
           return;
         }
         const current = this.state.recurring[journey.id];
-        if (current?.date === raw) return;
-        // A new or changed date (re)schedules from now: an occurrence already past is not made up for.
+        const schedule = recurringSchedule(trigger, this.timeZone());
+        if (current?.date === raw && current.schedule === schedule) return;
+        // A new or changed date, schedule or time zone (re)schedules from now: an occurrence already past is not made up for.
         const nextAt = nextOccurrence(date, trigger.every, trigger.at, trigger.offset, now, this.timeZone());
-        this.state.recurring[journey.id] = { date: raw, nextAt };
+        this.state.recurring[journey.id] = { date: raw, schedule, nextAt };
         this.note(now, journey.id, `${trigger.date} ${raw}: next occurrence ${iso(nextAt)}`);
         return;
       }
@@ -326,6 +355,7 @@ class Run {
     if (!this.state.profile) return;
     if (journey.status === 'paused') return this.note(at, journey.id, 'paused: no new entries');
     if (journey.onlyIf && !this.holds(journey.onlyIf, at, trigger)) return this.note(at, journey.id, `not entered: onlyIf does not hold (${journey.describe})`);
+    if (journey.exitWhen && this.holds(journey.exitWhen, at, trigger)) return this.note(at, journey.id, 'not entered: its exit condition holds');
     const entries = this.state.entries[journey.id];
     const reentry = journey.reentry;
     if (entries && reentry.allow === 'once') return this.note(at, journey.id, 'not entered: once per profile, entered before');
@@ -359,6 +389,9 @@ class Run {
     if (this.catalogue.current(instance.journeyId) === undefined) return this.finish(instance, at, 'exited', { reason: 'journey removed' });
     if (!journey) return this.finish(instance, at, 'exited', { reason: 'journey version unavailable' });
     if (instance.status === 'done') return this.finish(instance, at, 'exited', { reason: 'completed' });
+    // Time alone can make the condition hold ("ordered within the last day" of an order before entry), as can an
+    // update applied when no step was due: checked before the next step runs, not only when the next record comes.
+    if (journey.exitWhen && this.holds(journey.exitWhen, at, instance.trigger)) return this.finish(instance, at, 'exited', { reason: 'exit condition' });
     if (instance.status === 'waiting-event') {
       const node = journey.steps[instance.stepId];
       if (node?.kind !== 'waitForEvent') return this.finish(instance, at, 'exited', { reason: `step ${instance.stepId} not in version ${instance.version}` });
@@ -405,7 +438,9 @@ class Run {
         Object.assign(instance, { matchValue });
         const seen = instance.observed.find((event) => this.awaited(node, instance, event, event.at));
         if (seen) {
-          // The awaited event came before the wait began (right behind the trigger): it counts.
+          // The awaited event came before the wait began (right behind the trigger): it counts, once — a later wait for
+          // the same event needs another one.
+          instance.observed = instance.observed.filter((event) => event !== seen);
           this.outcome(instance, 'step-executed', at, node.id, { waitForEvent: node.event, arrived: seen.messageId });
           instance.lastStepId = node.id;
           return node.onEvent;
@@ -513,6 +548,7 @@ class Run {
     });
     this.state.sent.push({ at, channel: 'email', purpose, dispatchId });
     instance.lastStepId = node.id;
+    instance.lastSentStepId = node.id;
     this.outcome(instance, 'step-executed', at, node.id, { template: node.template, purpose, dispatchId, consent: consent.evidence.status });
     return node.next;
   }
@@ -528,7 +564,7 @@ class Run {
 
   private finish(instance: InstanceState, at: number, kind: 'exited' | 'goal-reached', detail: Record<string, unknown>): void {
     this.state.instances = this.state.instances.filter((entry) => entry !== instance);
-    this.outcome(instance, kind, at, kind === 'goal-reached' ? instance.lastStepId : (detail.stepId as string | undefined), detail);
+    this.outcome(instance, kind, at, kind === 'goal-reached' ? attributedStep(instance) : (detail.stepId as string | undefined), detail);
     // A sample of its split's test (counted when the goal window closes), unless it was counted already or ended for a
     // reason that says nothing of the variant.
     if (instance.sampleAt === undefined || instance.sampled || NO_SAMPLE.has(detail.reason as string)) return;
@@ -593,10 +629,10 @@ class Run {
   }
 
   /** A condition over the profile, and (eventProperty) over `event`: the instance's trigger, the entering or the current event. */
-  private holds(rule: Rule, now: number, event: TriggerEvent | undefined): boolean {
-    const profile = this.state.profile;
+  private holds(rule: Rule, now: number, event: TriggerEvent | undefined, as: { profile?: ProfileState; segments: JourneysState['segments'] } = this.state): boolean {
+    const profile = as.profile;
     if (!profile) return false;
-    const segments = new Map<string, Verdict>(Object.keys(this.state.segments).map((id) => [id, { matches: true }]));
+    const segments = new Map<string, Verdict>(Object.keys(as.segments).map((id) => [id, { matches: true }]));
     return evaluateRule(rule, { state: profile, model: this.catalogue.model, now, segments, event }).matches;
   }
 
@@ -644,4 +680,14 @@ export function splitPick(
     if (point < edge) return { name: variant.name, first: variant.first };
   }
   return { name: 'control' };
+}
+
+/** The step a conversion is credited to: the last mail that went out, or the last step when none did (a control group). */
+function attributedStep(instance: InstanceState): string | undefined {
+  return instance.lastSentStepId ?? instance.lastStepId;
+}
+
+/** What a recurring trigger's next occurrence depends on besides the date: a change reschedules it. */
+function recurringSchedule(trigger: Extract<CompiledJourney['trigger'], { kind: 'recurring' }>, timeZone: string): string {
+  return `${trigger.every} ${trigger.at.hour}:${trigger.at.minute} ${trigger.offset} ${timeZone}`;
 }
