@@ -177,6 +177,31 @@ describe('segmentation against the real stack', () => {
     expect(metricValue(samples, 'kairos_state_commit_duration_seconds_count', { store: 'profiles' })).toBeGreaterThanOrEqual(2);
   });
 
+  it('a late event (stamped before the last order) is judged at the profile\'s latest moment, not in the past: no enter and leave again', async () => {
+    const profileId = randomUUID();
+    const now = Date.now();
+    const bought = order(profileId, 100, now);
+    // An offline app's queue, sent after the order: a page view stamped 20 s before it. Judged at its own time, "ordered,
+    // and not within 5 s" would hold (the state counts the order, which lies after it) and the profile would enter the
+    // segment by this event, then leave it at once by its timer.
+    const late = track(profileId, 'Product Viewed', now - 20_000);
+    await send([bought, late]);
+
+    // The first change is the real one: five seconds after the order, by the timer.
+    const [first] = await changesOf(profileId, 1);
+    expect(first).toMatchObject({ segmentId: id.lapsed, change: 'enter', cause: { kind: 'timer' } });
+    expect(Date.parse(first.at)).toBeGreaterThanOrEqual(now + 5_000);
+    const updates = await updatesOf(profileId, 3);
+    expect(updates.map((update) => [update.input.kind, changeSummary(update)])).toEqual([
+      ['event', []],
+      ['event', []],
+      ['timer', [`enter ${id.lapsed}`]],
+    ]);
+    // The late event's update is dated at the order, the profile's latest moment; its state keeps the event's own time.
+    expect(updates[1].at).toBe(new Date(now).toISOString());
+    expect(updates[1].state).toMatchObject({ firstSeenAt: now - 20_000 });
+  });
+
   it('publishes every applied event on the ordered update stream, also one that changes no segment, and nothing for a duplicate', async () => {
     const profileId = randomUUID();
     const now = Date.now();

@@ -324,16 +324,25 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     stateChanged: boolean,
   ): { outputs: Output[]; entry: ProfileEntry; changed: boolean } {
     const key = current.profile.profileId;
-    const evaluation = evaluateSegments(current.memberships, current.profile, release.segments, release.model, now, cause);
+    // A late input (an offline app's queue sent days later) is applied at its own time, but the segments are judged no
+    // earlier than they were last judged: judged in the past, "no order for 90 days" would hold before an order the
+    // state already counts, and the profile would enter and, at its timer, leave again — a win-back for a customer who
+    // just ordered. The clock follows the profile's own inputs, so a replay judges as the live run did; it never moves
+    // past the wall clock, so an event stamped ahead by a skewed client is judged at its time without dragging every
+    // later input into the future (in a replay, whose wall clock is far ahead, it would: the same limit as timers').
+    const at = Math.max(now, current.evaluatedAt ?? now);
+    const evaluation = evaluateSegments(current.memberships, current.profile, release.segments, release.model, at, cause);
     if (evaluation.nextChangeAt === undefined) access.cancelTimer(key, SEGMENTS_TIMER);
-    else access.setTimer(key, SEGMENTS_TIMER, Math.max(evaluation.nextChangeAt, now + 1));
+    else access.setTimer(key, SEGMENTS_TIMER, Math.max(evaluation.nextChangeAt, at + 1));
     const changed = stateChanged || evaluation.changes.length > 0;
-    const entry: ProfileEntry = { ...current, memberships: evaluation.memberships, release: release.fingerprint };
+    const evaluatedAt = Math.max(current.evaluatedAt ?? at, Math.min(at, Date.now()));
+    const entry: ProfileEntry = { ...current, memberships: evaluation.memberships, release: release.fingerprint, evaluatedAt };
+    // A timer that changed nothing writes nothing, its moment included: every applied event is stored with its own.
     if (changed || current.release !== release.fingerprint) access.put(key, entry);
     const outputs = [
       ...evaluation.changes.map((change) => this.outputs.segmentChange(change)),
-      ...(changed ? [this.outputs.profileSnapshot(current.profile, evaluation.memberships, now)] : []),
-      this.outputs.profileUpdate(key, now, input, current.profile, evaluation.memberships, evaluation.changes),
+      ...(changed ? [this.outputs.profileSnapshot(current.profile, evaluation.memberships, at)] : []),
+      this.outputs.profileUpdate(key, at, input, current.profile, evaluation.memberships, evaluation.changes),
     ];
     return { outputs, entry, changed };
   }

@@ -7,6 +7,11 @@ export interface ProfileEntry {
   foldedLosers?: string[];
   /** The fingerprint of the release the memberships were last evaluated under (a backfill to it skips the profile). */
   release?: string;
+  /**
+   * The latest moment the memberships were judged at (never past the wall clock of that moment): a later input is
+   * judged at this moment if its own time is earlier, so a late event does not judge the segments in the past.
+   */
+  evaluatedAt?: number;
 }
 
 /** A merged-away profile: its state went to `redirect`, and records still keyed by it are applied there. */
