@@ -70,9 +70,12 @@ export function applyEvent(state: ProfileState, event: ProfileEvent, model: Prof
     for (const score of Object.values(model.scores)) {
       const points = score.spec.points[event.event];
       if (points === undefined) continue;
-      // Without decay a score is one all-time sum, kept under bucket 0.
-      const start = score.spec.halfLife === undefined ? 0 : Math.floor(at / score.width) * score.width;
-      scores[score.key] = addPoints(scores[score.key], start, points);
+      // Without decay a score is one all-time sum, kept under bucket 0. With decay, points go into their bucket as
+      // they were worth at its start (raised by the decay from there to the event), so decaying the bucket from its
+      // start gives each event's points decayed from its own moment, exactly; sums of buckets stay sums (merges).
+      const halfLife = score.spec.halfLife;
+      const start = halfLife === undefined ? 0 : Math.floor(at / score.width) * score.width;
+      scores[score.key] = addPoints(scores[score.key], start, halfLife === undefined ? points : points * Math.pow(2, (at - start) / halfLife));
     }
     next.scores = scores;
   }

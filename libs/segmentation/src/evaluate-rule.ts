@@ -134,7 +134,9 @@ function seriesSpec(model: ProfileModel, selector: EventSelector) {
 function decayCrossing(test: Comparison, value: number, halfLife: number, now: number): number | undefined {
   if (test.op !== 'atLeast' && test.op !== 'greaterThan' && test.op !== 'lessThan' && test.op !== 'atMost') return undefined;
   const bound = Number(test.value);
-  if (!(bound > 0) || value <= bound) return undefined;
+  // A decaying score moves toward 0 and passes the bound only if the bound lies between it and 0, or on it (at the
+  // bound, "at least" turns false a millisecond later): then value / bound >= 1, for negative scores too.
+  if (!Number.isFinite(bound) || bound === 0 || !(value / bound >= 1)) return undefined;
   return Math.max(now + 1, Math.floor(now + halfLife * Math.log2(value / bound)));
 }
 

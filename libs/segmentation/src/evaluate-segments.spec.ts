@@ -22,6 +22,7 @@ const SEGMENTS: Record<string, Condition> = {
   'vip-subscribers': { all: [{ inSegment: 'big-spenders' }, { inSegment: 'email-subscribers' }] },
   'frequent-buyers': { performed: 'Order Completed', atLeast: 3, within: '30d' },
   'hot-leads': { score: { points: { 'Email Clicked': 10, 'Pricing Viewed': 20 }, halfLife: '7d' }, atLeast: 20 },
+  'cooling-off': { score: { points: { 'Complaint Filed': -40 }, halfLife: '7d' }, lessThan: -10 },
 };
 
 const definitions = Object.entries(SEGMENTS).map(([id, rule]) => ({ version: 1, body: { kind: 'segment' as const, id, rule } }));
@@ -161,6 +162,38 @@ describe('segments of the seeds', () => {
     expect(run.isIn('hot-leads')).toBe(true);
     run.passTime(crossing + 60_000);
     expect(run.isIn('hot-leads')).toBe(false);
+  });
+});
+
+describe('decaying scores', () => {
+  it("decay from the event's own moment, not from the start of its bucket", () => {
+    // 05:59 on day 1: late in a bucket of several hours. 30 points reach 20 after 7 * log2(1.5) days from 05:59.
+    const day = 1 + (5 * 60 + 59) / (24 * 60);
+    const run = new ProfileRun().send(track('Pricing Viewed', day), track('Email Clicked', day));
+    expect(run.isIn('hot-leads')).toBe(true);
+    const crossing = T0 + day * DAY + 7 * DAY * Math.log2(1.5);
+    run.passTime(crossing - 60_000);
+    expect(run.isIn('hot-leads')).toBe(true);
+    run.passTime(crossing + 60_000);
+    expect(run.isIn('hot-leads')).toBe(false);
+  });
+
+  it('a negative score below a negative bound rises back above it at the computed moment, by time alone', () => {
+    // -40 halves to -10 after two half-lives: "less than -10" holds until then.
+    const run = new ProfileRun().send(track('Complaint Filed', 1));
+    expect(run.isIn('cooling-off')).toBe(true);
+    expect(run.timer).toBeDefined();
+    run.passTime(T0 + 15 * DAY - 60_000);
+    expect(run.isIn('cooling-off')).toBe(true);
+    run.passTime(T0 + 15 * DAY + 60_000);
+    expect(run.isIn('cooling-off')).toBe(false);
+  });
+
+  it('a score exactly at its bound has the moment it decays below as its next change', () => {
+    const rule = parseRule({ score: { points: { 'Pricing Viewed': 20 }, halfLife: '7d' }, atLeast: 20 });
+    const scored = buildProfileModel([{ kind: 'segment', id: 'exact', rule: { score: { points: { 'Pricing Viewed': 20 }, halfLife: '7d' }, atLeast: 20 } }]);
+    const state = applyEvent(emptyProfileState('p-2'), track('Pricing Viewed', 1), scored, T0 + DAY).state;
+    expect(evaluateRule(rule, { state, model: scored, now: T0 + DAY })).toEqual({ matches: true, changesAt: T0 + DAY + 1 });
   });
 });
 
