@@ -50,8 +50,9 @@ function comparison(subject: string, subjectSchema: Schema, extra: Record<string
     properties: { [subject]: subjectSchema, ...OPERATORS, ...extra },
     required: [subject],
     additionalProperties: false,
-    minProperties: 2,
-    'x-expected': `${subject} and one operator: ${operatorNames.join(', ')}`,
+    // Exactly one: with two (atLeast: 18, atMost: 65) the rule would silently keep one of them; a range is an all.
+    oneOf: operatorNames.map((name) => ({ required: [name] })),
+    'x-expected': `${subject} and one operator (two conditions make a range under all): ${operatorNames.join(', ')}`,
   };
 }
 
