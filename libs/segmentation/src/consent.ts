@@ -68,7 +68,10 @@ export function consentSignals(event: ConsentInput, at: number, model: ConsentMo
   const signals: ConsentSignal[] = [];
   const explicit = event.type === 'track' && event.event !== undefined ? model.events[event.event] : undefined;
   // A soft bounce says nothing about the address; only a hard one (or an unspecified one) withdraws.
-  if (explicit !== undefined && !(event.event === 'Email Bounced' && properties.bounceType === 'soft')) {
+  // Another channel's choice (an SMS or push opt-out) is not e-mail's: consent is kept per channel, and Kairos keeps
+  // e-mail's only, so it changes nothing here (before, it fell back to the event's e-mail purposes).
+  const otherChannel = properties.channel !== undefined && properties.channel !== 'email';
+  if (explicit !== undefined && !otherChannel && !(event.event === 'Email Bounced' && properties.bounceType === 'soft')) {
     const named = purposeKey(properties.channel, properties.purpose);
     for (const key of named === undefined ? explicit.purposes : [named]) {
       signals.push({ key, slot: explicit.signal, proof: { ...base, source: 'event', event: event.event } });

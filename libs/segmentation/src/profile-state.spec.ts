@@ -155,6 +155,12 @@ describe('consent', () => {
     expect(doubleOptIn(applyAll([optIn(1), track('Subscription Confirmed', 2), track('Unsubscribed', 3), optIn(4)])).status).toBe('pending');
   });
 
+  it("leaves e-mail consent alone on another channel's opt-in or opt-out", () => {
+    expect(marketing(applyAll([track('Subscribed', 1, { channel: 'sms' })])).status).not.toBe('granted');
+    expect(marketing(applyAll([optIn(1), track('Unsubscribed', 2, { channel: 'sms', purpose: 'marketing' })])).status).toBe('granted');
+    expect(marketing(applyAll([optIn(1), track('Unsubscribed', 2, { channel: 'email' })])).status).toBe('withdrawn');
+  });
+
   it('withdraws both purposes on a hard bounce, not on a soft one', () => {
     const soft = applyAll([optIn(1), track('Email Bounced', 2, { bounceType: 'soft' })]);
     expect(marketing(soft).status).toBe('granted');
