@@ -18,6 +18,12 @@ export interface ApplyResult {
 /** Traits that say when a customer signed up, under the names shops send; all land in `signedUpAt`. */
 const SIGN_UP_TRAITS = ['signedUpAt', 'createdAt', 'created_at'];
 const SIGN_UP_EVENT = 'Signed Up';
+/**
+ * Events dispatch feeds back (libs/dispatch-core ENGAGEMENT_EVENT_NAMES) that say something about a mail rather than
+ * the customer: they count for engagement and consent, not as being seen or active (lifecycle, inactivity journeys).
+ * A click, an unsubscribe or a confirmation is the customer acting, and counts.
+ */
+const MAIL_FACTS = new Set(['Email Opened', 'Email Bounced', 'Email Marked as Spam']);
 
 /**
  * Folds one event into a profile's state. Everything is judged at the event's own time (its `timestamp`), so a
@@ -28,15 +34,16 @@ export function applyEvent(state: ProfileState, event: ProfileEvent, model: Prof
   const parsed = Date.parse(event.timestamp);
   const at = Number.isNaN(parsed) ? now : parsed;
   const horizon = Math.max(state.horizon, now, at);
-  // A journey's updateProfile (an identify of Kairos' own, addressed by profile id) is not the customer being seen.
-  const seen = !(event.type === 'identify' && event.context?.kairos !== undefined);
+  // A journey's updateProfile (an identify of Kairos' own, addressed by profile id) is not the customer being seen, nor
+  // is a fact about a mail: an open (mail clients and privacy proxies open mail by themselves), a bounce, a complaint.
+  const seen = !(event.type === 'identify' && event.context?.kairos !== undefined) && !(event.type === 'track' && MAIL_FACTS.has(event.event ?? ''));
   const next: ProfileState = {
     ...state,
     horizon,
     ...(seen ? { firstSeenAt: Math.min(state.firstSeenAt ?? at, at), lastSeenAt: Math.max(state.lastSeenAt ?? at, at) } : {}),
     recentMessageIds: rememberMessageIds([...state.recentMessageIds, [at, event.messageId]], model.limits.messageIds),
   };
-  const activity = event.type === 'track' || event.type === 'page' || event.type === 'screen';
+  const activity = seen && (event.type === 'track' || event.type === 'page' || event.type === 'screen');
   if (activity) next.lastActivityAt = Math.max(state.lastActivityAt ?? at, at);
 
   const stamp = <T>(value: T): Stamped<T> => ({ value, at, messageId: event.messageId });

@@ -37,6 +37,14 @@ describe('profile state', () => {
     expect(applyEvent(seen, identify({ tier: 'gold' }, 9), model, T0 + 400 * DAY).state.lastSeenAt).toBe(T0 + 9 * DAY);
   });
 
+  it("does not count an open, a bounce or a complaint as the customer being active; a click counts", () => {
+    const viewed = applyAll([track('Product Viewed', 1)]);
+    const facts = applyAll([track('Product Viewed', 1), track('Email Opened', 5), track('Email Bounced', 6, { bounceType: 'hard' }), track('Email Marked as Spam', 7)]);
+    expect(facts).toMatchObject({ lastActivityAt: T0 + DAY, lastSeenAt: T0 + DAY });
+    expect(facts.lastActivityAt).toBe(viewed.lastActivityAt);
+    expect(applyAll([track('Product Viewed', 1), track('Email Clicked', 8)])).toMatchObject({ lastActivityAt: T0 + 8 * DAY, lastSeenAt: T0 + 8 * DAY });
+  });
+
   it('takes the sign-up date from createdAt or the Signed Up event', () => {
     expect(applyAll([identify({ createdAt: at(5) }, 5)]).traits.signedUpAt.value).toBe(at(5));
     expect(applyAll([track('Signed Up', 7)]).traits.signedUpAt.value).toBe(at(7));
