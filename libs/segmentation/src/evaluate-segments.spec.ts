@@ -23,6 +23,12 @@ const SEGMENTS: Record<string, Condition> = {
   'frequent-buyers': { performed: 'Order Completed', atLeast: 3, within: '30d' },
   'hot-leads': { score: { points: { 'Email Clicked': 10, 'Pricing Viewed': 20 }, halfLife: '7d' }, atLeast: 20 },
   'cooling-off': { score: { points: { 'Complaint Filed': -40 }, halfLife: '7d' }, lessThan: -10 },
+  'occasional-buyers': { performed: 'Order Completed', atMost: 1, within: '30d' },
+  'two-views-this-week': { performed: 'Product Viewed', exactly: 2, within: '7d' },
+  'browsing-not-buying': { all: [{ performed: 'Product Viewed', within: '7d' }, { not: { performed: 'Order Completed', within: '7d' } }] },
+  'new-or-lapsed-vip': { any: [{ trait: 'trialStartedAt', withinLast: '3d' }, { all: [{ inSegment: 'big-spenders' }, { inSegment: 'inactive-90-days' }] }] },
+  'big-order-this-month': { aggregate: { max: 'revenue', of: 'Order Completed', within: '30d' }, atLeast: 500 },
+  'views-this-month': { aggregate: { count: 'Product Viewed', within: '30d' }, atLeast: 3 },
 };
 
 const definitions = Object.entries(SEGMENTS).map(([id, rule]) => ({ version: 1, body: { kind: 'segment' as const, id, rule } }));
@@ -162,6 +168,42 @@ describe('segments of the seeds', () => {
     expect(run.isIn('hot-leads')).toBe(true);
     run.passTime(crossing + 60_000);
     expect(run.isIn('hot-leads')).toBe(false);
+  });
+});
+
+describe('changes by time alone through every part of the rule language', () => {
+  const days = (run: ProfileRun, segment: string) => run.log.filter((l) => l.segment === segment).map((l) => `${l.change} ${Math.round(l.day * 1000) / 1000}`);
+
+  it('at most / exactly N within a window change when an event leaves it', () => {
+    const run = new ProfileRun().send(order(1), order(2), track('Product Viewed', 3), track('Product Viewed', 4), track('Product Viewed', 5)).untilDay(40);
+    // Two orders: not "at most one" until the first leaves the 30 days, nor after the second (zero is at most one).
+    expect(days(run, 'occasional-buyers')).toEqual(['enter 1', 'exit 2', 'enter 31']);
+    // Three views: exactly two once the first leaves the 7 days, then one.
+    expect(days(run, 'two-views-this-week')).toEqual(['enter 4', 'exit 5', 'enter 10', 'exit 11']);
+  });
+
+  it('not: browsing without buying holds once the order leaves the window, by time', () => {
+    const run = new ProfileRun().send(track('Product Viewed', 1), order(3), track('Product Viewed', 9)).untilDay(20);
+    expect(days(run, 'browsing-not-buying')).toEqual(['enter 1', 'exit 3', 'enter 10', 'exit 16']);
+  });
+
+  it('any, and a segment of segments whose inner segment changes by time', () => {
+    const run = new ProfileRun().send(identify({ trialStartedAt: at(0) }, 0), order(1, 6000)).untilDay(100);
+    // On trial for three days, then out; back in when the big spender has not ordered for 90 days.
+    expect(days(run, 'new-or-lapsed-vip')).toEqual(['enter 0', 'exit 3', 'enter 91']);
+  });
+
+  it('windowed aggregates (max, count) leave the window by time, at most one bucket late', () => {
+    const run = new ProfileRun().send(order(1, 600), order(10, 100), track('Product Viewed', 2), track('Product Viewed', 3), track('Product Viewed', 4)).untilDay(40);
+    const [, bigLeft] = run.log.filter((l) => l.segment === 'big-order-this-month');
+    expect(bigLeft).toMatchObject({ change: 'exit' });
+    expect(bigLeft.day).toBeGreaterThanOrEqual(31);
+    expect(bigLeft.day).toBeLessThanOrEqual(32);
+    const [viewsIn, viewsOut] = run.log.filter((l) => l.segment === 'views-this-month');
+    expect(viewsIn).toMatchObject({ change: 'enter', day: 4 });
+    expect(viewsOut.change).toBe('exit');
+    expect(viewsOut.day).toBeGreaterThanOrEqual(32);
+    expect(viewsOut.day).toBeLessThanOrEqual(33);
   });
 });
 
