@@ -72,7 +72,7 @@ describe('validateDefinitions', () => {
 
   it('refuses a comparison with two operators (one would be dropped) or none, at the condition', () => {
     const errors = errorsOf([segment('adults', '  trait: age\n  atLeast: 18\n  atMost: 65'), segment('aged', '  trait: age'), segment('big', '  aggregate: {sum: revenue, of: Order Completed}\n  atLeast: 5000\n  lessThan: 9000')]);
-    const expected = (subject: string) => `rule: expected ${subject} and one operator (two conditions make a range under all): equals, notEquals, lessThan, atMost, greaterThan, atLeast, in, contains, startsWith, exists, before, after, withinLast, moreThanAgo`;
+    const expected = (subject: string) => `rule: expected ${subject} and one operator (two conditions make a range under all): equals, notEquals, lessThan, atMost, greaterThan, atLeast, in, contains, startsWith, exists, before, after, withinLast, moreThanAgo, withinNext, moreThanAhead`;
     expect(errors).toEqual([
       { file: 'segments/adults.yaml', line: 4, column: 3, code: 'schema', message: expected('trait') },
       { file: 'segments/aged.yaml', line: 4, column: 3, code: 'schema', message: expected('trait') },

@@ -9,7 +9,8 @@ export interface Verdict {
 /**
  * One comparison of a value (a trait, a property, an aggregate) at `now`. Relative date comparisons
  * (withinLast, moreThanAgo) flip 1 ms after `date + duration`: "within the last 14 days" holds up to and including
- * that instant, "more than 14 days ago" from the next millisecond.
+ * that instant, "more than 14 days ago" from the next millisecond. Dates ahead (withinNext, moreThanAhead: a contract's
+ * end, a trial's) turn at `date - duration` and, for withinNext, 1 ms after the date.
  */
 export function compare(test: Comparison, value: unknown, now: number): Verdict {
   switch (test.op) {
@@ -46,6 +47,17 @@ export function compare(test: Comparison, value: unknown, now: number): Verdict 
       // A date still ahead (a sign-up dated tomorrow) enters "within the last" when it arrives.
       const changesAt = time > now ? time : flip > now ? flip : undefined;
       return { matches: test.op === 'withinLast' ? !old && time <= now : old, changesAt };
+    }
+    case 'withinNext':
+    case 'moreThanAhead': {
+      // "Ends within the next 30 days" holds from date - 30 days up to and including the date; "more than 30 days
+      // ahead" until date - 30 days.
+      const time = toTime(value);
+      if (time === undefined) return { matches: false };
+      const from = time - test.ms;
+      const ahead = now < from;
+      if (test.op === 'moreThanAhead') return { matches: ahead, changesAt: ahead ? from : undefined };
+      return { matches: !ahead && now <= time, changesAt: ahead ? from : now <= time ? time + 1 : undefined };
     }
   }
 }

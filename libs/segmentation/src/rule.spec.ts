@@ -54,6 +54,9 @@ describe('compare', () => {
     expect(check({ withinLast: '10d' }, T0)).toBe(true);
     expect(check({ moreThanAgo: '10d' }, T0)).toBe(false);
     expect(check({ moreThanAgo: '9d' }, T0)).toBe(true);
+    expect(check({ withinNext: '10d' }, T0 + 20 * DAY)).toBe(true);
+    expect(check({ withinNext: '5d' }, T0 + 20 * DAY)).toBe(false);
+    expect(check({ moreThanAhead: '5d' }, T0 + 20 * DAY)).toBe(true);
   });
 
   it('says when a relative date comparison flips', () => {
@@ -61,6 +64,15 @@ describe('compare', () => {
     expect(compare(withinLast.test, T0, now)).toEqual({ matches: true, changesAt: T0 + 10 * DAY + 1 });
     expect(compare(withinLast.test, T0 + 12 * DAY, now)).toEqual({ matches: false, changesAt: T0 + 12 * DAY });
     expect(compare(withinLast.test, T0 - DAY, now)).toEqual({ matches: false, changesAt: undefined });
+    // A contract ending on day 30: within the next 10 days from day 20 through day 30, then never again.
+    const withinNext = parseRule({ trait: 't', withinNext: '10d' }) as Extract<Rule, { kind: 'trait' }>;
+    const end = T0 + 30 * DAY;
+    expect(compare(withinNext.test, end, T0)).toEqual({ matches: false, changesAt: T0 + 20 * DAY });
+    expect(compare(withinNext.test, end, T0 + 20 * DAY)).toEqual({ matches: true, changesAt: end + 1 });
+    expect(compare(withinNext.test, end, end + 1)).toEqual({ matches: false, changesAt: undefined });
+    const moreThanAhead = parseRule({ trait: 't', moreThanAhead: '10d' }) as Extract<Rule, { kind: 'trait' }>;
+    expect(compare(moreThanAhead.test, end, T0)).toEqual({ matches: true, changesAt: T0 + 20 * DAY });
+    expect(compare(moreThanAhead.test, end, T0 + 20 * DAY)).toEqual({ matches: false, changesAt: undefined });
   });
 });
 

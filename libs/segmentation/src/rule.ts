@@ -15,7 +15,7 @@ export type Comparison =
   | { op: 'contains' | 'startsWith'; value: string }
   | { op: 'exists'; value: boolean }
   | { op: 'before' | 'after'; day: number }
-  | { op: 'withinLast' | 'moreThanAgo'; ms: number };
+  | { op: 'withinLast' | 'moreThanAgo' | 'withinNext' | 'moreThanAhead'; ms: number };
 
 export interface PropertyFilter {
   property: string;
@@ -68,7 +68,7 @@ export type Rule =
 
 const COMPARISON_KEYS = [
   'equals', 'notEquals', 'lessThan', 'atMost', 'greaterThan', 'atLeast', 'in', 'contains', 'startsWith', 'exists',
-  'before', 'after', 'withinLast', 'moreThanAgo',
+  'before', 'after', 'withinLast', 'moreThanAgo', 'withinNext', 'moreThanAhead',
 ] as const;
 const AGGREGATE_FUNCTIONS: readonly AggregateFunction[] = ['count', 'sum', 'min', 'max', 'first', 'last'];
 
@@ -135,6 +135,8 @@ export function parseComparison(source: Record<string, unknown>): Comparison {
       return { op, day: day(value, op) };
     case 'withinLast':
     case 'moreThanAgo':
+    case 'withinNext':
+    case 'moreThanAhead':
       return { op, ms: duration(value, op) };
     default:
       throw new Error(`no comparison in ${JSON.stringify(source)}`);

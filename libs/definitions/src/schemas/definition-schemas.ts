@@ -41,6 +41,8 @@ const OPERATORS: Record<string, Schema> = {
   after: { type: 'string', format: 'date', description: 'A date after this day (YYYY-MM-DD)' },
   withinLast: { ...duration, description: 'A date within this duration before now, e.g. 14d' },
   moreThanAgo: { ...duration, description: 'A date longer ago than this duration, e.g. 14d' },
+  withinNext: { ...duration, description: 'A date from now to this duration ahead, e.g. 30d (a contract ending within the next 30 days)' },
+  moreThanAhead: { ...duration, description: 'A date further ahead than this duration, e.g. 30d' },
 };
 const operatorNames = Object.keys(OPERATORS);
 
