@@ -18,6 +18,7 @@ export class JourneysInForce implements OnApplicationBootstrap {
   private compiledFrom: DefinitionSet | undefined;
   private compiled: JourneyCatalogue | undefined;
   private readonly known = new Map<string, { version: number; body: JourneyBody }>();
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(DefinitionsFollower) private readonly definitions: DefinitionsFollower,
@@ -30,11 +31,28 @@ export class JourneysInForce implements OnApplicationBootstrap {
     for (const entry of await this.versions.all()) this.remember(entry);
     // A catalogue compiled before the stored versions were read (another provider's bootstrap asked first) lacks them.
     this.compiled = undefined;
-    await this.versions.save(this.inForce(this.definitions.current()));
+    for (const entry of this.inForce(this.definitions.current())) this.remember(entry);
+    await this.versions.save([...this.known.values()]);
     this.definitions.onChange((set) => {
       // Saved as soon as seen; an instance can only start on a version the catalogue already holds.
-      this.versions.save(this.inForce(set)).catch((error: Error) => this.logger.error(`journey versions not saved (kept in memory; saved on the next change or start): ${error.message}`));
+      for (const entry of this.inForce(set)) this.remember(entry);
+      void this.saveKnown();
     });
+  }
+
+  /**
+   * Every version seen, saved (an insert that skips what is there) until it succeeds: a version that failed to save
+   * must not wait for its journey's next change — by then it is no longer in force, and once the compacted topic has
+   * dropped it, an instance running on it would find it nowhere after a restart.
+   */
+  private async saveKnown(): Promise<void> {
+    clearTimeout(this.retry);
+    try {
+      await this.versions.save([...this.known.values()]);
+    } catch (error) {
+      this.logger.error(`journey versions not saved (kept in memory; tried again in 5 s): ${(error as Error).message}`);
+      this.retry = setTimeout(() => void this.saveKnown(), 5_000).unref();
+    }
   }
 
   current(): JourneyCatalogue {
