@@ -70,7 +70,10 @@ class Gate {
   run(input: GateInput, now: number): GateDecision {
     if (input.kind === 'hand-over') this.receive(input.loserId, input.state, now);
     else if (input.kind === 'timer') this.timer(now);
-    else this.update(input.update, now);
+    // A profile waiting for a hand-over is scheduled by the update that releases it.
+    else if (input.kind === 'schedule') {
+      if (!this.state?.awaiting) this.step(input, now);
+    } else this.update(input.update, now);
     const state = this.state ?? emptyJourneysState(this.profileId);
     return { state, effects: [...this.effects, ...this.timerEffect(state)], ...(this.handOver ? { handOver: this.handOver } : {}) };
   }

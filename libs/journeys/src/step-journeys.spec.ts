@@ -1,6 +1,6 @@
 import { EVENT_SCHEMAS, ProfileUpdateRecord, SchemaIds, SchemaValidator } from '@kairos/contracts';
 import { emptyProfileState } from '@kairos/segmentation';
-import { stepJourneys, traitUpdateEvent } from './step-journeys';
+import { scheduleFingerprint, stepJourneys, traitUpdateEvent } from './step-journeys';
 import { mergeJourneysStates } from './journeys-state';
 import { DAY, DEFAULT_GUARD_RAILS, HOUR, T0, catalogue, dispatches, identify, iso, journey, optIn, outcomes, run, sends, track } from './testing/journey-fixtures';
 import { buildCatalogue } from './journey-catalogue';
@@ -514,6 +514,31 @@ describe('a journey published after the profile was last seen', () => {
     changes: [],
   });
   const mails = (effects: ReturnType<typeof stepJourneys>['effects']) => effects.filter((effect) => effect.kind === 'dispatch');
+
+  it('a schedule pass starts the inactivity clock and the birthday of a stored profile that sends nothing more; a deadline already past is not made up for', () => {
+    const winBack = journey({ id: 'win-back', trigger: { inactiveFor: '90d' }, reentry: { allow: 'always' }, steps: [{ send: 'win-back' }] });
+    const birthday = journey({ id: 'birthday', trigger: { recurring: { date: 'birthday', every: 'year', at: '09:00' } }, reentry: { allow: 'always' }, steps: [{ send: 'birthday' }] });
+    const published = buildCatalogue({ journeys: [winBack, birthday].map((body) => ({ version: 1, body })), segments, templates: TEMPLATES, policy });
+    expect(scheduleFingerprint(published)).toBe('birthday@1,win-back@1');
+    expect(scheduleFingerprint(before)).toBe('');
+    const seen = (profileId: string, lastActivityAt: number) => {
+      const state = { ...consented(profileId), lastActivityAt, traits: { birthday: { value: '1990-06-01', at: lastActivityAt, messageId: 'b' } } };
+      return stepJourneys(undefined, { kind: 'update', update: { ...update(profileId, 'u1', lastActivityAt, false), state: state as never } }, lastActivityAt, before).state;
+    };
+    // Active 30 days before the publish, never again: the win-back comes 60 days after it, the birthday on 1 June.
+    const published30 = stepJourneys(seen('p1', T0 - 30 * DAY), { kind: 'schedule' }, T0, published);
+    expect(published30.effects).toContainEqual({ kind: 'set-timer', dueAt: T0 + 60 * DAY });
+    expect(published30.state.recurring['birthday']).toMatchObject({ nextAt: Date.parse('2026-06-01T09:00:00Z') });
+    expect(published30.state.inactivity['win-back']).toEqual({ since: T0 - 30 * DAY, dueAt: T0 + 60 * DAY, fired: false });
+    const fired = stepJourneys(published30.state, { kind: 'timer' }, T0 + 60 * DAY, published);
+    expect(mails(fired.effects)).toEqual([expect.objectContaining({ request: expect.objectContaining({ templateId: 'win-back' }) })]);
+    // Inactive for 200 days when the journey is published: not mailed at once.
+    const longGone = stepJourneys(seen('p2', T0 - 200 * DAY), { kind: 'schedule' }, T0, published);
+    expect(longGone.state.inactivity['win-back']).toMatchObject({ fired: true });
+    expect(mails(stepJourneys(longGone.state, { kind: 'timer' }, T0 + DAY, published).effects)).toEqual([]);
+    // A second pass changes nothing.
+    expect(stepJourneys(published30.state, { kind: 'schedule' }, T0 + 1, published)).toEqual({ state: published30.state, effects: [{ kind: 'set-timer', dueAt: T0 + 60 * DAY }] });
+  });
 
   it('judges a threshold crossing against the profile as it was: long above the line is no crossing, rising above it is', () => {
     const longAbove = stepJourneys(undefined, { kind: 'update', update: update('p1', 'u1', T0, true) }, T0, before);

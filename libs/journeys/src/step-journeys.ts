@@ -8,8 +8,24 @@ import { InstanceState, JourneysState, PendingAbsence, SplitSample, TriggerEvent
 import { calendarDate, knownTimeZone, nextLocalTime, nextOccurrence, toLocal } from './local-time';
 import { winnerSplit } from './split-winner';
 
-/** What the stepping function is given: one record of the profile's ordered stream, or its timer coming due. */
-export type JourneyInput = { kind: 'update'; update: ProfileUpdateRecord } | { kind: 'timer' };
+/**
+ * What the stepping function is given: one record of the profile's ordered stream, its timer coming due, or a pass
+ * over stored profiles after the journeys changed (`schedule`): what the profile's state alone starts — an inactivity
+ * deadline, a recurring date — is scheduled under the journeys in force, so a journey published today reaches a
+ * customer who sends nothing more (a win-back is for exactly those).
+ */
+export type JourneyInput = { kind: 'update'; update: ProfileUpdateRecord } | { kind: 'timer' } | { kind: 'schedule' };
+
+/**
+ * What a schedule pass depends on: the inactivity and recurring journeys in force, by version. A pass is due for a
+ * partition when this differs from the one it last completed ('' when there are none).
+ */
+export function scheduleFingerprint(catalogue: JourneyCatalogue): string {
+  return catalogue.journeys
+    .filter((journey) => journey.trigger.kind === 'inactivity' || journey.trigger.kind === 'recurring')
+    .map((journey) => `${journey.id}@${journey.version}`)
+    .join(',');
+}
 
 /** A trait to set on the profile (the updateProfile step); the service feeds it back as an identify event. */
 export interface ProfileTraitUpdate {
@@ -82,6 +98,8 @@ export function stepJourneys(previous: JourneysState | undefined, input: Journey
   const run = new Run(previous ?? emptyJourneysState(input.kind === 'update' ? input.update.profileId : ''), catalogue);
   if (input.kind === 'timer') {
     run.advance(now);
+  } else if (input.kind === 'schedule') {
+    for (const journey of catalogue.journeys) run.schedule(journey, now, true);
   } else {
     const update = input.update;
     // Short digests, not the ids: the list is part of every state write.
@@ -322,11 +340,30 @@ class Run {
         if (holds && !before && update.input.kind !== 'backfill') this.tryEnter(journey, now, event ?? { name: 'threshold crossed', at: now }, `threshold/${update.updateId}`);
         return;
       }
+      case 'inactivity':
+      case 'recurring':
+        return this.schedule(journey, now);
+    }
+  }
+
+  /**
+   * An inactivity deadline or a recurring date: scheduled from the profile's state, rescheduled when it changed. In a
+   * schedule pass (`published`), a deadline already past is not made up for — publishing a win-back does not mail
+   * everyone inactive for longer at once, as a newly published segment's members do not "enter" it (a segment trigger
+   * with includeBackfill reaches them, if that is what is wanted).
+   */
+  schedule(journey: CompiledJourney, now: number, published = false): void {
+    const trigger = journey.trigger;
+    switch (trigger.kind) {
       case 'inactivity': {
         const since = this.state.profile?.lastActivityAt;
         if (since === undefined) return;
         const current = this.state.inactivity[journey.id];
-        if (current?.since !== since) this.state.inactivity[journey.id] = { since, dueAt: since + trigger.inactiveFor, fired: false };
+        if (current?.since !== since) {
+          const past = published && since + trigger.inactiveFor <= now;
+          this.state.inactivity[journey.id] = { since, dueAt: since + trigger.inactiveFor, fired: past };
+          if (past) this.note(now, journey.id, `inactive since ${iso(since)}, longer than ${journey.describe} when it was published: not made up for`);
+        }
         // A changed inactiveFor moves a deadline not yet reached.
         else if (!current.fired && current.dueAt !== since + trigger.inactiveFor) current.dueAt = since + trigger.inactiveFor;
         return;

@@ -8,7 +8,7 @@ import { DataSource } from 'typeorm';
 import { JourneysInForce } from './journeys-in-force';
 import { journeysMetrics } from './journeys-metrics';
 import { TriggersOutputsRepository } from './triggers-outputs.repository';
-import { isErased, isJourneys, isRedirect, isSplitTally, MAX_HOPS, TriggersEntry } from './triggers-state';
+import { isErased, isJourneys, isPartitionEntry, isRedirect, isSplitTally, MAX_HOPS, TriggersEntry } from './triggers-state';
 
 /** The one durable timer per profile: due when its next wait, absence deadline, recurring date or goal window comes. */
 export const JOURNEYS_TIMER = 'journeys';
@@ -62,8 +62,8 @@ function checkUpdate(record: DecodedRecord<TriggersInput>): ProfileUpdateRecord 
 @Injectable()
 export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('triggers');
-  private readonly store: StateStore<TriggersEntry>;
-  private readonly processor: StatefulProcessor<TriggersEntry, TriggersInput>;
+  readonly store: StateStore<TriggersEntry>;
+  readonly processor: StatefulProcessor<TriggersEntry, TriggersInput>;
   private partitions = 0;
   /** The outcomes a transaction publishes, counted once it commits. */
   private readonly outcomes = new CommittedTally<{ journey: string; kind: string }>(() => journeysMetrics().outcomes);
@@ -127,9 +127,20 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
     if (record.topic === Topics.journeysTransfers.name) return this.onTransfer(checkTransfer(record), entry, input.at, access);
     const update = checkUpdate(record);
     // Redirected: a copy of an update from before the merge, published again (its effect went with the hand-over).
-    // Erased: nothing may start again. (A tally's key is never a profile's.)
-    if (isRedirect(entry) || isErased(entry) || isSplitTally(entry)) return [];
+    // Erased: nothing may start again. (A tally's or a schedule pass's key is never a profile's.)
+    if (isRedirect(entry) || isErased(entry) || isPartitionEntry(entry)) return [];
     return this.decide(input.key, entry, { kind: 'update', update }, input.at, access);
+  }
+
+  /** One stored profile in a schedule pass (ScheduleJourneysUseCase): written only if the pass changed its state. */
+  async schedule(key: string, access: StateAccess<TriggersEntry>, now: number): Promise<{ outputs: Output[]; changed: boolean }> {
+    const entry = await access.get(key);
+    if (!isJourneys(entry) || !entry.profile) return { outputs: [], changed: false };
+    const decision = gateJourneys(key, entry, { kind: 'schedule' }, now, this.journeys.current());
+    if (JSON.stringify(decision.state) === JSON.stringify(entry)) return { outputs: [], changed: false };
+    const outputs = this.effects(key, decision.effects, access);
+    access.put(key, decision.state);
+    return { outputs, changed: true };
   }
 
   /** libs/journeys' gate and stepping function on one input; its effects as outputs, timer changes and state. */
@@ -160,7 +171,7 @@ export class RunJourneysUseCase implements OnApplicationBootstrap, OnModuleDestr
 
   /** A loser's journeys reaching the survivor's writer: through the survivor's gate, along a redirect, or dropped if erased. */
   private async onTransfer(transfer: JourneysTransferRecord, entry: TriggersEntry | undefined, at: number, access: StateAccess<TriggersEntry>): Promise<Output[]> {
-    if (transfer.groupId !== this.groupId || isErased(entry) || isSplitTally(entry)) return []; // another group's (a replay makes its own); an erased survivor
+    if (transfer.groupId !== this.groupId || isErased(entry) || isPartitionEntry(entry)) return []; // another group's (a replay makes its own); an erased survivor
     if (isRedirect(entry)) {
       // A chain: the survivor was itself merged away since. Follow it.
       if (transfer.hops >= MAX_HOPS) {
