@@ -5,3 +5,4 @@ export * from './stateful-processor';
 export * from './timer';
 export * from './committed-tally';
 export * from './markers';
+export * from './partition-passes';

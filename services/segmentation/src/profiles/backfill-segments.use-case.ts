@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Topics } from '@kairos/contracts';
 import { DefinitionsFollower } from '@kairos/definitions-topic';
-import { backoffDelay, PartitionOwnership, RetryPolicy } from '@kairos/kafka';
-import { Output } from '@kairos/state-store';
+import { PartitionOwnership } from '@kairos/kafka';
+import { Output, PartitionPasses } from '@kairos/state-store';
 import { segmentationMetrics } from '../segmentation-metrics';
 import { SegmentProfilesUseCase } from './segment-profiles.use-case';
 import { BACKFILL_KEY_PREFIX, BackfillProgress, isProfile, SegmentationState, SegmentVersions } from './segmentation-state';
@@ -12,8 +12,6 @@ import { PROFILE_MODEL_KEY, SegmentRelease, SegmentsInForce } from './segments-i
 const PAGE = 250;
 /** A progress line at most this often per partition (and one at the start and the end). */
 const LOG_EVERY_MS = 5_000;
-/** A backfill that failed (the database away) tries again after ~2 s, doubling per failure up to ~a minute. */
-const BACKFILL_RETRY: RetryPolicy = { attempts: Number.POSITIVE_INFINITY, initialDelayMs: 2_000, maxDelayMs: 60_000 };
 
 const versionsOf = (release: SegmentRelease): SegmentVersions => ({
   ...Object.fromEntries(release.segments.map((segment) => [segment.id, segment.version])),
@@ -28,20 +26,13 @@ const sameVersions = (a: SegmentVersions, b: SegmentVersions): boolean => {
  * A new, changed or removed segment is evaluated over every stored profile, partition by partition, while live
  * processing goes on: each page of profiles is a task on the partition's ordered path (StatefulProcessor.work), so
  * the backfill never races the profile's one writer, and its progress is committed with the profiles it evaluated
- * (a restart or a partition moving to another instance continues from the last page). Partitions take turns, so a
- * backfill uses about one core while live processing goes on. Changes carry cause backfill.
+ * (a restart or a partition moving to another instance continues from the last page). Partitions take turns and a
+ * failed backfill is retried (PartitionPasses). Changes carry cause backfill.
  */
 @Injectable()
 export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('segmentation-backfill');
-  private readonly running = new Map<number, Promise<void>>();
-  private readonly again = new Set<number>();
-  /** Failures in a row per partition, and the timer of the next try. */
-  private readonly failures = new Map<number, number>();
-  private readonly retries = new Map<number, NodeJS.Timeout>();
-  /** Partitions are backfilled one after the other: a backfill takes one core's share, live records keep the rest. */
-  private turn: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly passes: PartitionPasses;
 
   constructor(
     @Inject(SegmentProfilesUseCase) private readonly profiles: SegmentProfilesUseCase,
@@ -49,6 +40,12 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
     @Inject(DefinitionsFollower) private readonly definitions: DefinitionsFollower,
     @Inject(PartitionOwnership) private readonly ownership: PartitionOwnership,
   ) {
+    this.passes = new PartitionPasses({
+      name: 'backfill',
+      pass: (partition) => this.backfill(partition),
+      owns: (partition) => this.ownership.owns(Topics.resolved.name, partition),
+      warn: (message) => this.logger.warn(message),
+    });
     // After the processor's own listener (registered first): the partition is acquired when this runs.
     ownership.listen({ assigned: (partitions) => partitions.filter((owned) => owned.topic === Topics.resolved.name).forEach((owned) => this.request(owned.partition)) });
   }
@@ -59,52 +56,13 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
     this.definitions.onChange(() => this.ownership.partitions().filter((owned) => owned.topic === Topics.resolved.name).forEach((owned) => this.request(owned.partition)));
   }
 
-  async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
-    for (const timer of this.retries.values()) clearTimeout(timer);
-    await Promise.all(this.running.values());
+  onModuleDestroy(): Promise<void> {
+    return this.passes.stop();
   }
 
   /** Makes sure the partition's profiles are (or will be) evaluated under the release in force. */
   request(partition: number): void {
-    if (this.stopped) return;
-    if (this.running.has(partition)) {
-      this.again.add(partition); // the release changed under a running backfill: check again when it ends
-      return;
-    }
-    clearTimeout(this.retries.get(partition));
-    this.retries.delete(partition);
-    const run = this.turn
-      .then(() => this.backfill(partition))
-      .then(
-        () => void this.failures.delete(partition),
-        // Left alone, a backfill that failed would wait for the next assignment or release, which may be days away:
-        // the profiles that send no events meanwhile would keep the memberships of the old release.
-        (error: Error) => {
-          const failures = (this.failures.get(partition) ?? 0) + 1;
-          this.failures.set(partition, failures);
-          const delay = backoffDelay(BACKFILL_RETRY, failures);
-          this.logger.warn(`backfill of partition ${partition} stopped: ${error.message}; trying again in ${(delay / 1000).toFixed(1)} s`);
-          this.retryLater(partition, delay);
-        },
-      )
-      .finally(() => {
-        this.running.delete(partition);
-        if (this.again.delete(partition)) this.request(partition);
-      });
-    this.running.set(partition, run);
-    this.turn = run;
-  }
-
-  private retryLater(partition: number, delay: number): void {
-    if (this.stopped) return;
-    const timer = setTimeout(() => {
-      this.retries.delete(partition);
-      if (this.ownership.owns(Topics.resolved.name, partition)) this.request(partition);
-      else this.failures.delete(partition);
-    }, delay);
-    timer.unref();
-    this.retries.set(partition, timer);
+    this.passes.request(partition);
   }
 
   private async backfill(partition: number): Promise<void> {
@@ -118,7 +76,7 @@ export class BackfillSegmentsUseCase implements OnApplicationBootstrap, OnModule
     let counted = false;
     try {
       for (;;) {
-        if (this.stopped || !this.ownership.owns(Topics.resolved.name, partition)) return;
+        if (this.passes.isStopped || !this.ownership.owns(Topics.resolved.name, partition)) return;
         // Still ours, but the store let go of it after a failed commit and has not taken it back yet.
         if (!store.owned(partition)) throw new Error(`partition ${partition} is not acquired yet`);
         let finished = false;

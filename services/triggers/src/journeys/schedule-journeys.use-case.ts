@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { Topics } from '@kairos/contracts';
 import { DefinitionsFollower } from '@kairos/definitions-topic';
 import { scheduleFingerprint } from '@kairos/journeys';
-import { backoffDelay, PartitionOwnership, RetryPolicy } from '@kairos/kafka';
-import { Output } from '@kairos/state-store';
+import { PartitionOwnership } from '@kairos/kafka';
+import { Output, PartitionPasses } from '@kairos/state-store';
 import { JourneysInForce } from './journeys-in-force';
 import { RunJourneysUseCase } from './run-journeys.use-case';
 import { isScheduleProgress, SCHEDULE_KEY_PREFIX, ScheduleProgress } from './triggers-state';
@@ -11,8 +11,6 @@ import { isScheduleProgress, SCHEDULE_KEY_PREFIX, ScheduleProgress } from './tri
 /** Profiles per transaction: one page of the scan, one commit, then live records get their turn. */
 const PAGE = 250;
 const LOG_EVERY_MS = 5_000;
-/** A pass that failed (the database away) tries again after ~2 s, doubling per failure up to ~a minute. */
-const RETRY: RetryPolicy = { attempts: Number.POSITIVE_INFINITY, initialDelayMs: 2_000, maxDelayMs: 60_000 };
 
 /**
  * When the inactivity or recurring journeys in force change, every stored profile of the owned partitions is
@@ -24,12 +22,7 @@ const RETRY: RetryPolicy = { attempts: Number.POSITIVE_INFINITY, initialDelayMs:
 @Injectable()
 export class ScheduleJourneysUseCase implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('triggers-schedule');
-  private readonly running = new Map<number, Promise<void>>();
-  private readonly again = new Set<number>();
-  private readonly failures = new Map<number, number>();
-  private readonly retries = new Map<number, NodeJS.Timeout>();
-  private turn: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly passes: PartitionPasses;
 
   constructor(
     @Inject(RunJourneysUseCase) private readonly journeys: RunJourneysUseCase,
@@ -37,54 +30,22 @@ export class ScheduleJourneysUseCase implements OnApplicationBootstrap, OnModule
     @Inject(DefinitionsFollower) private readonly definitions: DefinitionsFollower,
     @Inject(PartitionOwnership) private readonly ownership: PartitionOwnership,
   ) {
+    this.passes = new PartitionPasses({
+      name: 'journey schedules',
+      pass: (partition) => this.pass(partition),
+      owns: (partition) => this.ownership.owns(Topics.profileUpdates.name, partition),
+      warn: (message) => this.logger.warn(message),
+    });
     // After the processor's own listener (registered first): the partition is acquired when this runs.
-    ownership.listen({ assigned: (partitions) => partitions.filter((owned) => owned.topic === Topics.profileUpdates.name).forEach((owned) => this.request(owned.partition)) });
+    ownership.listen({ assigned: (partitions) => partitions.filter((owned) => owned.topic === Topics.profileUpdates.name).forEach((owned) => this.passes.request(owned.partition)) });
   }
 
   onApplicationBootstrap(): void {
-    this.definitions.onChange(() => this.ownership.partitions().filter((owned) => owned.topic === Topics.profileUpdates.name).forEach((owned) => this.request(owned.partition)));
+    this.definitions.onChange(() => this.ownership.partitions().filter((owned) => owned.topic === Topics.profileUpdates.name).forEach((owned) => this.passes.request(owned.partition)));
   }
 
-  async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
-    for (const timer of this.retries.values()) clearTimeout(timer);
-    await Promise.all(this.running.values());
-  }
-
-  /** Makes sure the partition's profiles are (or will be) scheduled under the journeys in force. */
-  request(partition: number): void {
-    if (this.stopped) return;
-    if (this.running.has(partition)) {
-      this.again.add(partition);
-      return;
-    }
-    clearTimeout(this.retries.get(partition));
-    this.retries.delete(partition);
-    const run = this.turn
-      .then(() => this.pass(partition))
-      .then(
-        () => void this.failures.delete(partition),
-        (error: Error) => {
-          const failures = (this.failures.get(partition) ?? 0) + 1;
-          this.failures.set(partition, failures);
-          const delay = backoffDelay(RETRY, failures);
-          this.logger.warn(`journey schedules of partition ${partition} stopped: ${error.message}; trying again in ${(delay / 1000).toFixed(1)} s`);
-          if (this.stopped) return;
-          const timer = setTimeout(() => {
-            this.retries.delete(partition);
-            if (this.ownership.owns(Topics.profileUpdates.name, partition)) this.request(partition);
-            else this.failures.delete(partition);
-          }, delay);
-          timer.unref();
-          this.retries.set(partition, timer);
-        },
-      )
-      .finally(() => {
-        this.running.delete(partition);
-        if (this.again.delete(partition)) this.request(partition);
-      });
-    this.running.set(partition, run);
-    this.turn = run;
+  onModuleDestroy(): Promise<void> {
+    return this.passes.stop();
   }
 
   private async pass(partition: number): Promise<void> {
@@ -96,7 +57,7 @@ export class ScheduleJourneysUseCase implements OnApplicationBootstrap, OnModule
     let lastLog = 0;
     let target = '';
     for (;;) {
-      if (this.stopped || !this.ownership.owns(Topics.profileUpdates.name, partition)) return;
+      if (this.passes.isStopped || !this.ownership.owns(Topics.profileUpdates.name, partition)) return;
       if (!store.owned(partition)) throw new Error(`partition ${partition} is not acquired yet`);
       let finished = false;
       let page: string[] = [];
