@@ -202,6 +202,16 @@ describe('segmentation against the real stack', () => {
     expect(updates[1].state).toMatchObject({ firstSeenAt: now - 20_000 });
   });
 
+  it('an event stamped ahead by a skewed clock is judged at its time, but the next one at its own, not dragged into the future', async () => {
+    const profileId = randomUUID();
+    const now = Date.now();
+    const skewed = track(profileId, 'Product Viewed', now + 3_600_000);
+    const next = track(profileId, 'Product Viewed', now + 100);
+    await send([skewed, next]);
+    const updates = await updatesOf(profileId, 2);
+    expect(updates.map((update) => update.at)).toEqual([new Date(now + 3_600_000).toISOString(), new Date(now + 100).toISOString()]);
+  });
+
   it('publishes every applied event on the ordered update stream, also one that changes no segment, and nothing for a duplicate', async () => {
     const profileId = randomUUID();
     const now = Date.now();

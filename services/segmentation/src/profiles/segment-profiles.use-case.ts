@@ -127,24 +127,27 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
       }
       if (!isProfile(entry)) return [];
       const caught = this.catchUp(entry, release, input.at, access);
-      return [...caught.outputs, ...this.evaluate(caught.entry, release, input.at, { kind: 'timer' }, { kind: 'timer' }, access, false).outputs];
+      return [...caught.outputs, ...this.evaluate(caught.entry, release, input.at, { kind: 'timer' }, { kind: 'timer' }, access, false, input.at).outputs];
     }
     const { record } = input;
+    // When the record was written to the log (its broker timestamp): how far it may move the profile's clock (see
+    // evaluate) — the same in a replay as in the live run, unlike the wall clock.
+    const written = Number(record.timestamp);
     switch (record.topic) {
       case Topics.resolved.name:
-        return this.onEvent(record.data as ResolvedEvent, record.partition, input.at, release, access);
+        return this.onEvent(record.data as ResolvedEvent, record.partition, input.at, written, release, access);
       case Topics.merges.name:
         // A tombstone on the compacted merges topic follows an erasure, which the erasures topic carries.
         return record.data === null ? [] : this.onMerge(record.data as ProfileMerge, input.at, access);
       case Topics.erasures.name:
         return this.onErasure(record.data as ProfileErasure, record.partition, input.at, access);
       default:
-        return this.onTransfer(record.data as ProfileTransferRecord, input.at, release, access);
+        return this.onTransfer(record.data as ProfileTransferRecord, input.at, written, release, access);
     }
   }
 
   /** A resolved event: applied to its profile, or forwarded to the survivor when its profile was merged away. */
-  private async onEvent(event: ResolvedEvent, partition: number, at: number, release: SegmentRelease, access: StateAccess<SegmentationState>): Promise<Output[]> {
+  private async onEvent(event: ResolvedEvent, partition: number, at: number, written: number, release: SegmentRelease, access: StateAccess<SegmentationState>): Promise<Output[]> {
     const key = event.profileId;
     const entry = await access.get(key);
     if (isErased(entry)) return [];
@@ -163,20 +166,20 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
       const loser = await access.get(loserId);
       if (!isProfile(loser)) continue; // folded or handed over already (a redelivery), or never seen here
       outputs.push(...this.leave(loser, key, at, access));
-      const evaluated = this.evaluate(this.fold(current, loserId, loser.profile, release, loser.foldedLosers), release, at, { kind: 'merge', loserId }, { kind: 'merge', loserId }, access, true);
+      const evaluated = this.evaluate(this.fold(current, loserId, loser.profile, release, loser.foldedLosers), release, at, { kind: 'merge', loserId }, { kind: 'merge', loserId }, access, true, written);
       outputs.push(...evaluated.outputs);
       current = evaluated.entry;
     }
-    return [...outputs, ...this.applyEventTo(current, event, at, release, access)];
+    return [...outputs, ...this.applyEventTo(current, event, at, written, release, access)];
   }
 
   /** The event applied to a live profile (its own, or forwarded from a loser); a duplicate publishes nothing. */
-  private applyEventTo(current: ProfileEntry, event: ResolvedEvent, at: number, release: SegmentRelease, access: StateAccess<SegmentationState>): Output[] {
+  private applyEventTo(current: ProfileEntry, event: ResolvedEvent, at: number, written: number, release: SegmentRelease, access: StateAccess<SegmentationState>): Output[] {
     const applied = applyEvent(current.profile, event, release.model, at);
     if (applied.duplicate) return [];
     const profileId = current.profile.profileId;
     const seen = event.profileId === profileId ? event : { ...event, profileId };
-    return this.evaluate({ ...current, profile: applied.state }, release, at, { kind: 'event', messageId: event.messageId }, { kind: 'event', event: seen }, access, true).outputs;
+    return this.evaluate({ ...current, profile: applied.state }, release, at, { kind: 'event', messageId: event.messageId }, { kind: 'event', event: seen }, access, true, written).outputs;
   }
 
   /**
@@ -219,7 +222,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
   }
 
   /** Work another partition's writer handed to this profile's writer. */
-  private async onTransfer(transfer: ProfileTransferRecord, at: number, release: SegmentRelease, access: StateAccess<SegmentationState>): Promise<Output[]> {
+  private async onTransfer(transfer: ProfileTransferRecord, at: number, written: number, release: SegmentRelease, access: StateAccess<SegmentationState>): Promise<Output[]> {
     if (transfer.groupId !== this.groupId) return []; // another group's (a replay makes its own)
     const key = transfer.profileId;
     if (transfer.kind === 'erasure') return this.erase(key, transfer.requestId, at, access);
@@ -235,10 +238,10 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     }
     const caught = isProfile(entry) ? this.catchUp(entry, release, at, access) : { entry: { profile: emptyProfileState(key), memberships: {} }, outputs: [] };
     const current: ProfileEntry = caught.entry;
-    if (transfer.kind === 'event') return [...caught.outputs, ...this.applyEventTo(current, transfer.event, at, release, access)];
+    if (transfer.kind === 'event') return [...caught.outputs, ...this.applyEventTo(current, transfer.event, at, written, release, access)];
     if (!transfer.state || current.foldedLosers?.includes(transfer.loserId)) return caught.outputs;
     const folded = this.fold(current, transfer.loserId, transfer.state as unknown as ProfileState, release, transfer.foldedLosers);
-    return [...caught.outputs, ...this.evaluate(folded, release, at, { kind: 'merge', loserId: transfer.loserId }, { kind: 'merge', loserId: transfer.loserId }, access, true).outputs];
+    return [...caught.outputs, ...this.evaluate(folded, release, at, { kind: 'merge', loserId: transfer.loserId }, { kind: 'merge', loserId: transfer.loserId }, access, true, written).outputs];
   }
 
   /**
@@ -275,7 +278,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
   private fold(current: ProfileEntry, loserId: string, loser: ProfileState, release: SegmentRelease, loserFolded: readonly string[] = []): ProfileEntry {
     // The loser's own folded losers come along: a late copy of one of their transfers, forwarded here, folds nothing.
     const foldedLosers = [...new Set([...(current.foldedLosers ?? []), ...loserFolded, loserId])].slice(-FOLDED_LOSERS_LIMIT);
-    return { profile: mergeProfiles(current.profile, loser, release.model), memberships: current.memberships, foldedLosers };
+    return { ...current, profile: mergeProfiles(current.profile, loser, release.model), foldedLosers };
   }
 
   /** A merged-away loser: it leaves its segments, its snapshot is tombstoned, and a redirect replaces its state and timers. */
@@ -322,21 +325,23 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     input: ProfileUpdateInput,
     access: StateAccess<SegmentationState>,
     stateChanged: boolean,
+    written?: number,
   ): { outputs: Output[]; entry: ProfileEntry; changed: boolean } {
     const key = current.profile.profileId;
     // A late input (an offline app's queue sent days later) is applied at its own time, but the segments are judged no
     // earlier than they were last judged: judged in the past, "no order for 90 days" would hold before an order the
     // state already counts, and the profile would enter and, at its timer, leave again — a win-back for a customer who
-    // just ordered. The clock follows the profile's own inputs, so a replay judges as the live run did; it never moves
-    // past the wall clock, so an event stamped ahead by a skewed client is judged at its time without dragging every
-    // later input into the future (in a replay, whose wall clock is far ahead, it would: the same limit as timers').
-    const at = Math.max(now, current.evaluatedAt ?? now);
+    // just ordered. The clock moves with the profile's own events and timers, never past the moment the input was
+    // written to the log (`written`): an event stamped ahead by a skewed client is judged at its own time without
+    // dragging the later inputs into the future, and a replay, which reads the same timestamps, judges as the live
+    // run did. A backfill or catch-up (no `written`) judges at the clock without moving it.
+    const at = Math.max(now, current.evaluatedAt ?? Number.NEGATIVE_INFINITY);
     const evaluation = evaluateSegments(current.memberships, current.profile, release.segments, release.model, at, cause);
     if (evaluation.nextChangeAt === undefined) access.cancelTimer(key, SEGMENTS_TIMER);
     else access.setTimer(key, SEGMENTS_TIMER, Math.max(evaluation.nextChangeAt, at + 1));
     const changed = stateChanged || evaluation.changes.length > 0;
-    const evaluatedAt = Math.max(current.evaluatedAt ?? at, Math.min(at, Date.now()));
-    const entry: ProfileEntry = { ...current, memberships: evaluation.memberships, release: release.fingerprint, evaluatedAt };
+    const evaluatedAt = written === undefined || Number.isNaN(written) ? current.evaluatedAt : Math.max(current.evaluatedAt ?? Number.NEGATIVE_INFINITY, Math.min(at, written));
+    const entry: ProfileEntry = { ...current, memberships: evaluation.memberships, release: release.fingerprint, ...(evaluatedAt === undefined ? {} : { evaluatedAt }) };
     // A timer that changed nothing writes nothing, its moment included: every applied event is stored with its own.
     if (changed || current.release !== release.fingerprint) access.put(key, entry);
     const outputs = [
