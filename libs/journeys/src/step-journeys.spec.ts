@@ -211,6 +211,13 @@ describe('entry triggers', () => {
     expect(sends(result).map(([, at]) => at)).toEqual(['2026-06-01T07:00:00.000Z']);
   });
 
+  it('a time zone learnt on the birthday itself, after 09:00 there: the occurrence comes at once, not a year later', () => {
+    const birthday = journey({ id: 'birthday', trigger: { recurring: { date: 'birthday', every: 'year', at: '09:00' } }, reentry: { allow: 'always' }, steps: [{ send: 'birthday' }] });
+    const learnt = Date.parse('2026-06-01T08:30:00Z'); // 10:30 in Zurich; 09:00 UTC still ahead
+    const result = run([...optIn('p1', T0), identify('p1', { birthday: '1990-06-01' }, T0), track('p1', 'Product Viewed', learnt, {}, { context: { timezone: 'Europe/Zurich' } })], [birthday], Date.parse('2026-12-31T00:00:00Z'));
+    expect(sends(result).map(([, at]) => at)).toEqual([iso(learnt)]);
+  });
+
   it('property filters: an event whose properties do not match starts nothing', () => {
     const bigOrder = journey({ id: 'big-order', trigger: { event: 'Order Completed', where: [{ property: 'revenue', atLeast: 100 }] }, reentry: { allow: 'always', activeInstances: 'unlimited' }, steps: [{ send: 'promo' }] });
     const result = run([...optIn('p1', T0), track('p1', 'Order Completed', T0 + HOUR, { revenue: 50 }), track('p1', 'Order Completed', T0 + 2 * HOUR, { revenue: 150 })], [bigOrder]);
@@ -400,6 +407,13 @@ describe('goals and exits', () => {
     expect(outcomes(result, 'exited')).toEqual([expect.objectContaining({ instanceId: outcomes(result, 'entered')[0].instanceId, detail: expect.objectContaining({ reason: 'goal reached by a later entry' }) })]);
   });
 
+  it('an order naming no cart converts one of the open cart instances, not each of them', () => {
+    const carts = journey({ id: 'carts', trigger: { event: 'Cart Updated' }, reentry: { allow: 'always', activeInstances: 'onePerKey', key: 'cartId' }, goal: { event: 'Order Completed', within: '7d', value: 'revenue' }, steps: [{ send: 'cart-reminder' }, { wait: '2d' }, { send: 'cart-reminder' }] });
+    const result = run([...optIn('p1', T0 - HOUR), track('p1', 'Cart Updated', T0, { cartId: 'c1' }), track('p1', 'Cart Updated', T0 + HOUR, { cartId: 'c2' }), track('p1', 'Order Completed', T0 + DAY, { revenue: 90 })], [carts]);
+    expect(outcomes(result, 'goal-reached')).toHaveLength(1);
+    expect(outcomes(result, 'exited').map((outcome) => outcome.detail?.reason)).toEqual(['goal reached by a later entry']);
+  });
+
   it('an exit condition that already holds keeps the profile out; one that time makes true ends the instance before its next step', () => {
     const afterOrder = journey({ id: 'exit-at-entry', trigger: { event: 'Product Viewed' }, exitWhen: { performed: 'Order Completed', within: '1d' }, steps: [{ wait: '2h' }, { send: 'promo' }] });
     const ordered = run([...optIn('p1', T0 - HOUR), track('p1', 'Order Completed', T0), track('p1', 'Product Viewed', T0 + HOUR)], [afterOrder], T0 + DAY);
@@ -538,6 +552,24 @@ describe('a journey published after the profile was last seen', () => {
     expect(mails(stepJourneys(longGone.state, { kind: 'timer' }, T0 + DAY, published).effects)).toEqual([]);
     // A second pass changes nothing.
     expect(stepJourneys(published30.state, { kind: 'schedule' }, T0 + 1, published)).toEqual({ state: published30.state, effects: [{ kind: 'set-timer', dueAt: T0 + 60 * DAY }] });
+  });
+
+  it("an inactivity deadline already past when the journey comes into force is not made up for, also by the profile's next update; a shortened inactiveFor likewise", () => {
+    const winBack = (inactiveFor: string, version = 1) => buildCatalogue({ journeys: [{ version, body: journey({ id: 'win-back', trigger: { inactiveFor }, reentry: { allow: 'always' }, steps: [{ send: 'win-back' }] }) }], segments, templates: TEMPLATES, policy });
+    const lastActive = T0 - 200 * DAY;
+    const state = { ...consented('p1'), lastActivityAt: lastActive };
+    const stored = stepJourneys(undefined, { kind: 'update', update: { ...update('p1', 'u1', lastActive, false), state: state as never } }, lastActive, before).state;
+    // Her next update (an identify: no activity) comes before any schedule pass.
+    const next = stepJourneys(stored, { kind: 'update', update: { ...update('p1', 'u2', T0, false), state: state as never } }, T0, winBack('90d'));
+    expect(next.state.inactivity['win-back']).toMatchObject({ fired: true });
+    expect(mails(stepJourneys(next.state, { kind: 'timer' }, T0 + DAY, winBack('90d')).effects)).toEqual([]);
+    // Active 70 days ago, 90 days: due in 20 days; the journey shortened to 60 days: already past, not mailed.
+    const recent = { ...consented('p2'), lastActivityAt: T0 - 70 * DAY };
+    const scheduled = stepJourneys(undefined, { kind: 'update', update: { ...update('p2', 'u1', T0, false), state: recent as never } }, T0, winBack('90d')).state;
+    expect(scheduled.inactivity['win-back']).toEqual({ since: T0 - 70 * DAY, dueAt: T0 + 20 * DAY, fired: false });
+    const shortened = stepJourneys(scheduled, { kind: 'schedule' }, T0 + 1, winBack('60d', 2));
+    expect(shortened.state.inactivity['win-back']).toMatchObject({ dueAt: T0 - 10 * DAY, fired: true });
+    expect(mails(shortened.effects)).toEqual([]);
   });
 
   it('judges a threshold crossing against the profile as it was: long above the line is no crossing, rising above it is', () => {

@@ -99,7 +99,9 @@ export function stepJourneys(previous: JourneysState | undefined, input: Journey
   if (input.kind === 'timer') {
     run.advance(now);
   } else if (input.kind === 'schedule') {
-    for (const journey of catalogue.journeys) run.schedule(journey, now, true);
+    // Only the schedules: what is due, samples and removed journeys are the timer's business, at their own moments.
+    for (const journey of catalogue.journeys) run.schedule(journey, now);
+    return { state: run.state, effects: [...run.effects, ...run.timerEffect(previous)] };
   } else {
     const update = input.update;
     // Short digests, not the ids: the list is part of every state write.
@@ -224,11 +226,15 @@ class Run {
     // One event is one conversion per journey (and key): the latest entry gets it; an earlier instance still open for
     // the same goal (a re-entry while its window ran) ends without counting it again.
     const converted = new Map<string, string>();
-    for (const instance of [...this.state.instances].reverse()) {
+    const latestFirst = this.state.instances.map((instance, index) => ({ instance, index })).sort((a, b) => b.instance.enteredAt - a.instance.enteredAt || b.index - a.index);
+    for (const { instance } of latestFirst) {
       const journey = this.journeyOf(instance);
       const goal = journey?.goal;
       if (!journey || !goal || event.name !== goal.event || !matchesFilters(goal.where, event.properties, now) || now > (instance.goalUntil ?? 0) || !this.sameKey(journey, instance, event)) continue;
-      const slot = `${instance.journeyId}\u0000${instance.key ?? ''}`;
+      // Per key: an order for cart c1 converts c1's instance; an order naming no cart converts one instance in all.
+      const keyName = journey.reentry.activeInstances === 'onePerKey' ? journey.reentry.key : undefined;
+      const eventKey = keyName === undefined ? undefined : valueAt(event.properties, keyName);
+      const slot = eventKey === undefined ? instance.journeyId : `${instance.journeyId}\u0000${instance.key ?? ''}`;
       const countedBy = converted.get(slot);
       if (countedBy !== undefined) {
         this.finish(instance, now, 'exited', { reason: 'goal reached by a later entry', creditedInstanceId: countedBy, messageId: event.messageId });
@@ -347,25 +353,25 @@ class Run {
   }
 
   /**
-   * An inactivity deadline or a recurring date: scheduled from the profile's state, rescheduled when it changed. In a
-   * schedule pass (`published`), a deadline already past is not made up for — publishing a win-back does not mail
-   * everyone inactive for longer at once, as a newly published segment's members do not "enter" it (a segment trigger
-   * with includeBackfill reaches them, if that is what is wanted).
+   * An inactivity deadline or a recurring date: scheduled from the profile's state, rescheduled when it changed. A
+   * deadline already past when it is first set or moved is not made up for: it can only be past because the journey
+   * (or its inactiveFor) is newer than the activity, and publishing a 90-day win-back must not mail everyone inactive
+   * for longer at once — as a newly published segment's members do not "enter" it (a segment trigger with
+   * includeBackfill reaches them, if that is what is wanted). Found by review: in a first draft only the schedule
+   * pass held them back, so a profile's update that came before the pass mailed her at once.
    */
-  schedule(journey: CompiledJourney, now: number, published = false): void {
+  schedule(journey: CompiledJourney, now: number): void {
     const trigger = journey.trigger;
     switch (trigger.kind) {
       case 'inactivity': {
         const since = this.state.profile?.lastActivityAt;
         if (since === undefined) return;
         const current = this.state.inactivity[journey.id];
-        if (current?.since !== since) {
-          const past = published && since + trigger.inactiveFor <= now;
-          this.state.inactivity[journey.id] = { since, dueAt: since + trigger.inactiveFor, fired: past };
-          if (past) this.note(now, journey.id, `inactive since ${iso(since)}, longer than ${journey.describe} when it was published: not made up for`);
-        }
-        // A changed inactiveFor moves a deadline not yet reached.
-        else if (!current.fired && current.dueAt !== since + trigger.inactiveFor) current.dueAt = since + trigger.inactiveFor;
+        const dueAt = since + trigger.inactiveFor;
+        if (current?.since === since && (current.fired || current.dueAt === dueAt)) return;
+        const past = dueAt <= now;
+        this.state.inactivity[journey.id] = { since, dueAt, fired: past };
+        if (past) this.note(now, journey.id, `inactive since ${iso(since)}, longer than ${journey.describe} when it came into force: not made up for`);
         return;
       }
       case 'recurring': {
@@ -376,10 +382,19 @@ class Run {
           return;
         }
         const current = this.state.recurring[journey.id];
-        const schedule = recurringSchedule(trigger, this.timeZone());
-        if (current?.date === raw && current.schedule === schedule) return;
-        // A new or changed date, schedule or time zone (re)schedules from now: an occurrence already past is not made up for.
-        const nextAt = nextOccurrence(date, trigger.every, trigger.at, trigger.offset, now, this.timeZone());
+        const timeZone = this.timeZone();
+        const schedule = recurringSchedule(trigger, timeZone);
+        // An entry from before schedules were recorded keeps its moment until it fires.
+        if (current?.date === raw && (current.schedule ?? schedule) === schedule) return;
+        let nextAt: number;
+        if (current?.date === raw && sameDefinition(current.schedule, schedule)) {
+          // The same date in another time zone (a phone and a laptop in two zones): the pending occurrence moves to its
+          // local time there — one that has passed there comes now; none is skipped, none comes twice.
+          nextAt = Math.max(now, nextOccurrence(date, trigger.every, trigger.at, trigger.offset, current.nextAt - ZONE_SPREAD_MS, timeZone));
+        } else {
+          // A new or changed date, or a changed every/at/offset: from now — an occurrence already past is not made up for.
+          nextAt = nextOccurrence(date, trigger.every, trigger.at, trigger.offset, now, timeZone);
+        }
         this.state.recurring[journey.id] = { date: raw, schedule, nextAt };
         this.note(now, journey.id, `${trigger.date} ${raw}: next occurrence ${iso(nextAt)}`);
         return;
@@ -428,7 +443,8 @@ class Run {
     if (instance.status === 'done') return this.finish(instance, at, 'exited', { reason: 'completed' });
     // Time alone can make the condition hold ("ordered within the last day" of an order before entry), as can an
     // update applied when no step was due: checked before the next step runs, not only when the next record comes.
-    if (journey.exitWhen && this.holds(journey.exitWhen, at, instance.trigger)) return this.finish(instance, at, 'exited', { reason: 'exit condition' });
+    // No event arrives with a timer: an eventProperty condition has nothing to read.
+    if (journey.exitWhen && this.holds(journey.exitWhen, at, undefined)) return this.finish(instance, at, 'exited', { reason: 'exit condition' });
     if (instance.status === 'waiting-event') {
       const node = journey.steps[instance.stepId];
       if (node?.kind !== 'waitForEvent') return this.finish(instance, at, 'exited', { reason: `step ${instance.stepId} not in version ${instance.version}` });
@@ -724,7 +740,14 @@ function attributedStep(instance: InstanceState): string | undefined {
   return instance.lastSentStepId ?? instance.lastStepId;
 }
 
-/** What a recurring trigger's next occurrence depends on besides the date: a change reschedules it. */
+/** What a recurring trigger's next occurrence depends on besides the date (the definition's part, then the zone): a change reschedules it. */
 function recurringSchedule(trigger: Extract<CompiledJourney['trigger'], { kind: 'recurring' }>, timeZone: string): string {
-  return `${trigger.every} ${trigger.at.hour}:${trigger.at.minute} ${trigger.offset} ${timeZone}`;
+  return `${trigger.every} ${trigger.at.hour}:${trigger.at.minute} ${trigger.offset}|${timeZone}`;
 }
+
+function sameDefinition(a: string | undefined, b: string): boolean {
+  return a !== undefined && a.split('|')[0] === b.split('|')[0];
+}
+
+/** More than the widest difference between two time zones' clocks (UTC-12 to UTC+14). */
+const ZONE_SPREAD_MS = 27 * 3_600_000;

@@ -68,11 +68,14 @@ export function consentSignals(event: ConsentInput, at: number, model: ConsentMo
   const signals: ConsentSignal[] = [];
   const explicit = event.type === 'track' && event.event !== undefined ? model.events[event.event] : undefined;
   // A soft bounce says nothing about the address; only a hard one (or an unspecified one) withdraws.
-  // Another channel's choice (an SMS or push opt-out) is not e-mail's: consent is kept per channel, and Kairos keeps
-  // e-mail's only, so it changes nothing here (before, it fell back to the event's e-mail purposes).
-  const otherChannel = properties.channel !== undefined && properties.channel !== 'email';
-  if (explicit !== undefined && !otherChannel && !(event.event === 'Email Bounced' && properties.bounceType === 'soft')) {
-    const named = purposeKey(properties.channel, properties.purpose);
+  // Another channel's choice (an SMS or push opt-in) is not e-mail's: consent is kept per channel, and Kairos keeps
+  // e-mail's only (before, it fell back to the event's e-mail purposes). A channel it cannot place ("Email", "mail",
+  // a typo) grants nothing, but a withdrawal naming it still withdraws: of the two mistakes, mailing someone who
+  // unsubscribed is the one that must not happen.
+  const channel = channelOf(properties.channel);
+  const ignored = channel !== 'email' && channel !== undefined && (explicit?.signal !== 'withdrawal' || OTHER_CHANNELS.has(channel));
+  if (explicit !== undefined && !ignored && !(event.event === 'Email Bounced' && properties.bounceType === 'soft')) {
+    const named = purposeKey(channel, properties.purpose);
     for (const key of named === undefined ? explicit.purposes : [named]) {
       signals.push({ key, slot: explicit.signal, proof: { ...base, source: 'event', event: event.event } });
     }
@@ -90,7 +93,17 @@ export function applyConsentSignal(record: ConsentRecord | undefined, signal: Co
   return { ...record, [signal.slot]: later(record?.[signal.slot], signal.proof) };
 }
 
-function purposeKey(channel: unknown, purpose: unknown): ConsentKey | undefined {
+/** Channels other than e-mail that senders name: their choices are theirs. */
+const OTHER_CHANNELS = new Set(['sms', 'push', 'whatsapp', 'phone', 'post', 'in-app', 'inapp', 'web-push']);
+
+/** The channel an event names, lower-cased; e-mail under its usual spellings; undefined when it names none. */
+function channelOf(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  const channel = value.trim().toLowerCase();
+  return channel === 'e-mail' || channel === 'mail' ? 'email' : channel;
+}
+
+function purposeKey(channel: string | undefined, purpose: unknown): ConsentKey | undefined {
   if (purpose !== 'marketing' && purpose !== 'transactional') return undefined;
   if (channel !== undefined && channel !== 'email') return undefined;
   return `email.${purpose}`;

@@ -167,6 +167,12 @@ describe('consent', () => {
     expect(marketing(applyAll([track('Subscribed', 1, { channel: 'sms' })])).status).not.toBe('granted');
     expect(marketing(applyAll([optIn(1), track('Unsubscribed', 2, { channel: 'sms', purpose: 'marketing' })])).status).toBe('granted');
     expect(marketing(applyAll([optIn(1), track('Unsubscribed', 2, { channel: 'email' })])).status).toBe('withdrawn');
+    // E-mail under another spelling, or a channel it cannot place: a withdrawal still withdraws; a grant grants nothing.
+    expect(marketing(applyAll([optIn(1), track('Unsubscribed', 2, { channel: 'E-Mail' })])).status).toBe('withdrawn');
+    expect(marketing(applyAll([optIn(1), track('Unsubscribed', 2, { channel: 'newsletter-v2' })])).status).toBe('withdrawn');
+    expect(marketing(applyAll([optIn(1), track('Unsubscribed', 2, { channel: null })])).status).toBe('withdrawn');
+    expect(marketing(applyAll([track('Subscribed', 1, { channel: 'newsletter-v2' })])).status).not.toBe('granted');
+    expect(marketing(applyAll([track('Subscribed', 1, { channel: 'Email' })])).status).toBe('granted');
   });
 
   it('withdraws both purposes on a hard bounce, not on a soft one', () => {
