@@ -174,9 +174,12 @@ export class StatefulProcessor<S, T> {
       const turn = new EventLoopTurn();
       for (const record of fresh) {
         const at = this.options.eventTime(record);
-        if (drivesClock) transaction.observe(at);
-        // Stream time drives timers, but never past the wall clock: an event stamped in the future by a skewed client
-        // must not fire a day of timers early. In a replay the clock is far ahead, so stream time alone decides.
+        // Stream time is the event time, but never past the moment the record was written to the log (its broker
+        // timestamp): an event stamped hours ahead by a skewed client must not fire the partition's timers early. Live,
+        // the wall clock bounds it too; a replay, whose wall clock is far ahead, reads the same timestamps as the live
+        // run, so it fires them between the same records (before, one such event made a replay fire every timer of
+        // its partition an hour early: found when a test sent one ahead of a replay).
+        if (drivesClock) transaction.observe(Math.min(at, writtenAt(record, at)));
         for (;;) {
           const count = await this.fireDue(transaction, due, Math.min(transaction.streamTime, this.clock()), outputs, chunk);
           fired += count;
@@ -423,4 +426,10 @@ class BatchPhases {
   record(): void {
     for (const [phase, ms] of this.totals) stateMetrics().batchPhase.record(ms / 1000, { store: this.store, phase });
   }
+}
+
+/** When the record was written to the log (its broker timestamp), or `fallback` when it carries none. */
+function writtenAt(record: { timestamp: string }, fallback: number): number {
+  const written = Number(record.timestamp);
+  return Number.isFinite(written) && written > 0 ? written : fallback;
 }
