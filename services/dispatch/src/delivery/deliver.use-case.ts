@@ -51,6 +51,12 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   /** Claims and reservations made so far: each names its rows' `claimed_by`. */
   private claimCount = 0;
   private inFlightRows = 0;
+  /**
+   * Rows marked `sending` whose attempt is under way here (dispatch id -> claim): their lease is renewed while they
+   * wait, so a mail queued behind a slow relay or a send rate is never taken for an abandoned one and sent twice.
+   */
+  private readonly attempting = new Map<string, string>();
+  private renewTimer: NodeJS.Timeout | undefined;
   /** The last claim was bounded by the free slots: more rows may be due than this instance had room for. */
   private behind = false;
   private running = false;
@@ -96,7 +102,23 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
     this.running = true;
     for (const [gauge, observe] of this.gauges()) gauge.addCallback(observe);
     this.lookAtBacklog();
+    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(1_000, Math.floor(this.settings.leaseMs / 3)));
+    this.renewTimer.unref();
     this.loop = this.run();
+  }
+
+  /**
+   * Extends the lease of every row whose attempt is under way here. Before, a `sending` row's lease ran out while its
+   * mail still waited in the SMTP pool's queue (a relay at one mail a second, 200 in flight, a 120 s lease), another
+   * claim took it for abandoned and sent it again (found by a review against issue 12). A renewal that fails (the
+   * database away) is tried at the next tick; a lease a third of which is left still covers it.
+   */
+  private async renewLeases(): Promise<void> {
+    const byClaim = new Map<string, string[]>();
+    for (const [dispatchId, claim] of this.attempting) byClaim.set(claim, [...(byClaim.get(claim) ?? []), dispatchId]);
+    for (const [claim, dispatchIds] of byClaim) {
+      await this.deliveries.renewLeases(claim, dispatchIds, this.settings.leaseMs).catch((error: Error) => this.warn(`leases of ${dispatchIds.length} mails in flight not renewed, trying again: ${error.message}`));
+    }
   }
 
   /**
@@ -106,6 +128,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     this.running = false;
     clearTimeout(this.backlogTimer);
+    clearInterval(this.renewTimer);
     for (const [gauge, observe] of this.gauges()) gauge.removeCallback(observe);
     this.kick();
     await this.loop;
@@ -305,15 +328,20 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
       );
       if (!sending) return 'lost-claim';
       from = 'sending';
-      const answer = await this.attempt(row.dispatchId, stored);
-      if (answer.type === 'smtp-unreachable' && this.smtpUnreachableSince === undefined) {
-        this.smtpUnreachableSince = Date.now();
-        this.logger.warn(`no SMTP server answers (${answer.detail}): deliveries wait for it, none fails for it; readiness reports smtp`);
+      this.attempting.set(row.dispatchId, row.claimedBy);
+      try {
+        const answer = await this.attempt(row.dispatchId, stored);
+        if (answer.type === 'smtp-unreachable' && this.smtpUnreachableSince === undefined) {
+          this.smtpUnreachableSince = Date.now();
+          this.logger.warn(`no SMTP server answers (${answer.detail}): deliveries wait for it, none fails for it; readiness reports smtp`);
+        }
+        const next = this.advance(state, answer);
+        // Waiting again for an unreachable relay is no new fact: its 'retried' outcome (same id) is out already.
+        const repeated = answer.type === 'smtp-unreachable' && row.status === 'retrying';
+        return (await timedStep('record-answer', () => this.write(row, from, next, this.dueOf(next), 8, repeated))) ? next.status : 'lost-claim';
+      } finally {
+        this.attempting.delete(row.dispatchId);
       }
-      const next = this.advance(state, answer);
-      // Waiting again for an unreachable relay is no new fact: its 'retried' outcome (same id) is out already.
-      const repeated = answer.type === 'smtp-unreachable' && row.status === 'retrying';
-      return (await timedStep('record-answer', () => this.write(row, from, next, this.dueOf(next), 8, repeated))) ? next.status : 'lost-claim';
     }
     // Final states are never claimed (the claim only takes open statuses).
     return row.status;

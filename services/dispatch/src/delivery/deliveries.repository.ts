@@ -129,6 +129,15 @@ export class DeliveriesRepository {
     return rows.length;
   }
 
+  /** Extends the lease of rows of this claim still `sending` (their attempt is under way): see DeliverUseCase. */
+  async renewLeases(claimedBy: string, dispatchIds: readonly string[], leaseMs: number): Promise<void> {
+    await this.rows(
+      `UPDATE deliveries SET due_at = now() + $3 * interval '1 millisecond'
+       WHERE dispatch_id = ANY($1::text[]) AND claimed_by = $2 AND status = 'sending'`,
+      [dispatchIds, claimedBy, leaseMs],
+    );
+  }
+
   /**
    * Claims up to `limit` rows that need work now (new, due for a retry, or abandoned by an instance whose lease ran
    * out), oldest first. SKIP LOCKED: two instances never claim the same row; the lease makes the claim durable.
