@@ -45,6 +45,8 @@ export function dispatchSettings(config: DispatchConfig, warn: (message: string)
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (local || config.DISPATCH_ALLOW_HTTP_LINKS))) {
     throw new Error('DISPATCH_PUBLIC_URL must be https (RFC 8058 one-click unsubscribe); set DISPATCH_ALLOW_HTTP_LINKS=true only for a local stack');
   }
+  // A public endpoint that marks addresses hard-bounced (all mail to them stops) must not be open to anyone.
+  if (url.protocol === 'https:' && config.DISPATCH_BOUNCE_TOKEN === undefined) warn('DISPATCH_BOUNCE_TOKEN is unset: anyone who reaches POST /bounces can mark an address bounced; set it for the mail system that reports bounces');
   if (config.DISPATCH_RETRY_MAX_MS < config.DISPATCH_RETRY_INITIAL_MS) throw new Error('DISPATCH_RETRY_MAX_MS must not be below DISPATCH_RETRY_INITIAL_MS');
   if ((config.DKIM_SELECTOR === undefined) !== (config.DKIM_PRIVATE_KEY === undefined)) throw new Error('DKIM_SELECTOR and DKIM_PRIVATE_KEY go together');
   if (config.WEBHOOK_SECRET !== undefined && Buffer.byteLength(config.WEBHOOK_SECRET) < 32) throw new Error('WEBHOOK_SECRET must be at least 32 bytes');

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { TokenPurpose, TokenVerification, verifyClickToken, verifyToken } from '@kairos/dispatch-core';
 import { SchemaValidator, describeIssues } from '@kairos/contracts';
@@ -111,7 +112,9 @@ export class EngagementController {
     const verification = verifyClickToken(token, url, this.settings.keys);
     if (!verification.ok) return this.refuse(verification, reply, 'html');
     await this.engagement.click(verification.claims, url, witness(request, 'click'));
-    await reply.status(302).header('location', url).header('cache-control', 'no-store').send();
+    // Percent-encoded for the header (a product slug with "€" or "–" is not a valid header value as it stands); the
+    // same address, as a browser would write it.
+    await reply.status(302).header('location', locationOf(url)).header('cache-control', 'no-store').send();
   }
 
   /**
@@ -122,7 +125,7 @@ export class EngagementController {
   @Post('bounces')
   @HttpCode(200)
   async report(@Body() body: unknown, @Headers('authorization') authorization: string | undefined, @Res() reply: FastifyReply): Promise<void> {
-    if (this.settings.bounceToken !== undefined && authorization !== `Bearer ${this.settings.bounceToken}`) {
+    if (this.settings.bounceToken !== undefined && !sameSecret(authorization ?? '', `Bearer ${this.settings.bounceToken}`)) {
       await reply.status(401).send({ error: 'unauthorized', message: 'Authorization: Bearer <DISPATCH_BOUNCE_TOKEN> required' });
       return;
     }
@@ -182,4 +185,20 @@ export class EngagementController {
 function witness(request: FastifyRequest, method: string): Witness {
   const userAgent = request.headers['user-agent'];
   return { method, ip: request.ip, ...(typeof userAgent === 'string' ? { userAgent: userAgent.slice(0, 500) } : {}) };
+}
+
+/** A URL as a Location header can carry it: what is not ASCII percent-encoded (WHATWG URL serialisation). */
+export function locationOf(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return encodeURI(url);
+  }
+}
+
+/** Compares a presented secret in constant time. */
+function sameSecret(presented: string, expected: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
