@@ -68,6 +68,22 @@ export function topicConfig(config: ConfigOf<typeof topicVariables>): TopicConfi
   };
 }
 
+/** What a service with a public HTTP API reads (ingestion's collector, dispatch's endpoints). */
+export const publicHttpVariables = {
+  HTTP_TRUST_PROXY: text({
+    description:
+      "The proxies in front of the public API whose X-Forwarded-For is believed: 'true' (any), a hop count (1), or addresses and CIDRs, comma-separated (10.0.0.0/8). Unset: none, and the recorded client IP — proof of consent at an unsubscribe or opt-in, an event's context.ip — is the proxy's",
+    optional: true,
+  }),
+};
+
+/** Fastify's trustProxy from HTTP_TRUST_PROXY: true, a hop count, or a list of addresses. */
+export function trustProxyOf(value: string | undefined): boolean | number | string | undefined {
+  if (value === undefined || value.trim() === '' || value.trim() === 'false') return undefined;
+  if (value.trim() === 'true') return true;
+  return /^\d+$/.test(value.trim()) ? Number(value.trim()) : value.trim();
+}
+
 export const databaseVariables = {
   DATABASE_URL: text({ description: 'PostgreSQL connection URL', default: 'postgres://postgres:postgres@127.0.0.1:5433/kairos' }),
   DATABASE_SCHEMA: text({ description: "The service's own schema; defaults to the service name", optional: true }),

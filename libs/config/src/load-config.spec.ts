@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from './load-config';
 import { integer, oneOf, port, text } from './variables';
-import { topicConfig, topicVariables } from './common-variables';
+import { topicConfig, topicVariables, trustProxyOf } from './common-variables';
 
 const variables = {
   KAFKA_BROKERS: text({ description: 'brokers', default: '127.0.0.1:9092' }),
@@ -52,5 +52,14 @@ describe('topicConfig', () => {
 
   it('refuses a replication factor of zero at boot', () => {
     expect(() => topics({ KAFKA_REPLICATION_FACTOR: '0' })).toThrow('KAFKA_REPLICATION_FACTOR must be >= 1 (got "0")');
+  });
+});
+
+describe('HTTP_TRUST_PROXY', () => {
+  it('is Fastify trustProxy: unset or false trusts none; true, a hop count or addresses', () => {
+    expect([undefined, '', 'false'].map((value) => trustProxyOf(value))).toEqual([undefined, undefined, undefined]);
+    expect(trustProxyOf('true')).toBe(true);
+    expect(trustProxyOf('1')).toBe(1);
+    expect(trustProxyOf(' 10.0.0.0/8,127.0.0.1 ')).toBe('10.0.0.0/8,127.0.0.1');
   });
 });

@@ -44,6 +44,8 @@ export interface ServiceOptions {
     maxParamLength?: number;
     /** false: Nest registers no body parsers, so `configure` can install its own (the collector reads raw bytes). */
     bodyParser?: boolean;
+    /** Which proxies' X-Forwarded-For to believe (HTTP_TRUST_PROXY, see trustProxyOf): the client's IP is proof of consent. */
+    trustProxy?: boolean | string | number;
     configure?: (app: NestFastifyApplication) => void;
   };
   database?: DatabaseOptions;
@@ -157,7 +159,12 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     const root = rootModule(options, groupId, kafka, producer, ownership, health, dataSource, definitions);
     let app: INestApplication | INestMicroservice;
     if (options.http) {
-      const adapter = new FastifyAdapter({ bodyLimit: options.http.bodyLimit ?? 1024 * 1024, keepAliveTimeout: 65_000, ...(options.http.maxParamLength ? { routerOptions: { maxParamLength: options.http.maxParamLength } } : {}) });
+      const adapter = new FastifyAdapter({
+        bodyLimit: options.http.bodyLimit ?? 1024 * 1024,
+        keepAliveTimeout: 65_000,
+        ...(options.http.maxParamLength ? { routerOptions: { maxParamLength: options.http.maxParamLength } } : {}),
+        ...(options.http.trustProxy !== undefined ? { trustProxy: options.http.trustProxy } : {}),
+      });
       const httpApp = await NestFactory.create<NestFastifyApplication>(root, adapter, { logger, abortOnError: false, bodyParser: options.http.bodyParser ?? true });
       undo.push(['the HTTP server to answer its requests', () => httpApp.close()]);
       options.http.configure?.(httpApp);

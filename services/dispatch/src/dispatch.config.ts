@@ -1,7 +1,8 @@
-import { boolean, ConfigOf, integer, loadConfig, port, serviceVariables, text } from '@kairos/config';
+import { boolean, ConfigOf, integer, loadConfig, port, publicHttpVariables, serviceVariables, text } from '@kairos/config';
 
 export const dispatchVariables = {
   ...serviceVariables(9105),
+  ...publicHttpVariables,
   DISPATCH_PORT: port(8083, 'Public HTTP port: unsubscribe, confirm, open, click and bounce endpoints'),
   DISPATCH_PUBLIC_URL: text({ description: 'Public base URL of the engagement endpoints in mail links (https in production); unset: http://127.0.0.1:<DISPATCH_PORT>, local only', optional: true }),
   DISPATCH_ALLOW_HTTP_LINKS: boolean({ description: 'Allow an http DISPATCH_PUBLIC_URL (RFC 8058 requires https; for local stacks)', default: false }),

@@ -58,6 +58,8 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
       WEBHOOK_SECRET,
       CRM_WEBHOOK_SECRET: NAMED_SECRET,
       WEBHOOK_TIMEOUT_MS: '2000',
+      // This test is the TLS proxy in front of dispatch: the visitor's address comes in X-Forwarded-For.
+      HTTP_TRUST_PROXY: '127.0.0.1',
     });
     baseUrl = `http://127.0.0.1:${env.DISPATCH_PORT}`;
     healthPort = env.HEALTH_PORT;
@@ -579,13 +581,14 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     expect(header(mail, 'List-Unsubscribe')).toBeUndefined(); // transactional
     const confirmUrl = hrefs(mail.html ?? '').find((link) => link.startsWith(`${baseUrl}/confirm/`)) ?? '';
     expect(mail.text).toContain(confirmUrl);
-    const confirmed = await fetch(confirmUrl, { headers: { 'user-agent': 'int-spec-browser/1.0' } });
+    const confirmed = await fetch(confirmUrl, { headers: { 'user-agent': 'int-spec-browser/1.0', 'x-forwarded-for': '203.0.113.9' } });
     expect(confirmed.status).toBe(200);
 
     const [consent] = (await service.dataSource?.query('SELECT status, proof FROM consents WHERE profile_id = $1', [profileId])) as Array<{ status: string; proof: Record<string, unknown> }>;
     expect(consent).toEqual({
       status: 'confirmed',
-      proof: expect.objectContaining({ method: 'confirm-link', ip: '127.0.0.1', userAgent: 'int-spec-browser/1.0', dispatchId: request.dispatchId, messageId: mail.messageId, templateId: 'confirm-subscription', at: expect.any(String) }),
+      // The visitor's address, not the proxy's: the proof of consent names who confirmed.
+      proof: expect.objectContaining({ method: 'confirm-link', ip: '203.0.113.9', userAgent: 'int-spec-browser/1.0', dispatchId: request.dispatchId, messageId: mail.messageId, templateId: 'confirm-subscription', at: expect.any(String) }),
     });
     const [event] = await readTopic(kafkaBrokers, Topics.internal.name, 1, 30_000, (record) => json<{ messageId?: string }>(record).messageId === `kairos-dispatch:${request.dispatchId}:confirmed`);
     expect(json(event)).toMatchObject({ type: 'track', event: 'Double Opt-in Confirmed', context: { kairos: { profileId: request.profileId }, userAgent: 'int-spec-browser/1.0' } });

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { DispatchRequestRecord, EVENT_SCHEMAS, ProfileErasure, SchemaIds, SchemaValidator, Topics } from '@kairos/contracts';
+import { trustProxyOf } from '@kairos/config';
 import { jsonDecoder } from '@kairos/kafka';
 import { commonServiceOptions, runAsMain, runService } from '@kairos/service-runtime';
 import { loadDispatchConfig } from './dispatch.config';
@@ -27,6 +28,7 @@ export function startDispatch(env: NodeJS.ProcessEnv = process.env) {
     http: {
       port: config.DISPATCH_PORT,
       bodyLimit: 64 * 1024,
+      trustProxy: trustProxyOf(config.HTTP_TRUST_PROXY),
       // Signed tokens travel in the path: key id, claims and signature, some 200-300 characters.
       maxParamLength: 2_048,
       configure: (app) => {

@@ -1,7 +1,8 @@
-import { boolean, ConfigOf, integer, loadConfig, oneOf, port, serviceVariables, text } from '@kairos/config';
+import { boolean, ConfigOf, integer, loadConfig, oneOf, port, publicHttpVariables, serviceVariables, text } from '@kairos/config';
 
 export const ingestionVariables = {
   ...serviceVariables(9101),
+  ...publicHttpVariables,
   COLLECTOR_PORT: port(8080, 'Public HTTP port of the Segment-compatible collector'),
   KAIROS_SOURCES: text({
     description: 'Sources as JSON: [{"id":"web","writeKey":"…","collectIp":false}]. Production has no default source.',

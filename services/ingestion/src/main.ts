@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { trustProxyOf } from '@kairos/config';
 import { DEFAULT_LIMITS } from '@kairos/intake';
 import { rawDecoder } from '@kairos/kafka';
 import { Topics } from '@kairos/contracts';
@@ -31,7 +32,7 @@ export async function startIngestion(env: NodeJS.ProcessEnv = process.env) {
     subscriptions: intake ? [{ topic: Topics.raw.name, decoder: rawDecoder }, { topic: Topics.internal.name, decoder: rawDecoder, fromBeginning: true }] : [],
     fromBeginning: config.INTAKE_FROM_BEGINNING,
     // Gzipped batches are bounded after decompression by the collector; this bounds what is read at all.
-    http: collector ? { port: config.COLLECTOR_PORT, bodyLimit: 5 * 1024 * 1024, bodyParser: false, configure: configureCollectorHttp } : undefined,
+    http: collector ? { port: config.COLLECTOR_PORT, bodyLimit: 5 * 1024 * 1024, bodyParser: false, trustProxy: trustProxyOf(config.HTTP_TRUST_PROXY), configure: configureCollectorHttp } : undefined,
     // Only the intake keeps state (the seen messageIds); a collector-only replica needs no database.
     database: intake ? { url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA ?? 'ingestion', migrations: ingestionMigrations } : undefined,
     providers: [
