@@ -20,8 +20,11 @@ export class DemoTally {
   segmentExits = 0;
   journeyEntries = 0;
   sent = 0;
+  /** Sends not made for lack of consent: at the journey's step (triggers) or at send time (dispatch). */
   suppressed = 0;
+  /** Sends the frequency cap skipped; `deferred` counts those put off (the cap with whenCapped: defer, quiet hours). */
   capped = 0;
+  deferred = 0;
   failed = 0;
   readonly variants = new Map<string, VariantTally>();
   /** dispatchId -> journey/variant, so an open or click can be attributed even when its outcome lacks the origin. */
@@ -38,6 +41,8 @@ export class DemoTally {
       this.journeyEntries += 1;
       row.entered += 1;
     } else if (outcome.kind === 'capped') this.capped += 1;
+    else if (outcome.kind === 'deferred') this.deferred += 1;
+    else if (outcome.kind === 'suppressed-by-consent') this.suppressed += 1;
     else if (outcome.kind === 'goal-reached') {
       row.converted += 1;
       const value = Number(outcome.detail?.['value']);
@@ -74,7 +79,7 @@ export class DemoTally {
   /** The summary as terminal lines; `eventsPerSecond` comes from the accepted topic's growth. */
   lines(eventsPerSecond: number, eventsTotal: number): string[] {
     const lines = [
-      `events ${eventsPerSecond.toFixed(0)}/s (${eventsTotal} in all) | segment entries ${this.segmentEntries}, exits ${this.segmentExits} | journey entries ${this.journeyEntries} | mails sent ${this.sent}, suppressed ${this.suppressed}, capped ${this.capped}${this.failed ? `, failed ${this.failed}` : ''}`,
+      `events ${eventsPerSecond.toFixed(0)}/s (${eventsTotal} in all) | segment entries ${this.segmentEntries}, exits ${this.segmentExits} | journey entries ${this.journeyEntries} | mails sent ${this.sent}, suppressed ${this.suppressed}, capped ${this.capped}, deferred ${this.deferred}${this.failed ? `, failed ${this.failed}` : ''}`,
     ];
     const rows = [...this.variants].filter(([, row]) => row.entered + row.sent + row.converted > 0).sort(([a], [b]) => a.localeCompare(b));
     if (rows.length === 0) return lines;

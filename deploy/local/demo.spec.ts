@@ -51,8 +51,12 @@ describe('the demo', () => {
     tally.addDeliveryOutcome({ outcomeId: 'd1', kind: 'sent', dispatchId: 'x', profileId: 'p1', at: '2026-11-29T00:00:01Z', channel: 'email', origin });
     tally.addDeliveryOutcome({ outcomeId: 'd2', kind: 'opened', dispatchId: 'x', profileId: 'p1', at: '2026-11-29T00:00:02Z', channel: 'email' });
     tally.addJourneyOutcome({ outcomeId: 'o2', kind: 'goal-reached', profileId: 'p1', journeyId: 'abandoned-cart', journeyVersion: 1, instanceId: 'i1', variant: 'second reminder', at: '2026-11-29T00:00:03Z', detail: { value: 449.5 } });
+    // Suppressed at the journey's step (no consent) and at send time both count; a deferral is not a cap's skip.
+    tally.addJourneyOutcome({ outcomeId: 'o3', kind: 'suppressed-by-consent', profileId: 'p2', journeyId: 'vip-thank-you', journeyVersion: 1, instanceId: 'i2', at: '2026-11-29T00:00:04Z' });
+    tally.addDeliveryOutcome({ outcomeId: 'd3', kind: 'suppressed', dispatchId: 'y', profileId: 'p3', at: '2026-11-29T00:00:05Z', channel: 'email' });
+    tally.addJourneyOutcome({ outcomeId: 'o4', kind: 'deferred', profileId: 'p4', journeyId: 'welcome-series', journeyVersion: 1, instanceId: 'i4', at: '2026-11-29T00:00:06Z', detail: { reason: 'frequency cap' } });
     const lines = tally.lines(12.4, 1000);
-    expect(lines[0]).toBe('events 12/s (1000 in all) | segment entries 0, exits 0 | journey entries 1 | mails sent 1, suppressed 0, capped 0');
+    expect(lines[0]).toBe('events 12/s (1000 in all) | segment entries 0, exits 0 | journey entries 1 | mails sent 1, suppressed 2, capped 0, deferred 1');
     expect(lines[2]).toMatch(/^ {2}abandoned-cart \/ second reminder +1 +1 +1 +0 +1 +449\.50$/);
   });
 });

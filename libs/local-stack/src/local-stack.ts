@@ -37,9 +37,18 @@ export interface LocalStack {
   restart(component: 'kafka' | 'postgres', downMs: number): Promise<void>;
 }
 
+/**
+ * Where a stack keeps its data. A test stack is thrown away with its folder: it never takes KAIROS_DATA_DIR, which in a
+ * developer's shell names the demo's data — the test stack would stop that broker, wipe its data and delete the folder.
+ */
+export function stackRoot(purpose: StackPurpose, env: NodeJS.ProcessEnv): string {
+  return purpose === 'test' ? join(tmpdir(), `kairos-test-${process.pid}`) : (env['KAIROS_DATA_DIR'] ?? join(tmpdir(), 'kairos-dev'));
+}
+
 async function port(purpose: StackPurpose, env: NodeJS.ProcessEnv, variable: string, fallback: number): Promise<number> {
-  if (env[variable]) return portOrFail(Number(env[variable]), variable);
-  return purpose === 'test' ? freePort() : portOrFail(fallback, variable);
+  // A test stack takes free ports whatever the shell says: KAFKA_PORT set for a demo must not collide with it.
+  if (purpose === 'test') return freePort();
+  return env[variable] ? portOrFail(Number(env[variable]), variable) : portOrFail(fallback, variable);
 }
 
 /**
@@ -51,7 +60,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const env = options.env ?? process.env;
   const log = options.log ?? (() => undefined);
   const fresh = options.purpose === 'test';
-  const root = env['KAIROS_DATA_DIR'] ?? join(tmpdir(), fresh ? `kairos-test-${process.pid}` : 'kairos-dev');
+  const root = stackRoot(options.purpose, env);
   const stops: Array<() => Promise<void>> = [];
   const components: StackComponent[] = [];
   const restarts = new Map<'kafka' | 'postgres', (downMs: number) => Promise<void>>();
