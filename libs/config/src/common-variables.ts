@@ -79,9 +79,10 @@ export const publicHttpVariables = {
 
 /** Fastify's trustProxy from HTTP_TRUST_PROXY: true, a hop count, or a list of addresses. */
 export function trustProxyOf(value: string | undefined): boolean | number | string | undefined {
-  if (value === undefined || value.trim() === '' || value.trim() === 'false') return undefined;
-  if (value.trim() === 'true') return true;
-  return /^\d+$/.test(value.trim()) ? Number(value.trim()) : value.trim();
+  const text = value?.trim() ?? '';
+  if (text === '' || text.toLowerCase() === 'false') return undefined;
+  if (text.toLowerCase() === 'true') return true;
+  return /^\d+$/.test(text) ? Number(text) : text;
 }
 
 export const databaseVariables = {

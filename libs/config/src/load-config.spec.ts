@@ -59,6 +59,7 @@ describe('HTTP_TRUST_PROXY', () => {
   it('is Fastify trustProxy: unset or false trusts none; true, a hop count or addresses', () => {
     expect([undefined, '', 'false'].map((value) => trustProxyOf(value))).toEqual([undefined, undefined, undefined]);
     expect(trustProxyOf('true')).toBe(true);
+    expect([trustProxyOf('TRUE'), trustProxyOf('False')]).toEqual([true, undefined]);
     expect(trustProxyOf('1')).toBe(1);
     expect(trustProxyOf(' 10.0.0.0/8,127.0.0.1 ')).toBe('10.0.0.0/8,127.0.0.1');
   });

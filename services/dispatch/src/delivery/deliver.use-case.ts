@@ -57,6 +57,7 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
    */
   private readonly attempting = new Map<string, string>();
   private renewTimer: NodeJS.Timeout | undefined;
+  private renewing = false;
   /** The last claim was bounded by the free slots: more rows may be due than this instance had room for. */
   private behind = false;
   private running = false;
@@ -114,10 +115,16 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
    * database away) is tried at the next tick; a lease a third of which is left still covers it.
    */
   private async renewLeases(): Promise<void> {
-    const byClaim = new Map<string, string[]>();
-    for (const [dispatchId, claim] of this.attempting) byClaim.set(claim, [...(byClaim.get(claim) ?? []), dispatchId]);
-    for (const [claim, dispatchIds] of byClaim) {
-      await this.deliveries.renewLeases(claim, dispatchIds, this.settings.leaseMs).catch((error: Error) => this.warn(`leases of ${dispatchIds.length} mails in flight not renewed, trying again: ${error.message}`));
+    if (this.renewing) return; // the last one still waits for PostgreSQL
+    this.renewing = true;
+    try {
+      const byClaim = new Map<string, string[]>();
+      for (const [dispatchId, claim] of this.attempting) byClaim.set(claim, [...(byClaim.get(claim) ?? []), dispatchId]);
+      for (const [claim, dispatchIds] of byClaim) {
+        await this.deliveries.renewLeases(claim, dispatchIds, this.settings.leaseMs).catch((error: Error) => this.warn(`leases of ${dispatchIds.length} mails in flight not renewed, trying again: ${error.message}`));
+      }
+    } finally {
+      this.renewing = false;
     }
   }
 
@@ -128,11 +135,12 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     this.running = false;
     clearTimeout(this.backlogTimer);
-    clearInterval(this.renewTimer);
     for (const [gauge, observe] of this.gauges()) gauge.removeCallback(observe);
     this.kick();
     await this.loop;
     await Promise.all(this.claims);
+    // Only now: the mails still in the SMTP queue while the stop drains keep their leases.
+    clearInterval(this.renewTimer);
     this.mail.close();
     await this.outbox.drain().catch((error: Error) => this.warn(`outcomes left for the next start or another instance to publish: ${error.message}`));
   }
@@ -340,7 +348,8 @@ export class DeliverUseCase implements OnApplicationBootstrap, OnApplicationShut
         const repeated = answer.type === 'smtp-unreachable' && row.status === 'retrying';
         return (await timedStep('record-answer', () => this.write(row, from, next, this.dueOf(next), 8, repeated))) ? next.status : 'lost-claim';
       } finally {
-        this.attempting.delete(row.dispatchId);
+        // Only this claim's entry: after a long outage the row may have been claimed again here meanwhile.
+        if (this.attempting.get(row.dispatchId) === row.claimedBy) this.attempting.delete(row.dispatchId);
       }
     }
     // Final states are never claimed (the claim only takes open statuses).

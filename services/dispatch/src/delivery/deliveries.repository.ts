@@ -131,9 +131,13 @@ export class DeliveriesRepository {
 
   /** Extends the lease of rows of this claim still `sending` (their attempt is under way): see DeliverUseCase. */
   async renewLeases(claimedBy: string, dispatchIds: readonly string[], leaseMs: number): Promise<void> {
+    // Rows locked in dispatch-id order, as the grouped transitions lock them, and those being written skipped (their
+    // answer is landing): never a deadlock with a group of answers.
     await this.rows(
-      `UPDATE deliveries SET due_at = now() + $3 * interval '1 millisecond'
-       WHERE dispatch_id = ANY($1::text[]) AND claimed_by = $2 AND status = 'sending'`,
+      `WITH mine AS MATERIALIZED (
+         SELECT dispatch_id FROM deliveries WHERE dispatch_id = ANY($1::text[]) AND claimed_by = $2 AND status = 'sending'
+         ORDER BY dispatch_id FOR UPDATE SKIP LOCKED)
+       UPDATE deliveries d SET due_at = now() + $3 * interval '1 millisecond' FROM mine WHERE d.dispatch_id = mine.dispatch_id`,
       [dispatchIds, claimedBy, leaseMs],
     );
   }
