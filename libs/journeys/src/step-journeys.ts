@@ -232,7 +232,7 @@ class Run {
       const goal = journey?.goal;
       if (!journey || !goal || event.name !== goal.event || !matchesFilters(goal.where, event.properties, now) || now > (instance.goalUntil ?? 0) || !this.sameKey(journey, instance, event)) continue;
       // Per key: an order for cart c1 converts c1's instance; an order naming no cart converts one instance in all.
-      const keyName = journey.reentry.activeInstances === 'onePerKey' ? journey.reentry.key : undefined;
+      const keyName = onePerKeyName(journey);
       const eventKey = keyName === undefined ? undefined : valueAt(event.properties, keyName);
       const slot = eventKey === undefined ? instance.journeyId : `${instance.journeyId}\u0000${instance.key ?? ''}`;
       const countedBy = converted.get(slot);
@@ -284,7 +284,7 @@ class Run {
 
   /** With one instance per key, a goal event that names another key (another cart's order) is not this instance's. */
   private sameKey(journey: CompiledJourney, instance: InstanceState, event: TriggerEvent): boolean {
-    const keyName = journey.reentry.activeInstances === 'onePerKey' ? journey.reentry.key : undefined;
+    const keyName = onePerKeyName(journey);
     if (keyName === undefined || instance.key === undefined) return true;
     return keyMatches(instance.key, valueAt(event.properties, keyName));
   }
@@ -751,3 +751,8 @@ function sameDefinition(a: string | undefined, b: string): boolean {
 
 /** More than the widest difference between two time zones' clocks (UTC-12 to UTC+14). */
 const ZONE_SPREAD_MS = 27 * 3_600_000;
+
+/** The property that tells a journey's instances apart, when it keeps one per key (a cartId). */
+function onePerKeyName(journey: CompiledJourney): string | undefined {
+  return journey.reentry.activeInstances === 'onePerKey' ? journey.reentry.key : undefined;
+}

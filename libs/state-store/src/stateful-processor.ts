@@ -429,7 +429,7 @@ class BatchPhases {
 }
 
 /** When the record was written to the log (its broker timestamp), or `fallback` when it carries none. */
-function writtenAt(record: { timestamp: string }, fallback: number): number {
+export function writtenAt(record: { timestamp: string }, fallback: number): number {
   const written = Number(record.timestamp);
   return Number.isFinite(written) && written > 0 ? written : fallback;
 }

@@ -7,6 +7,7 @@ import { publishFolder } from '@kairos/definitions-topic';
 import { connectKafka, endOffsets, RecordProducer } from '@kairos/kafka';
 import { freePort, RunningSmtpSink, startSmtpSink, StoredMessage } from '@kairos/local-stack';
 import { readMails, readTopic, ServiceProcess, serviceTestEnv, startServiceProcess, testStack } from '@kairos/testing';
+import { confirmationRequest } from './testing/confirmation-request';
 
 /**
  * The documented crash window of dispatch, with a real kill -9: the SMTP sink accepts the mail (its 250 is on the
@@ -72,23 +73,13 @@ describe('dispatch: the crash window and the lease', () => {
     return () => startServiceProcess('dispatch', Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)), Number(env.HEALTH_PORT));
   }
 
-  const confirmation = (dispatchId: string, profileId: string, email: string): EmailDispatchRequest => ({
-    dispatchId,
-    profileId,
-    requestedAt: new Date().toISOString(),
-    reason: { trigger: 'double-opt-in', consent: { channel: 'email', purpose: 'transactional', status: 'not-required' } },
-    channel: 'email',
-    purpose: 'transactional',
-    templateId: 'confirm-subscription',
-    context: { profile: { firstName: 'Anna', email } },
-  });
   const send = (requests: EmailDispatchRequest[]) => producer.send(Topics.dispatchRequests.name, requests.map((value) => ({ key: value.profileId, value: JSON.stringify(value) })));
 
   it('sends the mail, records it sent once, and a second copy (if any) has the same Message-ID', async () => {
     const start = await dispatchFromEnd('crash');
     service = await start();
 
-    const request = confirmation(`crash-${run}`, `profile-${run}`, address);
+    const request = confirmationRequest(`crash-${run}`, `profile-${run}`, address);
     await send([request]);
 
     for (const deadline = Date.now() + 30_000; !killed && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -125,7 +116,7 @@ describe('dispatch: the crash window and the lease', () => {
     const start = await dispatchFromEnd('lease', { SMTP_POOL_CONNECTIONS: '1', SMTP_RATE_PER_SECOND: '1' });
     const slow = await start();
     try {
-      const request = (n: number) => confirmation(`lease-${run}-${n}`, `profile-lease-${run}-${n}`, `lease-${run}-${n}@example.ch`);
+      const request = (n: number) => confirmationRequest(`lease-${run}-${n}`, `profile-lease-${run}-${n}`, `lease-${run}-${n}@example.ch`);
       /** The Message-IDs of this test's mails in the sink (one per copy received). */
       const received = async () => [...(await readMails(mailDir, /^(.+)$/)).values()].flat().filter((id) => id.includes(`lease-${run}-`));
       const waitForMail = async (n: number) => {

@@ -10,6 +10,7 @@ import { ConsumedRecord, connectKafka, RecordProducer } from '@kairos/kafka';
 import { freePort, RunningSmtpSink, startSmtpSink } from '@kairos/local-stack';
 import { RunningService } from '@kairos/service-runtime';
 import { MetricSample, metricValue, readTopic, serviceTestEnv, startServiceProcess, testStack, untilMetrics } from '@kairos/testing';
+import { confirmationRequest } from './testing/confirmation-request';
 import PostalMime, { Email } from 'postal-mime';
 import { DataSource } from 'typeorm';
 import { DeliveriesRepository } from './delivery/deliveries.repository';
@@ -111,18 +112,7 @@ describe('dispatch against real Kafka, PostgreSQL and an SMTP sink', () => {
     };
   }
 
-  function confirmRequest(profileId: string, email: string): EmailDispatchRequest {
-    return {
-      dispatchId: id('confirm'),
-      profileId,
-      requestedAt: new Date().toISOString(),
-      reason: { trigger: 'double-opt-in', consent: { channel: 'email', purpose: 'transactional', status: 'not-required' } },
-      channel: 'email',
-      purpose: 'transactional',
-      templateId: 'confirm-subscription',
-      context: { profile: { firstName: 'Anna', email } },
-    };
-  }
+  const confirmRequest = (profileId: string, email: string): EmailDispatchRequest => confirmationRequest(id('confirm'), profileId, email);
 
   async function produce(...requests: DispatchRequestRecord[]): Promise<void> {
     for (const request of requests) expect(validator.validate(SchemaIds.dispatchRequest, request)).toMatchObject({ valid: true });

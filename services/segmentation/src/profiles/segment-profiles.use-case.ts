@@ -3,7 +3,7 @@ import { ProfileErasure, ProfileMerge, ProfileTransferRecord, ProfileUpdateInput
 import { BatchContext, committedOffsets, DecodedRecord, endOffsets, keyPartition, KafkaClient, PartitionOwnership, RecordProducer } from '@kairos/kafka';
 import { CONSUMER_GROUP, KAFKA } from '@kairos/service-runtime';
 import { applyEvent, ChangeCause, emptyProfileState, evaluateSegments, mergeProfiles, ProfileState, SegmentChange } from '@kairos/segmentation';
-import { MARKER_EXPIRY_TIMER, MARKERS_KEPT_MS, Output, putRedirect, StateAccess, StatefulInput, StatefulProcessor, StateStore } from '@kairos/state-store';
+import { MARKER_EXPIRY_TIMER, MARKERS_KEPT_MS, Output, putRedirect, StateAccess, StatefulInput, StatefulProcessor, StateStore, writtenAt } from '@kairos/state-store';
 import { DataSource } from 'typeorm';
 import { serialiseEntry } from './profile-json';
 import { SegmentationOutputsRepository } from './segmentation-outputs.repository';
@@ -132,7 +132,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     const { record } = input;
     // When the record was written to the log (its broker timestamp): how far it may move the profile's clock (see
     // evaluate) — the same in a replay as in the live run, unlike the wall clock.
-    const written = Number(record.timestamp);
+    const written = writtenAt(record, input.at);
     switch (record.topic) {
       case Topics.resolved.name:
         return this.onEvent(record.data as ResolvedEvent, record.partition, input.at, written, release, access);
@@ -340,7 +340,7 @@ export class SegmentProfilesUseCase implements OnApplicationBootstrap, OnModuleD
     if (evaluation.nextChangeAt === undefined) access.cancelTimer(key, SEGMENTS_TIMER);
     else access.setTimer(key, SEGMENTS_TIMER, Math.max(evaluation.nextChangeAt, at + 1));
     const changed = stateChanged || evaluation.changes.length > 0;
-    const evaluatedAt = written === undefined || Number.isNaN(written) ? current.evaluatedAt : Math.max(current.evaluatedAt ?? Number.NEGATIVE_INFINITY, Math.min(at, written));
+    const evaluatedAt = written === undefined ? current.evaluatedAt : Math.max(current.evaluatedAt ?? Number.NEGATIVE_INFINITY, Math.min(at, written));
     const entry: ProfileEntry = { ...current, memberships: evaluation.memberships, release: release.fingerprint, ...(evaluatedAt === undefined ? {} : { evaluatedAt }) };
     // A timer that changed nothing writes nothing, its moment included: every applied event is stored with its own.
     if (changed || current.release !== release.fingerprint) access.put(key, entry);
