@@ -417,6 +417,10 @@ describe('segmentation against the real stack', () => {
     const proPlan = `pro-plan-${run}`;
     own.add(proPlan);
     await segments.publish({ [proPlan]: { trait: 'plan', equals: 'pro' } });
+    // The release is in force once its backfill has begun (a first seeded profile entered): only then is her event
+    // one that meets the new segment — sent earlier, it could be applied under the old release.
+    const seededIds = new Set<string>(seeded);
+    await readTopic(kafkaBrokers, Topics.profileUpdates.name, 1, 60_000, (record) => seededIds.has(record.key?.toString() ?? '') && json<ProfileUpdateRecord>(record).input.kind === 'backfill');
     await send([track(active, 'Product Viewed', now + 1_000)]);
     // The backfill's update first (caught up before her event, with cause backfill), then her event's, which changes nothing.
     const updates = await updatesOf(active, 3);
